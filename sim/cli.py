@@ -1,0 +1,213 @@
+"""The ``simrun`` command: a thin shell over the library.
+
+It parses options, calls :mod:`sim.scenario`, :mod:`sim.experiment` and the views,
+and maps errors to exit codes (2: bad input). Heavy imports stay inside commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sim import __version__
+from sim.scenario.errors import ScenarioError
+
+
+class DefaultGroup(click.Group):
+    """A group where ``simrun FILE`` means ``simrun run FILE``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def fail_on_scenario_error(error: ScenarioError) -> None:
+    click.echo(f"Error: {error.format()}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="simrun")
+def main() -> None:
+    """Test service strategies with numbers: a discrete-event simulation of
+    heterogeneous customers served under "customer is God", tiered, scarcity or
+    partner strategies, with confidence intervals.
+
+    \b
+    Examples:
+      simrun scenarios/tiered.toml                 run a scenario (same as 'simrun run')
+      simrun scenarios/god.toml -n 40 --jobs 2     40 replications on 2 processes
+      simrun scenarios/tiered.toml --set market.alternatives=0.2
+      simrun check scenarios/partner.toml          validate and show the resolved scenario
+      simrun strategies                            list presets and their knobs
+      simrun validate                              check the engine against queueing theory
+    """
+
+
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE",
+    help="Override any field, e.g. --set market.alternatives=0.2 "
+         "--set strategy.tiers[0].price=45 (repeatable; VALUE is TOML).")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("-n", "--replications", type=click.IntRange(min=1),
+              help="Replications (default: the scenario's run.replications).")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the result files (default: results/<scenario name>).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Replications in parallel over local processes (default: all cores).")
+@set_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True, help="What to print when done.")
+def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
+        jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str) -> None:
+    """Run SCENARIO's replications, print the results and write results/<name>/.
+
+    \b
+    Writes summary.json (every metric: mean, sd, 95% CI, n), replications.csv,
+    daily.csv and scenario.toml (the resolved scenario: 'simrun' on it reproduces
+    the run exactly). An interrupted run keeps its finished replications and
+    picks them up when the same command runs again.
+
+    \b
+    Example:
+      simrun run scenarios/tiered.toml -n 10 --seed 7 --set market.alternatives=0.2
+    """
+    from sim.experiment.output import Checkpoint, summary_dict, write_results
+    from sim.experiment.runner import run_scenario
+    from sim.scenario import load_scenario
+
+    extra = [*overrides]
+    if replications is not None:
+        extra.append(f"run.replications={replications}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    try:
+        spec = load_scenario(scenario, extra)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    target = out_dir or Path("results") / spec.name
+    checkpoint = Checkpoint(target, spec)
+    done = checkpoint.load()
+    show = not quiet and output_format == "table"
+    if done and show:
+        click.echo(f"Resuming: {len(done)} of {spec.run.replications} replications already done.",
+                   err=True)
+    try:
+        with _progress(spec.run.replications, enabled=show) as advance:
+            def finished(run_result: Any) -> None:
+                if run_result.replication not in done:
+                    checkpoint.save(run_result)
+                advance()
+
+            result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: finished replications are kept; run the same command "
+                   "again to continue.", err=True)
+        sys.exit(130)
+    paths = write_results(result, target)
+    checkpoint.clear()
+    if output_format == "json":
+        click.echo(json.dumps(summary_dict(result), indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views import results_table
+
+        console = Console()
+        console.print(results_table(result))
+        console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing when not a terminal or disabled."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.bar = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("run", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@set_option
+def check(scenario: Path, overrides: tuple[str, ...]) -> None:
+    """Validate SCENARIO and print it resolved, every default filled in.
+
+    \b
+    Example:
+      simrun check scenarios/tiered.toml --set strategy.tiers[0].price=45
+    """
+    from sim.experiment.output import scenario_toml
+    from sim.scenario import load_scenario
+
+    try:
+        spec = load_scenario(scenario, overrides)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    click.echo(scenario_toml(spec), nl=False)
+    click.echo(f"# {scenario}: valid", err=True)
+
+
+@main.command()
+def strategies() -> None:
+    """List the strategy presets and every knob with its default.
+
+    A scenario picks a preset with [strategy] preset = "tiered" and overrides any
+    knob; without a preset it builds the strategy from scratch.
+    """
+    from sim.strategies.catalogue import render_catalogue
+
+    click.echo(render_catalogue())
+
+
+@main.command()
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Replications per check.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes (default: all cores).")
+@click.option("--seed", type=click.IntRange(min=0), default=20240601, show_default=True)
+def validate(replications: int, jobs: int | None, seed: int) -> None:
+    """Check the installed engine against queueing theory and economics.
+
+    Runs the model reduced to textbook cases (Erlang C, Erlang A, Cobham's priority
+    queue, Little's law, purchase shares, the geometric series of returns, Naor's
+    threshold) and prints theory against simulation with a 95% CI and a verdict.
+    Exit code 1 if any check fails.
+    """
+    from rich.console import Console
+
+    from sim.checks.validate import render_checks, run_checks
+
+    checks = run_checks(replications=replications, jobs=jobs, seed=seed)
+    Console().print(render_checks(checks))
+    if not all(c.passed for c in checks):
+        sys.exit(1)

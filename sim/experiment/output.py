@@ -1,0 +1,147 @@
+"""Files of a run: results/<name>/ with summary.json, replications.csv, daily.csv and
+the resolved scenario.toml; plus a checkpoint so an interrupted run loses nothing.
+
+Every file is written atomically (a temporary file in the same folder, then
+``os.replace``), and holds nothing that varies between identical runs (no clock, no
+host), so the same scenario and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sim.experiment.runner import ScenarioResult
+from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
+from sim.scenario import resolved_raw
+from sim.scenario.model import Scenario
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    header = ("# Resolved scenario: every default filled in. Running this file reproduces\n"
+              "# the run exactly: simrun <this file>\n")
+    return header + tomli_w.dumps(resolved_raw(scenario))
+
+
+def summary_dict(result: ScenarioResult) -> dict[str, Any]:
+    s = result.scenario
+    metrics = {}
+    for metric in METRICS:
+        e = result.summary()[metric.key]
+        metrics[metric.key] = {"label": metric.label, "unit": metric.unit, "mean": _num(e.mean),
+                               "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)], "n": e.n}
+    return {
+        "scenario": s.name,
+        "simrun_version": result.version,
+        "seed": s.run.seed,
+        "replications": len(result.runs),
+        "days": s.run.days,
+        "warmup_days": s.run.warmup_days,
+        "strategy": s.strategy.preset or "custom",
+        "metrics": metrics,
+    }
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def replications_csv(result: ScenarioResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["replication", *(m.key for m in METRICS)])
+    for run in result.runs:
+        writer.writerow([run.replication, *(repr(run.metrics[m.key]) for m in METRICS)])
+    return out.getvalue()
+
+
+def daily_csv(result: ScenarioResult) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    warmup = result.scenario.run.warmup_days
+    writer.writerow(["replication", "day", "measured", *DAILY_COLUMNS])
+    for run in result.runs:
+        for day, values in enumerate(zip(*(run.daily[c] for c in DAILY_COLUMNS), strict=True)):
+            writer.writerow([run.replication, day, int(day >= warmup), *map(repr, values)])
+    return out.getvalue()
+
+
+def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
+    """Write every result file of a run; returns the paths written."""
+    files = {
+        "summary.json": json.dumps(summary_dict(result), indent=2) + "\n",
+        "replications.csv": replications_csv(result),
+        "daily.csv": daily_csv(result),
+        "scenario.toml": scenario_toml(result.scenario),
+    }
+    paths = []
+    for name, text in files.items():
+        write_atomic(out_dir / name, text)
+        paths.append(out_dir / name)
+    return paths
+
+
+class Checkpoint:
+    """Finished replications of an unfinished run, kept until the run completes.
+
+    Keyed by the resolved scenario's hash, so a changed scenario never reuses stale
+    replications. Each replication is one small JSON file, written atomically.
+    """
+
+    def __init__(self, out_dir: Path, scenario: Scenario) -> None:
+        digest = hashlib.sha256(scenario_toml(scenario).encode()).hexdigest()[:16]
+        self.folder = out_dir / f".checkpoint-{digest}"
+
+    def load(self) -> dict[int, RunResult]:
+        runs: dict[int, RunResult] = {}
+        if not self.folder.is_dir():
+            return runs
+        for path in sorted(self.folder.glob("rep-*.json")):
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            runs[raw["replication"]] = RunResult(
+                replication=raw["replication"], metrics=raw["metrics"],
+                daily={k: tuple(v) for k, v in raw["daily"].items()},
+                survival=tuple(raw["survival"]), segments=raw["segments"],
+                checks=raw["checks"], visits_simulated=raw["visits_simulated"])
+        return runs
+
+    def save(self, run: RunResult) -> None:
+        raw = {"replication": run.replication, "metrics": run.metrics, "daily": run.daily,
+               "survival": run.survival, "segments": run.segments, "checks": run.checks,
+               "visits_simulated": run.visits_simulated}
+        write_atomic(self.folder / f"rep-{run.replication:05d}.json", json.dumps(raw))
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,89 @@
+"""Replications of one scenario, in this process or over local worker processes.
+
+Each replication is a pure function of (scenario, replication index), so the results
+do not depend on how many workers ran them or in which order they finished: the list
+is ordered by replication before anything is summarised. Workers use the ``spawn``
+start method, chosen here and never set globally.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from sim import __version__
+from sim.metrics import METRICS, Estimate, RunResult, estimate
+from sim.model.engine import run_replication
+from sim.scenario.model import Scenario
+
+Progress = Callable[[RunResult], None]
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """All replications of one scenario, in replication order."""
+
+    scenario: Scenario
+    runs: tuple[RunResult, ...]
+    version: str = __version__
+    _summary: dict[str, Estimate] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.run.seed
+
+    def summary(self) -> dict[str, Estimate]:
+        """Mean and 95% t-interval of every metric over the replications."""
+        if not self._summary:
+            for metric in METRICS:
+                values = [run.metrics[metric.key] for run in self.runs]
+                self._summary[metric.key] = estimate(values)
+        return self._summary
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = None,
+                 jobs: int | None = None, progress: Progress | None = None,
+                 done: dict[int, RunResult] | None = None) -> ScenarioResult:
+    """Run the scenario's replications (or the given indices) and collect them.
+
+    ``done`` holds replications already finished (from a checkpoint); they are not
+    run again. ``progress`` is called once per replication as it finishes.
+    """
+    wanted = list(range(scenario.run.replications) if replications is None else replications)
+    results = dict(done or {})
+    todo = [r for r in wanted if r not in results]
+    jobs = min(jobs or default_jobs(), max(len(todo), 1))
+    for run in results.values():
+        if progress:
+            progress(run)
+    if jobs <= 1:
+        for rep in todo:
+            run = run_replication(scenario, rep)
+            results[rep] = run
+            if progress:
+                progress(run)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            pending: set[Future[RunResult]] = {
+                pool.submit(run_replication, scenario, rep) for rep in todo}
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        run = future.result()
+                        results[run.replication] = run
+                        if progress:
+                            progress(run)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    return ScenarioResult(scenario, tuple(results[r] for r in wanted))

@@ -1,0 +1,149 @@
+"""Metrics: what a replication measures, how it is named, and how replications combine.
+
+The engine updates a :class:`Tally` in place (plain attributes, no per-visit records,
+so memory stays flat in the number of visits) and turns it into a frozen
+:class:`RunResult` at the horizon. Every view (terminal table, JSON, CSV, charts)
+reads :data:`METRICS` for names, units and order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    """'money', 'share' (0-1, shown as %), 'hours', 'count', 'score' (0-10), 'nps'."""
+    group: str
+    """Section of the results table: Headline, Money, Customers, Visits, ..."""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("profit", "Profit", "money", "Headline"),
+    Metric("period_retention", "Retention (30-day period)", "share", "Headline"),
+    Metric("cost_per_customer", "Cost per customer", "money", "Headline"),
+    Metric("revenue", "Revenue (after refunds)", "money", "Money"),
+    Metric("gross_revenue", "Revenue (before refunds)", "money", "Money"),
+    Metric("refunds", "Refunds paid", "money", "Money"),
+    Metric("staff_cost", "Staff cost", "money", "Money"),
+    Metric("unit_cost", "Unit cost", "money", "Money"),
+    Metric("request_cost", "Request cost", "money", "Money"),
+    Metric("recovery_cost", "Recovery cost", "money", "Money"),
+    Metric("delight_cost", "Delight cost", "money", "Money"),
+    Metric("return_losses", "Return losses", "money", "Money"),
+    Metric("acquisition_cost", "Acquisition cost", "money", "Money"),
+    Metric("margin", "Margin (profit / revenue)", "share", "Money"),
+    Metric("cost_per_visit", "Cost per served visit", "money", "Money"),
+    Metric("revenue_per_customer", "Revenue per customer", "money", "Money"),
+    Metric("profit_per_customer", "Profit per customer", "money", "Money"),
+    Metric("customers_served", "Customers served", "count", "Customers"),
+    Metric("customers_new", "New customers acquired", "count", "Customers"),
+    Metric("customers_referred", "Referred customers acquired", "count", "Customers"),
+    Metric("customers_churned", "Customers churned", "count", "Customers"),
+    Metric("visit_return_rate", "Visit return rate", "share", "Customers"),
+    Metric("arrivals", "Visits arriving", "count", "Visits"),
+    Metric("served", "Visits served", "count", "Visits"),
+    Metric("abandoned", "Visits abandoned", "count", "Visits"),
+    Metric("balked", "Visits balked", "count", "Visits"),
+    Metric("priced_out", "Visits priced out", "count", "Visits"),
+    Metric("turned_away", "Visits turned away", "count", "Visits"),
+    Metric("waitlisted", "Visits waitlisted", "count", "Visits"),
+    Metric("abandonment_rate", "Abandonment rate", "share", "Service"),
+    Metric("mean_wait_h", "Mean wait (served)", "hours", "Service"),
+    Metric("p90_wait_h", "90th percentile wait (served)", "hours", "Service"),
+    Metric("utilisation", "Server utilisation", "share", "Service"),
+    Metric("mean_satisfaction", "Mean satisfaction", "score", "Service"),
+    Metric("nps", "Net promoter score", "nps", "Service"),
+    Metric("requests_honoured_reasonable", "Reasonable requests honoured", "count", "Requests and abuse"),
+    Metric("requests_refused_reasonable", "Reasonable requests refused", "count", "Requests and abuse"),
+    Metric("requests_honoured_unreasonable", "Unreasonable requests honoured", "count", "Requests and abuse"),
+    Metric("requests_refused_unreasonable", "Unreasonable requests refused", "count", "Requests and abuse"),
+    Metric("failures", "Service failures", "count", "Requests and abuse"),
+    Metric("abuse_claims", "Abusive refund claims", "count", "Requests and abuse"),
+    Metric("abuse_refunded", "Abusive claims refunded", "count", "Requests and abuse"),
+    Metric("abuse_losses", "Losses to abuse (refunds + goods)", "money", "Requests and abuse"),
+    Metric("genuine_claims", "Genuine refund claims", "count", "Requests and abuse"),
+    Metric("mean_entitlement", "Mean entitlement of served visits", "score", "Requests and abuse"),
+    Metric("reputation_end", "Reputation at the horizon", "score", "Image and queue"),
+    Metric("mean_in_system", "Mean number in the system", "count", "Image and queue"),
+    Metric("mean_sojourn_h", "Mean time in the system (joined)", "hours", "Image and queue"),
+    Metric("join_rate_per_h", "Joining rate (per hour)", "count", "Image and queue"),
+)
+METRIC_BY_KEY = {m.key: m for m in METRICS}
+DAILY_COLUMNS = ("revenue", "profit", "served", "abandoned", "new_customers",
+                 "mean_satisfaction", "reputation", "customers_alive")
+SEGMENT_COLUMNS = ("customers", "served", "revenue", "variable_cost", "profit", "churned",
+                   "abuse_claims", "promoters", "detractors", "abandoned", "balked",
+                   "priced_out", "turned_away")
+WAIT_BIN_H = 1 / 60
+WAIT_BINS = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One replication's results: plain data, picklable, independent of the engine."""
+
+    replication: int
+    metrics: dict[str, float]
+    daily: dict[str, tuple[float, ...]]
+    """Each DAILY_COLUMNS series, one value per simulated day (warm-up included)."""
+    survival: tuple[float, ...]
+    """Kaplan-Meier share of customers still active, by week since acquisition."""
+    segments: dict[str, dict[str, float]]
+    """Per-segment totals (SEGMENT_COLUMNS) over the measured window."""
+    checks: dict[str, float] = field(default_factory=dict)
+    """Independent counts for conservation tests (in-system at the end, cash balance)."""
+    visits_simulated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """Mean and Student-t 95% confidence interval over replications."""
+
+    mean: float
+    sd: float
+    n: int
+    low: float
+    high: float
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
+    """Mean, sd and t-interval of replication values (NaNs, e.g. undefined ratios, dropped)."""
+    data = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    n = int(data.size)
+    if n == 0:
+        nan = math.nan
+        return Estimate(nan, nan, 0, nan, nan)
+    mean = float(data.mean())
+    if n == 1:
+        return Estimate(mean, math.nan, 1, math.nan, math.nan)
+    sd = float(data.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return Estimate(mean, sd, n, mean - half, mean + half)
+
+
+def format_value(value: float, unit: str) -> str:
+    """A number as a person reads it: money with separators, shares as %, hours as h:mm."""
+    if math.isnan(value):
+        return "n/a"
+    if unit == "money":
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    if unit == "hours":
+        return f"{60 * value:.1f} min" if abs(value) < 2 else f"{value:.2f} h"
+    if unit in ("score", "nps"):
+        return f"{value:.2f}" if unit == "score" else f"{value:+.1f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"

@@ -1,0 +1,56 @@
+"""A customer: attributes sampled once at acquisition, state that evolves per visit."""
+
+from __future__ import annotations
+
+from sim.model.rng import (
+    A_ABUSE,
+    A_LOYALTY,
+    A_REFERRAL,
+    A_REQUEST_RATE,
+    A_SEGMENT,
+    A_TOLERANCE,
+    A_UNREASONABLE,
+    A_VOT,
+    A_WTP,
+)
+from sim.scenario.model import Segment
+
+
+class Customer:
+    """Plain attributes (slots): the per-visit code reads these millions of times."""
+
+    __slots__ = ("abuse_propensity", "acquired_h", "entitlement", "expected_level", "key",
+                 "last_period", "last_satisfaction", "loyalty", "measured", "referrals",
+                 "referral_propensity", "request_rate", "rng", "segment", "served_once",
+                 "spend", "unreasonable_share", "value_of_time_per_h", "visits",
+                 "wait_tolerance_h", "wtp")
+
+    def __init__(self, key: tuple[int, ...], rng: object, attributes: list[float],
+                 segments: tuple[Segment, ...], cumulative_shares: tuple[float, ...],
+                 acquired_h: float, measured: bool) -> None:
+        u_segment = attributes[A_SEGMENT]
+        index = 0
+        while index < len(cumulative_shares) - 1 and u_segment >= cumulative_shares[index]:
+            index += 1
+        seg = segments[index]
+        self.key = key
+        self.rng = rng
+        self.segment = index
+        self.wtp = seg.wtp.sample(attributes[A_WTP])
+        self.value_of_time_per_h = seg.value_of_time_per_h.sample(attributes[A_VOT])
+        self.wait_tolerance_h = seg.wait_tolerance.sample(attributes[A_TOLERANCE])
+        self.request_rate = seg.request_rate.sample(attributes[A_REQUEST_RATE])
+        self.unreasonable_share = seg.unreasonable_share.sample(attributes[A_UNREASONABLE])
+        self.abuse_propensity = seg.abuse_propensity.sample(attributes[A_ABUSE])
+        self.referral_propensity = seg.referral_propensity.sample(attributes[A_REFERRAL])
+        self.loyalty = seg.loyalty.sample(attributes[A_LOYALTY])
+        self.expected_level = seg.expected_service_level
+        self.entitlement = 0.0
+        self.spend = 0.0
+        self.visits = 0
+        self.referrals = 0
+        self.last_satisfaction = -1.0
+        self.last_period = -2
+        self.served_once = False
+        self.acquired_h = acquired_h
+        self.measured = measured

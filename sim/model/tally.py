@@ -1,0 +1,136 @@
+"""In-place aggregates of one replication, turned into a RunResult at the horizon.
+
+Nothing here keeps a record per visit: counters, sums and fixed-size histograms only,
+so memory does not grow with the number of events simulated.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.metrics import DAILY_COLUMNS, SEGMENT_COLUMNS, WAIT_BIN_H, WAIT_BINS, RunResult
+
+PERIOD_H = 30 * 24.0
+WEEK_H = 7 * 24.0
+
+
+class Tally:
+    """Counters of the measured window (visits arriving after the warm-up)."""
+
+    __slots__ = (
+        "abandoned", "abuse_claims", "abuse_losses", "abuse_refunded", "acquisition_cost",
+        "arrivals", "balked", "busy_h", "cash", "censored", "churned", "customers_new",
+        "customers_referred", "customers_served", "day", "daily", "deaths", "delight_cost",
+        "entitlement_sum", "failures", "genuine_claims", "gross_revenue", "in_system_area",
+        "joined", "period_active", "period_retained", "priced_out", "promoters",
+        "detractors", "recovery_cost", "refunds", "req_honoured_r", "req_honoured_u",
+        "req_refused_r", "req_refused_u", "request_cost", "return_losses", "returned",
+        "satisfaction_n", "satisfaction_sum", "segments", "served", "sojourn_sum",
+        "staff_cost", "turned_away", "unit_cost", "visits_simulated", "wait_hist",
+        "wait_sum", "waitlisted",
+    )
+
+    def __init__(self, n_segments: int, days: int) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+        for name in ("abuse_losses", "acquisition_cost", "busy_h", "cash", "delight_cost",
+                     "entitlement_sum", "gross_revenue", "in_system_area", "recovery_cost",
+                     "refunds", "request_cost", "return_losses", "satisfaction_sum",
+                     "sojourn_sum", "staff_cost", "unit_cost", "wait_sum"):
+            setattr(self, name, 0.0)
+        self.wait_hist = [0] * (WAIT_BINS + 1)
+        self.period_active: dict[int, int] = {}
+        self.period_retained: dict[int, int] = {}
+        self.deaths = [0] * (days // 7 + 2)
+        self.censored = [0] * (days // 7 + 2)
+        self.segments = [[0.0] * len(SEGMENT_COLUMNS) for _ in range(n_segments)]
+        self.daily: list[tuple[float, ...]] = []
+        self.day = [0.0] * len(DAILY_COLUMNS)
+
+    def result(self, replication: int, *, measured_h: float, servers: int,
+               open_h_measured: float, reputation: float, segment_names: tuple[str, ...],
+               checks: dict[str, float]) -> RunResult:
+        revenue = self.gross_revenue - self.refunds
+        costs = (self.staff_cost + self.unit_cost + self.request_cost + self.recovery_cost
+                 + self.delight_cost + self.return_losses + self.acquisition_cost)
+        profit = revenue - costs
+        served_customers = self.customers_served
+        nan = math.nan
+
+        def ratio(a: float, b: float) -> float:
+            return a / b if b else nan
+
+        m = {
+            "profit": profit,
+            "period_retention": self._period_retention(measured_h),
+            "cost_per_customer": ratio(costs, served_customers),
+            "revenue": revenue, "gross_revenue": self.gross_revenue, "refunds": self.refunds,
+            "staff_cost": self.staff_cost, "unit_cost": self.unit_cost,
+            "request_cost": self.request_cost, "recovery_cost": self.recovery_cost,
+            "delight_cost": self.delight_cost, "return_losses": self.return_losses,
+            "acquisition_cost": self.acquisition_cost,
+            "margin": ratio(profit, revenue),
+            "cost_per_visit": ratio(costs, self.served),
+            "revenue_per_customer": ratio(revenue, served_customers),
+            "profit_per_customer": ratio(profit, served_customers),
+            "customers_served": served_customers, "customers_new": self.customers_new,
+            "customers_referred": self.customers_referred, "customers_churned": self.churned,
+            "visit_return_rate": ratio(self.returned, self.served),
+            "arrivals": self.arrivals, "served": self.served, "abandoned": self.abandoned,
+            "balked": self.balked, "priced_out": self.priced_out,
+            "turned_away": self.turned_away, "waitlisted": self.waitlisted,
+            "abandonment_rate": ratio(self.abandoned, self.joined),
+            "mean_wait_h": ratio(self.wait_sum, self.served),
+            "p90_wait_h": self._wait_quantile(0.9),
+            "utilisation": ratio(self.busy_h, servers * open_h_measured),
+            "mean_satisfaction": ratio(self.satisfaction_sum, self.satisfaction_n),
+            "nps": ratio(100.0 * (self.promoters - self.detractors), self.satisfaction_n),
+            "requests_honoured_reasonable": self.req_honoured_r,
+            "requests_refused_reasonable": self.req_refused_r,
+            "requests_honoured_unreasonable": self.req_honoured_u,
+            "requests_refused_unreasonable": self.req_refused_u,
+            "failures": self.failures, "abuse_claims": self.abuse_claims,
+            "abuse_refunded": self.abuse_refunded, "abuse_losses": self.abuse_losses,
+            "genuine_claims": self.genuine_claims,
+            "mean_entitlement": ratio(self.entitlement_sum, self.served),
+            "reputation_end": reputation,
+            "mean_in_system": ratio(self.in_system_area, measured_h),
+            "mean_sojourn_h": ratio(self.sojourn_sum, self.served + self.abandoned),
+            "join_rate_per_h": ratio(self.joined, measured_h),
+        }
+        daily = {name: tuple(row[i] for row in self.daily) for i, name in enumerate(DAILY_COLUMNS)}
+        segments = {name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
+                    for name, values in zip(segment_names, self.segments, strict=True)}
+        checks = {**checks, "cash": self.cash}
+        return RunResult(replication, {k: float(v) for k, v in m.items()}, daily,
+                         self._survival(), segments, checks, self.visits_simulated)
+
+    def _period_retention(self, measured_h: float) -> float:
+        complete = int(measured_h // PERIOD_H)
+        shares = [self.period_retained.get(p, 0) / self.period_active[p]
+                  for p in range(complete - 1) if self.period_active.get(p)]
+        return sum(shares) / len(shares) if shares else math.nan
+
+    def _wait_quantile(self, q: float) -> float:
+        total = sum(self.wait_hist)
+        if total == 0:
+            return math.nan
+        target, seen = q * total, 0
+        for i, count in enumerate(self.wait_hist):
+            if count and seen + count >= target:
+                return (i + (target - seen) / count) * WAIT_BIN_H
+            seen += count
+        return WAIT_BINS * WAIT_BIN_H
+
+    def _survival(self) -> tuple[float, ...]:
+        """Actuarial life table by week: censored customers count half in their week."""
+        at_risk = sum(self.deaths) + sum(self.censored)
+        survival, curve = 1.0, [1.0]
+        for deaths, censored in zip(self.deaths, self.censored, strict=True):
+            exposed = at_risk - censored / 2
+            if exposed <= 0:
+                break
+            survival *= 1 - deaths / exposed
+            curve.append(survival)
+            at_risk -= deaths + censored
+        return tuple(curve)

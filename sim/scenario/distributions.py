@@ -1,0 +1,302 @@
+"""Distributions of customer attributes, parsed once and sampled by inversion.
+
+Every draw maps one uniform ``u`` in [0, 1) to a value through the inverse CDF. The
+simulation hands in the uniform from a fixed slot of a customer's random stream, so a
+draw never shifts another one (common random numbers per decision, MODEL.md).
+
+Forms accepted in a scenario (durations take a number of hours or a unit string)::
+
+    3.5                                        # constant
+    "45 min"                                   # constant duration
+    { dist = "exponential", mean = 2 }
+    { dist = "gamma", mean = "45 min", cv = 0.5 }
+    { dist = "lognormal", median = 60, sigma = 0.3 }   # or mean and cv
+    { dist = "normal", mean = 10, sd = 2 }             # truncated to valid values
+    { dist = "uniform", low = 1, high = 3 }
+    { dist = "triangular", low = 1, mode = 2, high = 4 }
+    { dist = "empirical", values = [1, 2, 2, 5] }
+    { dist = "constant", value = 7 }
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy import special
+
+from sim.scenario.errors import Issue, suggest
+from sim.scenario.units import parse_duration_h
+
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # kind: (required parameter sets, alternatives separated by |), shape parameters
+    "constant": (("value",), ()),
+    "exponential": (("mean",), ()),
+    "gamma": (("mean", "cv"), ("cv",)),
+    "lognormal": (("median", "sigma"), ("sigma", "cv")),
+    "normal": (("mean", "sd"), ()),
+    "uniform": (("low", "high"), ()),
+    "triangular": (("low", "mode", "high"), ()),
+    "empirical": (("values",), ()),
+}
+_OPTIONAL = {"normal": ("low", "high"), "lognormal": ("mean", "cv")}
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """A univariate distribution in canonical parameters.
+
+    ``params`` holds, by kind: constant (value,), exponential (mean,), gamma (mean, cv),
+    lognormal (median, sigma), normal (mean, sd, low, high), uniform (low, high),
+    triangular (low, mode, high), empirical (v1, v2, ...). Durations are in hours.
+    """
+
+    kind: str
+    params: tuple[float, ...]
+    _ppf: Callable[[float], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ppf", _make_ppf(self.kind, self.params))
+
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[float, ...]]]:
+        """Pickle by parameters (the sampler is rebuilt), so scenarios cross processes."""
+        return (Distribution, (self.kind, self.params))
+
+    def sample(self, u: float) -> float:
+        """The value at quantile ``u`` (0 <= u < 1)."""
+        return self._ppf(u)
+
+    @property
+    def mean(self) -> float:
+        """The distribution's mean (of the truncated law for the normal)."""
+        k, p = self.kind, self.params
+        if k in ("constant", "exponential", "gamma"):
+            return p[0]
+        if k == "lognormal":
+            return p[0] * math.exp(p[1] ** 2 / 2)
+        if k == "normal":
+            mean, sd, low, high = p
+            if sd == 0:
+                return mean
+            a, b = (low - mean) / sd, (high - mean) / sd
+            mass = special.ndtr(b) - special.ndtr(a)
+            pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0  # noqa: E731
+            return float(mean + sd * (pdf(a) - pdf(b)) / mass)
+        if k == "uniform":
+            return (p[0] + p[1]) / 2
+        if k == "triangular":
+            return sum(p) / 3
+        return sum(p) / len(p)
+
+    def to_raw(self, duration: bool) -> Any:
+        """The canonical scenario form of this distribution (for the resolved scenario)."""
+        names = {"constant": ("value",), "exponential": ("mean",), "gamma": ("mean", "cv"),
+                 "lognormal": ("median", "sigma"), "normal": ("mean", "sd", "low", "high"),
+                 "uniform": ("low", "high"), "triangular": ("low", "mode", "high")}
+        if self.kind == "constant":
+            return self.params[0]
+        if self.kind == "empirical":
+            return {"dist": "empirical", "values": list(self.params)}
+        raw: dict[str, Any] = {"dist": self.kind}
+        for name, value in zip(names[self.kind], self.params, strict=True):
+            if math.isfinite(value):
+                raw[name] = value
+        return raw
+
+
+def constant(value: float) -> Distribution:
+    return Distribution("constant", (float(value),))
+
+
+def _make_ppf(kind: str, p: tuple[float, ...]) -> Callable[[float], float]:
+    if kind == "constant":
+        value = p[0]
+        return lambda u: value
+    if kind == "exponential":
+        mean = p[0]
+        return lambda u: -mean * math.log1p(-u)
+    if kind == "gamma":
+        mean, cv = p
+        if cv == 0:
+            return lambda u: mean
+        shape, scale = 1 / (cv * cv), mean * cv * cv
+        gammaincinv = special.gammaincinv
+        return lambda u: float(gammaincinv(shape, u)) * scale
+    if kind == "lognormal":
+        median, sigma = p
+        ndtri = special.ndtri
+        return lambda u: median * math.exp(sigma * float(ndtri(u))) if u > 0 else 0.0
+    if kind == "normal":
+        mean, sd, low, high = p
+        if sd == 0:
+            return lambda u: min(max(mean, low), high)
+        lo_cdf = float(special.ndtr((low - mean) / sd))
+        width = float(special.ndtr((high - mean) / sd)) - lo_cdf
+        ndtri = special.ndtri
+
+        def normal(u: float) -> float:
+            x = mean + sd * float(ndtri(lo_cdf + u * width))
+            return min(max(x, low), high)
+
+        return normal
+    if kind == "uniform":
+        low, high = p
+        return lambda u: low + u * (high - low)
+    if kind == "triangular":
+        low, mode, high = p
+        cut = (mode - low) / (high - low) if high > low else 0.0
+
+        def triangular(u: float) -> float:
+            if u < cut:
+                return low + math.sqrt(u * (high - low) * (mode - low))
+            return high - math.sqrt((1 - u) * (high - low) * (high - mode))
+
+        return triangular
+    values = p
+    n = len(values)
+    return lambda u: values[min(int(u * n), n - 1)]
+
+
+def parse_distribution(
+    raw: object,
+    where: str,
+    *,
+    duration: bool,
+    low: float = 0.0,
+    high: float = math.inf,
+) -> tuple[Distribution | None, list[Issue]]:
+    """Parse a raw scenario value into a Distribution whose values lie in [low, high].
+
+    Returns the distribution (None if invalid) and every issue found. ``duration``
+    lets location parameters take unit strings (shape parameters never do).
+    """
+    issues: list[Issue] = []
+
+    def number(value: object, at: str, is_location: bool) -> float | None:
+        if is_location and duration and isinstance(value, str):
+            try:
+                return parse_duration_h(value)
+            except ValueError as exc:
+                issues.append(Issue(at, str(exc), value))
+                return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            kind = "a number or a duration" if duration and is_location else "a number"
+            issues.append(Issue(at, f"must be {kind}", value))
+            return None
+        return float(value)
+
+    if not isinstance(raw, dict):
+        value = number(raw, where, True)
+        if value is None:
+            return None, issues
+        if not low <= value <= high:
+            issues.append(Issue(where, _range_rule(low, high), raw))
+            return None, issues
+        return constant(value), issues
+
+    kind = raw.get("dist")
+    if kind not in KINDS:
+        hint = suggest(str(kind), KINDS) if isinstance(kind, str) else None
+        problem = "must name a distribution: " + ", ".join(KINDS)
+        issues.append(Issue(f"{where}.dist", problem, kind, hint))
+        return None, issues
+    required, shapes = KINDS[kind]
+    allowed = set(required) | set(_OPTIONAL.get(kind, ())) | {"dist"}
+    for key in raw:
+        if key not in allowed:
+            issues.append(Issue(f"{where}.{key}", f"unknown parameter of a {kind} distribution",
+                                None, suggest(key, allowed - {"dist"})))
+    if kind == "empirical":
+        values = raw.get("values")
+        if not isinstance(values, list) or not values:
+            issues.append(Issue(f"{where}.values", "must be a non-empty list of numbers", values))
+            return None, issues
+        parsed = [number(v, f"{where}.values[{i}]", True) for i, v in enumerate(values)]
+        if issues:
+            return None, issues
+        nums = tuple(float(v) for v in parsed if v is not None)
+        bad = [v for v in nums if not low <= v <= high]
+        if bad:
+            issues.append(Issue(f"{where}.values", _range_rule(low, high), bad[0]))
+            return None, issues
+        return Distribution("empirical", tuple(sorted(nums))), issues
+
+    if kind == "lognormal" and "median" not in raw and "mean" in raw:
+        required = ("mean", "cv")
+    got: dict[str, float] = {}
+    for name in required:
+        if name not in raw:
+            issues.append(Issue(f"{where}.{name}", f"is required for a {kind} distribution"))
+            continue
+        value = number(raw[name], f"{where}.{name}", name not in shapes)
+        if value is not None:
+            got[name] = value
+    for name in _OPTIONAL.get(kind, ()):
+        if name in raw and name not in required:
+            value = number(raw[name], f"{where}.{name}", True)
+            if value is not None:
+                got[name] = value
+    if issues:
+        return None, issues
+    return _canonical(kind, got, where, low, high, issues), issues
+
+
+def _range_rule(low: float, high: float) -> str:
+    if math.isinf(high):
+        return f"must be >= {low:g}"
+    return f"must be between {low:g} and {high:g}"
+
+
+def _canonical(
+    kind: str, got: dict[str, float], where: str, low: float, high: float, issues: list[Issue]
+) -> Distribution | None:
+    def check(name: str, ok: bool, rule: str) -> None:
+        if not ok:
+            issues.append(Issue(f"{where}.{name}", rule, got[name]))
+
+    if kind == "constant":
+        check("value", low <= got["value"] <= high, _range_rule(low, high))
+        params: tuple[float, ...] = (got["value"],)
+    elif kind == "exponential":
+        check("mean", got["mean"] > 0, "must be > 0")
+        params = (got["mean"],)
+    elif kind == "gamma":
+        check("mean", got["mean"] > 0, "must be > 0")
+        check("cv", got["cv"] >= 0, "must be >= 0")
+        params = (got["mean"], got["cv"])
+    elif kind == "lognormal":
+        if "median" in got:
+            check("median", got["median"] > 0, "must be > 0")
+            check("sigma", got["sigma"] >= 0, "must be >= 0")
+            params = (got["median"], got["sigma"])
+        else:
+            check("mean", got["mean"] > 0, "must be > 0")
+            check("cv", got["cv"] >= 0, "must be >= 0")
+            sigma = math.sqrt(math.log1p(got["cv"] ** 2))
+            params = (got["mean"] / math.exp(sigma * sigma / 2), sigma)
+    elif kind == "normal":
+        check("sd", got["sd"] >= 0, "must be >= 0")
+        lo, hi = max(low, got.get("low", low)), min(high, got.get("high", high))
+        if "low" in got and "high" in got:
+            check("high", got["high"] > got["low"], "must be > low")
+        params = (got["mean"], got["sd"], lo, hi)
+    elif kind == "uniform":
+        check("high", got["high"] >= got["low"], "must be >= low")
+        check("low", got["low"] >= low, _range_rule(low, high))
+        check("high", got["high"] <= high, _range_rule(low, high))
+        params = (got["low"], got["high"])
+    else:
+        check("mode", got["low"] <= got["mode"] <= got["high"], "must lie between low and high")
+        check("high", got["high"] > got["low"], "must be > low")
+        check("low", got["low"] >= low, _range_rule(low, high))
+        check("high", got["high"] <= high, _range_rule(low, high))
+        params = (got["low"], got["mode"], got["high"])
+    if issues:
+        return None
+    if kind in ("exponential", "gamma", "lognormal") and high < math.inf:
+        issues.append(Issue(f"{where}.dist", f"a {kind} value can exceed {high:g}: use "
+                            "constant, uniform, triangular, normal or empirical", kind))
+        return None
+    return Distribution(kind, params)

@@ -1,0 +1,57 @@
+"""Scenario errors meant for people: file, dotted field, value and rule.
+
+The loader collects every :class:`Issue` it finds in a file and raises one
+:class:`ScenarioError`; the CLI prints it and exits with code 2, without a traceback.
+Internal errors are ordinary exceptions and are not caught here.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem at one place of a scenario."""
+
+    where: str
+    """Dotted path of the field, e.g. ``segments[1].wtp.sigma``."""
+    problem: str
+    """The rule that was broken, e.g. ``must be > 0``."""
+    value: object = None
+    """The offending value, shown as ``got ...`` (None: not shown)."""
+    hint: str | None = None
+    """A suggestion, e.g. ``did you mean 'refunds'?``."""
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.problem}" if self.where else self.problem
+        if self.value is not None:
+            text += f", got {self.value!r}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class ScenarioError(Exception):
+    """A scenario file (or an override) is invalid; carries every issue found."""
+
+    exit_code = 2
+
+    def __init__(self, source: str | Path, issues: Iterable[Issue]) -> None:
+        self.source = str(source)
+        self.issues = tuple(issues)
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        count = len(self.issues)
+        head = f"{self.source}: {count} problem{'s' if count != 1 else ''}"
+        return "\n".join([head, *(f"  {issue}" for issue in self.issues)])
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """A did-you-mean hint for a misspelt key or name, or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None

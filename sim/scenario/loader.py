@@ -1,0 +1,259 @@
+"""Load a scenario: TOML files, ``extends``, strategy presets, ``--set`` overrides.
+
+The pipeline works on raw tables until the very end, then converts once:
+
+1. read the file and the chain of files it ``extends`` (deep merge, child wins);
+2. expand ``strategy.preset`` into the preset's knobs, the file's knobs on top;
+3. apply ``--set PATH=VALUE`` overrides (so they can reach preset knobs too);
+4. convert into typed, frozen objects, collecting every issue;
+5. check rules that span fields (shares sum to 1, names exist, ...).
+
+Any problem raises one :class:`ScenarioError` listing all issues found.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.scenario.errors import Issue, ScenarioError, suggest
+from sim.scenario.model import Behaviour, Business, Market, Run, Scenario, Segment, Strategy
+from sim.scenario.schema import from_raw, to_raw
+from sim.strategies import preset, preset_names
+from sim.strategies.policies import BySegment, SatisfactionTarget
+
+SECTIONS = {"run": Run, "business": Business, "market": Market, "behaviour": Behaviour}
+TOP_KEYS = (*SECTIONS, "segments", "strategy", "extends")
+_PATH_TOKEN = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]")
+
+
+def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Parse, merge, override and validate a scenario file into a :class:`Scenario`."""
+    path = Path(path)
+    raw = read_with_extends(path)
+    return scenario_from_raw(raw, source=str(path), default_name=path.stem, overrides=overrides)
+
+
+def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
+                      default_name: str = "scenario", overrides: Iterable[str] = ()) -> Scenario:
+    """Build a Scenario from a merged raw table (the API's entry for dicts)."""
+    raw = expand_preset(raw, source)
+    apply_overrides(raw, overrides)
+    issues: list[Issue] = []
+    for key in raw:
+        if key not in TOP_KEYS:
+            issues.append(Issue(key, "unknown section", None,
+                                suggest(key, TOP_KEYS) or f"known: {', '.join(TOP_KEYS)}"))
+    parts = {name: from_raw(cls, raw.get(name, {}), name, issues) for name, cls in SECTIONS.items()}
+    segments = _segments(raw.get("segments"), issues)
+    strategy = from_raw(Strategy, raw.get("strategy"), "strategy", issues) \
+        if "strategy" in raw else _missing(issues, "strategy", "is required (a [strategy] table)")
+    if issues or None in parts.values() or segments is None or strategy is None:
+        raise ScenarioError(source, issues or [Issue("", "invalid scenario")])
+    run: Run = parts["run"]
+    if not run.name:
+        run = Run(default_name, run.days, run.warmup_days, run.replications, run.seed)
+    scenario = Scenario(run=run, business=parts["business"], market=parts["market"],
+                        segments=segments, behaviour=parts["behaviour"], strategy=strategy,
+                        source=source)
+    issues.extend(cross_checks(scenario))
+    if issues:
+        raise ScenarioError(source, issues)
+    return scenario
+
+
+def _missing(issues: list[Issue], where: str, problem: str) -> None:
+    issues.append(Issue(where, problem))
+
+
+def _segments(raw: object, issues: list[Issue]) -> tuple[Segment, ...] | None:
+    if raw is None:
+        issues.append(Issue("segments", "is required: at least one [[segments]] table"))
+        return None
+    if not isinstance(raw, list) or not raw:
+        issues.append(Issue("segments", "must be a non-empty list of [[segments]] tables", raw))
+        return None
+    parsed = [from_raw(Segment, item, f"segments[{i}]", issues) for i, item in enumerate(raw)]
+    return None if None in parsed else tuple(parsed)
+
+
+def cross_checks(s: Scenario) -> list[Issue]:
+    """Rules that involve more than one field."""
+    issues: list[Issue] = []
+    if s.run.warmup_days >= s.run.days:
+        issues.append(Issue("run.warmup_days", f"must be < run.days ({s.run.days})",
+                            s.run.warmup_days))
+    if s.business.close_hour <= s.business.open_hour:
+        issues.append(Issue("business.close_hour",
+                            f"must be > business.open_hour ({s.business.open_hour:g})",
+                            s.business.close_hour))
+    total = math.fsum(seg.share for seg in s.segments)
+    if abs(total - 1) > 1e-9:
+        issues.append(Issue("segments[*].share", "must sum to 1", round(total, 12)))
+    issues.extend(_unique("segments", [seg.name for seg in s.segments]))
+    tiers = s.strategy.tiers
+    if not tiers:
+        issues.append(Issue("strategy.tiers", "must hold at least one tier", []))
+    issues.extend(_unique("strategy.tiers", [t.name for t in tiers]))
+    segment_names = [seg.name for seg in s.segments]
+    tier_names = [t.name for t in tiers]
+    assignment = s.strategy.assignment
+    if isinstance(assignment, BySegment):
+        for name in segment_names:
+            if name not in assignment.tiers:
+                issues.append(Issue(f"strategy.assignment.tiers.{name}",
+                                    "is required: every segment needs a tier"))
+        for seg_name, tier_name in assignment.tiers.items():
+            if seg_name not in segment_names:
+                issues.append(Issue(f"strategy.assignment.tiers.{seg_name}", "unknown segment",
+                                    None, suggest(seg_name, segment_names)))
+            elif tier_name not in tier_names:
+                issues.append(Issue(f"strategy.assignment.tiers.{seg_name}", "unknown tier",
+                                    tier_name, suggest(tier_name, tier_names)))
+    adaptation = s.strategy.adaptation
+    if isinstance(adaptation, SatisfactionTarget) and adaptation.min_level > adaptation.max_level:
+        issues.append(Issue("strategy.adaptation.min_level", "must be <= max_level",
+                            adaptation.min_level))
+    if s.behaviour.detractor_threshold >= s.behaviour.promoter_threshold:
+        issues.append(Issue("behaviour.detractor_threshold", "must be < promoter_threshold",
+                            s.behaviour.detractor_threshold))
+    return issues
+
+
+def _unique(where: str, names: list[str]) -> list[Issue]:
+    seen: set[str] = set()
+    issues = []
+    for i, name in enumerate(names):
+        if name in seen:
+            issues.append(Issue(f"{where}[{i}].name", "must be unique", name))
+        seen.add(name)
+    return issues
+
+
+def read_with_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's table deep-merged over the chain of files it extends."""
+    resolved = path.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, resolved))
+        raise ScenarioError(path, [Issue("extends", f"cycle: {cycle}")])
+    raw = read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError(path, [Issue("extends", "must be a file name (a string)", parent)])
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ScenarioError(path, [Issue("extends", f"no such file: {parent_path}", parent)])
+    return deep_merge(read_with_extends(parent_path, (*_chain, resolved)), raw)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ScenarioError(path, [Issue("", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(path, [Issue("", "is a directory, not a scenario file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, [Issue("", f"not valid TOML: {exc}")]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError(path, [Issue("", "not valid TOML: not UTF-8 text")]) from None
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value (lists included) in ``top`` replaces."""
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def expand_preset(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Replace ``strategy.preset = NAME`` by the preset's knobs with the file's on top."""
+    strategy = raw.get("strategy")
+    if not isinstance(strategy, dict) or "preset" not in strategy:
+        return raw
+    name = strategy["preset"]
+    if name == "":
+        return raw
+    if not isinstance(name, str) or name not in preset_names():
+        hint = suggest(name, preset_names()) if isinstance(name, str) else None
+        raise ScenarioError(source, [Issue("strategy.preset", "unknown preset; known: "
+                                           + ", ".join(preset_names()), name, hint)])
+    expanded = dict(raw)
+    expanded["strategy"] = deep_merge(preset(name), strategy)
+    return expanded
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
+    """Apply ``PATH=VALUE`` strings in place; VALUE is read as TOML, else as a string."""
+    issues = []
+    for override in overrides:
+        path, sep, text = override.partition("=")
+        path = path.strip()
+        if not sep or not path:
+            issues.append(Issue(override, "must look like PATH=VALUE, e.g. market.alternatives=0.2"))
+            continue
+        try:
+            value: Any = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        problem = set_path(raw, path, value)
+        if problem:
+            issues.append(Issue(path, problem, text.strip()))
+    if issues:
+        raise ScenarioError("--set", issues)
+
+
+def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
+    """Set a dotted path such as ``strategy.tiers[0].price``; a problem or None."""
+    tokens = [(name, int(index) if index else None) for name, index in _PATH_TOKEN.findall(path)]
+    rebuilt = "".join(f".{n}" if n else f"[{i}]" for n, i in tokens).lstrip(".")
+    if not tokens or rebuilt != path:
+        return "is not a valid path (use names, dots and [index])"
+    node: Any = raw
+    for position, (name, index) in enumerate(tokens):
+        last = position == len(tokens) - 1
+        key: Any = name if name else index
+        if name:
+            if not isinstance(node, dict):
+                return f"cannot set {name!r} on a non-table"
+            if last:
+                node[key] = value
+                return None
+            node = node.setdefault(key, {})
+        else:
+            if not isinstance(node, list):
+                return f"[{index}] needs a list here"
+            if not 0 <= index < len(node):  # type: ignore[operator]
+                return f"index {index} out of range (the list has {len(node)} items)"
+            if last:
+                node[key] = value
+                return None
+            node = node[key]
+    return None
+
+
+def resolved_raw(scenario: Scenario) -> dict[str, Any]:
+    """The scenario with every default filled in, as TOML-ready tables.
+
+    Loading this table again yields an equal Scenario, so results/<name>/scenario.toml
+    reproduces a run exactly.
+    """
+    return {
+        "run": to_raw(scenario.run),
+        "business": to_raw(scenario.business),
+        "market": to_raw(scenario.market),
+        "behaviour": to_raw(scenario.behaviour),
+        "strategy": to_raw(scenario.strategy),
+        "segments": [to_raw(seg) for seg in scenario.segments],
+    }

@@ -1,0 +1,246 @@
+"""Raw TOML values <-> typed scenario objects, driven by the dataclass fields.
+
+One generic converter walks a dataclass's fields and their type hints, so adding a
+knob to :mod:`sim.scenario.model` (or a policy class) is all it takes for it to be
+parsed, range-checked, defaulted, written into the resolved scenario and documented.
+Every problem is collected as an :class:`Issue` with its dotted path; nothing raises
+until the loader has seen the whole file.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import inspect
+import math
+import textwrap
+import typing
+from typing import Any
+
+from sim.scenario.distributions import Distribution, parse_distribution
+from sim.scenario.errors import Issue, suggest
+from sim.scenario.model import DURATION
+from sim.scenario.units import parse_duration_h
+from sim.strategies.policies import DEFAULT_KIND, registry
+
+_MISSING = dataclasses.MISSING
+
+
+@functools.cache
+def hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+def public_fields(cls: type) -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(cls) if not f.name.startswith("_") and f.init]
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """Attribute docstrings (the string under each field), read from the source."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):
+        return {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)):
+            docs[node.target.id] = " ".join(str(after.value.value).split())
+    return docs
+
+
+def from_raw(cls: type, raw: object, where: str, issues: list[Issue]) -> Any:
+    """Build ``cls`` from a raw table, appending every problem to ``issues``.
+
+    Returns None when the table is unusable; otherwise an instance (fields with
+    problems fall back to their defaults so later checks still run).
+    """
+    if not isinstance(raw, dict):
+        issues.append(Issue(where, "must be a table", raw))
+        return None
+    fields = {f.name: f for f in public_fields(cls)}
+    for key in raw:
+        if key not in fields:
+            hint = suggest(key, fields)
+            issues.append(Issue(_join(where, key), "unknown key", None,
+                                hint or f"known keys: {', '.join(fields)}"))
+    values: dict[str, Any] = {}
+    broken = False
+    for name, f in fields.items():
+        at = _join(where, name)
+        if name not in raw:
+            if f.default is _MISSING and f.default_factory is _MISSING:
+                if f.metadata.get("role"):
+                    values[name] = _policy(f.metadata["role"], None, at, issues)
+                    continue
+                issues.append(Issue(at, "is required"))
+                broken = True
+            continue
+        before = len(issues)
+        value = _value(hints(cls)[name], raw[name], at, issues, f.metadata)
+        if len(issues) > before:
+            broken = True
+            continue
+        values[name] = value
+    if broken and any(f.default is _MISSING and f.default_factory is _MISSING
+                      and n not in values for n, f in fields.items()):
+        return None
+    return cls(**values)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> Any:
+    extras: tuple[Any, ...] = ()
+    if typing.get_origin(hint) is typing.Annotated:
+        hint, *rest = typing.get_args(hint)
+        extras = tuple(rest)
+    if "policy" in extras:
+        return _policy(meta["role"], raw, at, issues)
+    low, high = _bounds(meta)
+    if hint is Distribution:
+        dist, found = parse_distribution(raw, at, duration=DURATION in extras, low=low, high=high)
+        issues.extend(found)
+        return dist
+    if hint is float:
+        if DURATION in extras and isinstance(raw, str):
+            try:
+                value = parse_duration_h(raw)
+            except ValueError as exc:
+                issues.append(Issue(at, str(exc), raw))
+                return None
+        elif isinstance(raw, bool) or not isinstance(raw, int | float):
+            issues.append(Issue(at, "must be a number", raw))
+            return None
+        else:
+            value = float(raw)
+        if math.isnan(value):
+            issues.append(Issue(at, "must be a number", raw))
+            return None
+        return _check_range(value, raw, at, issues, meta)
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            issues.append(Issue(at, "must be a whole number", raw))
+            return None
+        return _check_range(raw, raw, at, issues, meta)
+    if hint is bool:
+        if not isinstance(raw, bool):
+            issues.append(Issue(at, "must be true or false", raw))
+        return raw
+    if hint is str:
+        if not isinstance(raw, str):
+            issues.append(Issue(at, "must be a string", raw))
+        return raw
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        if raw not in choices:
+            hint_text = suggest(raw, choices) if isinstance(raw, str) else None
+            issues.append(Issue(at, "must be one of " + ", ".join(map(repr, choices)), raw, hint_text))
+        return raw
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(raw, list):
+            issues.append(Issue(at, "must be a list", raw))
+            return ()
+        return tuple(_value(item, v, f"{at}[{i}]", issues, {}) for i, v in enumerate(raw))
+    if origin is dict:
+        if not isinstance(raw, dict):
+            issues.append(Issue(at, "must be a table", raw))
+            return {}
+        bad = {k: v for k, v in raw.items() if not isinstance(v, str)}
+        for k, v in bad.items():
+            issues.append(Issue(f"{at}.{k}", "must be a string", v))
+        return dict(raw)
+    if dataclasses.is_dataclass(hint):
+        return from_raw(typing.cast(type, hint), raw, at, issues)
+    msg = f"no converter for {hint!r} at {at}"
+    raise TypeError(msg)
+
+
+def _bounds(meta: Any) -> tuple[float, float]:
+    low = meta.get("ge") if meta.get("ge") is not None else meta.get("gt")
+    high = meta.get("le") if meta.get("le") is not None else meta.get("lt")
+    return (0.0 if low is None else float(low)), (math.inf if high is None else float(high))
+
+
+def _check_range(value: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> Any:
+    rules = (("ge", ">=", lambda a, b: a >= b), ("gt", ">", lambda a, b: a > b),
+             ("le", "<=", lambda a, b: a <= b), ("lt", "<", lambda a, b: a < b))
+    for key, symbol, ok in rules:
+        bound = meta.get(key)
+        if bound is not None and not ok(value, bound):
+            issues.append(Issue(at, f"must be {symbol} {bound:g}", raw))
+            return None
+    return value
+
+
+def _policy(role: str, raw: object, at: str, issues: list[Issue]) -> Any:
+    kinds = registry(role)
+    if raw is None:
+        raw = DEFAULT_KIND[role]
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    if not isinstance(raw, dict):
+        issues.append(Issue(at, f"must be a {role} kind or a table with 'kind'", raw))
+        return None
+    kind = raw.get("kind", DEFAULT_KIND[role])
+    if kind not in kinds:
+        hint = suggest(str(kind), kinds)
+        issues.append(Issue(f"{at}.kind", f"unknown {role} policy; known: {', '.join(kinds)}",
+                            kind, hint))
+        return None
+    settings = {k: v for k, v in raw.items() if k != "kind"}
+    return from_raw(kinds[kind], settings, at, issues)
+
+
+def to_raw(obj: Any) -> Any:
+    """The scenario form of a typed object: every field written, durations in hours."""
+    if isinstance(obj, Distribution):
+        return obj.to_raw(duration=False)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        table: dict[str, Any] = {}
+        kind = getattr(type(obj), "kind", None)
+        if isinstance(kind, str):
+            table["kind"] = kind
+        for f in public_fields(type(obj)):
+            table[f.name] = to_raw(getattr(obj, f.name))
+        return table
+    if isinstance(obj, tuple):
+        return [to_raw(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_raw(v) for k, v in obj.items()}
+    return obj
+
+
+def describe(cls: type) -> list[tuple[str, str, str]]:
+    """(field, default, doc) rows of a dataclass, for help and generated docs."""
+    rows = []
+    docs = field_docs(cls)
+    for f in public_fields(cls):
+        if f.default is not _MISSING:
+            default: Any = f.default
+        elif f.default_factory is not _MISSING:
+            default = f.default_factory()
+        else:
+            default = "required" if not f.metadata.get("role") else DEFAULT_KIND[f.metadata["role"]]
+        shown = "(required)" if default == "required" else _show(to_raw(default))
+        rows.append((f.name, shown, docs.get(f.name, "")))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
