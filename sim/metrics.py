@@ -80,9 +80,14 @@ METRICS: tuple[Metric, ...] = (
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 DAILY_COLUMNS = ("revenue", "profit", "served", "abandoned", "new_customers",
                  "mean_satisfaction", "reputation", "customers_alive")
+(DAY_REVENUE, DAY_PROFIT, DAY_SERVED, DAY_ABANDONED, DAY_NEW, DAY_SATISFACTION,
+ DAY_REPUTATION, DAY_ALIVE) = range(len(DAILY_COLUMNS))
 SEGMENT_COLUMNS = ("customers", "served", "revenue", "variable_cost", "profit", "churned",
                    "abuse_claims", "promoters", "detractors", "abandoned", "balked",
-                   "priced_out", "turned_away")
+                   "priced_out", "turned_away", "wait_h")
+(SEG_CUSTOMERS, SEG_SERVED, SEG_REVENUE, SEG_VARIABLE_COST, SEG_PROFIT, SEG_CHURNED,
+ SEG_ABUSE_CLAIMS, SEG_PROMOTERS, SEG_DETRACTORS, SEG_ABANDONED, SEG_BALKED, SEG_PRICED_OUT,
+ SEG_TURNED_AWAY, SEG_WAIT_H) = range(len(SEGMENT_COLUMNS))
 WAIT_BIN_H = 1 / 60
 WAIT_BINS = 24 * 60
 
@@ -100,7 +105,9 @@ class RunResult:
     segments: dict[str, dict[str, float]]
     """Per-segment totals (SEGMENT_COLUMNS) over the measured window."""
     checks: dict[str, float] = field(default_factory=dict)
-    """Independent counts for conservation tests (in-system at the end, cash balance)."""
+    """Independent counts for the model checks: visits in the system at the horizon
+    (counted from the queue), the cash balance, and the longest queue joined and the
+    shortest balked at (Naor)."""
     visits_simulated: int = 0
 
 

@@ -17,7 +17,33 @@ from typing import Any
 
 import simpy
 
-from sim.metrics import WAIT_BIN_H, WAIT_BINS, RunResult
+from sim.metrics import (
+    DAY_ABANDONED,
+    DAY_ALIVE,
+    DAY_NEW,
+    DAY_PROFIT,
+    DAY_REPUTATION,
+    DAY_REVENUE,
+    DAY_SATISFACTION,
+    DAY_SERVED,
+    SEG_ABANDONED,
+    SEG_ABUSE_CLAIMS,
+    SEG_BALKED,
+    SEG_CHURNED,
+    SEG_CUSTOMERS,
+    SEG_DETRACTORS,
+    SEG_PRICED_OUT,
+    SEG_PROFIT,
+    SEG_PROMOTERS,
+    SEG_REVENUE,
+    SEG_SERVED,
+    SEG_TURNED_AWAY,
+    SEG_VARIABLE_COST,
+    SEG_WAIT_H,
+    WAIT_BIN_H,
+    WAIT_BINS,
+    RunResult,
+)
 from sim.model.customer import Customer
 from sim.model.rng import (
     N_ATTRIBUTES,
@@ -214,11 +240,11 @@ class Replication:
             t.staff_cost += staff
             t.cash -= staff
         row = t.day
-        row[1] -= staff
+        row[DAY_PROFIT] -= staff
         self.period_cash -= staff
-        row[5] = row[5] / self.day_sat_n if self.day_sat_n else math.nan
-        row[6] = self.reputation
-        row[7] = float(len(self.alive))
+        row[DAY_SATISFACTION] = row[DAY_SATISFACTION] / self.day_sat_n if self.day_sat_n else math.nan
+        row[DAY_REPUTATION] = self.reputation
+        row[DAY_ALIVE] = float(len(self.alive))
         self.day_sat_n = 0
         t.daily.append(tuple(row))
         t.day = [0.0] * len(row)
@@ -245,9 +271,9 @@ class Replication:
                      self.cumulative_shares, now, measured)
         seg_row = t.segments[c.segment]
         self.alive.add(c)
-        t.day[4] += 1
+        t.day[DAY_NEW] += 1
         if measured:
-            seg_row[0] += 1
+            seg_row[SEG_CUSTOMERS] += 1
             if referred:
                 t.customers_referred += 1
             else:
@@ -288,7 +314,7 @@ class Replication:
         if c.measured and c.served_once:
             t = self.tally
             t.churned += 1
-            t.segments[c.segment][5] += 1
+            t.segments[c.segment][SEG_CHURNED] += 1
             t.deaths[int((self.env.now - c.acquired_h) // WEEK_H)] += 1
 
     def visit(self, c: Customer, draws: list[float]) -> Generator[simpy.Event, Any, float]:
@@ -317,7 +343,7 @@ class Replication:
         if not surplus:
             if measured:
                 t.priced_out += 1
-                seg_row[11] += 1
+                seg_row[SEG_PRICED_OUT] += 1
             return fallback
         # admission: today, a later day (waitlist) or not at all
         today = int(env.now // 24.0)
@@ -327,7 +353,7 @@ class Replication:
             self.scarce_today = True
             if measured:
                 t.turned_away += 1
-                seg_row[12] += 1
+                seg_row[SEG_TURNED_AWAY] += 1
             return fallback
         if day > today:
             self.scarce_today = True
@@ -344,12 +370,16 @@ class Replication:
             net = gain - c.value_of_time_per_h * self.expected_wait_h(self.tiers[j].priority)
             if net > best_net:
                 best, best_net = j, net
+        tier = self.tiers[best]
+        ahead = sum(self.queued[tier.priority:])
         if best_net < 0:
             if measured:
                 t.balked += 1
-                seg_row[10] += 1
+                seg_row[SEG_BALKED] += 1
+                t.min_ahead_balked = min(t.min_ahead_balked, ahead)
             return fallback
-        tier = self.tiers[best]
+        if measured and ahead > t.max_ahead_joined:
+            t.max_ahead_joined = ahead
         # queue, with abandonment when patience runs out
         segment = s.segments[c.segment]
         request = self.server.request(priority=-tier.priority)
@@ -367,10 +397,11 @@ class Replication:
         if not request.triggered:
             request.cancel()
             self.track_in_system(-1)
+            t.day[DAY_ABANDONED] += 1
             if measured:
                 t.abandoned += 1
                 t.sojourn_sum += wait_h
-                seg_row[9] += 1
+                seg_row[SEG_ABANDONED] += 1
             self.record_satisfaction(c, 0.0, measured)
             return 0.0
         # service: requests, failure, recovery, delight
@@ -453,9 +484,9 @@ class Replication:
         c.last_satisfaction = loyalty_sat
         # books
         row = t.day
-        row[0] += price - refund
-        row[1] += flow
-        row[2] += 1
+        row[DAY_REVENUE] += price - refund
+        row[DAY_PROFIT] += flow
+        row[DAY_SERVED] += 1
         self.period_revenue += price - refund
         self.period_cash += flow
         if measured:
@@ -481,14 +512,15 @@ class Replication:
             t.entitlement_sum += entitlement_seen
             if abuse:
                 t.abuse_claims += 1
-                seg_row[6] += 1
+                seg_row[SEG_ABUSE_CLAIMS] += 1
                 if refunded:
                     t.abuse_refunded += 1
                     t.abuse_losses += refund + loss
-            seg_row[1] += 1
-            seg_row[2] += price - refund
-            seg_row[3] += price - refund - flow
-            seg_row[4] += flow
+            seg_row[SEG_SERVED] += 1
+            seg_row[SEG_REVENUE] += price - refund
+            seg_row[SEG_VARIABLE_COST] += price - refund - flow
+            seg_row[SEG_PROFIT] += flow
+            seg_row[SEG_WAIT_H] += wait_h
             if not c.served_once:
                 t.customers_served += 1
             period = int((env.now - self.warmup_h) // PERIOD_H)
@@ -526,7 +558,7 @@ class Replication:
             voice = b.passive_voice
             promoter = detractor = 0
         self.reputation += min(1.0, self.reputation_alpha * voice) * (sat - self.reputation)
-        t.day[5] += sat
+        t.day[DAY_SATISFACTION] += sat
         self.day_sat_n += 1
         self.period_sat += sat
         self.period_sat_n += 1
@@ -536,5 +568,5 @@ class Replication:
             t.promoters += promoter
             t.detractors += detractor
             row = t.segments[c.segment]
-            row[7] += promoter
-            row[8] += detractor
+            row[SEG_PROMOTERS] += promoter
+            row[SEG_DETRACTORS] += detractor

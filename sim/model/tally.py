@@ -22,7 +22,7 @@ class Tally:
         "arrivals", "balked", "busy_h", "cash", "censored", "churned", "customers_new",
         "customers_referred", "customers_served", "day", "daily", "deaths", "delight_cost",
         "entitlement_sum", "failures", "genuine_claims", "gross_revenue", "in_system_area",
-        "joined", "period_active", "period_retained", "priced_out", "promoters",
+        "joined", "max_ahead_joined", "min_ahead_balked", "period_active", "period_retained", "priced_out", "promoters",
         "detractors", "recovery_cost", "refunds", "req_honoured_r", "req_honoured_u",
         "req_refused_r", "req_refused_u", "request_cost", "return_losses", "returned",
         "satisfaction_n", "satisfaction_sum", "segments", "served", "sojourn_sum",
@@ -39,6 +39,7 @@ class Tally:
                      "sojourn_sum", "staff_cost", "unit_cost", "wait_sum"):
             setattr(self, name, 0.0)
         self.wait_hist = [0] * (WAIT_BINS + 1)
+        self.min_ahead_balked = 1 << 30
         self.period_active: dict[int, int] = {}
         self.period_retained: dict[int, int] = {}
         self.deaths = [0] * (days // 7 + 2)
@@ -101,7 +102,10 @@ class Tally:
         daily = {name: tuple(row[i] for row in self.daily) for i, name in enumerate(DAILY_COLUMNS)}
         segments = {name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
                     for name, values in zip(segment_names, self.segments, strict=True)}
-        checks = {**checks, "cash": self.cash}
+        checks = {**checks, "cash": self.cash,
+                  "max_waiting_ahead_joined": float(self.max_ahead_joined),
+                  "min_waiting_ahead_balked": float(self.min_ahead_balked)
+                  if self.balked else math.inf}
         return RunResult(replication, {k: float(v) for k, v in m.items()}, daily,
                          self._survival(), segments, checks, self.visits_simulated)
 

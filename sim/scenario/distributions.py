@@ -196,9 +196,17 @@ def parse_distribution(
             return None, issues
         return constant(value), issues
 
+    if "dist" not in raw:
+        # Point at a misspelt key ('dsit', 'kind = "gamma"') rather than only at 'dist'.
+        for key, value in raw.items():
+            if suggest(key, ("dist",)) or (isinstance(value, str) and value in KINDS):
+                issues.append(Issue(f"{where}.{key}", "unknown key", None, "did you mean 'dist'?"))
+        issues.append(Issue(f"{where}.dist", "is required in a distribution table: "
+                            + ", ".join(KINDS)))
+        return None, issues
     kind = raw.get("dist")
-    if kind not in KINDS:
-        hint = suggest(str(kind), KINDS) if isinstance(kind, str) else None
+    if not isinstance(kind, str) or kind not in KINDS:
+        hint = suggest(kind, KINDS) if isinstance(kind, str) else None
         problem = "must name a distribution: " + ", ".join(KINDS)
         issues.append(Issue(f"{where}.dist", problem, kind, hint))
         return None, issues
@@ -206,7 +214,7 @@ def parse_distribution(
     allowed = set(required) | set(_OPTIONAL.get(kind, ())) | {"dist"}
     for key in raw:
         if key not in allowed:
-            issues.append(Issue(f"{where}.{key}", f"unknown parameter of a {kind} distribution",
+            issues.append(Issue(f"{where}.{key}", f"unknown parameter of {_a(kind)} distribution",
                                 None, suggest(key, allowed - {"dist"})))
     if kind == "empirical":
         values = raw.get("values")
@@ -228,7 +236,9 @@ def parse_distribution(
     got: dict[str, float] = {}
     for name in required:
         if name not in raw:
-            issues.append(Issue(f"{where}.{name}", f"is required for a {kind} distribution"))
+            hint = "give median and sigma, or mean and cv" if kind == "lognormal" else None
+            issues.append(Issue(f"{where}.{name}", f"is required for {_a(kind)} distribution",
+                                None, hint))
             continue
         value = number(raw[name], f"{where}.{name}", name not in shapes)
         if value is not None:
@@ -241,6 +251,11 @@ def parse_distribution(
     if issues:
         return None, issues
     return _canonical(kind, got, where, low, high, issues), issues
+
+
+def _a(kind: str) -> str:
+    """``kind`` with its indefinite article: 'a gamma', 'an exponential'."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def _range_rule(low: float, high: float) -> str:
@@ -296,7 +311,7 @@ def _canonical(
     if issues:
         return None
     if kind in ("exponential", "gamma", "lognormal") and high < math.inf:
-        issues.append(Issue(f"{where}.dist", f"a {kind} value can exceed {high:g}: use "
+        issues.append(Issue(f"{where}.dist", f"{_a(kind)} value can exceed {high:g}: use "
                             "constant, uniform, triangular, normal or empirical", kind))
         return None
     return Distribution(kind, params)

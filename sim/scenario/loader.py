@@ -167,14 +167,23 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; any other value (lists included) in ``top`` replaces."""
+    """Tables merge key by key; any other value (lists included) in ``top`` replaces.
+
+    A policy or distribution table that names another ``kind`` or ``dist`` than the one
+    it overrides replaces it whole: the old kind's settings do not apply to the new one.
+    """
     merged = dict(base)
     for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if (isinstance(value, dict) and isinstance(merged.get(key), dict)
+                and not _switches_kind(merged[key], value)):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
+
+
+def _switches_kind(base: Mapping[str, Any], top: Mapping[str, Any]) -> bool:
+    return any(tag in base and tag in top and base[tag] != top[tag] for tag in ("kind", "dist"))
 
 
 def expand_preset(raw: dict[str, Any], source: str) -> dict[str, Any]:

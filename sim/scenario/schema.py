@@ -65,8 +65,11 @@ def from_raw(cls: type, raw: object, where: str, issues: list[Issue]) -> Any:
     for key in raw:
         if key not in fields:
             hint = suggest(key, fields)
-            issues.append(Issue(_join(where, key), "unknown key", None,
-                                hint or f"known keys: {', '.join(fields)}"))
+            if hint is None:
+                kind = getattr(cls, "kind", None)
+                hint = (f"known keys: {', '.join(fields)}" if fields
+                        else f"{kind!r} takes no settings" if kind else "no keys are allowed here")
+            issues.append(Issue(_join(where, key), "unknown key", None, hint))
     values: dict[str, Any] = {}
     broken = False
     for name, f in fields.items():
@@ -187,10 +190,10 @@ def _policy(role: str, raw: object, at: str, issues: list[Issue]) -> Any:
     if isinstance(raw, str):
         raw = {"kind": raw}
     if not isinstance(raw, dict):
-        issues.append(Issue(at, f"must be a {role} kind or a table with 'kind'", raw))
+        issues.append(Issue(at, f"must be an {role} kind or a table with 'kind'", raw))
         return None
     kind = raw.get("kind", DEFAULT_KIND[role])
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         hint = suggest(str(kind), kinds)
         issues.append(Issue(f"{at}.kind", f"unknown {role} policy; known: {', '.join(kinds)}",
                             kind, hint))

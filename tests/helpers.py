@@ -1,0 +1,86 @@
+"""Small scenarios for tests: a two-segment market that fills up in days, not months.
+
+``tiny_scenario("scarcity", {"market.alternatives": 0.1})`` starts from the tiny market
+with a strategy preset (or a raw strategy table), then sets dotted paths after the
+preset is expanded, so ``strategy.tiers[0].price`` reaches preset knobs too.
+``segments[*].field`` sets a field on every segment.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sim.metrics import Estimate, RunResult, estimate
+from sim.model.engine import run_replication
+from sim.scenario import Scenario, scenario_from_raw
+from sim.scenario.loader import expand_preset, set_path
+
+TINY_MARKET: dict[str, Any] = {
+    "run": {"name": "tiny", "days": 40, "warmup_days": 5, "replications": 3, "seed": 11},
+    "business": {"servers": 2, "open_hour": 9, "close_hour": 17},
+    "market": {"new_customers_per_day": 10.0, "alternatives": 0.5,
+               "referral_delay": {"dist": "exponential", "mean": "3 d"}},
+    "segments": [
+        {"name": "regulars", "share": 0.6,
+         "wtp": {"dist": "lognormal", "median": 75.0, "sigma": 0.25},
+         "value_of_time_per_h": {"dist": "gamma", "mean": 15.0, "cv": 0.5},
+         "service_time": {"dist": "gamma", "mean": "40 min", "cv": 0.4},
+         "patience": {"dist": "exponential", "mean": "1 h"},
+         "visit_interval": {"dist": "gamma", "mean": "1 w", "cv": 0.3},
+         "request_rate": 0.5, "unreasonable_share": 0.2, "abuse_propensity": 0.03,
+         "referral_propensity": 0.3, "loyalty": 0.5},
+        {"name": "premium", "share": 0.4,
+         "wtp": {"dist": "lognormal", "median": 130.0, "sigma": 0.3},
+         "value_of_time_per_h": {"dist": "gamma", "mean": 50.0, "cv": 0.5},
+         "service_time": {"dist": "gamma", "mean": "1 h", "cv": 0.4},
+         "patience": {"dist": "exponential", "mean": "30 min"},
+         "visit_interval": {"dist": "gamma", "mean": "10 d", "cv": 0.3},
+         "request_rate": 1.0, "unreasonable_share": 0.25,
+         "abuse_propensity": {"dist": "uniform", "low": 0.0, "high": 0.1},
+         "referral_propensity": 0.4, "loyalty": 0.2},
+    ],
+}
+
+
+def tiny_raw(strategy: str | Mapping[str, Any] = "god",
+             settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The tiny market's raw table with a strategy (preset name or table) and settings."""
+    raw = copy.deepcopy(TINY_MARKET)
+    raw["strategy"] = ({"preset": strategy} if isinstance(strategy, str)
+                       else copy.deepcopy(dict(strategy)))
+    raw = expand_preset(raw, "<test>")
+    for path, value in (settings or {}).items():
+        if path.startswith("segments[*]."):
+            for i in range(len(raw["segments"])):
+                _set(raw, f"segments[{i}].{path.removeprefix('segments[*].')}", value)
+        else:
+            _set(raw, path, value)
+    return raw
+
+
+def _set(raw: dict[str, Any], path: str, value: Any) -> None:
+    problem = set_path(raw, path, copy.deepcopy(value))
+    assert problem is None, f"{path}: {problem}"
+
+
+def tiny_scenario(strategy: str | Mapping[str, Any] = "god",
+                  settings: Mapping[str, Any] | None = None) -> Scenario:
+    return scenario_from_raw(tiny_raw(strategy, settings), source="<test>")
+
+
+def runs(scenario: Scenario, replications: Sequence[int]) -> list[RunResult]:
+    """The given replications, one after another in this process."""
+    return [run_replication(scenario, rep) for rep in replications]
+
+
+def paired_difference(a: Sequence[RunResult], b: Sequence[RunResult], metric: str) -> Estimate:
+    """Mean and 95% t-interval of ``a - b`` over replications run on the same seeds."""
+    assert [r.replication for r in a] == [r.replication for r in b]
+    return estimate([x.metrics[metric] - y.metrics[metric] for x, y in zip(a, b, strict=True)])
+
+
+def excludes_zero(e: Estimate) -> bool:
+    return not math.isnan(e.low) and (e.low > 0 or e.high < 0)

@@ -1,0 +1,185 @@
+"""Conservation on every run (MODEL.md, "Checks the model must pass").
+
+Hypothesis draws valid scenarios across the strategy space (servers, hours, prices,
+tiers and priorities, request/refund/recovery policies, daily slots with and without a
+waitlist, every assignment, abuse, requests, failures, alternatives, adaptation) and
+every run must balance its visits and its books exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.metrics import METRICS, RunResult
+from sim.model.engine import run_replication
+from sim.scenario import Scenario, scenario_from_raw
+
+# Books kept in floating point: profit is summed item by item, checks["cash"] visit by
+# visit, in a different order. Each sum has at most ~1e4 terms of magnitude <= 1e6, so
+# the rounding error is below 1e4 * 2.2e-16 * 1e6 ~ 2e-6, far inside half a cent:
+# "to the cent" means an absolute difference of at most 0.005.
+CENT = 0.005
+
+VISIT_OUTCOMES = ("served", "abandoned", "balked", "priced_out", "turned_away")
+COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
+              "delight_cost", "return_losses", "acquisition_cost")
+SHARES = ("period_retention", "visit_return_rate", "abandonment_rate", "utilisation")
+SCORES = ("mean_satisfaction", "reputation_end")
+
+money = st.floats(0, 200, allow_nan=False).map(lambda x: round(x, 2))
+probability = st.floats(0, 1, allow_nan=False)
+
+
+@st.composite
+def segment(draw: st.DrawFn, name: str, share: float) -> dict[str, Any]:
+    return {
+        "name": name, "share": share,
+        "wtp": {"dist": "lognormal", "median": draw(st.floats(20, 200)),
+                "sigma": draw(st.floats(0, 0.6))},
+        "value_of_time_per_h": draw(st.floats(0, 100)),
+        "service_time": {"dist": "gamma", "mean": draw(st.floats(0.2, 1.5)),
+                         "cv": draw(st.floats(0, 1))},
+        "patience": {"dist": "exponential", "mean": draw(st.floats(0.05, 3))},
+        "wait_tolerance": draw(st.floats(0, 1)),
+        "visit_interval": {"dist": "gamma", "mean": draw(st.floats(24, 400)), "cv": 0.4},
+        "request_rate": draw(st.floats(0, 3)),
+        "unreasonable_share": draw(probability),
+        "abuse_propensity": draw(st.floats(0, 0.5)),
+        "referral_propensity": draw(probability),
+        "loyalty": draw(st.floats(-2, 2)),
+        "waitlist_patience_days": draw(st.integers(0, 5)),
+        "expected_service_level": draw(st.floats(0.5, 1.5)),
+    }
+
+
+@st.composite
+def tier(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    return {
+        "name": name, "price": draw(money), "value": draw(st.floats(0.5, 2)),
+        "priority": draw(st.integers(0, 3)), "service_level": draw(st.floats(0.5, 1.5)),
+        "requests": draw(st.sampled_from(["all", "reasonable", "none"])),
+        "refunds": draw(st.sampled_from(["always", "verified", "never"])),
+        "delight_chance": draw(probability), "min_spend": draw(st.sampled_from([0.0, 50, 300])),
+    }
+
+
+@st.composite
+def valid_scenarios(draw: st.DrawFn) -> Scenario:
+    n_segments = draw(st.integers(1, 3))
+    weights = [draw(st.integers(1, 5)) for _ in range(n_segments)]
+    shares = [w / sum(weights) for w in weights[:-1]]
+    shares.append(1 - math.fsum(shares))
+    segments = [draw(segment(f"s{i}", share)) for i, share in enumerate(shares)]
+    tiers = [draw(tier(f"t{j}")) for j in range(draw(st.integers(1, 3)))]
+    assignment: Any = draw(st.sampled_from(["self_select", "by_segment", "by_spend"]))
+    if assignment == "by_segment":
+        names = st.sampled_from([t["name"] for t in tiers])
+        assignment = {"kind": "by_segment", "tiers": {s["name"]: draw(names) for s in segments}}
+    admission: Any = "everyone"
+    if draw(st.booleans()):
+        admission = {"kind": "daily_slots", "slots_per_day": draw(st.integers(1, 30)),
+                     "waitlist": draw(st.booleans())}
+    adaptation: Any = draw(st.sampled_from(
+        ["none", {"kind": "satisfaction_target", "target": 8.0, "step": 0.1, "period_days": 3}]))
+    open_hour = draw(st.integers(0, 12))
+    days = draw(st.integers(30, 60))
+    raw = {
+        "run": {"days": days, "warmup_days": draw(st.integers(0, 10)),
+                "seed": draw(st.integers(0, 2**32))},
+        "business": {
+            "servers": draw(st.integers(1, 4)), "open_hour": open_hour,
+            "close_hour": draw(st.integers(open_hour + 2, min(24, open_hour + 12))),
+            "staff_cost_per_hour": draw(money), "unit_cost_per_visit": draw(money),
+            "request_cost": draw(money), "unreasonable_request_cost": draw(money),
+            "failure_rate": draw(probability), "fix_cost": draw(money),
+            "apology_cost": draw(money), "delight_cost": draw(money),
+            "return_loss": draw(money),
+        },
+        "market": {
+            "new_customers_per_day": draw(st.floats(0, 25)),
+            "alternatives": draw(probability),
+            "initial_reputation": draw(st.floats(0, 10)),
+            "acquisition_cost": draw(money),
+            "referral_delay": {"dist": "exponential", "mean": draw(st.floats(1, 200))},
+        },
+        "segments": segments,
+        "strategy": {
+            "tiers": tiers, "assignment": assignment, "admission": admission,
+            "adaptation": adaptation,
+            "recovery": draw(st.sampled_from(["none", "apologize", "fix"])),
+            "screening_accuracy": draw(probability),
+            "exclusivity_boost": draw(st.floats(0, 1)), "lock_in": draw(st.floats(0, 3)),
+        },
+    }
+    return scenario_from_raw(raw, source="<hypothesis>")
+
+
+conservation = settings(max_examples=25, deadline=None, derandomize=True,
+                        suppress_health_check=[HealthCheck.too_slow])
+
+
+def run(scenario: Scenario) -> RunResult:
+    return run_replication(scenario, 0)
+
+
+@conservation
+@given(valid_scenarios())
+def test_every_arriving_visit_ends_in_one_outcome_or_is_still_in_the_system(
+        scenario: Scenario) -> None:
+    m = run(scenario)
+    outcomes = sum(m.metrics[k] for k in VISIT_OUTCOMES) + m.checks["in_system"]
+    assert m.metrics["arrivals"] == outcomes
+
+
+@conservation
+@given(valid_scenarios())
+def test_revenue_minus_every_cost_is_profit_and_the_cash_balance_to_the_cent(
+        scenario: Scenario) -> None:
+    r = run(scenario)
+    m = r.metrics
+    books = m["gross_revenue"] - math.fsum(m[k] for k in COST_ITEMS)
+    assert abs(m["revenue"] - (m["gross_revenue"] - m["refunds"])) <= CENT
+    assert abs(books - m["profit"]) <= CENT
+    assert abs(r.checks["cash"] - m["profit"]) <= CENT
+
+
+@conservation
+@given(valid_scenarios())
+def test_segments_add_up_to_the_totals(scenario: Scenario) -> None:
+    r = run(scenario)
+    for key in ("served", "abandoned", "balked", "priced_out", "turned_away"):
+        assert sum(seg[key] for seg in r.segments.values()) == r.metrics[key], key
+    assert sum(seg["customers"] for seg in r.segments.values()) == (
+        r.metrics["customers_new"] + r.metrics["customers_referred"])
+    assert abs(sum(seg["revenue"] for seg in r.segments.values()) - r.metrics["revenue"]) <= CENT
+
+
+@conservation
+@given(valid_scenarios())
+def test_counts_are_non_negative_shares_are_shares_and_satisfaction_is_on_its_scale(
+        scenario: Scenario) -> None:
+    m = run(scenario).metrics
+    for metric in METRICS:
+        value = m[metric.key]
+        if metric.unit == "count" or metric.key in COST_ITEMS or metric.key == "gross_revenue":
+            assert value >= 0, metric.key
+    for key in SHARES:
+        assert math.isnan(m[key]) or 0 <= m[key] <= 1, (key, m[key])
+    for key in SCORES:
+        assert math.isnan(m[key]) or 0 <= m[key] <= 10, (key, m[key])
+    assert math.isnan(m["nps"]) or -100 <= m["nps"] <= 100
+    assert m["abuse_refunded"] <= m["abuse_claims"]
+
+
+@conservation
+@given(valid_scenarios())
+def test_daily_satisfaction_and_reputation_stay_on_the_zero_to_ten_scale(
+        scenario: Scenario) -> None:
+    daily = run(scenario).daily
+    assert len(daily["mean_satisfaction"]) == scenario.run.days
+    for key in ("mean_satisfaction", "reputation"):
+        assert all(math.isnan(x) or 0 <= x <= 10 for x in daily[key]), key
