@@ -48,9 +48,9 @@ def exponential(mean: float) -> Distribution:
 class Run:
     name: str = ""
     """Name of the run; results go to results/<name>/. Default: the file's stem."""
-    days: int = knob(365, gt=0)
+    days: int = knob(540, gt=0)
     """Simulated days, warm-up included."""
-    warmup_days: int = knob(60, ge=0)
+    warmup_days: int = knob(180, ge=0)
     """Days simulated before measuring starts (the business fills up from empty)."""
     replications: int = knob(20, ge=1)
     """Independent replications; confidence intervals are over these."""
@@ -92,7 +92,7 @@ class Business:
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    new_customers_per_day: float = knob(6.0, ge=0)
+    new_customers_per_day: float = knob(8.0, ge=0)
     """New customers per day at the initial reputation (Poisson, opening hours only)."""
     alternatives: float = knob(0.5, ge=0, le=1)
     """Pull of competitors: 0 a monopoly, 1 a homogenised market with many equal rivals."""

@@ -232,9 +232,22 @@ def describe(cls: type) -> list[tuple[str, str, str]]:
             default = f.default_factory()
         else:
             default = "required" if not f.metadata.get("role") else DEFAULT_KIND[f.metadata["role"]]
-        shown = "(required)" if default == "required" else _show(to_raw(default))
+        if default == "required":
+            shown = "(required)"
+        elif DURATION in typing.get_args(hints(cls)[f.name]) and isinstance(default, float):
+            shown = _show_duration(default)
+        else:
+            shown = _show(to_raw(default))
         rows.append((f.name, shown, docs.get(f.name, "")))
     return rows
+
+
+def _show_duration(hours: float) -> str:
+    for unit, size in (("w", 168.0), ("d", 24.0), ("h", 1.0), ("min", 1 / 60)):
+        count = hours / size
+        if count >= 1 and abs(count - round(count)) < 1e-9:
+            return f'"{round(count)} {unit}"'
+    return f"{hours:g}"
 
 
 def _show(value: Any) -> str:

@@ -1,0 +1,77 @@
+"""The scenario reference (docs/scenario.md), generated from the typed model.
+
+A test compares docs/scenario.md with :func:`render_reference`, so the reference cannot
+drift from the loader. Regenerate with ``python -m sim.scenario.reference > docs/scenario.md``.
+"""
+
+from __future__ import annotations
+
+from sim.scenario.model import Behaviour, Business, Market, Run, Segment, Strategy, Tier
+from sim.scenario.schema import describe
+from sim.strategies.policies import registry
+
+INTRO = """# Scenario reference
+
+A scenario is a TOML file with the sections below. Every field has a default except
+where marked *(required)*. Durations take a number of hours or a string with a unit
+(`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number.
+
+`extends = "base.toml"` (relative to the file) deep-merges another scenario under this
+one: tables merge key by key, anything else (lists included) is replaced. Chains are
+allowed; a cycle is an error.
+
+`[strategy] preset = "god" | "tiered" | "scarcity" | "partner"` starts from a preset
+(`simrun strategies` lists them); every knob written next to it overrides the preset's.
+Without a preset the strategy is built from scratch and needs `[[strategy.tiers]]`.
+
+`simrun ... --set PATH=VALUE` overrides any field after presets are expanded, e.g.
+`--set strategy.tiers[0].price=45`. VALUE is read as TOML (`0.2`, `"45 min"`, `true`).
+
+## Distributions
+
+Fields marked *distribution* take a number (a constant) or a table:
+
+| form | parameters |
+| --- | --- |
+| `{ dist = "constant", value = 7 }` | value |
+| `{ dist = "exponential", mean = 2 }` | mean |
+| `{ dist = "gamma", mean = "45 min", cv = 0.5 }` | mean, coefficient of variation |
+| `{ dist = "lognormal", median = 60, sigma = 0.3 }` | median and log-sd, or `mean` and `cv` |
+| `{ dist = "normal", mean = 10, sd = 2 }` | mean, sd; optional `low`, `high`; always truncated to the field's valid range |
+| `{ dist = "uniform", low = 1, high = 3 }` | low, high |
+| `{ dist = "triangular", low = 1, mode = 2, high = 4 }` | low, mode, high |
+| `{ dist = "empirical", values = [1, 2, 2, 5] }` | values, drawn with equal weight |
+
+Duration distributions take durations for their location parameters. Probabilities
+(shares, propensities) must use a distribution bounded by 1.
+"""
+
+
+def render_reference() -> str:
+    parts = [INTRO]
+    sections = (("[run]", Run), ("[business]", Business), ("[market]", Market),
+                ("[[segments]] (one table per segment)", Segment), ("[behaviour]", Behaviour),
+                ("[strategy]", Strategy), ("[[strategy.tiers]]", Tier))
+    for title, cls in sections:
+        parts.append(f"## {title}\n\n| field | default | meaning |\n| --- | --- | --- |")
+        parts.extend(_row(name, default, doc) for name, default, doc in describe(cls))
+        parts.append("")
+    for role in ("admission", "assignment", "adaptation"):
+        parts.append(f"## strategy.{role}\n\nA kind name, or a table with `kind` and its "
+                     "settings.\n")
+        for kind, cls in registry(role).items():
+            doc = " ".join((cls.__doc__ or "").split())
+            parts.append(f"- `{kind}`: {doc}")
+            parts.extend(f"  - `{name}` = `{default}`: {text}"
+                         for name, default, text in describe(cls))
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _row(name: str, default: str, doc: str) -> str:
+    default = default.replace("|", "\\|")
+    return f"| `{name}` | `{default}` | {doc} |"
+
+
+if __name__ == "__main__":
+    print(render_reference(), end="")
