@@ -17,8 +17,9 @@ What it measures
 3. **Memory.** A fresh subprocess runs one replication of about 1,000,000 visits
    (``run.days`` raised, ``run.warmup_days`` kept small) and reports its peak resident
    set size (``VmHWM`` of the child on Linux, ``ru_maxrss`` elsewhere: on Linux a forked
-   child's ``ru_maxrss`` starts at the parent's RSS), as well as the RSS of the interpreter with every import done
-   and the scenario loaded, so the model's own share is visible.
+   child's ``ru_maxrss`` starts at the parent's RSS), as well as the RSS of the
+   interpreter with every import done and the scenario loaded, so the model's own share
+   is visible.
 
 Why a ratio against a baseline, side by side
 --------------------------------------------
@@ -57,10 +58,10 @@ a far lighter queue than the model really serves.
 
 Usage::
 
-    python bench/bench_model.py                  # full: ~60k-visit speed runs, 1M-visit memory run
-    python bench/bench_model.py --quick          # smoke check: default 540 days, 50k-visit memory run
+    python bench/bench_model.py             # full: ~60k-visit speed runs, 1M-visit memory run
+    python bench/bench_model.py --quick     # smoke: default 540 days, 50k-visit memory run
     python bench/bench_model.py --repeats 7 --json bench/last.json --strict
-    python bench/bench_model.py --profile        # also print a cProfile of one model run
+    python bench/bench_model.py --profile   # also print a cProfile of one model run
 """
 
 from __future__ import annotations
@@ -350,34 +351,37 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
 
 
 def report(res: dict[str, Any]) -> str:
-    s, m = res["speed"], res["memory"]
+    s, m, mach = res["speed"], res["memory"], res["machine"]
     p = s["baseline_parameters"]
+    verdict = {True: "PASS", False: "FAIL"}
+    model_note = (f"best {s['model_visits_per_s_best']:,.0f}; {s['visits_per_run']:,} "
+                  f"visits/run, run.days={s['days']}")
+    customers_note = f"{s['customers_created_per_run']:,} customers/run (new + referred)"
+    bare_note = (f"best {s['bare_customers_per_s_best']:,.0f}; "
+                 f"lambda={p['arrival_rate_per_h']:.3f}/h, E[S]={p['mean_service_h']:.3f} h, "
+                 f"c={p['servers']}, E[patience]={p['mean_patience_h']:.2f} h, 30% high")
+    pairs = ", ".join(f"{r:.3f}" for r in s["ratios"])
+    ratio_note = (f"target >= {SPEED_TARGET:.3f}: {verdict[s['pass']]} "
+                  f"(best vs best {s['ratio_best_vs_best']:.3f}; pairs {pairs})")
+    visits_note = (f"run.days={m['days']}, warm-up {m['warmup_days']} d, "
+                   f"{m['wall_s']:.1f} s, {m['visits_per_s']:,.0f} visits/s")
+    peak_note = (f"target < {MEMORY_TARGET_MIB:.0f}: {verdict[m['pass']]} "
+                 f"({m['peak_mb_decimal']:.1f} MB decimal; {m['rss_source']} of the child)")
+    machine_note = f"{mach['cpu']}, {mach['cpus']} CPUs, Python {mach['python']}"
     rows = [
         ("measure", "value", "note"),
-        ("model visits/s (median)", f"{s['model_visits_per_s_median']:,.0f}",
-         f"best {s['model_visits_per_s_best']:,.0f}; {s['visits_per_run']:,} visits/run, "
-         f"run.days={s['days']}"),
-        ("model customers created/s (median)", f"{s['model_customers_per_s_median']:,.0f}",
-         f"{s['customers_created_per_run']:,} customers/run (new + referred)"),
+        ("model visits/s (median)", f"{s['model_visits_per_s_median']:,.0f}", model_note),
+        ("model customers created/s (median)",
+         f"{s['model_customers_per_s_median']:,.0f}", customers_note),
         ("bare SimPy customers/s (median)", f"{s['bare_customers_per_s_median']:,.0f}",
-         f"best {s['bare_customers_per_s_best']:,.0f}; lambda={p['arrival_rate_per_h']:.3f}/h, "
-         f"E[S]={p['mean_service_h']:.3f} h, c={p['servers']}, "
-         f"E[patience]={p['mean_patience_h']:.2f} h, 30% high"),
-        ("ratio model/bare (median of pairs)", f"{s['ratio_median_of_pairs']:.3f}",
-         f"target >= {SPEED_TARGET:.3f}: {'PASS' if s['pass'] else 'FAIL'} "
-         f"(best vs best {s['ratio_best_vs_best']:.3f}; pairs "
-         + ", ".join(f"{r:.3f}" for r in s["ratios"]) + ")"),
-        ("memory run visits", f"{m['visits']:,}",
-         f"run.days={m['days']}, warm-up {m['warmup_days']} d, {m['wall_s']:.1f} s, "
-         f"{m['visits_per_s']:,.0f} visits/s"),
-        ("peak RSS of that run (MiB)", f"{m['peak_mib']:.1f}",
-         f"target < {MEMORY_TARGET_MIB:.0f}: {'PASS' if m['pass'] else 'FAIL'} "
-         f"({m['peak_mb_decimal']:.1f} MB decimal; {m['rss_source']} of the child)"),
+         bare_note),
+        ("ratio model/bare (median of pairs)", f"{s['ratio_median_of_pairs']:.3f}", ratio_note),
+        ("memory run visits", f"{m['visits']:,}", visits_note),
+        ("peak RSS of that run (MiB)", f"{m['peak_mib']:.1f}", peak_note),
         ("  Python + imports + scenario (MiB)", f"{m['after_imports_mib']:.1f}",
          f"bare interpreter {m['interpreter_mib']:.1f}"),
         ("  model's own share (MiB)", f"{m['model_share_mib']:.1f}", "peak - imports"),
-        ("benchmark wall time (s)", f"{res['wall_s']:.0f}", res["machine"]["cpu"]
-         + f", {res['machine']['cpus']} CPUs, Python {res['machine']['python']}"),
+        ("benchmark wall time (s)", f"{res['wall_s']:.0f}", machine_note),
     ]
     return _table(rows)
 

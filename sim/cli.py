@@ -184,6 +184,10 @@ def strategies() -> None:
 
     A scenario picks a preset with [strategy] preset = "tiered" and overrides any
     knob; without a preset it builds the strategy from scratch.
+
+    \b
+    Example:
+      simrun strategies | less
     """
     from sim.strategies.catalogue import render_catalogue
 
@@ -202,6 +206,10 @@ def validate(replications: int, jobs: int | None, seed: int) -> None:
     queue, Little's law, purchase shares, the geometric series of returns, Naor's
     threshold) and prints theory against simulation with a 95% CI and a verdict.
     Exit code 1 if any check fails.
+
+    \b
+    Example:
+      simrun validate -n 20 --jobs 2
     """
     from rich.console import Console
 

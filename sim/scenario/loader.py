@@ -41,8 +41,13 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
                       default_name: str = "scenario", overrides: Iterable[str] = ()) -> Scenario:
     """Build a Scenario from a merged raw table (the API's entry for dicts)."""
+    overrides = list(overrides)
+    # --set strategy.preset=NAME picks the preset to expand; every other override
+    # applies after the expansion, so it can reach the preset's knobs.
+    picks = [o for o in overrides if o.partition("=")[0].strip() == "strategy.preset"]
+    apply_overrides(raw, picks, source)
     raw = expand_preset(raw, source)
-    apply_overrides(raw, overrides)
+    apply_overrides(raw, [o for o in overrides if o not in picks], source)
     issues: list[Issue] = []
     for key in raw:
         if key not in TOP_KEYS:
@@ -51,7 +56,9 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
     parts = {name: from_raw(cls, raw.get(name, {}), name, issues) for name, cls in SECTIONS.items()}
     segments = _segments(raw.get("segments"), issues)
     strategy = from_raw(Strategy, raw.get("strategy"), "strategy", issues) \
-        if "strategy" in raw else _missing(issues, "strategy", "is required (a [strategy] table)")
+        if "strategy" in raw else _missing(issues, "strategy", "is required (a [strategy] table; a file "
+                                                      "like base.toml that only describes the "
+                                                      "market is meant to be extended)")
     if issues or None in parts.values() or segments is None or strategy is None:
         raise ScenarioError(source, issues or [Issue("", "invalid scenario")])
     run: Run = parts["run"]
@@ -203,7 +210,7 @@ def expand_preset(raw: dict[str, Any], source: str) -> dict[str, Any]:
     return expanded
 
 
-def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str = "") -> None:
     """Apply ``PATH=VALUE`` strings in place; VALUE is read as TOML, else as a string."""
     issues = []
     for override in overrides:
@@ -220,7 +227,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> None:
         if problem:
             issues.append(Issue(path, problem, text.strip()))
     if issues:
-        raise ScenarioError("--set", issues)
+        raise ScenarioError(f"{source} (--set)" if source else "--set", issues)
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
@@ -244,7 +251,7 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
             if not isinstance(node, list):
                 return f"[{index}] needs a list here"
             if not 0 <= index < len(node):  # type: ignore[operator]
-                return f"index {index} out of range (the list has {len(node)} items)"
+                return f"index {index} out of range (the list has {len(node)} item{'s' if len(node) != 1 else ''})"
             if last:
                 node[key] = value
                 return None

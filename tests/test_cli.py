@@ -1,0 +1,116 @@
+"""The simrun command as a user meets it: run, check, strategies, help, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sim.cli import main
+from sim.experiment.output import Checkpoint
+from sim.model.engine import run_replication
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT = ["--set", "run.days=40", "--set", "run.warmup_days=5"]
+
+
+def simrun(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), prog_name="simrun")
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def test_simrun_file_runs_the_scenario_and_writes_results(tmp_path: Path) -> None:
+    code, out = simrun(str(ROOT / "scenarios/tiered.toml"), "-n", "2", "-j", "1",
+                       "--out", str(tmp_path / "t"), *SHORT)
+    assert code == 0
+    lines = out.splitlines()
+    first_metric_rows = [line for line in lines if line.startswith("│")][:3]
+    assert [row.split("│")[1].strip() for row in first_metric_rows] == [
+        "Profit", "Retention (30-day period)", "Cost per customer"]
+    assert "95% CI" in out
+    names = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert names == ["daily.csv", "replications.csv", "scenario.toml", "summary.json"]
+
+
+def test_summary_json_holds_every_metric_with_ci_version_and_seed(tmp_path: Path) -> None:
+    code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "3", "-j", "1", "--seed", "11",
+                     "--out", str(tmp_path), "-q", *SHORT)
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["seed"] == 11
+    assert summary["simrun_version"]
+    profit = summary["metrics"]["profit"]
+    assert profit["n"] == 3
+    assert profit["ci95"][0] <= profit["mean"] <= profit["ci95"][1]
+    rows = (tmp_path / "replications.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+    daily = (tmp_path / "daily.csv").read_text().splitlines()
+    assert len(daily) == 1 + 3 * 40
+
+
+def test_format_json_prints_the_summary(tmp_path: Path) -> None:
+    code, out = simrun(str(ROOT / "scenarios/partner.toml"), "-n", "2", "-j", "1",
+                       "--format", "json", "--out", str(tmp_path), *SHORT)
+    assert code == 0
+    assert json.loads(out)["strategy"] == "partner"
+
+
+def test_quiet_prints_nothing(tmp_path: Path) -> None:
+    code, out = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
+                       "--out", str(tmp_path), *SHORT)
+    assert code == 0
+    assert out == ""
+
+
+def test_check_prints_the_resolved_scenario() -> None:
+    code, out = simrun("check", str(ROOT / "scenarios/scarcity.toml"))
+    assert code == 0
+    assert 'kind = "daily_slots"' in out
+    assert "[[segments]]" in out
+    assert "staff_cost_per_hour = 25.0" in out
+
+
+def test_strategies_lists_the_presets_and_their_knobs() -> None:
+    code, out = simrun("strategies")
+    assert code == 0
+    for name in ("god", "tiered", "scarcity", "partner", "screening_accuracy", "slots_per_day",
+                 "satisfaction_target", "delight_chance"):
+        assert name in out
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"]])
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    code, out = simrun(*command, "--help")
+    assert code == 0
+    assert "Usage: simrun" in out
+    assert "Example" in out
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """Replications finished before an interruption are kept and not run again; the
+    final files equal those of an uninterrupted run."""
+    scenario_file = str(ROOT / "scenarios/tiered.toml")
+    args = ["-n", "3", "-j", "1", "-q", *SHORT]
+    code, _ = simrun(scenario_file, *args, "--out", str(tmp_path / "whole"))
+    assert code == 0
+    spec = load_scenario(scenario_file, [*SHORT[1::2], "run.replications=3"])
+    checkpoint = Checkpoint(tmp_path / "resumed", spec)
+    checkpoint.save(run_replication(spec, 1))
+    code, out = simrun(scenario_file, *args[:-5], *SHORT, "--out", str(tmp_path / "resumed"))
+    assert code == 0
+    for name in ("summary.json", "replications.csv", "daily.csv", "scenario.toml"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "resumed" / name).read_bytes()
+    assert not checkpoint.folder.exists()
+
+
+def test_a_scenario_error_exits_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "%s"\n[strategy]\npreset = "tierd"\n' % (ROOT / "scenarios/base.toml"))
+    code, out = simrun(str(bad))
+    assert code == 2
+    assert "strategy.preset" in out
+    assert "did you mean 'tiered'?" in out
