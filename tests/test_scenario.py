@@ -46,7 +46,8 @@ def test_a_non_duration_is_refused(bad: object) -> None:
 def test_inversion_sampling_matches_the_mean(raw: dict[str, object], mean: float) -> None:
     """Mean of 40,000 inverse-CDF draws; 5 standard errors of the sample mean."""
     dist, issues = parse_distribution(raw, "x", duration=False)
-    assert dist is not None and not issues
+    assert not issues
+    assert dist is not None
     u = np.random.default_rng(1).random(40_000)
     draws = np.array([dist.sample(float(x)) for x in u])
     assert dist.mean == pytest.approx(mean, rel=1e-5)  # the normal is truncated at 0
@@ -65,7 +66,8 @@ def test_normal_is_truncated_to_valid_values() -> None:
 def test_duration_distributions_take_units() -> None:
     dist, issues = parse_distribution({"dist": "gamma", "mean": "45 min", "cv": 0.5}, "x",
                                       duration=True)
-    assert not issues and dist is not None
+    assert not issues
+    assert dist is not None
     assert dist.mean == pytest.approx(0.75)
 
 

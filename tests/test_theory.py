@@ -76,7 +76,7 @@ def test_erlang_c_is_unit_agnostic() -> None:
 
 @pytest.mark.parametrize(("lam", "c"), [(3.0, 3), (4.0, 3)])
 def test_erlang_c_rejects_unstable_load(lam: float, c: int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unstable"):
         erlang_c_wait_probability(lam, 1.0, c)
 
 
@@ -126,7 +126,7 @@ def test_erlang_a_with_zero_abandonment_equals_erlang_c() -> None:
     assert dataclasses.astuple(res) == pytest.approx(
         dataclasses.astuple(expected), rel=1e-12
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unstable"):
         erlang_a(3.0, 1.0, 3, abandon_rate=0.0)
 
 
@@ -176,7 +176,7 @@ def test_cobham_conservation_law(rates: list[float]) -> None:
 
 
 def test_cobham_rejects_unstable_total_load() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unstable"):
         cobham_mean_waits([1.5, 1.5], 1.0, 3)
 
 

@@ -132,8 +132,8 @@ def run_checks(*, replications: int = 10, jobs: int | None = None,
                                "urgent": "high", "normal": "low"}}))
     w_high, w_low = theory.cobham_mean_waits([lam * high_share, lam * (1 - high_share)], mu, c)
     for label, segment, value in (("high", "urgent", w_high), ("low", "normal", w_low)):
-        checks.append(Check(f"M/M/{c} priority wait, {label} class, h (Cobham)", value, _derived(
-            prio, lambda r, s=segment: r.segments[s]["wait_h"] / r.segments[s]["served"]), 0.03))
+        checks.append(Check(f"M/M/{c} priority wait, {label} class, h (Cobham)", value,
+                            _derived(prio, _segment_wait(segment)), 0.03))
 
     # economics: purchase share and revenue per arrival follow the WTP survival function
     price, median, sigma = 60.0, 70.0, 0.3
@@ -179,6 +179,14 @@ def run_checks(*, replications: int = 10, jobs: int | None = None,
                         _exact([run_.checks["min_waiting_ahead_balked"] for run_ in naor.runs]),
                         0.0, exact=True))
     return checks
+
+
+def _segment_wait(segment: str) -> Callable[[RunResult], float]:
+    def mean_wait(run: RunResult) -> float:
+        totals = run.segments[segment]
+        return totals["wait_h"] / totals["served"]
+
+    return mean_wait
 
 
 def _with_return_probability(scenario: Scenario, probability: float) -> Scenario:

@@ -19,11 +19,29 @@ from sim.scenario.model import Segment
 class Customer:
     """Plain attributes (slots): the per-visit code reads these millions of times."""
 
-    __slots__ = ("abuse_propensity", "acquired_h", "entitlement", "expected_level", "key",
-                 "last_period", "last_satisfaction", "loyalty", "measured", "referrals",
-                 "referral_propensity", "request_rate", "rng", "segment", "served_once",
-                 "spend", "unreasonable_share", "value_of_time_per_h", "visits",
-                 "wait_tolerance_h", "wtp")
+    __slots__ = (
+        "abuse_propensity",
+        "acquired_h",
+        "entitlement",
+        "expected_level",
+        "key",
+        "last_period",
+        "last_satisfaction",
+        "loyalty",
+        "measured",
+        "referral_propensity",
+        "referrals",
+        "request_rate",
+        "rng",
+        "segment",
+        "served_once",
+        "spend",
+        "unreasonable_share",
+        "value_of_time_per_h",
+        "visits",
+        "wait_tolerance_h",
+        "wtp",
+    )
 
     def __init__(self, key: tuple[int, ...], rng: object, attributes: list[float],
                  segments: tuple[Segment, ...], cumulative_shares: tuple[float, ...],

@@ -18,28 +18,108 @@ class Tally:
     """Counters of the measured window (visits arriving after the warm-up)."""
 
     __slots__ = (
-        "abandoned", "abuse_claims", "abuse_losses", "abuse_refunded", "acquisition_cost",
-        "arrivals", "balked", "busy_h", "cash", "censored", "churned", "customers_new",
-        "customers_referred", "customers_served", "day", "daily", "deaths", "delight_cost",
-        "entitlement_sum", "failures", "genuine_claims", "gross_revenue", "in_system_area",
-        "joined", "max_ahead_joined", "min_ahead_balked", "period_active", "period_retained", "priced_out", "promoters",
-        "detractors", "recovery_cost", "refunds", "req_honoured_r", "req_honoured_u",
-        "req_refused_r", "req_refused_u", "request_cost", "return_losses", "returned",
-        "satisfaction_n", "satisfaction_sum", "segments", "served", "sojourn_sum",
-        "staff_cost", "turned_away", "unit_cost", "visits_simulated", "wait_hist",
-        "wait_sum", "waitlisted",
+        "abandoned",
+        "abuse_claims",
+        "abuse_losses",
+        "abuse_refunded",
+        "acquisition_cost",
+        "arrivals",
+        "balked",
+        "busy_h",
+        "cash",
+        "censored",
+        "churned",
+        "customers_new",
+        "customers_referred",
+        "customers_served",
+        "daily",
+        "day",
+        "deaths",
+        "delight_cost",
+        "detractors",
+        "entitlement_sum",
+        "failures",
+        "genuine_claims",
+        "gross_revenue",
+        "in_system_area",
+        "joined",
+        "max_ahead_joined",
+        "min_ahead_balked",
+        "period_active",
+        "period_retained",
+        "priced_out",
+        "promoters",
+        "recovery_cost",
+        "refunds",
+        "req_honoured_r",
+        "req_honoured_u",
+        "req_refused_r",
+        "req_refused_u",
+        "request_cost",
+        "return_losses",
+        "returned",
+        "satisfaction_n",
+        "satisfaction_sum",
+        "segments",
+        "served",
+        "sojourn_sum",
+        "staff_cost",
+        "turned_away",
+        "unit_cost",
+        "visits_simulated",
+        "wait_hist",
+        "wait_sum",
+        "waitlisted",
     )
 
     def __init__(self, n_segments: int, days: int) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
-        for name in ("abuse_losses", "acquisition_cost", "busy_h", "cash", "delight_cost",
-                     "entitlement_sum", "gross_revenue", "in_system_area", "recovery_cost",
-                     "refunds", "request_cost", "return_losses", "satisfaction_sum",
-                     "sojourn_sum", "staff_cost", "unit_cost", "wait_sum"):
-            setattr(self, name, 0.0)
-        self.wait_hist = [0] * (WAIT_BINS + 1)
+        # visit counts (measured window)
+        self.abandoned = 0
+        self.abuse_claims = 0
+        self.abuse_refunded = 0
+        self.arrivals = 0
+        self.balked = 0
+        self.churned = 0
+        self.customers_new = 0
+        self.customers_referred = 0
+        self.customers_served = 0
+        self.detractors = 0
+        self.failures = 0
+        self.genuine_claims = 0
+        self.joined = 0
+        self.max_ahead_joined = 0
+        self.priced_out = 0
+        self.promoters = 0
+        self.req_honoured_r = 0
+        self.req_honoured_u = 0
+        self.req_refused_r = 0
+        self.req_refused_u = 0
+        self.returned = 0
+        self.satisfaction_n = 0
+        self.served = 0
+        self.turned_away = 0
+        self.visits_simulated = 0
+        self.waitlisted = 0
         self.min_ahead_balked = 1 << 30
+        # money and time sums (measured window)
+        self.abuse_losses = 0.0
+        self.acquisition_cost = 0.0
+        self.busy_h = 0.0
+        self.cash = 0.0
+        self.delight_cost = 0.0
+        self.entitlement_sum = 0.0
+        self.gross_revenue = 0.0
+        self.in_system_area = 0.0
+        self.recovery_cost = 0.0
+        self.refunds = 0.0
+        self.request_cost = 0.0
+        self.return_losses = 0.0
+        self.satisfaction_sum = 0.0
+        self.sojourn_sum = 0.0
+        self.staff_cost = 0.0
+        self.unit_cost = 0.0
+        self.wait_sum = 0.0
+        self.wait_hist = [0] * (WAIT_BINS + 1)
         self.period_active: dict[int, int] = {}
         self.period_retained: dict[int, int] = {}
         self.deaths = [0] * (days // 7 + 2)

@@ -82,7 +82,7 @@ class Distribution:
                 return mean
             a, b = (low - mean) / sd, (high - mean) / sd
             mass = special.ndtr(b) - special.ndtr(a)
-            pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0  # noqa: E731
+            pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0
             return float(mean + sd * (pdf(a) - pdf(b)) / mass)
         if k == "uniform":
             return (p[0] + p[1]) / 2

@@ -73,8 +73,10 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
     return scenario
 
 
-def _missing(issues: list[Issue], where: str, problem: str) -> None:
+def _missing(issues: list[Issue], where: str, problem: str) -> Any:
+    """Record a missing section; returns None so the caller can use it as the value."""
     issues.append(Issue(where, problem))
+    return None
 
 
 def _segments(raw: object, issues: list[Issue]) -> tuple[Segment, ...] | None:

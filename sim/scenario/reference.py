@@ -49,7 +49,7 @@ Duration distributions take durations for their location parameters. Probabiliti
 
 def render_reference() -> str:
     parts = [INTRO]
-    sections = (("[run]", Run), ("[business]", Business), ("[market]", Market),
+    sections: tuple[tuple[str, type], ...] = (("[run]", Run), ("[business]", Business), ("[market]", Market),
                 ("[[segments]] (one table per segment)", Segment), ("[behaviour]", Behaviour),
                 ("[strategy]", Strategy), ("[[strategy.tiers]]", Tier))
     for title, cls in sections:
@@ -59,11 +59,11 @@ def render_reference() -> str:
     for role in ("admission", "assignment", "adaptation"):
         parts.append(f"## strategy.{role}\n\nA kind name, or a table with `kind` and its "
                      "settings.\n")
-        for kind, cls in registry(role).items():
-            doc = " ".join((cls.__doc__ or "").split())
+        for kind, policy_cls in registry(role).items():
+            doc = " ".join((policy_cls.__doc__ or "").split())
             parts.append(f"- `{kind}`: {doc}")
             parts.extend(f"  - `{name}` = `{default}`: {text}"
-                         for name, default, text in describe(cls))
+                         for name, default, text in describe(policy_cls))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 

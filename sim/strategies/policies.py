@@ -148,7 +148,7 @@ class BySpend:
     def assign(self, segment: int, past_spend: float) -> int | None:
         best, best_spend = 0, -1.0
         for i, needed in enumerate(self._thresholds):
-            if past_spend >= needed and needed > best_spend:
+            if past_spend >= needed > best_spend:
                 best, best_spend = i, needed
         return best
 
