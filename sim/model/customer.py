@@ -34,6 +34,7 @@ class Customer:
         "request_rate",
         "rng",
         "segment",
+        "served_measured",
         "served_once",
         "spend",
         "unreasonable_share",
@@ -70,5 +71,6 @@ class Customer:
         self.last_satisfaction = -1.0
         self.last_period = -2
         self.served_once = False
+        self.served_measured = False  # the current visit was served in the measured window
         self.acquired_h = acquired_h
         self.measured = measured

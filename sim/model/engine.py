@@ -300,7 +300,7 @@ class Replication:
             if not returns:
                 self.churn(c)
                 return
-            if satisfaction >= 0 and c.measured:
+            if c.served_measured:
                 t.returned += 1
             interval = self.s.segments[c.segment].visit_interval.sample(draws[V_INTERVAL])
             at = self.in_opening_hours(env.now + interval)
@@ -326,6 +326,7 @@ class Replication:
         """
         env, t, s = self.env, self.tally, self.s
         measured = env.now >= self.warmup_h
+        c.served_measured = False
         seg_row = t.segments[c.segment]
         fallback = c.last_satisfaction if c.served_once else LEFT
         if measured:
@@ -491,6 +492,7 @@ class Replication:
         self.period_cash += flow
         if measured:
             t.served += 1
+            c.served_measured = True
             t.gross_revenue += price
             t.refunds += refund
             t.unit_cost += unit

@@ -119,9 +119,10 @@ def _make_ppf(kind: str, p: tuple[float, ...]) -> Callable[[float], float]:
         return lambda u: -mean * math.log1p(-u)
     if kind == "gamma":
         mean, cv = p
-        if cv == 0:
+        shape = 1 / (cv * cv) if cv * cv > 0 else math.inf
+        if not math.isfinite(shape):  # cv 0, or so small that the law is a point mass
             return lambda u: mean
-        shape, scale = 1 / (cv * cv), mean * cv * cv
+        scale = mean * cv * cv
         gammaincinv = special.gammaincinv
         return lambda u: float(gammaincinv(shape, u)) * scale
     if kind == "lognormal":
@@ -212,10 +213,12 @@ def parse_distribution(
         return None, issues
     required, shapes = KINDS[kind]
     allowed = set(required) | set(_OPTIONAL.get(kind, ())) | {"dist"}
+    params = (*required, *_OPTIONAL.get(kind, ()))
     for key in raw:
         if key not in allowed:
+            hint = suggest(key, params) or f"{_a(kind)} takes {', '.join(params)}"
             issues.append(Issue(f"{where}.{key}", f"unknown parameter of {_a(kind)} distribution",
-                                None, suggest(key, allowed - {"dist"})))
+                                None, hint))
     if kind == "empirical":
         values = raw.get("values")
         if not isinstance(values, list) or not values:
@@ -289,7 +292,8 @@ def _canonical(
         else:
             check("mean", got["mean"] > 0, "must be > 0")
             check("cv", got["cv"] >= 0, "must be >= 0")
-            sigma = math.sqrt(math.log1p(got["cv"] ** 2))
+            cv = got["cv"]  # log1p(cv^2) without overflowing for a huge cv
+            sigma = math.sqrt(math.log1p(cv * cv) if cv < 1e150 else 2 * math.log(cv))
             params = (got["mean"] / math.exp(sigma * sigma / 2), sigma)
     elif kind == "normal":
         check("sd", got["sd"] >= 0, "must be >= 0")

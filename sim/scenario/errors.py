@@ -8,6 +8,7 @@ Internal errors are ordinary exceptions and are not caught here.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class Issue:
     def __str__(self) -> str:
         text = f"{self.where}: {self.problem}" if self.where else self.problem
         if self.value is not None:
-            text += f", got {self.value!r}"
+            text += f", got {toml_literal(self.value)}"
         if self.hint:
             text += f" ({self.hint})"
         return text
@@ -49,6 +50,21 @@ class ScenarioError(Exception):
         count = len(self.issues)
         head = f"{self.source}: {count} problem{'s' if count != 1 else ''}"
         return "\n".join([head, *(f"  {issue}" for issue in self.issues)])
+
+
+def toml_literal(value: object) -> str:
+    """A value as the user wrote it in TOML: true, "text", [1, 2], {a = 1}."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return repr(value)
+    return str(value)
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:

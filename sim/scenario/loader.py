@@ -253,7 +253,8 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
             if not isinstance(node, list):
                 return f"[{index}] needs a list here"
             if not 0 <= index < len(node):  # type: ignore[operator]
-                return f"index {index} out of range (the list has {len(node)} item{'s' if len(node) != 1 else ''})"
+                items = f"{len(node)} item{'s' if len(node) != 1 else ''}"
+                return f"index {index} out of range (the list has {items})"
             if last:
                 node[key] = value
                 return None

@@ -17,8 +17,9 @@ where marked *(required)*. Durations take a number of hours or a string with a u
 (`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number.
 
 `extends = "base.toml"` (relative to the file) deep-merges another scenario under this
-one: tables merge key by key, anything else (lists included) is replaced. Chains are
-allowed; a cycle is an error.
+one: tables merge key by key, anything else (lists included) is replaced, and a table
+that names a different policy `kind` or distribution `dist` replaces the old table whole.
+Chains are allowed; a cycle is an error.
 
 `[strategy] preset = "god" | "tiered" | "scarcity" | "partner"` starts from a preset
 (`simrun strategies` lists them); every knob written next to it overrides the preset's.

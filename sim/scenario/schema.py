@@ -123,8 +123,8 @@ def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> A
             return None
         else:
             value = float(raw)
-        if math.isnan(value):
-            issues.append(Issue(at, "must be a number", raw))
+        if not math.isfinite(value):
+            issues.append(Issue(at, "must be a finite number", raw))
             return None
         return _check_range(value, raw, at, issues, meta)
     if hint is int:
