@@ -25,6 +25,11 @@ class Metric:
     group: str
     """Section of the results table: Headline, Money, Customers, Visits, ..."""
 
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction for 'which strategy is best' (costs, waits and losses: lower)."""
+        return self.key not in LOWER_IS_BETTER
+
 
 METRICS: tuple[Metric, ...] = (
     Metric("profit", "Profit", "money", "Headline"),
@@ -78,6 +83,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("join_rate_per_h", "Joining rate (per hour)", "count", "Image and queue"),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
+LOWER_IS_BETTER = frozenset({
+    "cost_per_customer", "refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
+    "delight_cost", "return_losses", "acquisition_cost", "cost_per_visit", "customers_churned",
+    "abandoned", "balked", "priced_out", "turned_away", "waitlisted", "abandonment_rate",
+    "mean_wait_h", "p90_wait_h", "requests_refused_reasonable", "failures", "abuse_claims",
+    "abuse_refunded", "abuse_losses", "genuine_claims", "mean_entitlement", "mean_sojourn_h"})
 DAILY_COLUMNS = ("revenue", "profit", "served", "abandoned", "new_customers",
                  "mean_satisfaction", "reputation", "customers_alive")
 (DAY_REVENUE, DAY_PROFIT, DAY_SERVED, DAY_ABANDONED, DAY_NEW, DAY_SATISFACTION,
@@ -100,8 +111,11 @@ class RunResult:
     metrics: dict[str, float]
     daily: dict[str, tuple[float, ...]]
     """Each DAILY_COLUMNS series, one value per simulated day (warm-up included)."""
-    survival: tuple[float, ...]
-    """Kaplan-Meier share of customers still active, by week since acquisition."""
+    distributions: dict[str, tuple[float, ...]]
+    """Shapes for charts: ``satisfaction`` (visits by whole score 0-10), ``wait_minutes``
+    (served visits per 5-minute bin up to 2 h, then 2 h+), ``retention_by_period`` (each
+    30-day period's retention), ``survival_by_week`` (actuarial share of customers still
+    active by week since acquisition)."""
     segments: dict[str, dict[str, float]]
     """Per-segment totals (SEGMENT_COLUMNS) over the measured window."""
     checks: dict[str, float] = field(default_factory=dict)

@@ -9,7 +9,6 @@ preset is expanded, so ``strategy.tiers[0].price`` reaches preset knobs too.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -82,5 +81,6 @@ def paired_difference(a: Sequence[RunResult], b: Sequence[RunResult], metric: st
     return estimate([x.metrics[metric] - y.metrics[metric] for x, y in zip(a, b, strict=True)])
 
 
-def excludes_zero(e: Estimate) -> bool:
-    return not math.isnan(e.low) and (e.low > 0 or e.high < 0)
+def clearly_positive(e: Estimate) -> bool:
+    """The 95% interval lies above zero (NaN, e.g. from one replication, is not)."""
+    return e.low > 0

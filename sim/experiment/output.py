@@ -104,6 +104,7 @@ def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
         "summary.json": json.dumps(summary_dict(result), indent=2) + "\n",
         "replications.csv": replications_csv(result),
         "daily.csv": daily_csv(result),
+        "details.json": details_json(result),
         "scenario.toml": scenario_toml(result.scenario),
     }
     paths = []
@@ -111,6 +112,47 @@ def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
         write_atomic(out_dir / name, text)
         paths.append(out_dir / name)
     return paths
+
+
+def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
+    """A replication as JSON-ready data (floats round-trip exactly through repr)."""
+    raw: dict[str, Any] = {
+        "replication": run.replication, "metrics": run.metrics,
+        "distributions": run.distributions, "segments": run.segments, "checks": run.checks,
+        "visits_simulated": run.visits_simulated}
+    if daily:
+        raw["daily"] = run.daily
+    return raw
+
+
+def run_from_dict(raw: dict[str, Any], daily: dict[str, tuple[float, ...]] | None = None) -> RunResult:
+    return RunResult(
+        replication=raw["replication"], metrics=raw["metrics"],
+        daily=daily if daily is not None else {k: tuple(v) for k, v in raw["daily"].items()},
+        distributions={k: tuple(v) for k, v in raw["distributions"].items()},
+        segments=raw["segments"], checks=raw["checks"], visits_simulated=raw["visits_simulated"])
+
+
+def details_json(result: ScenarioResult) -> str:
+    """Per-replication shapes (distributions, segments, checks) that the CSVs do not hold."""
+    return json.dumps([run_to_dict(run, daily=False) for run in result.runs]) + "\n"
+
+
+def load_results(folder: Path) -> ScenarioResult:
+    """A finished run read back from its folder (for reports and charts)."""
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(folder / "scenario.toml")
+    details = json.loads((folder / "details.json").read_text(encoding="utf-8"))
+    series: dict[int, dict[str, list[float]]] = {}
+    with (folder / "daily.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            columns = series.setdefault(int(row["replication"]), {c: [] for c in DAILY_COLUMNS})
+            for c in DAILY_COLUMNS:
+                columns[c].append(float(row[c]))
+    runs = tuple(run_from_dict(raw, {c: tuple(v) for c, v in series[raw["replication"]].items()})
+                 for raw in details)
+    return ScenarioResult(scenario, runs)
 
 
 class Checkpoint:
@@ -129,19 +171,12 @@ class Checkpoint:
         if not self.folder.is_dir():
             return runs
         for path in sorted(self.folder.glob("rep-*.json")):
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            runs[raw["replication"]] = RunResult(
-                replication=raw["replication"], metrics=raw["metrics"],
-                daily={k: tuple(v) for k, v in raw["daily"].items()},
-                survival=tuple(raw["survival"]), segments=raw["segments"],
-                checks=raw["checks"], visits_simulated=raw["visits_simulated"])
+            run = run_from_dict(json.loads(path.read_text(encoding="utf-8")))
+            runs[run.replication] = run
         return runs
 
     def save(self, run: RunResult) -> None:
-        raw = {"replication": run.replication, "metrics": run.metrics, "daily": run.daily,
-               "survival": run.survival, "segments": run.segments, "checks": run.checks,
-               "visits_simulated": run.visits_simulated}
-        write_atomic(self.folder / f"rep-{run.replication:05d}.json", json.dumps(raw))
+        write_atomic(self.folder / f"rep-{run.replication:05d}.json", json.dumps(run_to_dict(run)))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -138,6 +138,8 @@ class Replication:
         self.period_revenue = self.period_cash = self.period_sat = 0.0
         self.period_sat_n = 0
         self.day_sat_n = 0
+        self.overtime_h = 0.0
+        """Hours the staff stayed after closing today to finish the queue (paid)."""
 
     # ----------------------------------------------------------------- running
     def run(self) -> RunResult:
@@ -154,10 +156,8 @@ class Replication:
             if customer.measured and customer.served_once:
                 t.censored[int((self.horizon_h - customer.acquired_h) // WEEK_H)] += 1
         measured_h = self.horizon_h - self.warmup_h
-        measured_days = self.s.run.days - self.s.run.warmup_days
         return t.result(
             self.replication, measured_h=measured_h, servers=self.s.business.servers,
-            open_h_measured=measured_days * (self.close_h - self.open_h),
             reputation=self.reputation, segment_names=tuple(g.name for g in self.s.segments),
             checks={"in_system": float(in_system)})
 
@@ -235,10 +235,13 @@ class Replication:
     def close_day(self, day: int) -> None:
         """Books of one day: staff cost, daily series, visible scarcity, adaptation."""
         t, b = self.tally, self.s.business
-        staff = b.servers * (b.close_hour - b.open_hour) * b.staff_cost_per_hour
+        staffed_h = b.close_hour - b.open_hour + self.overtime_h
+        self.overtime_h = 0.0
+        staff = b.servers * staffed_h * b.staff_cost_per_hour
         if day >= self.s.run.warmup_days:
             t.staff_cost += staff
             t.cash -= staff
+            t.staffed_h += staffed_h
         row = t.day
         row[DAY_PROFIT] -= staff
         self.period_cash -= staff
@@ -281,6 +284,7 @@ class Replication:
                 cost = self.s.market.acquisition_cost
                 t.acquisition_cost += cost
                 t.cash -= cost
+                t.day[DAY_PROFIT] -= cost
                 self.period_cash -= cost
         b = self.s.behaviour
         while True:
@@ -425,6 +429,8 @@ class Replication:
         yield env.timeout(service_h)
         self.server.release(request)
         self.track_in_system(-1)
+        past_closing = env.now - (24.0 * (env.now // 24.0) + self.close_h)
+        self.overtime_h = max(self.overtime_h, past_closing)
         b = s.behaviour
         entitlement_seen = c.entitlement
         c.entitlement += b.entitlement_step * honoured_u
@@ -566,6 +572,7 @@ class Replication:
         self.period_sat_n += 1
         if measured:
             t.satisfaction_sum += sat
+            t.satisfaction_hist[int(sat)] += 1
             t.satisfaction_n += 1
             t.promoters += promoter
             t.detractors += detractor

@@ -58,12 +58,14 @@ class Tally:
         "request_cost",
         "return_losses",
         "returned",
+        "satisfaction_hist",
         "satisfaction_n",
         "satisfaction_sum",
         "segments",
         "served",
         "sojourn_sum",
         "staff_cost",
+        "staffed_h",
         "turned_away",
         "unit_cost",
         "visits_simulated",
@@ -117,9 +119,11 @@ class Tally:
         self.satisfaction_sum = 0.0
         self.sojourn_sum = 0.0
         self.staff_cost = 0.0
+        self.staffed_h = 0.0
         self.unit_cost = 0.0
         self.wait_sum = 0.0
         self.wait_hist = [0] * (WAIT_BINS + 1)
+        self.satisfaction_hist = [0] * 11
         self.period_active: dict[int, int] = {}
         self.period_retained: dict[int, int] = {}
         self.deaths = [0] * (days // 7 + 2)
@@ -129,8 +133,9 @@ class Tally:
         self.day = [0.0] * len(DAILY_COLUMNS)
 
     def result(self, replication: int, *, measured_h: float, servers: int,
-               open_h_measured: float, reputation: float, segment_names: tuple[str, ...],
+               reputation: float, segment_names: tuple[str, ...],
                checks: dict[str, float]) -> RunResult:
+        retention = self._retention_by_period(measured_h)
         revenue = self.gross_revenue - self.refunds
         costs = (self.staff_cost + self.unit_cost + self.request_cost + self.recovery_cost
                  + self.delight_cost + self.return_losses + self.acquisition_cost)
@@ -143,7 +148,7 @@ class Tally:
 
         m = {
             "profit": profit,
-            "period_retention": self._period_retention(measured_h),
+            "period_retention": _mean_of_defined(retention),
             "cost_per_customer": ratio(costs, served_customers),
             "revenue": revenue, "gross_revenue": self.gross_revenue, "refunds": self.refunds,
             "staff_cost": self.staff_cost, "unit_cost": self.unit_cost,
@@ -163,7 +168,7 @@ class Tally:
             "abandonment_rate": ratio(self.abandoned, self.joined),
             "mean_wait_h": ratio(self.wait_sum, self.served),
             "p90_wait_h": self._wait_quantile(0.9),
-            "utilisation": ratio(self.busy_h, servers * open_h_measured),
+            "utilisation": ratio(self.busy_h, servers * self.staffed_h),
             "mean_satisfaction": ratio(self.satisfaction_sum, self.satisfaction_n),
             "nps": ratio(100.0 * (self.promoters - self.detractors), self.satisfaction_n),
             "requests_honoured_reasonable": self.req_honoured_r,
@@ -186,14 +191,28 @@ class Tally:
                   "max_waiting_ahead_joined": float(self.max_ahead_joined),
                   "min_waiting_ahead_balked": float(self.min_ahead_balked)
                   if self.balked else math.inf}
+        distributions = {
+            "satisfaction": tuple(float(n) for n in self.satisfaction_hist),
+            "wait_minutes": self._wait_minutes_hist(),
+            "retention_by_period": retention,
+            "survival_by_week": self._survival(),
+        }
         return RunResult(replication, {k: float(v) for k, v in m.items()}, daily,
-                         self._survival(), segments, checks, self.visits_simulated)
+                         distributions, segments, checks, self.visits_simulated)
 
-    def _period_retention(self, measured_h: float) -> float:
+    def _retention_by_period(self, measured_h: float) -> tuple[float, ...]:
+        """Share of each complete 30-day period's customers served again in the next."""
         complete = int(measured_h // PERIOD_H)
-        shares = [self.period_retained.get(p, 0) / self.period_active[p]
-                  for p in range(complete - 1) if self.period_active.get(p)]
-        return sum(shares) / len(shares) if shares else math.nan
+        return tuple(self.period_retained.get(p, 0) / self.period_active[p]
+                     if self.period_active.get(p) else math.nan for p in range(complete - 1))
+
+    def _wait_minutes_hist(self) -> tuple[float, ...]:
+        """Served visits by wait, in 5-minute bins up to 2 hours, the last bin open."""
+        per_bin = round(5 / 60 / WAIT_BIN_H)
+        coarse = [float(sum(self.wait_hist[i:i + per_bin]))
+                  for i in range(0, 120 // 5 * per_bin, per_bin)]
+        coarse.append(float(sum(self.wait_hist[120 // 5 * per_bin:])))
+        return tuple(coarse)
 
     def _wait_quantile(self, q: float) -> float:
         total = sum(self.wait_hist)
@@ -218,3 +237,8 @@ class Tally:
             curve.append(survival)
             at_risk -= deaths + censored
         return tuple(curve)
+
+
+def _mean_of_defined(values: tuple[float, ...]) -> float:
+    defined = [v for v in values if not math.isnan(v)]
+    return sum(defined) / len(defined) if defined else math.nan

@@ -1,0 +1,207 @@
+"""Strategies side by side on the same customers (common random numbers).
+
+Every strategy of a comparison runs replication r with the same seed and replication
+index; random streams are keyed by customer and visit, never by strategy, so the same
+person arrives at the same moment with the same wishes under each strategy, and its
+k-th visit meets the same draws wherever the paths allow. Differences against the
+baseline are therefore paired per replication, and their intervals are much narrower
+than those of two independent runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.experiment.runner import Progress, ScenarioResult, run_scenario
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, estimate
+from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
+from sim.scenario.errors import suggest
+from sim.scenario.loader import deep_merge, read_with_extends
+
+BOOTSTRAP_RESAMPLES = 4000
+MARKET_PARTS = ("run", "business", "market", "segments", "behaviour")
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Several strategies on the same customers; ``results`` in the order given."""
+
+    name: str
+    results: tuple[ScenarioResult, ...]
+    baseline: str
+    metric: str
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.scenario.name for r in self.results)
+
+    def result(self, name: str) -> ScenarioResult:
+        return self.results[self.names.index(name)]
+
+    def paired_difference(self, name: str, metric: str) -> Estimate:
+        """Mean and CI of (strategy - baseline) per replication, on the same customers."""
+        mine, base = self._values(name, metric), self._values(self.baseline, metric)
+        return estimate([a - b for a, b in zip(mine, base, strict=True)])
+
+    def unpaired_difference(self, name: str, metric: str) -> Estimate:
+        """Welch interval of the difference of means, as if the runs were independent."""
+        a = [x for x in self._values(name, metric) if not math.isnan(x)]
+        b = [x for x in self._values(self.baseline, metric) if not math.isnan(x)]
+        return welch(a, b)
+
+    def probability_best(self, metric: str | None = None) -> dict[str, float]:
+        """Share of bootstrap resamples of replications (paired: whole replications are
+        resampled) in which each strategy has the best mean. Seeded from the run seed."""
+        metric = metric or self.metric
+        key = f"best:{metric}"
+        if key not in self._cache:
+            values = np.array([self._values(n, metric) for n in self.names], dtype=float)
+            sign = 1.0 if METRIC_BY_KEY[metric].higher_is_better else -1.0
+            rng = np.random.default_rng(self.results[0].scenario.run.seed)
+            reps = values.shape[1]
+            picks = rng.integers(0, reps, size=(BOOTSTRAP_RESAMPLES, reps))
+            means = np.nanmean(values[:, picks], axis=2) * sign
+            winners = np.argmax(np.nan_to_num(means, nan=-np.inf), axis=0)
+            counts = np.bincount(winners, minlength=len(self.names))
+            self._cache[key] = {n: float(c) / BOOTSTRAP_RESAMPLES
+                                for n, c in zip(self.names, counts, strict=True)}
+        return dict(self._cache[key])
+
+    def _values(self, name: str, metric: str) -> list[float]:
+        return [run.metrics[metric] for run in self.result(name).runs]
+
+
+def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Estimate:
+    from scipy import stats
+
+    na, nb = len(a), len(b)
+    if na < 2 or nb < 2:
+        return Estimate(math.nan, math.nan, 0, math.nan, math.nan)
+    va, vb = float(np.var(a, ddof=1)) / na, float(np.var(b, ddof=1)) / nb
+    diff = float(np.mean(a) - np.mean(b))
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Estimate(diff, 0.0, na + nb, diff, diff)
+    dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
+    return Estimate(diff, se, na + nb, diff - half, diff + half)
+
+
+def check_same_market(scenarios: Sequence[Scenario]) -> list[str]:
+    """Where the scenarios' markets differ (empty: a fair comparison)."""
+    first = scenarios[0]
+    differences = []
+    for other in scenarios[1:]:
+        for part in MARKET_PARTS:
+            mine, theirs = getattr(first, part), getattr(other, part)
+            if part == "run":
+                mine, theirs = replace(mine, name=""), replace(theirs, name="")
+            if mine != theirs:
+                differences.append(f"{part} differs between {first.source or first.name} "
+                                   f"and {other.source or other.name}")
+    return differences
+
+
+def load_comparison(paths: Sequence[Path], overrides: Iterable[str] = ()
+                    ) -> tuple[list[Scenario], dict[str, Any]]:
+    """Scenarios to compare: several files, or one file with a [compare] table.
+
+    A [compare] table names presets (``strategies = ["god", "tiered"]``) or defines
+    strategies (``[compare.strategies.cheap] preset = "tiered" ...``); it may also set
+    ``name``, ``baseline`` and ``metric``. Returns the scenarios and those settings.
+    """
+    overrides = list(overrides)
+    if len(paths) == 1:
+        raw = read_with_extends(paths[0])
+        if "compare" not in raw:
+            raise ScenarioError(paths[0], [Issue("compare", "is required to compare "
+                                                 "strategies in one file; or name several files")])
+        return _from_compare_table(paths[0], raw, overrides)
+    return [load_scenario(p, overrides) for p in paths], {}
+
+
+def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
+                        ) -> tuple[list[Scenario], dict[str, Any]]:
+    table = raw.pop("compare")
+    issues: list[Issue] = []
+    if not isinstance(table, dict):
+        raise ScenarioError(path, [Issue("compare", "must be a table", table)])
+    known = ("strategies", "name", "baseline", "metric")
+    for key in table:
+        if key not in known:
+            issues.append(Issue(f"compare.{key}", "unknown key", None, suggest(key, known)))
+    strategies = table.get("strategies")
+    if isinstance(strategies, list):
+        strategies = {str(n): {"preset": n} for n in strategies}
+    if not isinstance(strategies, dict) or len(strategies) < 2:
+        issues.append(Issue("compare.strategies", "must name at least two strategies (a list "
+                            "of presets or [compare.strategies.NAME] tables)", strategies))
+    if issues:
+        raise ScenarioError(path, issues)
+    assert isinstance(strategies, dict)
+    scenarios = []
+    for name, strategy in strategies.items():
+        one = dict(raw)
+        one["strategy"] = deep_merge(raw.get("strategy", {}), strategy) \
+            if isinstance(strategy, dict) else strategy
+        one["run"] = {**raw.get("run", {}), "name": name}
+        scenarios.append(scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
+                                           default_name=name, overrides=overrides))
+    settings = {k: table[k] for k in ("name", "baseline", "metric") if k in table}
+    settings.setdefault("name", path.stem)
+    return scenarios, settings
+
+
+def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
+            baseline: str | None = None, metric: str = "profit", jobs: int | None = None,
+            allow_different_markets: bool = False,
+            progress: Progress | None = None) -> ComparisonResult:
+    """Run every strategy on the same customers and pair the results."""
+    names = [s.name for s in scenarios]
+    problems = []
+    if len(scenarios) < 2:
+        problems.append(Issue("", "needs at least two strategies to compare"))
+    if len(set(names)) != len(names):
+        problems.append(Issue("run.name", "strategies to compare need distinct names", names))
+    if metric not in METRIC_BY_KEY:
+        problems.append(Issue("--metric", "unknown metric", metric, suggest(metric, METRIC_BY_KEY)))
+    baseline = baseline or names[0]
+    if baseline not in names:
+        problems.append(Issue("--baseline", f"must be one of {', '.join(names)}", baseline,
+                              suggest(baseline, names)))
+    if not allow_different_markets:
+        problems.extend(Issue("", f"{d}: strategies must meet the same customers "
+                                  "(use --allow-different-markets to compare anyway)")
+                        for d in check_same_market(scenarios))
+    if problems:
+        raise ScenarioError("compare", problems)
+    results = tuple(run_scenario(s, jobs=jobs, progress=progress) for s in scenarios)
+    return ComparisonResult(name or "-vs-".join(names), results, baseline, metric)
+
+
+def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    """Tidy rows: one per strategy and metric, with the paired difference to the baseline."""
+    best = result.probability_best()
+    rows = []
+    for name in result.names:
+        summary = result.result(name).summary()
+        for metric in METRICS:
+            e = summary[metric.key]
+            d = result.paired_difference(name, metric.key)
+            rows.append({
+                "strategy": name, "metric": metric.key, "label": metric.label,
+                "unit": metric.unit, "mean": e.mean, "ci_low": e.low, "ci_high": e.high,
+                "n": e.n, "baseline": result.baseline, "diff_mean": d.mean,
+                "diff_ci_low": d.low, "diff_ci_high": d.high,
+                "probability_best": best[name] if metric.key == result.metric else math.nan})
+    return rows
+
+
+__all__ = ["ComparisonResult", "compare", "comparison_rows", "load_comparison"]
