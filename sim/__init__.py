@@ -1,3 +1,30 @@
-"""simrun: settle "the customer is God" with evidence, by discrete-event simulation."""
+"""simrun: settle "the customer is God" with evidence, by discrete-event simulation.
+
+Notebook use::
+
+    import sim
+    result = sim.run("scenarios/tiered.toml", replications=10)
+    result.summary()
+    cmp = sim.compare("scenarios/god.toml", "scenarios/tiered.toml")
+    cmp.summary()
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "compare", "load_scenario", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy API: ``import sim`` stays cheap for the CLI and worker processes."""
+    if name in ("run", "compare"):
+        from sim import api
+
+        return getattr(api, name)
+    if name == "load_scenario":
+        from sim.scenario import load_scenario
+
+        return load_scenario
+    raise AttributeError(name)

@@ -55,19 +55,39 @@ set_option = click.option(
          "--set strategy.tiers[0].price=45 (repeatable; VALUE is TOML).")
 
 
+def run_options(function: Any) -> Any:
+    """Options shared by run and compare."""
+    for option in reversed((
+        click.option("-n", "--replications", type=click.IntRange(min=1),
+                     help="Replications (default: the scenario's run.replications)."),
+        click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed)."),
+        click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+                     help="Folder for the result files (default: results/<name>)."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1),
+                     help="Replications in parallel over local processes (default: all cores)."),
+        set_option,
+        click.option("-q", "--quiet", is_flag=True, help="No progress and no table."),
+        click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+                     default="table", show_default=True, help="What to print when done."),
+    )):
+        function = option(function)
+    return function
+
+
+def with_run_settings(overrides: tuple[str, ...], replications: int | None,
+                      seed: int | None) -> list[str]:
+    """--replications and --seed become overrides, so the resolved scenario records them."""
+    extra = [*overrides]
+    if replications is not None:
+        extra.append(f"run.replications={replications}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    return extra
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
-@click.option("-n", "--replications", type=click.IntRange(min=1),
-              help="Replications (default: the scenario's run.replications).")
-@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the result files (default: results/<scenario name>).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1),
-              help="Replications in parallel over local processes (default: all cores).")
-@set_option
-@click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
-              default="table", show_default=True, help="What to print when done.")
+@run_options
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
@@ -86,13 +106,8 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.runner import run_scenario
     from sim.scenario import load_scenario
 
-    extra = [*overrides]
-    if replications is not None:
-        extra.append(f"run.replications={replications}")
-    if seed is not None:
-        extra.append(f"run.seed={seed}")
     try:
-        spec = load_scenario(scenario, extra)
+        spec = load_scenario(scenario, with_run_settings(overrides, replications, seed))
     except ScenarioError as error:
         fail_on_scenario_error(error)
         return
@@ -160,6 +175,86 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(path_type=Path))
+@run_options
+@click.option("--baseline", help="Strategy the others are compared with (default: the first).")
+@click.option("--metric", help="Metric for 'probability of being best' (default: profit).")
+@click.option("--name", help="Name of the comparison; results go to results/<name>/.")
+@click.option("--allow-different-markets", is_flag=True,
+              help="Compare scenarios whose markets differ (the pairing is then weaker).")
+@click.option("--all-metrics", is_flag=True, help="Show every metric in the table.")
+@click.option("--charts", is_flag=True, help="Also write the workshop charts (PNG and SVG).")
+@click.option("--report", is_flag=True, help="Also write report.html (charts included).")
+def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
+            out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
+            output_format: str, baseline: str | None, metric: str | None, name: str | None,
+            allow_different_markets: bool, all_metrics: bool, charts: bool,
+            report: bool) -> None:
+    """Run several strategies on the same customers and compare them.
+
+    SCENARIOS are several files (one strategy each, same market), or one file with
+    a [compare] table naming the strategies. Every strategy meets the same customers
+    in each replication (common random numbers), so differences are paired.
+
+    \b
+    Examples:
+      simrun compare scenarios/god.toml scenarios/tiered.toml scenarios/scarcity.toml \\
+          scenarios/partner.toml --charts --report
+      simrun compare scenarios/workshop.toml --baseline god --metric period_retention
+    """
+    from sim.experiment.compare import compare as run_compare
+    from sim.experiment.compare import load_comparison
+    from sim.experiment.output import Checkpoint, comparison_dict, write_comparison
+
+    extra = with_run_settings(overrides, replications, seed)
+    try:
+        specs, settings = load_comparison(list(scenarios), extra)
+        label = name or settings.get("name") or "-".join(s.name for s in specs)
+        target = out_dir or Path("results") / label
+        checkpoints = {s.name: Checkpoint(target / s.name, s) for s in specs}
+        done = {n: c.load() for n, c in checkpoints.items()}
+        total = sum(s.run.replications for s in specs)
+        show = not quiet and output_format == "table"
+        with _progress(total, enabled=show) as advance:
+            def finished(strategy: str, run_result: Any) -> None:
+                if run_result.replication not in done[strategy]:
+                    checkpoints[strategy].save(run_result)
+                advance()
+
+            result = run_compare(
+                specs, name=label, baseline=baseline or settings.get("baseline"),
+                metric=metric or settings.get("metric") or "profit",
+                jobs=jobs, allow_different_markets=allow_different_markets,
+                progress=finished, done=done)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: run the same command again to continue.", err=True)
+        sys.exit(130)
+    write_comparison(result, target)
+    for checkpoint in checkpoints.values():
+        checkpoint.clear()
+    if charts or report:
+        from sim.charts import write_charts
+
+        write_charts(result, target / "charts")
+    if report:
+        from sim.report import write_report
+
+        write_report(result, target / "report.html")
+    if output_format == "json":
+        click.echo(json.dumps(comparison_dict(result), indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views import comparison_table
+
+        Console().print(comparison_table(result, all_metrics))
+        click.echo(f"Results written to {target}/")
 
 
 @main.command()

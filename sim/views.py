@@ -11,8 +11,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
-from sim.metrics import METRICS, format_value
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, format_value
 
 
 def results_table(result: ScenarioResult) -> Group:
@@ -27,7 +28,7 @@ def results_table(result: ScenarioResult) -> Group:
     table.add_column("Metric")
     table.add_column("Mean", justify="right")
     table.add_column("95% CI", justify="right")
-    summary = result.summary()
+    summary = result.estimates()
     group = None
     for metric in METRICS:
         if metric.group != group:
@@ -45,3 +46,71 @@ def results_table(result: ScenarioResult) -> Group:
     note = Text("Money totals are over the measured days; CIs are Student t over replications.",
                 style="dim")
     return Group(table, note)
+
+
+COMPARE_METRICS = ("profit", "period_retention", "cost_per_customer", "revenue", "margin",
+                   "customers_served", "visit_return_rate", "abandonment_rate", "mean_wait_h",
+                   "mean_satisfaction", "nps", "abuse_losses", "reputation_end")
+
+
+def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Group:
+    """Each metric per strategy (mean and 95% CI) with the paired difference to the
+    baseline, then the probability that each strategy is best on the chosen metric."""
+    first = result.results[0].scenario
+    n = len(result.results[0].runs)
+    title = (f"{result.name}: {len(result.names)} strategies on the same customers, {n} "
+             f"replications, days {first.run.warmup_days}-{first.run.days}, seed {first.run.seed}")
+    table = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
+    table.add_column("Metric")
+    for name in result.names:
+        table.add_column(name + (" (baseline)" if name == result.baseline else ""),
+                         justify="right")
+    keys = [m.key for m in METRICS] if all_metrics else list(COMPARE_METRICS)
+    for key in keys:
+        metric = METRIC_BY_KEY[key]
+        cells = []
+        for name in result.names:
+            e = result.result(name).estimates()[key]
+            cell = Text(format_value(e.mean, metric.unit),
+                        style="bold" if metric.group == "Headline" else "")
+            if not math.isnan(e.low):
+                cell.append(f" ±{_half(e, metric)}", style="dim")
+            if name != result.baseline:
+                d = result.paired_difference(name, key)
+                cell.append("\n" + _difference(d, metric), style=_colour(d, metric))
+            cells.append(cell)
+        table.add_row(metric.label, *cells)
+    best = result.probability_best()
+    label = METRIC_BY_KEY[result.metric].label.lower()
+    ranking = ", ".join(f"{name} {share:.0%}" for name, share in
+                        sorted(best.items(), key=lambda kv: -kv[1]))
+    note = Text.assemble(
+        (f"Second line: paired difference to {result.baseline} (same customers, same "
+         "replications); ± is the 95% CI half-width.\n", "dim"),
+        (f"Probability of the best {label}: ", "bold"), ranking)
+    return Group(table, note)
+
+
+def _half(e: Estimate, metric: Metric) -> str:
+    if metric.unit == "share":
+        return f"{100 * e.half_width:.1f}"
+    return format_value(e.half_width, metric.unit).lstrip("+")
+
+
+def _difference(d: Estimate, metric: Metric) -> str:
+    """'+12,345 ±800' (paired difference to the baseline, 95% half-width)."""
+    if math.isnan(d.mean):
+        return "n/a"
+    sign = "+" if d.mean >= 0 else ""
+    if metric.unit == "share":
+        body = f"{sign}{100 * d.mean:.1f} pts"
+    else:
+        body = sign + format_value(d.mean, metric.unit)
+    return body if math.isnan(d.low) else f"{body} ±{_half(d, metric)}"
+
+
+def _colour(d: Estimate, metric: Metric) -> str:
+    if math.isnan(d.low) or d.low <= 0 <= d.high:
+        return "dim"
+    better = (d.mean > 0) == metric.higher_is_better
+    return "green" if better else "red"

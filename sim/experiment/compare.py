@@ -10,16 +10,17 @@ than those of two independent runs.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sim.experiment.runner import Progress, ScenarioResult, run_scenario
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, estimate
+from sim.experiment.runner import ScenarioResult, run_scenario, tabulate
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
 from sim.scenario.errors import suggest
 from sim.scenario.loader import deep_merge, read_with_extends
@@ -44,6 +45,11 @@ class ComparisonResult:
 
     def result(self, name: str) -> ScenarioResult:
         return self.results[self.names.index(name)]
+
+    def summary(self) -> Any:
+        """One row per strategy and metric, with the paired difference to the baseline:
+        a pandas DataFrame when pandas is installed, else a list of dicts."""
+        return tabulate(comparison_rows(self))
 
     def paired_difference(self, name: str, metric: str) -> Estimate:
         """Mean and CI of (strategy - baseline) per replication, on the same customers."""
@@ -162,8 +168,13 @@ def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
 def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
             baseline: str | None = None, metric: str = "profit", jobs: int | None = None,
             allow_different_markets: bool = False,
-            progress: Progress | None = None) -> ComparisonResult:
-    """Run every strategy on the same customers and pair the results."""
+            progress: Callable[[str, RunResult], None] | None = None,
+            done: Mapping[str, dict[int, RunResult]] | None = None) -> ComparisonResult:
+    """Run every strategy on the same customers and pair the results.
+
+    ``done`` holds, per strategy name, replications already finished (a checkpoint);
+    ``progress`` is called with the strategy's name and each replication as it finishes.
+    """
     names = [s.name for s in scenarios]
     problems = []
     if len(scenarios) < 2:
@@ -182,7 +193,11 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
                         for d in check_same_market(scenarios))
     if problems:
         raise ScenarioError("compare", problems)
-    results = tuple(run_scenario(s, jobs=jobs, progress=progress) for s in scenarios)
+    done = done or {}
+    results = tuple(
+        run_scenario(s, jobs=jobs, done=done.get(s.name),
+                     progress=None if progress is None else functools.partial(progress, s.name))
+        for s in scenarios)
     return ComparisonResult(name or "-vs-".join(names), results, baseline, metric)
 
 
@@ -191,7 +206,7 @@ def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:
     best = result.probability_best()
     rows = []
     for name in result.names:
-        summary = result.result(name).summary()
+        summary = result.result(name).estimates()
         for metric in METRICS:
             e = summary[metric.key]
             d = result.paired_difference(name, metric.key)

@@ -21,6 +21,7 @@ from typing import Any
 
 import tomli_w
 
+from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
 from sim.scenario import resolved_raw
@@ -59,7 +60,7 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
     s = result.scenario
     metrics = {}
     for metric in METRICS:
-        e = result.summary()[metric.key]
+        e = result.estimates()[metric.key]
         metrics[metric.key] = {"label": metric.label, "unit": metric.unit, "mean": _num(e.mean),
                                "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)], "n": e.n}
     return {
@@ -180,3 +181,58 @@ class Checkpoint:
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def comparison_dict(result: ComparisonResult) -> dict[str, Any]:
+    first = result.results[0].scenario
+    strategies: dict[str, Any] = {}
+    for name in result.names:
+        estimates = result.result(name).estimates()
+        metrics = {}
+        for metric in METRICS:
+            e = estimates[metric.key]
+            d = result.paired_difference(name, metric.key)
+            metrics[metric.key] = {"mean": _num(e.mean), "ci95": [_num(e.low), _num(e.high)],
+                                   "diff_vs_baseline": _num(d.mean),
+                                   "diff_ci95": [_num(d.low), _num(d.high)]}
+        strategies[name] = {"preset": result.result(name).scenario.strategy.preset or "custom",
+                            "metrics": metrics}
+    return {
+        "comparison": result.name,
+        "simrun_version": result.results[0].version,
+        "seed": first.run.seed,
+        "replications": len(result.results[0].runs),
+        "baseline": result.baseline,
+        "metric": result.metric,
+        "probability_best": result.probability_best(),
+        "strategies": strategies,
+    }
+
+
+def comparison_csv(result: ComparisonResult) -> str:
+    rows = comparison_rows(result)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def write_comparison(result: ComparisonResult, out_dir: Path) -> list[Path]:
+    """Each strategy's files in <out>/<strategy>/, plus comparison.json and .csv."""
+    paths = []
+    for one in result.results:
+        paths += write_results(one, out_dir / one.scenario.name)
+    for name, text in (("comparison.json", json.dumps(comparison_dict(result), indent=2) + "\n"),
+                       ("comparison.csv", comparison_csv(result))):
+        write_atomic(out_dir / name, text)
+        paths.append(out_dir / name)
+    return paths
+
+
+def load_comparison_results(folder: Path) -> ComparisonResult:
+    """A finished comparison read back from its folder."""
+    meta = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
+    results = tuple(load_results(folder / name) for name in meta["strategies"])
+    return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"])

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 from sim import __version__
 from sim.metrics import METRICS, Estimate, RunResult, estimate
@@ -35,13 +36,29 @@ class ScenarioResult:
     def seed(self) -> int:
         return self.scenario.run.seed
 
-    def summary(self) -> dict[str, Estimate]:
+    def estimates(self) -> dict[str, Estimate]:
         """Mean and 95% t-interval of every metric over the replications."""
         if not self._summary:
             for metric in METRICS:
                 values = [run.metrics[metric.key] for run in self.runs]
                 self._summary[metric.key] = estimate(values)
         return self._summary
+
+    def summary(self) -> Any:
+        """One row per metric (mean, sd, CI, n): a pandas DataFrame when pandas is
+        installed, else a list of dicts with the same columns."""
+        return tabulate([{"metric": m.key, "label": m.label, "unit": m.unit, "mean": e.mean,
+                          "sd": e.sd, "ci_low": e.low, "ci_high": e.high, "n": e.n}
+                         for m, e in ((m, self.estimates()[m.key]) for m in METRICS)])
+
+
+def tabulate(rows: list[dict[str, Any]]) -> Any:
+    """Rows as a pandas DataFrame if pandas is importable, else the rows themselves."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    return pd.DataFrame(rows)
 
 
 def default_jobs() -> int:

@@ -1,0 +1,84 @@
+"""The Python API for notebooks: ``sim.run`` and ``sim.compare``.
+
+The CLI is a thin layer over the same calls. Results are plain objects
+(:class:`~sim.experiment.runner.ScenarioResult`,
+:class:`~sim.experiment.compare.ComparisonResult`) with ``.summary()`` tables and
+the chart functions of :mod:`sim.charts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from sim.experiment.compare import ComparisonResult, load_comparison
+from sim.experiment.compare import compare as _compare
+from sim.experiment.runner import ScenarioResult, run_scenario
+from sim.scenario import Scenario, load_scenario
+
+ScenarioLike = str | Path | Scenario
+
+
+def _settings(replications: int | None, seed: int | None, overrides: Iterable[str]) -> list[str]:
+    extra = list(overrides)
+    if replications is not None:
+        extra.append(f"run.replications={replications}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    return extra
+
+
+def _load(scenario: ScenarioLike, extra: list[str]) -> Scenario:
+    if isinstance(scenario, Scenario):
+        if extra:
+            from sim.scenario import resolved_raw, scenario_from_raw
+
+            return scenario_from_raw(resolved_raw(scenario), source=scenario.source,
+                                     default_name=scenario.name, overrides=extra)
+        return scenario
+    return load_scenario(scenario, extra)
+
+
+def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | None = None,
+        overrides: Iterable[str] = (), jobs: int | None = None,
+        out: str | Path | None = None) -> ScenarioResult:
+    """Run a scenario (a path or a loaded Scenario); write its files when ``out`` is given.
+
+    >>> result = sim.run("scenarios/tiered.toml", replications=5, jobs=2)
+    >>> result.summary()          # a DataFrame with pandas installed
+    """
+    spec = _load(scenario, _settings(replications, seed, overrides))
+    result = run_scenario(spec, jobs=jobs)
+    if out is not None:
+        from sim.experiment.output import write_results
+
+        write_results(result, Path(out))
+    return result
+
+
+def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str = "profit",
+            replications: int | None = None, seed: int | None = None,
+            overrides: Iterable[str] = (), jobs: int | None = None, name: str | None = None,
+            allow_different_markets: bool = False,
+            out: str | Path | None = None) -> ComparisonResult:
+    """Several strategies on the same customers: files, Scenarios, or one [compare] file.
+
+    >>> cmp = sim.compare("scenarios/god.toml", "scenarios/tiered.toml", replications=10)
+    >>> cmp.summary()
+    >>> cmp.paired_difference("tiered", "profit")
+    """
+    extra = _settings(replications, seed, overrides)
+    settings: dict[str, str] = {}
+    if len(scenarios) == 1 and not isinstance(scenarios[0], Scenario):
+        specs, settings = load_comparison([Path(scenarios[0])], extra)
+    else:
+        specs = [_load(s, extra) for s in scenarios]
+    result = _compare(specs, name=name or settings.get("name"),
+                      baseline=baseline or settings.get("baseline"),
+                      metric=settings.get("metric", metric) if metric == "profit" else metric,
+                      jobs=jobs, allow_different_markets=allow_different_markets)
+    if out is not None:
+        from sim.experiment.output import write_comparison
+
+        write_comparison(result, Path(out))
+    return result
