@@ -85,8 +85,8 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
     ranking = ", ".join(f"{name} {share:.0%}" for name, share in
                         sorted(best.items(), key=lambda kv: -kv[1]))
     note = Text.assemble(
-        (f"Second line: paired difference to {result.baseline} (same customers, same "
-         "replications); ± is the 95% CI half-width.\n", "dim"),
+        ((f"Second line: paired difference to {result.baseline} (same customers, same "
+         "replications); ± is the 95% CI half-width.\n"), "dim"),
         (f"Probability of the best {label}: ", "bold"), ranking)
     return Group(table, note)
 
