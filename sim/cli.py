@@ -258,6 +258,35 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
 
 @main.command()
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the report (default: FOLDER/report.html).")
+def report(folder: Path, output: Path | None) -> None:
+    """Write one self-contained HTML report of a finished run or comparison.
+
+    FOLDER is what 'simrun' or 'simrun compare' wrote (results/<name>). The report
+    embeds the charts and tables, says in plain words who wins on what, and lists the
+    key parameters, seed and version; it opens offline and prints cleanly.
+
+    \b
+    Example:
+      simrun report results/workshop
+    """
+    from sim.experiment.output import load_any
+    from sim.report import write_report
+
+    try:
+        result = load_any(folder)
+    except FileNotFoundError as error:
+        click.echo(f"Error: {folder}: not a results folder ({error.filename} is missing); "
+                   "run 'simrun' or 'simrun compare' first", err=True)
+        sys.exit(2)
+    target = output or folder / "report.html"
+    write_report(result, target)
+    click.echo(f"Report written to {target}")
+
+
+@main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @set_option
 def check(scenario: Path, overrides: tuple[str, ...]) -> None:

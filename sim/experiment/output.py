@@ -236,3 +236,12 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     meta = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
     results = tuple(load_results(folder / name) for name in meta["strategies"])
     return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"])
+
+
+def load_any(folder: Path) -> ComparisonResult:
+    """A comparison folder as it is, or a single run's folder as a one-strategy comparison
+    (so charts and reports take one kind of object)."""
+    if (folder / "comparison.json").is_file():
+        return load_comparison_results(folder)
+    single = load_results(folder)
+    return ComparisonResult(single.scenario.name, (single,), single.scenario.name, "profit")
