@@ -33,7 +33,8 @@ def test_simrun_file_runs_the_scenario_and_writes_results(tmp_path: Path) -> Non
         "Profit", "Retention (30-day period)", "Cost per customer"]
     assert "95% CI" in out
     names = sorted(p.name for p in (tmp_path / "t").iterdir())
-    assert names == ["daily.csv", "replications.csv", "scenario.toml", "summary.json"]
+    assert names == ["daily.csv", "details.json", "replications.csv", "scenario.toml",
+                     "summary.json"]
 
 
 def test_summary_json_holds_every_metric_with_ci_version_and_seed(tmp_path: Path) -> None:

@@ -46,8 +46,6 @@ from sim.metrics import (
 )
 from sim.model.customer import Customer
 from sim.model.rng import (
-    N_ATTRIBUTES,
-    N_VISIT_DRAWS,
     NEW,
     REFERRED,
     V_CLAIM,
@@ -270,7 +268,7 @@ class Replication:
         rng = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
-        c = Customer(key, rng, rng.random(N_ATTRIBUTES).tolist(), self.s.segments,
+        c = Customer(key, rng, rng.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
         seg_row = t.segments[c.segment]
         self.alive.add(c)
@@ -288,7 +286,7 @@ class Replication:
                 self.period_cash -= cost
         b = self.s.behaviour
         while True:
-            draws = rng.random(N_VISIT_DRAWS).tolist()
+            draws = rng.visit(c.visits)
             if self.observer is not None:
                 self.observer(key, c.visits, draws)
             c.visits += 1

@@ -1,12 +1,20 @@
 """All randomness of one replication, keyed by what happened, never by when.
 
 MODEL.md asks for common random numbers per decision: the k-th visit of customer i
-meets the same draws under every strategy. Each customer therefore owns a generator
-seeded from ``(seed, replication, CUSTOMERS, *customer_key)`` (numpy's SeedSequence
-spawn keys, so the tree is the same as spawning and independent of order). The
-customer draws its attributes first, then one fixed block of uniforms per visit
-attempt, one slot per decision: visit k always reads block k, whether or not an
-earlier draw was needed. New-customer candidates come from their own stream.
+meets the same draws under every strategy. The draws are therefore a pure function of
+(seed, replication, customer key, block), a counter-based generator:
+
+* the replication's 256-bit root comes from numpy's ``SeedSequence(seed,
+  spawn_key=(replication,))``, so replications are independent child streams;
+* a block of 16 uniforms is the 64-byte keyed BLAKE2b digest (key: the root) of the
+  customer's key and the block's label, split into 16 32-bit words; block "A" holds the
+  customer's attributes, block k its k-th visit attempt, one slot per decision. Visit k
+  always reads block k, whether or not an earlier draw was needed.
+
+A cryptographic hash is an excellent source of uniforms, and keyed hashing costs about
+a microsecond a block; seeding a numpy Generator per customer cost twenty
+(bench/README.md). New-customer candidates (gaps, thinning) come from a numpy stream
+of their own, ``SeedSequence(seed, spawn_key=(replication, ARRIVALS))``.
 
 Customer keys: ``(NEW, i)`` for the i-th candidate of the arrival stream and
 ``(REFERRED, *referrer_key, r)`` for the r-th customer referred by a customer.
@@ -14,7 +22,9 @@ Customer keys: ``(NEW, i)`` for the i-th candidate of the arrival stream and
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 
 import numpy as np
 
@@ -24,7 +34,7 @@ NEW, REFERRED = 0, 1
 # attribute slots, drawn once per customer
 A_SEGMENT, A_WTP, A_VOT, A_TOLERANCE, A_REQUEST_RATE, A_UNREASONABLE = range(6)
 A_ABUSE, A_REFERRAL, A_LOYALTY = range(6, 9)
-N_ATTRIBUTES = 12  # three spare slots keep room for new attributes without reshuffling
+N_ATTRIBUTES = 16  # seven spare slots keep room for new attributes without reshuffling
 
 # visit slots, one block per visit attempt
 (V_SERVICE, V_PATIENCE, V_REQ_REASONABLE, V_REQ_UNREASONABLE, V_SCREEN_REASONABLE,
@@ -33,24 +43,53 @@ N_ATTRIBUTES = 12  # three spare slots keep room for new attributes without resh
 N_VISIT_DRAWS = 16
 
 
+_WORDS = struct.Struct("<16I").unpack
+_TO_UNIT = 1.0 / 4294967296.0
+_ATTRIBUTE_BLOCK = b"A"
+
+
+class CustomerDraws:
+    """One customer's uniforms: ``attributes()`` once, ``visit(k)`` per visit attempt."""
+
+    __slots__ = ("_base",)
+
+    def __init__(self, root: bytes, key: tuple[int, ...]) -> None:
+        base = hashlib.blake2b(digest_size=64, key=root, person=b"simrun.customer")
+        base.update(struct.pack(f"<{len(key) + 1}q", len(key), *key))
+        self._base = base
+
+    def _block(self, label: bytes) -> list[float]:
+        h = self._base.copy()
+        h.update(label)
+        return [(word + 0.5) * _TO_UNIT for word in _WORDS(h.digest())]
+
+    def attributes(self) -> list[float]:
+        return self._block(_ATTRIBUTE_BLOCK)
+
+    def visit(self, k: int) -> list[float]:
+        """The uniforms of visit attempt k (0-based), in (0, 1)."""
+        return self._block(b"V" + k.to_bytes(4, "little"))
+
+
 class Streams:
     """Seeds of one replication; the strategy never enters a key."""
 
-    __slots__ = ("replication", "seed")
+    __slots__ = ("_root", "replication", "seed")
 
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = seed
         self.replication = replication
+        root = np.random.SeedSequence(seed, spawn_key=(replication, CUSTOMERS))
+        self._root = root.generate_state(8, np.uint32).tobytes()
 
     def arrivals(self) -> np.random.Generator:
         """Candidate new customers: inter-arrival gaps and acceptance uniforms."""
         key = (self.replication, ARRIVALS)
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
 
-    def customer(self, key: tuple[int, ...]) -> np.random.Generator:
-        """One customer's own stream: attributes, then a block per visit."""
-        ss = np.random.SeedSequence(self.seed, spawn_key=(self.replication, CUSTOMERS, *key))
-        return np.random.default_rng(ss)
+    def customer(self, key: tuple[int, ...]) -> CustomerDraws:
+        """One customer's draws: attributes, then a block per visit."""
+        return CustomerDraws(self._root, key)
 
 
 def poisson_from_uniform(mean: float, u: float) -> int:

@@ -55,18 +55,16 @@ class Distribution:
 
     kind: str
     params: tuple[float, ...]
-    _ppf: Callable[[float], float] = field(init=False, repr=False, compare=False)
+    sample: Callable[[float], float] = field(init=False, repr=False, compare=False)
+    """The value at quantile ``u`` (0 < u < 1): the inverse CDF, a plain closure because
+    the simulation calls it several times per visit."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_ppf", _make_ppf(self.kind, self.params))
+        object.__setattr__(self, "sample", _make_ppf(self.kind, self.params))
 
     def __reduce__(self) -> tuple[type, tuple[str, tuple[float, ...]]]:
         """Pickle by parameters (the sampler is rebuilt), so scenarios cross processes."""
         return (Distribution, (self.kind, self.params))
-
-    def sample(self, u: float) -> float:
-        """The value at quantile ``u`` (0 <= u < 1)."""
-        return self._ppf(u)
 
     @property
     def mean(self) -> float:
@@ -110,6 +108,33 @@ def constant(value: float) -> Distribution:
     return Distribution("constant", (float(value),))
 
 
+GAMMA_TABLE_SIZE = 8192
+EXACT_CELLS = 64
+
+
+def _gamma_ppf(shape: float, scale: float) -> Callable[[float], float]:
+    """Gamma quantiles from a table of 8192 exact quantiles with linear interpolation
+    (scipy's gammaincinv costs about 3 microseconds a call, several times per visit).
+    The outer 64 cells at each end (1.6% of draws), where the quantile function curves
+    hardest, use the exact function; inside, the relative error is below 1e-5 for
+    cv <= 1 and below 4e-4 for cv = 2."""
+    import numpy as np
+
+    n = GAMMA_TABLE_SIZE
+    table = (special.gammaincinv(shape, np.arange(n + 1) / n) * scale).tolist()
+    gammaincinv = special.gammaincinv
+
+    def gamma(u: float) -> float:
+        x = u * n
+        i = int(x)
+        if i < EXACT_CELLS or i >= n - EXACT_CELLS:
+            return float(gammaincinv(shape, u)) * scale
+        low = table[i]
+        return low + (x - i) * (table[i + 1] - low)
+
+    return gamma
+
+
 def _make_ppf(kind: str, p: tuple[float, ...]) -> Callable[[float], float]:
     if kind == "constant":
         value = p[0]
@@ -122,9 +147,7 @@ def _make_ppf(kind: str, p: tuple[float, ...]) -> Callable[[float], float]:
         shape = 1 / (cv * cv) if cv * cv > 0 else math.inf
         if not math.isfinite(shape):  # cv 0, or so small that the law is a point mass
             return lambda u: mean
-        scale = mean * cv * cv
-        gammaincinv = special.gammaincinv
-        return lambda u: float(gammaincinv(shape, u)) * scale
+        return _gamma_ppf(shape, mean * cv * cv)
     if kind == "lognormal":
         median, sigma = p
         ndtri = special.ndtri

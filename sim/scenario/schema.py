@@ -106,6 +106,10 @@ def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> A
         extras = tuple(rest)
     if "policy" in extras:
         return _policy(meta["role"], raw, at, issues)
+    if "scalar" in extras:
+        if isinstance(raw, dict | list) or (isinstance(raw, float) and not math.isfinite(raw)):
+            issues.append(Issue(at, "must be a number, a string or true/false", raw))
+        return raw
     low, high = _bounds(meta)
     if hint is Distribution:
         dist, found = parse_distribution(raw, at, duration=DURATION in extras, low=low, high=high)

@@ -1,0 +1,89 @@
+"""The sweep store: results/<sweep>/runs.sqlite, one row per finished run.
+
+Each run is committed in its own transaction as soon as it finishes, so a sweep killed
+at any moment keeps every run that finished, and ``--resume`` skips them. The primary
+key (point, strategy, replication) makes storing idempotent: a run that a retrying
+executor delivers twice is stored once. Failed runs are stored with their traceback
+and run again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS points (point INTEGER PRIMARY KEY, params TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    point INTEGER NOT NULL,
+    strategy TEXT NOT NULL,
+    replication INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    metrics TEXT,
+    error TEXT,
+    PRIMARY KEY (point, strategy, replication)
+);
+"""
+
+
+class Store:
+    """A sweep's runs on disk (SQLite in WAL mode; one writer: the sweep's main process)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def fingerprint(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+        return None if row is None else str(row[0])
+
+    def start(self, fingerprint: str, points: list[dict[str, Any]]) -> None:
+        """Record what this store belongs to (once) and the points' parameters."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            self.db.executemany("INSERT OR IGNORE INTO points VALUES (?, ?)",
+                                [(i, json.dumps(p)) for i, p in enumerate(points)])
+
+    def finished(self) -> set[tuple[int, str, int]]:
+        rows = self.db.execute("SELECT point, strategy, replication FROM runs WHERE status = 'ok'")
+        return {(int(p), str(s), int(r)) for p, s, r in rows}
+
+    def put(self, task: tuple[int, str, int], metrics: dict[str, float] | None,
+            error: str | None) -> None:
+        """Commit one run (a success replaces an earlier failure, never the reverse)."""
+        point, strategy, replication = task
+        if metrics is not None:
+            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, 'ok', ?, NULL)",
+                            (point, strategy, replication, json.dumps(metrics)))
+        else:
+            self.db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?, ?, 'failed', NULL, ?)",
+                            (point, strategy, replication, error))
+
+    def runs(self) -> Iterator[tuple[int, str, int, dict[str, float]]]:
+        """Finished runs in a fixed order: (point, strategy, replication, metrics)."""
+        rows = self.db.execute("SELECT point, strategy, replication, metrics FROM runs "
+                               "WHERE status = 'ok' ORDER BY point, strategy, replication")
+        for point, strategy, replication, metrics in rows:
+            yield int(point), str(strategy), int(replication), {
+                k: (math.nan if v is None else float(v)) for k, v in json.loads(metrics).items()}
+
+    def failures(self) -> list[tuple[int, str, int, str]]:
+        rows = self.db.execute("SELECT point, strategy, replication, error FROM runs "
+                               "WHERE status = 'failed' ORDER BY point, strategy, replication")
+        return [(int(p), str(s), int(r), str(e)) for p, s, r, e in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])

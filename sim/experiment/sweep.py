@@ -1,0 +1,287 @@
+"""Parameter sweeps: the sweep file, its design (the points), and the runs it implies.
+
+A sweep file names one or more scenario files (several: strategies compared at each
+point, on the same customers), the parameters as dotted paths with values or ranges, a
+design, replications per point, a seed and expectations (:mod:`sim.experiment.expect`).
+It is parsed once into frozen objects, with the same error messages as a scenario, and
+every point's scenarios are built and validated before anything runs.
+
+Seeds: each point's scenarios get ``run.seed`` derived from (sweep seed, point index)
+with SeedSequence; replications are indices under it. Nothing depends on the order or
+place in which runs execute; strategies at one point share the seed, hence the
+customers (common random numbers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+
+from sim.scenario import Issue, Scenario, ScenarioError, load_scenario
+from sim.scenario.errors import toml_literal
+from sim.scenario.loader import read_toml
+from sim.scenario.model import knob
+from sim.scenario.schema import from_raw
+
+Scalar = Annotated[Any, "scalar"]
+Design = Literal["grid", "random", "lhs", "sobol", "morris"]
+Op = Literal["<", "<=", ">", ">=", "==", "!="]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    path: str = knob()
+    """Dotted path into the scenario, e.g. ``strategy.tiers[2].price``."""
+    values: tuple[Scalar, ...] = ()
+    """Explicit values (grid: every one; random: drawn among them)."""
+    low: float = math.nan
+    """Lower end of a range (with ``high``)."""
+    high: float = math.nan
+    """Upper end of a range."""
+    steps: int = knob(5, ge=2)
+    """Grid points over [low, high] when no values are given."""
+    integer: bool = False
+    """Round sampled values to whole numbers (e.g. business.servers)."""
+    strategies: tuple[str, ...] = ()
+    """Apply only to these strategies (scenario names); default: every strategy."""
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    path: str = knob()
+    """A swept parameter's path."""
+    op: Op = ">="
+    value: Scalar = knob()
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """``left.metric OP right.metric`` (or ``OP value``) at every point meeting ``where``."""
+
+    metric: str = knob()
+    """A metric key, e.g. profit, period_retention."""
+    left: str = knob()
+    """A strategy (scenario name)."""
+    op: Op = ">"
+    right: str = ""
+    """Another strategy, compared on the same metric (paired, same customers)."""
+    value: float = math.nan
+    """Or a fixed number to compare with."""
+    where: tuple[Condition, ...] = ()
+    """Points the expectation applies to (all conditions hold); default: every point."""
+    judge: Literal["mean", "ci"] = "mean"
+    """'mean': compare means; 'ci': the 95% CI of the (paired) difference must lie
+    entirely on the expected side."""
+    name: str = ""
+    """A label for reports (default: the expectation written out)."""
+
+    def describe(self) -> str:
+        if self.name:
+            return self.name
+        right = f"{self.right}.{self.metric}" if self.right else f"{self.value:g}"
+        where = " and ".join(f"{c.path} {c.op} {toml_literal(c.value)}" for c in self.where)
+        text = f"{self.left}.{self.metric} {self.op} {right}"
+        text += f" wherever {where}" if where else " at every point"
+        return text + (" (95% CI)" if self.judge == "ci" else "")
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSettings:
+    scenarios: tuple[str, ...] = knob()
+    """Scenario files (relative to the sweep file); several = strategies compared."""
+    name: str = ""
+    """Results go to results/<name>/ (default: the sweep file's stem)."""
+    design: Design = "grid"
+    samples: int = knob(16, ge=1)
+    """Points for random and lhs; base samples N for sobol (N(2D+2) points) and morris
+    (trajectories, N(D+1) points)."""
+    replications: int = knob(5, ge=1)
+    seed: int = knob(1, ge=0)
+    set: tuple[str, ...] = ()
+    """Fixed overrides for every point, e.g. "run.days=365"."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A parsed sweep: settings, parameters, points, and the scenarios of each point."""
+
+    source: Path
+    settings: SweepSettings
+    parameters: tuple[Parameter, ...]
+    expectations: tuple[Expectation, ...]
+    points: tuple[dict[str, Any], ...]
+    strategies: tuple[str, ...]
+    scenarios: dict[tuple[int, str], Scenario] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.settings.name or self.source.stem
+
+    def tasks(self) -> list[tuple[int, str, int]]:
+        """Every run: (point, strategy, replication), in a fixed order."""
+        return [(p, s, r) for p in range(len(self.points)) for s in self.strategies
+                for r in range(self.settings.replications)]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Parse and validate a sweep file and build every point's scenarios."""
+    path = Path(path)
+    raw = read_toml(path)
+    issues: list[Issue] = []
+    for key in raw:
+        if key not in ("sweep", "parameters", "expect"):
+            from sim.scenario.errors import suggest
+
+            issues.append(Issue(key, "unknown section", None,
+                                suggest(key, ("sweep", "parameters", "expect"))))
+    settings = from_raw(SweepSettings, raw.get("sweep", {}), "sweep", issues)
+    parameters = _list(Parameter, raw.get("parameters"), "parameters", issues, required=True)
+    expectations = _list(Expectation, raw.get("expect", []), "expect", issues, required=False)
+    if issues or settings is None:
+        raise ScenarioError(path, issues)
+    for i, p in enumerate(parameters):
+        has_range = not (math.isnan(p.low) or math.isnan(p.high))
+        if not p.values and not has_range:
+            issues.append(Issue(f"parameters[{i}]", "needs values = [...] or low and high"))
+        if has_range and p.high < p.low:
+            issues.append(Issue(f"parameters[{i}].high", "must be >= low", p.high))
+        if settings.design != "grid" and not has_range and settings.design != "random":
+            issues.append(Issue(f"parameters[{i}]", f"design {settings.design!r} needs a range "
+                                "(low and high)"))
+    if issues:
+        raise ScenarioError(path, issues)
+    points = design_points(settings, parameters)
+    base = [path.parent / s for s in settings.scenarios]
+    missing = [Issue(f"sweep.scenarios[{i}]", "no such file", str(p)) for i, p in enumerate(base)
+               if not p.is_file()]
+    if missing:
+        raise ScenarioError(path, missing)
+    names = [load_scenario(p, settings.set).name for p in base]
+    if len(set(names)) != len(names):
+        raise ScenarioError(path, [Issue("sweep.scenarios", "need distinct scenario names", names)])
+    for i, p in enumerate(parameters):
+        for s in p.strategies:
+            if s not in names:
+                issues.append(Issue(f"parameters[{i}].strategies", f"unknown strategy; known: "
+                                    f"{', '.join(names)}", s))
+    for i, e in enumerate(expectations):
+        issues.extend(_check_expectation(e, i, names, parameters))
+    if issues:
+        raise ScenarioError(path, issues)
+    scenarios: dict[tuple[int, str], Scenario] = {}
+    for index, point in enumerate(points):
+        seed = point_seed(settings.seed, index)
+        for file, name in zip(base, names, strict=True):
+            overrides = [*settings.set]
+            overrides += [f"{p.path}={toml_literal(point[p.path])}" for p in parameters
+                          if not p.strategies or name in p.strategies]
+            overrides += [f"run.seed={seed}", f"run.replications={settings.replications}"]
+            try:
+                scenarios[index, name] = load_scenario(file, overrides)
+            except ScenarioError as error:
+                raise ScenarioError(path, [Issue(f"point {index} {_show(point)}, strategy "
+                                                 f"{name}", str(i)) for i in error.issues]) from None
+    return Sweep(path, settings, tuple(parameters), tuple(expectations), tuple(points),
+                 tuple(names), scenarios)
+
+
+def _show(point: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{k}={toml_literal(v)}" for k, v in point.items()) + ")"
+
+
+def _list(cls: type, raw: object, where: str, issues: list[Issue], required: bool) -> list[Any]:
+    if raw is None and required:
+        issues.append(Issue(where, f"is required: at least one [[{where}]] table"))
+        return []
+    if not isinstance(raw, list):
+        issues.append(Issue(where, f"must be a list of [[{where}]] tables", raw))
+        return []
+    items = [from_raw(cls, item, f"{where}[{i}]", issues) for i, item in enumerate(raw)]
+    return [item for item in items if item is not None]
+
+
+def _check_expectation(e: Expectation, i: int, names: list[str],
+                       parameters: list[Parameter]) -> list[Issue]:
+    from sim.metrics import METRIC_BY_KEY
+    from sim.scenario.errors import suggest
+
+    issues = []
+    at = f"expect[{i}]"
+    if e.metric not in METRIC_BY_KEY:
+        issues.append(Issue(f"{at}.metric", "unknown metric", e.metric, suggest(e.metric, METRIC_BY_KEY)))
+    for side in ("left", "right"):
+        name = getattr(e, side)
+        if name and name not in names:
+            issues.append(Issue(f"{at}.{side}", f"unknown strategy; known: {', '.join(names)}",
+                                name, suggest(name, names)))
+    if bool(e.right) == (not math.isnan(e.value)):
+        issues.append(Issue(at, "needs exactly one of right (a strategy) or value (a number)"))
+    swept = [p.path for p in parameters]
+    for j, c in enumerate(e.where):
+        if c.path not in swept:
+            issues.append(Issue(f"{at}.where[{j}].path", "is not a swept parameter", c.path,
+                                suggest(c.path, swept)))
+    return issues
+
+
+def point_seed(sweep_seed: int, point: int) -> int:
+    """The run.seed of a point: derived from (sweep seed, point), never from order."""
+    state = np.random.SeedSequence(sweep_seed, spawn_key=(point,)).generate_state(1, np.uint32)
+    return int(state[0])
+
+
+def design_points(settings: SweepSettings, parameters: list[Parameter]) -> list[dict[str, Any]]:
+    """The points of the design, each a {path: value} mapping, in a fixed order."""
+    design = settings.design
+    if design == "grid":
+        axes = [list(p.values) if p.values else list(np.linspace(p.low, p.high, p.steps))
+                for p in parameters]
+        rows = [list(combo) for combo in itertools.product(*axes)]
+    else:
+        unit = unit_samples(design, len(parameters), settings.samples, settings.seed)
+        rows = []
+        for u in unit:
+            row = []
+            for p, x in zip(parameters, u, strict=True):
+                if p.values and (math.isnan(p.low) or math.isnan(p.high)):
+                    row.append(p.values[min(int(x * len(p.values)), len(p.values) - 1)])
+                else:
+                    row.append(p.low + float(x) * (p.high - p.low))
+            rows.append(row)
+    points = []
+    for row in rows:
+        point = {}
+        for p, v in zip(parameters, row, strict=True):
+            if isinstance(v, float | np.floating):
+                v = round(float(v)) if p.integer else round(float(v), 10)
+            point[p.path] = v
+        points.append(point)
+    return points
+
+
+def unit_samples(design: str, dims: int, samples: int, seed: int) -> np.ndarray:
+    """Points in the unit cube for the sampling designs (seeded, reproducible)."""
+    from scipy.stats import qmc
+
+    if design == "random":
+        return np.random.default_rng(seed).random((samples, dims))
+    if design == "lhs":
+        return qmc.LatinHypercube(d=dims, seed=seed).random(samples)
+    problem = {"num_vars": dims, "names": [f"x{i}" for i in range(dims)],
+               "bounds": [[0.0, 1.0]] * dims}
+    if design == "sobol":
+        from SALib.sample import sobol
+
+        return np.asarray(sobol.sample(problem, samples, calc_second_order=False, seed=seed))
+    from SALib.sample import morris
+
+    return np.asarray(morris.sample(problem, samples, num_levels=4, seed=seed))
