@@ -258,6 +258,136 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
 
 @main.command()
+@click.argument("sweep_file", type=click.Path(path_type=Path))
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Local worker processes (default: all cores).")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a LocalCluster.")
+@click.option("--resume", is_flag=True, help="Continue: skip runs already in runs.sqlite.")
+@click.option("--fresh", is_flag=True, help="Discard runs.sqlite and start over.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Results folder (default: results/<sweep name>).")
+@click.option("--check", is_flag=True, help="Exit 1 if an expectation fails (for CI).")
+@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the expectations as JUnit XML to this file.")
+@click.option("--charts", is_flag=True, help="Also write the sweep charts.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fresh: bool,
+          out_dir: Path | None, check: bool, junit: Path | None, charts: bool,
+          quiet: bool) -> None:
+    """Run a parameter sweep: every point of the design, its strategies, replications.
+
+    Each finished run is committed to results/<name>/runs.sqlite at once; --resume
+    skips what is there. Writes sweep.csv (one row per point, strategy and
+    replication), summary.csv (means and 95% CIs), Parquet too when pyarrow is
+    installed, and judges the sweep's expectations.
+
+    \b
+    Examples:
+      simrun sweep scenarios/sweeps/tiered-price.toml --jobs 2
+      simrun sweep scenarios/sweeps/abuse.toml --check --junit results/abuse.xml
+      simrun sweep scenarios/sweeps/scarcity-alternatives.toml --dask tcp://10.0.0.5:8786
+    """
+    from sim.experiment.executors import Outcome
+    from sim.experiment.expect import junit_xml
+    from sim.experiment.output import write_atomic
+    from sim.experiment.runner import default_jobs
+    from sim.experiment.sweep import load_sweep
+    from sim.experiment.sweep_runner import run_sweep
+
+    try:
+        spec = load_sweep(sweep_file)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    target = out_dir or Path("results") / spec.name
+    bar = _SweepProgress(enabled=not quiet)
+    try:
+        with bar:
+            def finished(outcome: Outcome) -> None:
+                bar.advance(failed=outcome.metrics is None)
+
+            result = run_sweep(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                               resume=resume, fresh=fresh, progress=finished, on_start=bar.start)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: finished runs are stored; add --resume to continue.", err=True)
+        sys.exit(130)
+    if charts:
+        from sim.charts.sweep import write_sweep_charts
+
+        write_sweep_charts(result, target / "charts")
+    for point, strategy, replication, trace in result.failures:
+        last = trace.strip().splitlines()[-1] if trace else "unknown error"
+        click.echo(f"run failed: point {point}, {strategy}, replication {replication}: {last}",
+                   err=True)
+    click.echo(f"{len(spec.tasks())} runs ({result.ran} run now), {len(spec.points)} points x "
+               f"{len(spec.strategies)} strategies x {spec.settings.replications} replications; "
+               f"results in {target}/")
+    for verdict in result.verdicts:
+        mark = "PASS" if verdict.passed else "FAIL"
+        click.echo(f"  {mark}  {verdict.expectation.describe()}  "
+                   f"({verdict.checked} points checked)")
+        for line in verdict.failures[:20]:
+            click.echo(f"          {line}")
+        if len(verdict.failures) > 20:
+            click.echo(f"          ... and {len(verdict.failures) - 20} more")
+    if junit:
+        write_atomic(junit, junit_xml(spec, result.verdicts))
+    if check and (not all(v.passed for v in result.verdicts) or result.failures):
+        sys.exit(1)
+
+
+class _SweepProgress:
+    """Runs done, rate, ETA and failures; nothing when not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+        self.failed = 0
+
+    def __enter__(self) -> _SweepProgress:
+        return self
+
+    def start(self, total: int, done: int) -> None:
+        if done:
+            click.echo(f"Resuming: {done} of {total} runs already stored.", err=True)
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
+                            TaskProgressColumn(), TextColumn("[dim]{task.fields[rate]}"),
+                            TimeRemainingColumn(), TextColumn("{task.fields[failed]}"),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total, completed=done, failed="",
+                                      rate="")
+
+    def advance(self, failed: bool) -> None:
+        self.failed += failed
+        if self.bar is not None:
+            speed = self.bar.tasks[0].speed
+            self.bar.update(self.task, advance=1, rate=f"{speed:.1f} runs/s" if speed else "",
+                            failed=f"[red]{self.failed} failed" if self.failed else "")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@main.command()
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Where to write the report (default: FOLDER/report.html).")

@@ -59,8 +59,8 @@ class Parameter:
 class Condition:
     path: str = knob()
     """A swept parameter's path."""
-    op: Op = ">="
     value: Scalar = knob()
+    op: Op = ">="
 
 
 @dataclass(frozen=True, slots=True)

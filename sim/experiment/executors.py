@@ -1,0 +1,97 @@
+"""Where sweep runs execute: local worker processes, or a Dask cluster.
+
+Both take picklable tasks and yield outcomes as runs finish; the caller stores each
+outcome at once. A run that raises comes back as a failure with its traceback (the
+rest goes on). Results do not depend on the executor: a run is a pure function of
+its scenario and replication index.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from sim.model.engine import run_replication
+from sim.scenario.model import Scenario
+
+Task = tuple[int, str, int]
+"""(point, strategy, replication)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    task: Task
+    metrics: dict[str, float] | None
+    error: str | None = None
+
+
+def execute(task: Task, scenario: Scenario) -> Outcome:
+    """Run one replication in a worker; an exception becomes a failed Outcome."""
+    try:
+        result = run_replication(scenario, task[2])
+    except Exception:  # a sweep records every failure and goes on
+        return Outcome(task, None, traceback.format_exc())
+    return Outcome(task, result.metrics)
+
+
+def run_local(work: Sequence[tuple[Task, Scenario]], jobs: int) -> Iterator[Outcome]:
+    """Runs over local processes (spawned: no state inherited from the parent)."""
+    if jobs <= 1:
+        for task, scenario in work:
+            yield execute(task, scenario)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        queue = iter(work)
+        pending: set[Future[Outcome]] = set()
+        try:
+            for task, scenario in queue:  # keep a bounded number in flight
+                pending.add(pool.submit(execute, task, scenario))
+                if len(pending) >= 4 * jobs:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Outcome]:
+    """Runs on a Dask cluster: ``tcp://HOST:8786``, or ``local`` for a LocalCluster.
+
+    Dask reschedules the runs of a worker that dies; the store's primary key makes a
+    run delivered twice count once. Workers need simrun installed (same version).
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) \
+        if address == "local" else None
+    client = Client(cluster if cluster is not None else address)
+    try:
+        futures = [client.submit(execute, task, scenario, key=f"simrun-{task[0]}-{task[1]}-{task[2]}",
+                                 pure=False)
+                   for task, scenario in work]
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception:  # the task itself failed in Dask (e.g. a worker kept dying)
+                task = _task_of(future.key)
+                yield Outcome(task, None, traceback.format_exc())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _task_of(key: object) -> Task:
+    _, point, strategy_and_rep = str(key).split("-", 2)
+    strategy, replication = strategy_and_rep.rsplit("-", 1)
+    return int(point), strategy, int(replication)

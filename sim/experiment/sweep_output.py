@@ -1,0 +1,79 @@
+"""Exports of a sweep store: sweep.csv (tidy), summary.csv, and Parquet when pyarrow is
+installed. Rows are in a fixed order (point, strategy, replication) whatever order the
+runs finished in."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sim.experiment.output import write_atomic
+from sim.experiment.sweep import Sweep
+from sim.metrics import METRICS, estimate
+
+
+def collect(rows: Any) -> dict[tuple[int, str], dict[int, dict[str, float]]]:
+    """Store rows grouped as (point, strategy) -> replication -> metrics."""
+    grouped: dict[tuple[int, str], dict[int, dict[str, float]]] = defaultdict(dict)
+    for point, strategy, replication, metrics in rows:
+        grouped[point, strategy][replication] = metrics
+    return dict(grouped)
+
+
+def tidy_rows(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str, float]]]
+              ) -> list[dict[str, Any]]:
+    rows = []
+    for (point, strategy), reps in sorted(values.items()):
+        for replication, metrics in sorted(reps.items()):
+            rows.append({"point": point, "strategy": strategy, "replication": replication,
+                         **sweep.points[point], **{m.key: metrics[m.key] for m in METRICS}})
+    return rows
+
+
+def summary_rows(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str, float]]]
+                 ) -> list[dict[str, Any]]:
+    rows = []
+    for (point, strategy), reps in sorted(values.items()):
+        row: dict[str, Any] = {"point": point, "strategy": strategy, **sweep.points[point],
+                               "replications": len(reps)}
+        for m in METRICS:
+            e = estimate([metrics[m.key] for metrics in reps.values()])
+            row[f"{m.key}_mean"] = e.mean
+            row[f"{m.key}_ci_low"] = e.low
+            row[f"{m.key}_ci_high"] = e.high
+        rows.append(row)
+    return rows
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    return out.getvalue()
+
+
+def write_exports(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str, float]]],
+                  folder: Path) -> list[Path]:
+    tidy, summary = tidy_rows(sweep, values), summary_rows(sweep, values)
+    paths = []
+    for name, rows in (("sweep", tidy), ("summary", summary)):
+        write_atomic(folder / f"{name}.csv", _csv(rows))
+        paths.append(folder / f"{name}.csv")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return paths
+    for name, rows in (("sweep", tidy), ("summary", summary)):
+        target = folder / f"{name}.parquet"
+        tmp = folder / f".{name}.parquet.tmp"
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+        tmp.replace(target)
+        paths.append(target)
+    return paths
