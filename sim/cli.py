@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import click
 
@@ -349,7 +349,7 @@ class _SweepProgress:
         self.task: Any = None
         self.failed = 0
 
-    def __enter__(self) -> _SweepProgress:
+    def __enter__(self) -> Self:
         return self
 
     def start(self, total: int, done: int) -> None:

@@ -32,7 +32,7 @@ def execute(task: Task, scenario: Scenario) -> Outcome:
     """Run one replication in a worker; an exception becomes a failed Outcome."""
     try:
         result = run_replication(scenario, task[2])
-    except Exception:  # a sweep records every failure and goes on
+    except Exception:  # noqa: BLE001 -- a sweep records every failure and goes on
         return Outcome(task, None, traceback.format_exc())
     return Outcome(task, result.metrics)
 
@@ -82,7 +82,7 @@ def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Ou
         for future in as_completed(futures):
             try:
                 yield future.result()
-            except Exception:  # the task itself failed in Dask (e.g. a worker kept dying)
+            except Exception:  # noqa: BLE001 -- the task failed in Dask (workers kept dying)
                 task = _task_of(future.key)
                 yield Outcome(task, None, traceback.format_exc())
     finally:

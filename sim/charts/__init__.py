@@ -1,0 +1,51 @@
+"""The workshop charts: matplotlib figures of a comparison, made to be projected.
+
+Each chart is a function of a :class:`~sim.experiment.compare.ComparisonResult` (a
+single run is a one-strategy comparison: ``sim.experiment.output.load_any``) that
+returns a :class:`matplotlib.figure.Figure`. Charts only read results; they compute no
+metric the results do not hold, touch no global matplotlib state (no pyplot, no backend
+switch) and keep one colour per strategy across every chart. :data:`CHARTS` lists them
+in the order a talk would show them; :func:`write_charts` writes them as PNG and SVG.
+
+    from sim.charts import CHARTS, headline, write_charts
+    fig = headline(result)                      # one chart
+    write_charts(result, Path("results/workshop/charts"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from sim.charts.customers import retention, satisfaction, segments, survival, waits
+from sim.charts.files import PNG_DPI, figure_png, figure_svg, write_charts_with
+from sim.charts.money import cumulative_profit, headline, profit_vs_retention, waterfall
+from sim.experiment.compare import ComparisonResult
+
+Chart = Callable[[ComparisonResult], Figure]
+
+CHARTS: dict[str, Chart] = {
+    "headline": headline,
+    "cumulative_profit": cumulative_profit,
+    "retention": retention,
+    "survival": survival,
+    "waterfall": waterfall,
+    "satisfaction": satisfaction,
+    "waits": waits,
+    "profit_vs_retention": profit_vs_retention,
+    "segments": segments,
+}
+"""Every chart by file-name stem, in presentation order."""
+
+
+def write_charts(result: ComparisonResult, folder: Path) -> list[Path]:
+    """Write NAME.png (150 dpi) and NAME.svg for every chart into ``folder``; returns the
+    paths written. Same result, same SVG bytes."""
+    return write_charts_with(CHARTS, result, folder)
+
+
+__all__ = ["CHARTS", "PNG_DPI", "Chart", "cumulative_profit", "figure_png", "figure_svg",
+           "headline", "profit_vs_retention", "retention", "satisfaction", "segments",
+           "survival", "waits", "waterfall", "write_charts"]

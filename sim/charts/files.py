@@ -1,0 +1,80 @@
+"""Charts as files and bytes: PNG at 150 dpi and SVG, written atomically, reproducible.
+
+The same result gives the same SVG bytes: ids are salted with a fixed ``svg.hashsalt``
+and no date is written. A reader of the folder sees each old file or each new one,
+never half of one (a temporary file in the same folder, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from sim.charts.style import styled
+from sim.experiment.compare import ComparisonResult
+
+PNG_DPI = 150
+SVG_METADATA = {"Date": None}
+
+
+def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
+    """The figure as PNG bytes (150 dpi: 2000 x 1125 pixels for a chart)."""
+    buffer = io.BytesIO()
+    with styled():
+        fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def figure_svg(fig: Figure) -> str:
+    """The figure as SVG text, the same for the same figure (no date, fixed id salt)."""
+    buffer = io.StringIO()
+    with styled():
+        fig.savefig(buffer, format="svg", metadata=SVG_METADATA)
+    return buffer.getvalue()
+
+
+def write_charts_with(charts: Mapping[str, Callable[[ComparisonResult], Figure]],
+                      result: ComparisonResult, folder: Path, *, svg: bool = True,
+                      dpi: int = PNG_DPI) -> list[Path]:
+    """Write NAME.png (and NAME.svg) for each chart into ``folder``; returns the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, build in charts.items():
+        fig = freeze_layout(build(result))
+        target = folder / f"{name}.png"
+        write_bytes_atomic(target, figure_png(fig, dpi))
+        paths.append(target)
+        if svg:
+            target = folder / f"{name}.svg"
+            write_bytes_atomic(target, figure_svg(fig).encode("utf-8"))
+            paths.append(target)
+    return paths
+
+
+def freeze_layout(fig: Figure) -> Figure:
+    """Lay the figure out once and keep the positions, so that saving it in two formats
+    does not run the constrained layout (two draws per save) again each time."""
+    with styled():
+        fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    return fig
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

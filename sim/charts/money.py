@@ -1,0 +1,162 @@
+"""Charts about money: the headline metrics, cumulative profit, the profit waterfall and
+profit against retention per replication."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from sim.charts import style
+from sim.charts.data import band, errors, metric
+from sim.charts.draw import bars, end_labels, line_with_band
+from sim.charts.style import chart, colour, marker, new_figure, short
+from sim.experiment.compare import ComparisonResult
+from sim.metrics import METRIC_BY_KEY, Estimate
+
+HEADLINE = ("profit", "period_retention", "cost_per_customer")
+COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
+              "delight_cost", "return_losses", "acquisition_cost")
+"""Gross revenue minus these is profit (docs/model.md, Metrics)."""
+
+
+def share_text(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+@chart
+def headline(result: ComparisonResult) -> Figure:
+    """Profit, 30-day retention and cost per customer per strategy, mean and 95% CI."""
+    days = style.measured_days(result)
+    fig = new_figure(result, "Headline: profit, 30-day retention and cost per customer")
+    axes = fig.subplots(1, 3, sharey=True)
+    titles = {"profit": f"Profit (money, {days} days)",
+              "period_retention": "30-day retention (% of customers)",
+              "cost_per_customer": "Cost per customer (money)"}
+    for i, (ax, key) in enumerate(zip(axes, HEADLINE, strict=True)):
+        share = METRIC_BY_KEY[key].unit == "share"
+        bars(ax, result, [metric(result, name, key) for name in result.names],
+             text=share_text if share else short, labels=i == 0)
+        ax.set_title(titles[key])
+        ax.xaxis.set_major_formatter(style.percent_ticks() if share else style.short_ticks())
+    return fig
+
+
+@chart
+def cumulative_profit(result: ComparisonResult) -> Figure:
+    """Profit summed day by day over the measured window (warm-up skipped), mean line and
+    95% band over replications; the end of each line is the headline profit."""
+    warmup = result.results[0].scenario.run.warmup_days
+    fig = new_figure(result, f"Cumulative profit after the {warmup}-day warm-up (money)")
+    ax = fig.subplots()
+    ends = []
+    for one in result.results:
+        name = one.scenario.name
+        series = band([np.cumsum(run.daily["profit"][warmup:]) for run in one.runs])
+        days = np.arange(1, len(series) + 1)
+        line_with_band(ax, days, series, colour(result, name), label=name)
+        if len(series):
+            ends.append((float(series.mean[-1]), f"{name}  {short(series.mean[-1])}",
+                         colour(result, name)))
+    ax.axhline(0, color="black", linewidth=1.2)
+    ax.set_xlabel("Day of the measured window")
+    ax.set_ylabel("Cumulative profit (money)")
+    ax.yaxis.set_major_formatter(style.short_ticks())
+    ax.set_xlim(0, style.measured_days(result))
+    end_labels(ax, ends)
+    return fig
+
+
+@chart
+def waterfall(result: ComparisonResult) -> Figure:
+    """Per strategy, from revenue before refunds to profit, one bar per cost item."""
+    days = style.measured_days(result)
+    fig = new_figure(result, f"Profit waterfall: revenue to profit by cost item "
+                             f"(money, {days} days)")
+    axes = np.atleast_1d(fig.subplots(1, len(result.names), sharey=True, sharex=True))
+    items = ("gross_revenue", *COST_ITEMS, "profit")
+    labels = ["Revenue before refunds", *(f"\u2212 {METRIC_BY_KEY[k].label}" for k in COST_ITEMS),
+              "= Profit"]
+    ys = np.arange(len(items))
+    for i, (ax, name) in enumerate(zip(axes, result.names, strict=True)):
+        e = {k: metric(result, name, k) for k in items}
+        c = colour(result, name)
+        revenue = e["gross_revenue"].mean
+        lefts, widths, colours, anchors = [0.0], [revenue], [c], [revenue]
+        running = revenue
+        for key in COST_ITEMS:
+            cost = e[key].mean
+            lefts.append(running - cost)
+            widths.append(cost)
+            colours.append(style.NEUTRAL)
+            anchors.append(running - cost)
+            running -= cost
+        profit = e["profit"].mean
+        lefts.append(min(0.0, profit))
+        widths.append(abs(profit))
+        colours.append(c)
+        anchors.append(profit)
+        ax.barh(ys, widths, left=lefts, height=0.7, color=colours)
+        for y in ys[:-1]:
+            ax.plot([anchors[y]] * 2, [y + 0.35, y + 0.65], color=style.NEUTRAL, linewidth=1)
+        err = errors([e[k] for k in items])
+        if err is not None:
+            ax.errorbar(anchors, ys, xerr=err, fmt="none", ecolor="black", elinewidth=2,
+                        capsize=5, capthick=2)
+        for y, key in enumerate(items):
+            right = max(lefts[y] + widths[y], 0.0)
+            if err is not None:
+                right = max(right, anchors[y] + err[1][y])
+            ax.text(right + 0.03 * max(revenue, 1.0), y, short(e[key].mean), va="center",
+                    ha="left", fontsize=style.TICK_PT)
+        ax.set_title(name, color=c)
+        ax.set_yticks(ys, labels)
+        ax.tick_params(axis="y", labelleft=i == 0)
+        ax.set_ylim(len(items) - 0.4, -0.6)
+        ax.grid(False, axis="y")
+        ax.tick_params(axis="y", length=0)
+        ax.axvline(0, color="black", linewidth=1.2)
+        ax.xaxis.set_major_formatter(style.short_ticks())
+        ax.xaxis.set_major_locator(style.few_ticks(3))
+    top = max(_upper(metric(result, n, "gross_revenue")) for n in result.names)
+    low = min(0.0, *(_lower(metric(result, n, "profit")) for n in result.names))
+    span = (top - low) or 1.0
+    axes[0].set_xlim(low - (0.2 * span if low < 0 else 0.0), top + 0.22 * span)
+    return fig
+
+
+def _upper(e: Estimate) -> float:
+    return e.mean if math.isnan(e.high) else e.high
+
+
+def _lower(e: Estimate) -> float:
+    return e.mean if math.isnan(e.low) else e.low
+
+
+@chart
+def profit_vs_retention(result: ComparisonResult) -> Figure:
+    """One point per replication, strategy by colour and marker; the large marker is the
+    strategy's mean with its 95% CI in both directions."""
+    days = style.measured_days(result)
+    fig = new_figure(result, f"Profit (money, {days} days) against 30-day retention (%), "
+                             "one point per replication")
+    ax = fig.subplots()
+    for one in result.results:
+        name = one.scenario.name
+        c, m = colour(result, name), marker(result, name)
+        x = [run.metrics["period_retention"] for run in one.runs]
+        y = [run.metrics["profit"] for run in one.runs]
+        ax.scatter(x, y, color=c, marker=m, s=70, alpha=0.45, linewidths=0)
+        ex, ey = metric(result, name, "period_retention"), metric(result, name, "profit")
+        xerr, yerr = errors([ex]), errors([ey])
+        ax.errorbar([ex.mean], [ey.mean], xerr=xerr, yerr=yerr, color=c, marker=m,
+                    markersize=16, markeredgecolor="black", markeredgewidth=1.5,
+                    elinewidth=3, capsize=8, capthick=3, label=name, zorder=3)
+    ax.axhline(0, color="black", linewidth=1.2)
+    ax.set_xlabel("30-day retention (% of a period's customers served again in the next)")
+    ax.set_ylabel(f"Profit (money, {days} days)")
+    ax.xaxis.set_major_formatter(style.percent_ticks())
+    ax.yaxis.set_major_formatter(style.short_ticks())
+    ax.legend(loc="best", markerscale=0.8)
+    return fig

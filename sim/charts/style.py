@@ -1,0 +1,179 @@
+"""The look of every chart, in one place: palette, fonts, size, footer, number formats.
+
+Charts are made to be projected: large type, a colour-blind-safe palette (Okabe-Ito)
+and one colour and marker per strategy, fixed by the strategy's position in
+``ComparisonResult.names`` so it is the same in every chart of a comparison. Settings
+are applied with ``matplotlib.rc_context`` while a figure is built, never globally.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from sim.experiment.compare import ComparisonResult
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+OKABE_ITO = {
+    "blue": "#0072B2", "orange": "#E69F00", "bluish green": "#009E73",
+    "vermillion": "#D55E00", "reddish purple": "#CC79A7", "sky blue": "#56B4E9",
+    "yellow": "#F0E442", "black": "#000000"}
+STRATEGY_COLOURS = tuple(OKABE_ITO[c] for c in (
+    "blue", "orange", "bluish green", "vermillion", "reddish purple", "sky blue", "black",
+    "yellow"))
+"""Strategy colours in order; the darker, more distinct ones first (yellow is faint on white)."""
+STRATEGY_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+NEUTRAL = "#777777"
+"""Costs in the waterfall, reference lines, annotations."""
+MINUS = "\u2212"
+"""The typographic minus, as matplotlib's own tick labels use."""
+
+FIGSIZE_IN = (13.33, 7.5)
+"""16:9, like a projector; at 150 dpi a 2000 x 1125 pixel PNG."""
+TITLE_PT, PANEL_TITLE_PT, LABEL_PT, TICK_PT, FOOTER_PT = 20, 16, 14, 13, 11
+CI_ALPHA = 0.2
+"""Opacity of the 95% confidence bands around mean lines."""
+
+RC: dict[RcKeyType, Any] = {
+    "font.size": LABEL_PT,
+    "axes.titlesize": PANEL_TITLE_PT,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": LABEL_PT,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#E5E5E5",
+    "grid.linewidth": 1.0,
+    "xtick.labelsize": TICK_PT,
+    "ytick.labelsize": TICK_PT,
+    "legend.fontsize": TICK_PT,
+    "legend.frameon": False,
+    "lines.linewidth": 3.0,
+    "lines.markersize": 9,
+    "figure.titlesize": TITLE_PT,
+    "figure.titleweight": "bold",
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "svg.fonttype": "path",
+    "svg.hashsalt": "simrun",
+}
+"""Applied while a figure is built and while it is saved (``svg.hashsalt`` makes the
+SVG ids, hence the bytes, the same for the same figure)."""
+
+
+@contextmanager
+def styled() -> Iterator[None]:
+    with matplotlib.rc_context(RC):
+        yield
+
+
+def chart(function: Callable[[ComparisonResult], Figure]) -> Callable[[ComparisonResult], Figure]:
+    """Build the figure inside the chart style (rcParams are read as artists are made)."""
+
+    @functools.wraps(function)
+    def build(result: ComparisonResult) -> Figure:
+        with styled():
+            return function(result)
+
+    return build
+
+
+def colour(result: ComparisonResult, name: str) -> str:
+    """The strategy's colour: by its position in ``result.names``, the same in every chart."""
+    return STRATEGY_COLOURS[result.names.index(name) % len(STRATEGY_COLOURS)]
+
+
+def marker(result: ComparisonResult, name: str) -> str:
+    return STRATEGY_MARKERS[result.names.index(name) % len(STRATEGY_MARKERS)]
+
+
+def new_figure(result: ComparisonResult, title: str, note: str = "") -> Figure:
+    """A 16:9 figure with the chart title and a footer naming the comparison, the number
+    of replications, the seed and what the error bars are."""
+    fig = Figure(figsize=FIGSIZE_IN, layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.supxlabel(footer(result, note), x=0.01, ha="left", fontsize=FOOTER_PT,
+                  color=NEUTRAL, fontweight="normal")
+    return fig
+
+
+def replications(result: ComparisonResult) -> int:
+    return min(len(r.runs) for r in result.results)
+
+
+def footer(result: ComparisonResult, note: str = "") -> str:
+    run = result.results[0].scenario.run
+    n = replications(result)
+    ci = ("error bars and bands: 95% CI (Student t over replications)" if n > 1
+          else "one replication: no confidence interval")
+    parts = [result.name, f"{n} replication{'s' if n != 1 else ''}", f"seed {run.seed}",
+             f"days {run.warmup_days}-{run.days} measured", ci]
+    if note:
+        parts.append(note)
+    return "  ·  ".join(parts)
+
+
+def measured_days(result: ComparisonResult) -> int:
+    run = result.results[0].scenario.run
+    return run.days - run.warmup_days
+
+
+def short(value: float, _pos: object = None) -> str:
+    """A large number, short: 1.5M, 12k, 2.5k, −800 (money and counts)."""
+    size = abs(value)
+    if math.isnan(value):
+        return "n/a"
+    if size >= 1e6:
+        text = f"{value / 1e6:.1f}M".replace(".0M", "M")
+    elif size >= 1e4:
+        text = f"{value / 1e3:.0f}k"
+    elif size >= 1e3:
+        text = f"{value / 1e3:.1f}k".replace(".0k", "k")
+    else:
+        text = f"{value:.0f}"
+    return text.replace("-", MINUS)
+
+
+def short_ticks() -> FuncFormatter:
+    """Axis ticks as :func:`short` numbers (a new formatter per axis: formatters are bound
+    to the axis they format)."""
+    return FuncFormatter(short)
+
+
+def percent(value: float, _pos: object = None) -> str:
+    """A share (0-1) as a percentage, with a decimal only when it is not whole: 25%, 57.5%."""
+    pct = 100 * value
+    text = f"{pct:.0f}%" if abs(pct - round(pct)) < 1e-6 else f"{pct:.1f}%"
+    return text.replace("-", MINUS)
+
+
+def percent_ticks() -> FuncFormatter:
+    """Axis ticks of a share (0-1) as :func:`percent`."""
+    return FuncFormatter(percent)
+
+
+def strategy_axis(ax: Axes, result: ComparisonResult, *, labels: bool = True) -> None:
+    """Strategies top to bottom on the y axis, in comparison order."""
+    ax.set_yticks(range(len(result.names)), result.names)
+    ax.tick_params(axis="y", labelleft=labels)
+    ax.set_ylim(len(result.names) - 0.4, -0.6)
+    ax.grid(False, axis="y")
+    ax.tick_params(axis="y", length=0)
+
+
+def few_ticks(n: int = 4) -> MaxNLocator:
+    """At most ``n`` round ticks, so large tick labels do not collide."""
+    return MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10])

@@ -1,0 +1,253 @@
+"""The report page: header, who wins, tables, charts, parameters, all in one HTML file.
+
+Everything is inline (style, charts as data URIs), so the file opens offline and can be
+mailed; nothing in it depends on the clock or the machine, so the same results give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import math
+import sys
+from collections.abc import Callable, Sequence
+from string import Template
+from typing import Any
+
+from sim.experiment.compare import ComparisonResult
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, format_value
+from sim.report.findings import findings, probability_line, sentence, undefined
+from sim.report.html import Html, el, esc, join
+from sim.report.parameters import parameters_section
+from sim.report.style import CSS
+from sim.views import COMPARE_METRICS
+
+PAGE = Template("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="simrun $version">
+<title>$title</title>
+<style>
+$css</style>
+</head>
+<body>
+$body
+</body>
+</html>
+""")
+
+
+def render_page(result: ComparisonResult) -> str:
+    single = len(result.names) == 1
+    title = _title(result)
+    sections = [
+        el("header", el("h1", title), el("p", _subtitle(result), cls="subtitle")),
+        el("section", el("h2", "Summary" if single else "Who wins"), _summary(result),
+           id="summary"),
+        el("section", el("h2", "Key numbers"), _key_table(result),
+           el("details", el("summary", f"All {len(METRICS)} metrics"), _full_table(result)),
+           id="tables"),
+        _charts(result),
+        el("section", el("h2", "Scenario"), parameters_section(
+            [r.scenario for r in result.results]), _resolved(result), id="parameters"),
+        el("footer", _footer(result)),
+    ]
+    return PAGE.substitute(title=esc(f"{title} · simrun report"), version=esc(_version(result)),
+                           css=CSS, body=el("main", sections))
+
+
+def _title(result: ComparisonResult) -> str:
+    if len(result.names) == 1:
+        return f"{result.names[0]}: strategy {_preset(result, result.names[0])}"
+    return " vs ".join(result.names)
+
+
+def _preset(result: ComparisonResult, name: str) -> str:
+    return result.result(name).scenario.strategy.preset or "custom"
+
+
+def _version(result: ComparisonResult) -> str:
+    return ", ".join(dict.fromkeys(r.version for r in result.results))
+
+
+def _subtitle(result: ComparisonResult) -> str:
+    s = result.results[0].scenario.run
+    n = len(result.results[0].runs)
+    reps = f"{n} replication{'s' if n != 1 else ''}"
+    window = f"days {s.warmup_days} to {s.days} measured ({s.days - s.warmup_days} days)"
+    if len(result.names) == 1:
+        what = f"One strategy, {reps}"
+    else:
+        what = (f"{len(result.names)} strategies on the same customers, {reps}, "
+                f"baseline {result.baseline}")
+    return f"{result.name} · {what} · {window} · seed {s.seed} · simrun {_version(result)}"
+
+
+def _summary(result: ComparisonResult) -> Html:
+    items = [el("li", sentence(f)) for f in findings(result)]
+    items += [el("li", f"{m.label}: no value in this run (not defined here, e.g. too few "
+                 "measured days).", cls="missing") for m in undefined(result)]
+    parts: list[Html | None] = [el("ul", items, cls="findings")]
+    if len(result.names) > 1:
+        parts.append(el("p", probability_line(result), cls="probability"))
+        parts.append(el("p", "Every strategy met the same customers in each replication, so "
+                        "differences are paired; a difference is clear when the 95% "
+                        "confidence interval of the paired difference excludes zero.",
+                        cls="note"))
+    else:
+        parts.append(el("p", "A single strategy: run 'simrun compare' to set it against "
+                        "others on the same customers.", cls="note"))
+    return join(parts)
+
+
+def _half(e: Estimate, metric: Metric) -> str:
+    if metric.unit == "share":
+        return f"{100 * e.half_width:.1f}"
+    return format_value(e.half_width, metric.unit).lstrip("+")
+
+
+def _difference(d: Estimate, metric: Metric) -> str:
+    """'+12,345 ±800' (paired difference to the baseline, 95% half-width)."""
+    if math.isnan(d.mean):
+        return "n/a"
+    sign = "+" if d.mean >= 0 else ""
+    body = f"{sign}{100 * d.mean:.1f} pts" if metric.unit == "share" else \
+        sign + format_value(d.mean, metric.unit)
+    return body if math.isnan(d.low) else f"{body} ±{_half(d, metric)}"
+
+
+def _verdict(d: Estimate, metric: Metric) -> str:
+    """'better', 'worse' (the paired CI excludes zero) or 'unclear'."""
+    if math.isnan(d.low) or d.low <= 0 <= d.high:
+        return "unclear"
+    return "better" if (d.mean > 0) == metric.higher_is_better else "worse"
+
+
+def _best(result: ComparisonResult, metric: Metric) -> str | None:
+    means = {n: result.result(n).estimates()[metric.key].mean for n in result.names}
+    if len(means) < 2 or any(math.isnan(v) for v in means.values()):
+        return None
+    sign = 1 if metric.higher_is_better else -1
+    top = max(sign * v for v in means.values())
+    winners = [n for n, v in means.items() if sign * v == top]
+    return winners[0] if len(winners) == 1 else None
+
+
+def _cell(result: ComparisonResult, name: str, metric: Metric, best: str | None) -> Html:
+    e = result.result(name).estimates()[metric.key]
+    mean = el("span", format_value(e.mean, metric.unit),
+              cls="mean best" if name == best else "mean")
+    ci = None if math.isnan(e.low) else el("span", f" ±{_half(e, metric)}", cls="ci")
+    diff = None
+    if name != result.baseline:
+        d = result.paired_difference(name, metric.key)
+        verdict = _verdict(d, metric)
+        diff = el("span", _difference(d, metric), cls=f"diff {verdict}",
+                  title=f"{verdict} than {result.baseline}" if verdict != "unclear"
+                  else f"not clearly different from {result.baseline}")
+    return el("td", mean, ci, diff)
+
+
+def _comparison_table(result: ComparisonResult, keys: Sequence[str], caption: str,
+                      grouped: bool) -> Html:
+    head = el("thead", el("tr", el("th", "Metric", scope="col"), [
+        el("th", name, el("span", " (baseline)", cls="baseline") if name == result.baseline
+           and len(result.names) > 1 else None, scope="col") for name in result.names]))
+    rows = []
+    group = None
+    for key in keys:
+        metric = METRIC_BY_KEY[key]
+        if grouped and metric.group != group:
+            group = metric.group
+            rows.append(el("tr", el("th", group, colspan=len(result.names) + 1, scope="colgroup"),
+                           cls="group"))
+        best = _best(result, metric)
+        rows.append(el("tr", el("th", metric.label, scope="row"),
+                       [_cell(result, n, metric, best) for n in result.names],
+                       cls="headline" if metric.group == "Headline" else None))
+    return el("table", el("caption", caption), head, el("tbody", rows), cls="numbers")
+
+
+def _legend(result: ComparisonResult) -> Html:
+    if len(result.names) == 1:
+        return el("p", "Mean over replications ± half-width of the 95% confidence interval. "
+                  "Money totals are over the measured days.", cls="note")
+    return el("p", "Mean ± half-width of the 95% confidence interval; bold: the best mean. "
+              f"Second line: paired difference to {result.baseline} on the same customers, ",
+              el("span", "better", cls="diff better"), " or ", el("span", "worse", cls="diff worse"),
+              " when its 95% CI excludes zero, ", el("span", "grey", cls="diff unclear"),
+              " when it does not. Money totals are over the measured days.", cls="note")
+
+
+def _key_table(result: ComparisonResult) -> Html:
+    caption = "Key metrics per strategy" if len(result.names) > 1 else "Key metrics"
+    return join([_comparison_table(result, COMPARE_METRICS, caption, grouped=False),
+                 _legend(result)])
+
+
+def _full_table(result: ComparisonResult) -> Html:
+    return _comparison_table(result, [m.key for m in METRICS], "Every metric, by section",
+                             grouped=True)
+
+
+def _charts(result: ComparisonResult) -> Html:
+    from sim.charts import CHARTS, figure_svg
+
+    figures = []
+    for number, (name, make) in enumerate(CHARTS.items(), start=1):
+        fig = make(result)
+        try:
+            svg = figure_svg(fig)
+            alt = _alt_text(fig) or _caption(name, make)
+        finally:
+            _close(fig)
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        figures.append(el(
+            "figure", el("img", src=f"data:image/svg+xml;base64,{data}", alt=alt),
+            el("figcaption", el("strong", f"Figure {number}. "), _caption(name, make)),
+            id=f"chart-{name}"))
+    return el("section", el("h2", "Charts"), el("div", figures, cls="charts"), id="charts")
+
+
+def _caption(name: str, make: Callable[..., Any]) -> str:
+    """The chart function's docstring (first paragraph), else its name in words."""
+    doc = inspect.getdoc(make)
+    if doc:
+        return " ".join(doc.split("\n\n")[0].split())
+    return name.replace("_", " ").replace("-", " ").capitalize()
+
+
+def _alt_text(fig: Any) -> str:
+    titles = [fig.get_suptitle()] if hasattr(fig, "get_suptitle") else []
+    titles += [ax.get_title() for ax in fig.axes]
+    return "; ".join(t for t in titles if t)
+
+
+def _close(fig: Any) -> None:
+    """Release a figure made through pyplot (figures made directly need nothing)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+
+
+def _resolved(result: ComparisonResult) -> Html:
+    from sim.experiment.output import scenario_toml
+
+    blocks = [join([el("h4", r.scenario.name), el("pre", scenario_toml(r.scenario))])
+              for r in result.results]
+    return el("details", el("summary", "Every parameter (the resolved scenario files)"),
+              el("p", "Running one of these files with 'simrun' reproduces that strategy's "
+                 "results exactly; each is also scenario.toml in the strategy's results "
+                 "folder.", cls="note"), blocks, cls="resolved")
+
+
+def _footer(result: ComparisonResult) -> Html:
+    s = result.results[0].scenario.run
+    n = len(result.results[0].runs)
+    return el("p", f"simrun {_version(result)} · seed {s.seed} · {n} replication"
+              f"{'s' if n != 1 else ''} · {result.name}. Confidence intervals are Student t "
+              "over replications; the probability of being best is a bootstrap over whole "
+              "replications. The same results always give this same file.")

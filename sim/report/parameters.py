@@ -1,0 +1,201 @@
+"""The scenarios' key parameters as tables a room can read: the market, its customer
+segments, and each strategy's policies and tiers.
+
+It reads the typed scenario only (never the TOML), and shows what a person needs to
+judge the comparison; every other knob is in the resolved scenario, shown collapsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sim.experiment.compare import check_same_market
+from sim.report.html import Html, el, join
+from sim.scenario.distributions import Distribution
+from sim.scenario.model import Scenario, Strategy
+from sim.scenario.schema import to_raw
+
+KIND_LABELS = {
+    "self_select": "customers choose their tier",
+    "by_segment": "by segment",
+    "by_spend": "by past spend",
+    "everyone": "everyone, on arrival",
+    "daily_slots": "daily slots",
+    "none": "none",
+    "satisfaction_target": "towards a satisfaction target",
+}
+
+
+def duration(hours: float) -> str:
+    """Hours as a person says them: '45 min', '1.5 h', '10 d', '4 w'."""
+    if hours >= 168 and abs(hours / 168 - round(hours / 168)) < 1e-9:
+        return f"{round(hours / 168)} w"
+    if hours >= 48:
+        return f"{hours / 24:.3g} d"
+    if hours >= 1:
+        return f"{hours:.3g} h"
+    return f"{60 * hours:.3g} min"
+
+
+def number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def distribution(d: Distribution, is_duration: bool = False, share: bool = False) -> str:
+    """'median 75 (lognormal, σ 0.25)', 'mean 45 min (gamma, cv 0.4)', '2% to 12%'."""
+    def show(x: float) -> str:
+        if is_duration:
+            return duration(x)
+        return f"{100 * x:.3g}%" if share else number(x)
+
+    k, p = d.kind, d.params
+    if k == "constant":
+        return show(p[0])
+    if k == "exponential":
+        return f"mean {show(p[0])} (exponential)"
+    if k == "gamma":
+        return f"mean {show(p[0])} (gamma, cv {p[1]:g})"
+    if k == "lognormal":
+        return f"median {show(p[0])} (lognormal, σ {p[1]:g})"
+    if k == "normal":
+        return f"mean {show(p[0])} (normal, sd {show(p[1])})"
+    if k == "uniform":
+        return f"{show(p[0])} to {show(p[1])} (uniform)"
+    if k == "triangular":
+        return f"{show(p[0])} to {show(p[2])}, mode {show(p[1])}"
+    return f"mean {show(d.mean)} ({k})"
+
+
+def key_value_table(caption: str, rows: Sequence[tuple[str, str]]) -> Html:
+    return el("table", el("caption", caption),
+              el("tbody", [el("tr", el("th", k, scope="row"), el("td", v)) for k, v in rows]),
+              cls="params")
+
+
+def market_tables(s: Scenario) -> Html:
+    """Run, business and market settings, then the customer segments side by side."""
+    b, m, r = s.business, s.market, s.run
+
+    def clock(hour: float) -> str:
+        return f"{int(hour):02d}:{round(60 * (hour - int(hour))):02d}"
+
+    measured = r.days - r.warmup_days
+    run = [("Simulated days", f"{r.days} ({r.warmup_days} warm-up, {measured} measured)"),
+           ("Replications", str(r.replications)), ("Seed", str(r.seed))]
+    business = [("Servers", str(b.servers)),
+                ("Open", f"{clock(b.open_hour)} to {clock(b.close_hour)}, every day"),
+                ("Staff cost per hour", number(b.staff_cost_per_hour)),
+                ("Unit cost per visit", number(b.unit_cost_per_visit)),
+                ("Service failure rate", f"{100 * b.failure_rate:.3g}%"),
+                ("Fix / apology cost", f"{number(b.fix_cost)} / {number(b.apology_cost)}"),
+                ("Request cost (reasonable / not)",
+                 f"{number(b.request_cost)} / {number(b.unreasonable_request_cost)}")]
+    market = [("New customers per day", number(m.new_customers_per_day)),
+              ("Competition", f"{m.alternatives:g} (0 monopoly, 1 many equal rivals)"),
+              ("Initial reputation", f"{m.initial_reputation:g} of 10"),
+              ("Acquisition cost", f"{number(m.acquisition_cost)} per new customer"),
+              ("Referral delay", distribution(m.referral_delay, is_duration=True))]
+    return join([el("div", key_value_table("Run", run), key_value_table("Business", business),
+                    key_value_table("Market", market), cls="param-grid"),
+                 segments_table(s)])
+
+
+def segments_table(s: Scenario) -> Html:
+    rows: list[tuple[str, Any]] = [
+        ("Share of new customers", lambda g: f"{100 * g.share:.3g}%"),
+        ("Willingness to pay", lambda g: distribution(g.wtp)),
+        ("Value of time per hour", lambda g: distribution(g.value_of_time_per_h)),
+        ("Service time", lambda g: distribution(g.service_time, is_duration=True)),
+        ("Patience in the queue", lambda g: distribution(g.patience, is_duration=True)),
+        ("Time between visits", lambda g: distribution(g.visit_interval, is_duration=True)),
+        ("Special requests per visit", lambda g: distribution(g.request_rate)),
+        ("Unreasonable share of requests",
+         lambda g: distribution(g.unreasonable_share, share=True)),
+        ("Abuse propensity per visit", lambda g: distribution(g.abuse_propensity, share=True)),
+        ("Loyalty", lambda g: distribution(g.loyalty)),
+    ]
+    head = el("thead", el("tr", el("th", "Segment", scope="col"),
+                          [el("th", g.name, scope="col") for g in s.segments]))
+    body = el("tbody", [el("tr", el("th", label, scope="row"),
+                           [el("td", show(g)) for g in s.segments]) for label, show in rows])
+    return el("table", el("caption", "Customer segments"), head, body, cls="params wide")
+
+
+def policy(obj: object) -> str:
+    """A policy as words: its kind's label and its settings ('daily slots: slots per day
+    24, waitlist yes')."""
+    raw = to_raw(obj)
+    kind = raw.pop("kind", "")
+    label = KIND_LABELS.get(kind, kind.replace("_", " "))
+    if kind == "none" or not raw:
+        return label
+    settings = []
+    for name, value in raw.items():
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, dict):
+            shown = ", ".join(f"{k} → {v}" for k, v in value.items())
+        elif isinstance(value, float):
+            shown = f"{value:g}"
+        else:
+            shown = str(value)
+        settings.append(f"{name.replace('_', ' ')} {shown}")
+    return f"{label}: {'; '.join(settings)}"
+
+
+def strategy_rows(st: Strategy) -> list[tuple[str, str]]:
+    return [
+        ("Tiers", ", ".join(f"{t.name} {number(t.price)}" for t in st.tiers)),
+        ("Tier assignment", policy(st.assignment)),
+        ("Admission", policy(st.admission)),
+        ("After a failure", st.recovery),
+        ("Screening accuracy", f"{100 * st.screening_accuracy:.3g}%"),
+        ("Exclusivity boost", f"{st.exclusivity_boost:g}"),
+        ("Lock-in (monopoly)", f"{st.lock_in:g}"),
+        ("Adaptation", policy(st.adaptation)),
+    ]
+
+
+def strategies_table(scenarios: Sequence[Scenario]) -> Html:
+    """Strategy-level knobs, one column per strategy."""
+    head = el("thead", el("tr", el("th", "Strategy", scope="col"),
+                          [el("th", s.name, scope="col") for s in scenarios]))
+    columns = [strategy_rows(s.strategy) for s in scenarios]
+    body = el("tbody", [el("tr", el("th", label, scope="row"), [el("td", col[i][1])
+                                                                for col in columns])
+                        for i, (label, _) in enumerate(columns[0])])
+    return el("table", el("caption", "What each strategy does"), head, body,
+              cls="params wide")
+
+
+def tiers_table(s: Scenario) -> Html:
+    """One strategy's tiers: the offer a customer sees."""
+    by_spend = to_raw(s.strategy.assignment).get("kind") == "by_spend"
+    columns = ["Tier", "Price", "Value ×", "Priority", "Service level", "Requests", "Refunds",
+               "Delight chance", *(["Min spend"] if by_spend else [])]
+    rows = []
+    for t in s.strategy.tiers:
+        cells = [number(t.price), f"{t.value:g}", str(t.priority), f"{t.service_level:g}",
+                 t.requests, t.refunds, f"{100 * t.delight_chance:.3g}%",
+                 *([number(t.min_spend)] if by_spend else [])]
+        rows.append(el("tr", el("th", t.name, scope="row"), [el("td", c) for c in cells]))
+    preset = f" (preset {s.strategy.preset})" if s.strategy.preset and \
+        s.strategy.preset != s.name else ""
+    return el("table", el("caption", f"{s.name}{preset}: tiers"),
+              el("thead", el("tr", [el("th", c, scope="col") for c in columns])),
+              el("tbody", rows), cls="params tiers")
+
+
+def parameters_section(scenarios: Sequence[Scenario]) -> Html:
+    differences = check_same_market(scenarios) if len(scenarios) > 1 else []
+    note = None
+    if differences:
+        note = el("p", "The markets differ (", "; ".join(differences), "): the market "
+                  "below is the first strategy's, and differences are less cleanly paired.",
+                  cls="warning")
+    return join([el("h3", "Market and customers"), note, market_tables(scenarios[0]),
+                 el("h3", "Strategies"), strategies_table(scenarios),
+                 el("div", [tiers_table(s) for s in scenarios], cls="tier-grid")])
