@@ -159,6 +159,12 @@ def load_sweep(path: str | Path) -> Sweep:
                                 "(low and high)"))
     if issues:
         raise ScenarioError(path, issues)
+    if settings.design in ("sobol", "morris"):
+        try:
+            import SALib  # noqa: F401
+        except ImportError:
+            raise ScenarioError(path, [Issue("sweep.design", "needs SALib: pip install "
+                                             "'simrun[sensitivity]'", settings.design)]) from None
     points = design_points(settings, parameters)
     base = [path.parent / s for s in settings.scenarios]
     missing = [Issue(f"sweep.scenarios[{i}]", "no such file", str(p)) for i, p in enumerate(base)
