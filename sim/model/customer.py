@@ -32,7 +32,6 @@ class Customer:
         "referral_propensity",
         "referrals",
         "request_rate",
-        "rng",
         "segment",
         "served_measured",
         "served_once",
@@ -44,7 +43,7 @@ class Customer:
         "wtp",
     )
 
-    def __init__(self, key: tuple[int, ...], rng: object, attributes: list[float],
+    def __init__(self, key: tuple[int, ...], attributes: list[float],
                  segments: tuple[Segment, ...], cumulative_shares: tuple[float, ...],
                  acquired_h: float, measured: bool) -> None:
         u_segment = attributes[A_SEGMENT]
@@ -53,7 +52,6 @@ class Customer:
             index += 1
         seg = segments[index]
         self.key = key
-        self.rng = rng
         self.segment = index
         self.wtp = seg.wtp.sample(attributes[A_WTP])
         self.value_of_time_per_h = seg.value_of_time_per_h.sample(attributes[A_VOT])

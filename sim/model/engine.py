@@ -265,10 +265,10 @@ class Replication:
     def life(self, key: tuple[int, ...], referred: bool) -> Generator[simpy.Event, Any, None]:
         """A customer's life: visits until it churns."""
         env, t = self.env, self.tally
-        rng = self.streams.customer(key)
+        stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
-        c = Customer(key, rng, rng.attributes(), self.s.segments,
+        c = Customer(key, stream.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
         seg_row = t.segments[c.segment]
         self.alive.add(c)
@@ -286,7 +286,7 @@ class Replication:
                 self.period_cash -= cost
         b = self.s.behaviour
         while True:
-            draws = rng.visit(c.visits)
+            draws = stream.visit(c.visits)
             if self.observer is not None:
                 self.observer(key, c.visits, draws)
             c.visits += 1
@@ -298,6 +298,7 @@ class Replication:
             x = satisfaction
             logit = (self.return_base + b.return_satisfaction_weight * (x - 7)
                      + b.return_top_weight * max(0.0, x - 8) + b.loyalty_weight * c.loyalty)
+            # u < 1 / (1 + e^-logit), without overflow for very negative logits
             returns = draws[V_RETURN] * (1 + math.exp(-logit)) < 1 if logit > -700 else False
             if not returns:
                 self.churn(c)
