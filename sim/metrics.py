@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +149,8 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     mean = float(data.mean())
     if n == 1:
         return Estimate(mean, math.nan, 1, math.nan, math.nan)
+    from scipy import stats  # lazy: scipy.stats costs ~50 MB and a second to import
+
     sd = float(data.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return Estimate(mean, sd, n, mean - half, mean + half)
