@@ -39,8 +39,14 @@ def retention(result: ComparisonResult) -> Figure:
         periods = np.arange(1, len(series) + 1)
         line_with_band(ax, periods, series, colour(result, name), label=name,
                        marker=marker(result, name))
-        if len(series):
+        if len(series) and not np.isnan(series.mean[-1]):
             ends.append((float(series.mean[-1]), name, colour(result, name)))
+    if not ends:
+        ax.text(0.5, 0.5, "No 30-day period with a successor yet:\nmeasure at least 60 days",
+                transform=ax.transAxes, ha="center", va="center", color=style.NEUTRAL,
+                fontsize=style.PANEL_TITLE_PT)
+        ax.set_xticks([])
+        ax.set_yticks([])
     ax.set_xlabel("30-day period of the measured window (period n to n + 1)")
     ax.set_ylabel("Retention (% of customers)")
     ax.yaxis.set_major_formatter(style.percent_ticks())
@@ -52,14 +58,17 @@ def retention(result: ComparisonResult) -> Figure:
 @chart
 def survival(result: ComparisonResult) -> Figure:
     """Cohort survival: the share of customers acquired in the measured window who are
-    still active, by week since acquisition (actuarial, censored at the horizon)."""
+    still active, by week since acquisition (actuarial, censored at the horizon), up to
+    the last week every replication reaches."""
     fig = new_figure(result, "Cohort survival: % of new customers still active, "
                              "by week since acquisition")
     ax = fig.subplots()
     for one in result.results:
         name = one.scenario.name
-        series = band([run.distributions["survival_by_week"] for run in one.runs])
-        line_with_band(ax, np.arange(len(series)), series, colour(result, name), label=name)
+        curves = [run.distributions["survival_by_week"] for run in one.runs]
+        weeks = min(len(c) for c in curves)
+        series = band([c[:weeks] for c in curves])
+        line_with_band(ax, np.arange(weeks), series, colour(result, name), label=name)
     ax.set_xlabel("Weeks since acquisition")
     ax.set_ylabel("Customers still active (%)")
     ax.yaxis.set_major_formatter(style.percent_ticks())
@@ -159,9 +168,9 @@ def _at_least(run: RunResult) -> list[float]:
 
 SEGMENT_PANELS = (
     ("served", "Who is served: visits served (count)"),
-    ("churn", "Who churns: % of new customers lost"),
+    ("churn", "Who churns: % of new arrivals lost"),
     ("profit", "Who is profitable: contribution (money)"),
-    ("abuse", "Who abuses: abusive claims per 100 visits"),
+    ("abuse", "Who abuses: abuse claims per 100 visits"),
 )
 
 
@@ -181,8 +190,10 @@ def _segment_estimate(one: ScenarioResult, group: str, panel: str) -> Estimate:
 
 @chart
 def segments(result: ComparisonResult) -> Figure:
-    """Per customer segment: visits served, churn, contribution (revenue minus the
-    visit's variable costs, before staff and acquisition) and abuse, each with its CI."""
+    """Per customer segment: visits served; churn (customers served and then lost, as a
+    share of the segment's new arrivals in the window, prospects never served included);
+    contribution (revenue minus the visits' own costs, before staff and acquisition);
+    abusive refund claims per 100 served visits. Each with its 95% CI."""
     fig = new_figure(result, "Outcomes by customer segment")
     groups = list(result.results[0].runs[0].segments)
     panels = fig.subplot_mosaic([["key", "key"], ["served", "churn"], ["profit", "abuse"]],

@@ -38,10 +38,10 @@ def bars(ax: Axes, result: ComparisonResult, estimates: Sequence[Estimate], *,
     for y, value, end in zip(ys, means, ends, strict=True):
         if math.isnan(value):
             continue
-        ax.text(end + (-0.03 if value < 0 else 0.03) * span, float(y),
-                text(value / scale).replace("-", style.MINUS),
-                va="center", ha="right" if value < 0 else "left", fontsize=style.LABEL_PT,
-                fontweight="bold")
+        ax.annotate(text(value / scale).replace("-", style.MINUS), xy=(end, float(y)),
+                    xytext=(-8 if value < 0 else 8, 0), textcoords="offset points",
+                    va="center", ha="right" if value < 0 else "left",
+                    fontsize=style.LABEL_PT, fontweight="bold")
     pad = 0.32 * span
     ax.set_xlim(low - (pad if low < 0 else 0.0), high + (pad if high > 0 or low == 0 else 0.0))
     ax.xaxis.set_major_locator(style.few_ticks())

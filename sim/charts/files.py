@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -39,19 +39,20 @@ def figure_svg(fig: Figure) -> str:
 
 
 def write_charts_with(charts: Mapping[str, Callable[[ComparisonResult], Figure]],
-                      result: ComparisonResult, folder: Path, *, svg: bool = True,
-                      dpi: int = PNG_DPI) -> list[Path]:
-    """Write NAME.png (and NAME.svg) for each chart into ``folder``; returns the paths."""
+                      result: ComparisonResult, folder: Path, *,
+                      formats: Sequence[str] = ("png", "svg"), dpi: int = PNG_DPI) -> list[Path]:
+    """Write NAME.png and/or NAME.svg for each chart into ``folder``; returns the paths."""
+    unknown = set(formats) - {"png", "svg"}
+    if unknown:
+        raise ValueError(f"unknown chart formats {sorted(unknown)}: use png and svg")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, build in charts.items():
         fig = freeze_layout(build(result))
-        target = folder / f"{name}.png"
-        write_bytes_atomic(target, figure_png(fig, dpi))
-        paths.append(target)
-        if svg:
-            target = folder / f"{name}.svg"
-            write_bytes_atomic(target, figure_svg(fig).encode("utf-8"))
+        for fmt in formats:
+            data = figure_png(fig, dpi) if fmt == "png" else figure_svg(fig).encode("utf-8")
+            target = folder / f"{name}.{fmt}"
+            write_bytes_atomic(target, data)
             paths.append(target)
     return paths
 

@@ -19,6 +19,7 @@ HEADLINE = ("profit", "period_retention", "cost_per_customer")
 COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
               "delight_cost", "return_losses", "acquisition_cost")
 """Gross revenue minus these is profit (docs/model.md, Metrics)."""
+WATERFALL = ("gross_revenue", *COST_ITEMS, "profit")
 
 
 def share_text(value: float) -> str:
@@ -32,7 +33,7 @@ def headline(result: ComparisonResult) -> Figure:
     fig = new_figure(result, "Headline: profit, 30-day retention and cost per customer")
     axes = fig.subplots(1, 3, sharey=True)
     titles = {"profit": f"Profit (money, {days} days)",
-              "period_retention": "30-day retention (% of customers)",
+              "period_retention": "30-day retention (%)",
               "cost_per_customer": "Cost per customer (money)"}
     for i, (ax, key) in enumerate(zip(axes, HEADLINE, strict=True)):
         share = METRIC_BY_KEY[key].unit == "share"
@@ -70,52 +71,38 @@ def cumulative_profit(result: ComparisonResult) -> Figure:
 
 @chart
 def waterfall(result: ComparisonResult) -> Figure:
-    """Per strategy, from revenue before refunds to profit, one bar per cost item."""
+    """Per strategy, from revenue before refunds to profit, one bar per cost item, each
+    with its 95% CI at the end where the running total stands after it."""
     days = style.measured_days(result)
     fig = new_figure(result, f"Profit waterfall: revenue to profit by cost item "
                              f"(money, {days} days)")
     axes = np.atleast_1d(fig.subplots(1, len(result.names), sharey=True, sharex=True))
-    items = ("gross_revenue", *COST_ITEMS, "profit")
     labels = ["Revenue before refunds", *(f"\u2212 {METRIC_BY_KEY[k].label}" for k in COST_ITEMS),
               "= Profit"]
-    ys = np.arange(len(items))
+    ys = np.arange(len(WATERFALL))
     for i, (ax, name) in enumerate(zip(axes, result.names, strict=True)):
-        e = {k: metric(result, name, k) for k in items}
+        estimates = [metric(result, name, key) for key in WATERFALL]
+        lefts, rights, totals = _steps([e.mean for e in estimates])
         c = colour(result, name)
-        revenue = e["gross_revenue"].mean
-        lefts, widths, colours, anchors = [0.0], [revenue], [c], [revenue]
-        running = revenue
-        for key in COST_ITEMS:
-            cost = e[key].mean
-            lefts.append(running - cost)
-            widths.append(cost)
-            colours.append(style.NEUTRAL)
-            anchors.append(running - cost)
-            running -= cost
-        profit = e["profit"].mean
-        lefts.append(min(0.0, profit))
-        widths.append(abs(profit))
-        colours.append(c)
-        anchors.append(profit)
-        ax.barh(ys, widths, left=lefts, height=0.7, color=colours)
+        colours = [c] + [style.NEUTRAL] * len(COST_ITEMS) + [c]
+        ax.barh(ys, rights - lefts, left=lefts, height=0.7, color=colours)
         for y in ys[:-1]:
-            ax.plot([anchors[y]] * 2, [y + 0.35, y + 0.65], color=style.NEUTRAL, linewidth=1)
-        err = errors([e[k] for k in items])
+            ax.plot([totals[y]] * 2, [y + 0.35, y + 0.65], color=style.NEUTRAL, linewidth=1)
+        err = errors(estimates)
         if err is not None:
-            ax.errorbar(anchors, ys, xerr=err, fmt="none", ecolor="black", elinewidth=2,
-                        capsize=5, capthick=2)
-        for y, key in enumerate(items):
-            right = max(lefts[y] + widths[y], 0.0)
-            if err is not None:
-                right = max(right, anchors[y] + err[1][y])
-            ax.text(right + 0.03 * max(revenue, 1.0), y, short(e[key].mean), va="center",
-                    ha="left", fontsize=style.TICK_PT)
+            shown = err.sum(axis=0) > 0
+            ax.errorbar(totals[shown], ys[shown], xerr=err[:, shown], fmt="none",
+                        ecolor="black", elinewidth=2, capsize=5, capthick=2)
+            rights = np.maximum(rights, totals + err[1])
+        for y, e in zip(ys, estimates, strict=True):
+            ax.annotate(short(e.mean), xy=(max(rights[y], 0.0), float(y)), xytext=(6, 0),
+                        textcoords="offset points", va="center", ha="left",
+                        fontsize=style.TICK_PT)
         ax.set_title(name, color=c)
         ax.set_yticks(ys, labels)
-        ax.tick_params(axis="y", labelleft=i == 0)
-        ax.set_ylim(len(items) - 0.4, -0.6)
+        ax.tick_params(axis="y", labelleft=i == 0, length=0)
+        ax.set_ylim(len(WATERFALL) - 0.4, -0.6)
         ax.grid(False, axis="y")
-        ax.tick_params(axis="y", length=0)
         ax.axvline(0, color="black", linewidth=1.2)
         ax.xaxis.set_major_formatter(style.short_ticks())
         ax.xaxis.set_major_locator(style.few_ticks(3))
@@ -124,6 +111,16 @@ def waterfall(result: ComparisonResult) -> Figure:
     span = (top - low) or 1.0
     axes[0].set_xlim(low - (0.2 * span if low < 0 else 0.0), top + 0.22 * span)
     return fig
+
+
+def _steps(amounts: list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bar extents of a waterfall (revenue, costs..., profit) and the running total
+    after each step (where its CI is drawn)."""
+    revenue, *costs, profit = amounts
+    totals = revenue - np.concatenate([[0.0], np.cumsum(costs)])
+    lefts = np.concatenate([[0.0], totals[1:], [min(0.0, profit)]])
+    rights = np.concatenate([[revenue], totals[:-1], [max(0.0, profit)]])
+    return lefts, rights, np.concatenate([totals, [profit]])
 
 
 def _upper(e: Estimate) -> float:

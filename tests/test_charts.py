@@ -1,0 +1,146 @@
+"""The workshop charts: one figure per chart, files that reproduce, colours that hold.
+
+One small comparison (75 days, so two 30-day periods are measured; 3 replications) is
+run once for the module and every chart is drawn from it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
+
+from sim.charts import CHARTS, figure_png, figure_svg, write_charts
+from sim.charts.files import write_charts_with
+from sim.experiment.compare import ComparisonResult, compare
+from sim.experiment.runner import ScenarioResult
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["run.days=75", "run.warmup_days=10", "run.replications=3"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+UNITS = ("money", "%", "minutes", "min)", "count", "0-10", "per 100")
+METRIC_WORDS = ("profit", "retention", "cost", "survival", "satisfaction", "wait",
+                "abandonment", "segment", "promoter")
+
+
+@pytest.fixture(scope="module")
+def result() -> ComparisonResult:
+    scenarios = [load_scenario(ROOT / f"scenarios/{name}.toml", SMALL)
+                 for name in ("god", "tiered")]
+    return compare(scenarios, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def written(result: ComparisonResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("charts")
+    write_charts(result, folder)
+    return folder
+
+
+def titles(fig: Figure) -> list[str]:
+    """The chart's title and its panels' titles (panel titles sit on the left)."""
+    return [fig.get_suptitle()] + [ax.get_title(loc=loc) for ax in fig.axes
+                                   for loc in ("left", "center")]
+
+
+def test_every_chart_is_a_figure_whose_title_names_a_metric_and_a_unit(
+        result: ComparisonResult) -> None:
+    for name, chart in CHARTS.items():
+        fig = chart(result)
+        assert isinstance(fig, Figure), name
+        assert any(word in fig.get_suptitle().lower() for word in METRIC_WORDS), name
+        assert any(unit in title for title in titles(fig) for unit in UNITS), name
+
+
+def test_charts_are_listed_in_presentation_order_and_public() -> None:
+    import sim.charts
+
+    assert list(CHARTS)[:2] == ["headline", "cumulative_profit"]
+    assert {"retention", "survival", "waterfall", "satisfaction", "waits",
+            "profit_vs_retention", "segments"} <= set(CHARTS)
+    for name, chart in CHARTS.items():
+        assert getattr(sim.charts, name) is chart
+
+
+def test_write_charts_writes_a_png_and_an_svg_per_chart(written: Path) -> None:
+    for name in CHARTS:
+        png = (written / f"{name}.png").read_bytes()
+        assert png.startswith(PNG_MAGIC), name
+        assert len(png) > 20_000, name
+        svg = (written / f"{name}.svg").read_text(encoding="utf-8")
+        assert "<svg" in svg, name
+        assert svg.rstrip().endswith("</svg>"), name
+    assert sorted(p.name for p in written.iterdir()) == sorted(
+        f"{n}.{ext}" for n in CHARTS for ext in ("png", "svg"))
+
+
+def test_png_is_150_dpi_and_16_to_9(written: Path) -> None:
+    png = (written / "headline.png").read_bytes()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == pytest.approx(2000, abs=2)
+    assert width / height == pytest.approx(16 / 9, rel=0.01)
+
+
+def test_svg_is_byte_identical_across_writes(result: ComparisonResult, written: Path,
+                                             tmp_path: Path) -> None:
+    some = {"headline": CHARTS["headline"]}
+    write_charts_with(some, result, tmp_path, formats=("svg",))
+    for name in some:
+        assert (tmp_path / f"{name}.svg").read_bytes() == (written / f"{name}.svg").read_bytes()
+    svg = (written / "headline.svg").read_text(encoding="utf-8")
+    assert not re.search(r"<dc:date>", svg)
+
+
+def strategy_colours(ax: Axes) -> dict[str, str]:
+    """Colour of each labelled line, bar group or error-bar marker in an axes."""
+    handles, labels = ax.get_legend_handles_labels()
+    colours = {}
+    for handle, label in zip(handles, labels, strict=True):
+        artist = handle[0] if isinstance(handle, tuple) else handle
+        get = getattr(artist, "get_color", None) or artist.get_facecolor
+        colours[label] = to_hex(get())
+    return colours
+
+
+def test_the_same_strategy_has_the_same_colour_in_every_chart(
+        result: ComparisonResult) -> None:
+    headline = CHARTS["headline"](result).axes[0]
+    bars = {name: to_hex(patch.get_facecolor())
+            for name, patch in zip(result.names, headline.patches, strict=True)}
+    lines = strategy_colours(CHARTS["cumulative_profit"](result).axes[0])
+    points = strategy_colours(CHARTS["profit_vs_retention"](result).axes[0])
+    assert bars == lines == points
+    assert len(set(bars.values())) == len(result.names)
+
+
+def test_charts_touch_no_global_matplotlib_state(result: ComparisonResult) -> None:
+    had_pyplot = "matplotlib.pyplot" in sys.modules
+    before = matplotlib.rcParams.copy()
+    figure_png(CHARTS["headline"](result), dpi=30)
+    assert matplotlib.rcParams.copy() == before
+    if not had_pyplot:
+        assert "matplotlib.pyplot" not in sys.modules
+
+
+def solo(result: ComparisonResult, replications: int) -> ComparisonResult:
+    """The first strategy alone, as ``load_any`` reads a single run's folder."""
+    one = result.results[0]
+    single = ScenarioResult(one.scenario, one.runs[:replications])
+    return ComparisonResult(single.scenario.name, (single,), single.scenario.name, "profit")
+
+
+def test_a_single_run_gets_every_chart_even_with_one_replication(
+        result: ComparisonResult) -> None:
+    single = solo(result, 1)
+    for name, chart in CHARTS.items():
+        fig = chart(single)
+        fig.draw_without_rendering()
+        assert "no confidence interval" in fig.get_supxlabel(), name
+    assert figure_svg(CHARTS["headline"](solo(result, 3))).startswith("<?xml")
