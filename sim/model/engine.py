@@ -69,7 +69,7 @@ from sim.model.rng import (
 )
 from sim.model.tally import PERIOD_H, WEEK_H, Tally
 from sim.scenario.model import Scenario
-from sim.strategies.policies import BySegment, BySpend
+from sim.strategies.policies import Bindable
 
 Observer = Callable[[tuple[int, ...], int, list[float]], None]
 """Called with (customer key, visit number, the visit's uniforms): for CRN tests."""
@@ -107,15 +107,10 @@ class Replication:
         self.tiers = strategy.tiers
         self.n_priorities = max(t.priority for t in self.tiers) + 1
         self.queued = [0] * self.n_priorities
-        assignment = strategy.assignment
-        if isinstance(assignment, BySegment):
-            assignment = assignment.bind(tuple(g.name for g in s.segments),
-                                         tuple(t.name for t in self.tiers))
-        elif isinstance(assignment, BySpend):
-            assignment = assignment.bind(tuple(t.min_spend for t in self.tiers))
-        self.assignment = assignment
-        self.admission = strategy.admission
-        self.adaptation = strategy.adaptation
+        segment_names = tuple(g.name for g in s.segments)
+        self.assignment, self.admission, self.adaptation = (
+            policy.bind(segment_names, self.tiers) if isinstance(policy, Bindable) else policy
+            for policy in (strategy.assignment, strategy.admission, strategy.adaptation))
         mean_levels = sum(t.service_level for t in self.tiers) / len(self.tiers)
         self.base_service_h = math.fsum(g.share * g.service_time.mean for g in s.segments)
         self.queue_service_h = self.base_service_h * mean_levels

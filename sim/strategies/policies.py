@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 REGISTRY: dict[str, dict[str, type]] = {"admission": {}, "assignment": {}, "adaptation": {}}
 DEFAULT_KIND = {"admission": "everyone", "assignment": "self_select", "adaptation": "none"}
@@ -71,6 +71,16 @@ class Assignment(Protocol):
     def assign(self, segment: int, past_spend: float) -> int | None:
         """Tier index offered to the customer, or None: it picks the best surplus."""
         ...
+
+
+@runtime_checkable
+class Bindable(Protocol):
+    """Optional capability: resolve names to indices once, before the run starts.
+
+    The engine calls ``bind(segment names, tiers)`` once per replication if a policy
+    has it and uses the returned copy; per-visit calls then index plain tuples."""
+
+    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> Any: ...
 
 
 @runtime_checkable
@@ -126,8 +136,9 @@ class BySegment:
     """Segment name -> tier name; every segment must be listed."""
     _index: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
-    def bind(self, segment_names: tuple[str, ...], tier_names: tuple[str, ...]) -> BySegment:
+    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> BySegment:
         """A copy resolved to indices (the loader checks the names first)."""
+        tier_names = [t.name for t in tiers]
         index = tuple(tier_names.index(self.tiers[name]) for name in segment_names)
         return BySegment(self.tiers, index)
 
@@ -142,8 +153,8 @@ class BySpend:
 
     _thresholds: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
-    def bind(self, min_spends: tuple[float, ...]) -> BySpend:
-        return BySpend(min_spends)
+    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> BySpend:
+        return BySpend(tuple(t.min_spend for t in tiers))
 
     def assign(self, segment: int, past_spend: float) -> int | None:
         best, best_spend = 0, -1.0
