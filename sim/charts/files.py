@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,26 @@ def figure_svg(fig: Figure) -> str:
     buffer = io.StringIO()
     with styled():
         fig.savefig(buffer, format="svg", metadata=SVG_METADATA)
-    return buffer.getvalue()
+    return stable_ids(buffer.getvalue())
+
+
+_HASHED_ID = re.compile(r'id="([a-z][0-9a-f]{10})"')
+
+
+def stable_ids(svg: str) -> str:
+    """The SVG with matplotlib's hashed ids (clip paths, markers: 'p3e4917a19e') renamed
+    in order of appearance ('p0000000001', ...).
+
+    matplotlib hashes a clip rectangle's coordinates at full precision, and the layout
+    can differ in the last bits from one process history to another, so the same chart
+    may come out with other ids. Each chart is its own document (an image), so ids only
+    need to be unique inside it."""
+    names = {old: f"{old[0]}{n:010d}" for n, old in enumerate(
+        dict.fromkeys(_HASHED_ID.findall(svg)), start=1)}
+    if not names:
+        return svg
+    pattern = re.compile(r"\b(" + "|".join(names) + r")\b")
+    return pattern.sub(lambda m: names[m.group(1)], svg)
 
 
 def write_charts_with(charts: Mapping[str, Callable[[ComparisonResult], Figure]],

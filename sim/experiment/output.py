@@ -153,7 +153,8 @@ def load_results(folder: Path) -> ScenarioResult:
                 columns[c].append(float(row[c]))
     runs = tuple(run_from_dict(raw, {c: tuple(v) for c, v in series[raw["replication"]].items()})
                  for raw in details)
-    return ScenarioResult(scenario, runs)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return ScenarioResult(scenario, runs, version=summary["simrun_version"])
 
 
 class Checkpoint:

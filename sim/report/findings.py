@@ -88,39 +88,49 @@ def paired(result: ComparisonResult, a: str, b: str, key: str) -> Estimate:
     return estimate([x.metrics[key] - y.metrics[key] for x, y in zip(runs_a, runs_b, strict=True)])
 
 
+def shown(value: float, unit: str) -> str:
+    """``format_value`` without the sign of a zero that rounding left ('-0.0 min')."""
+    text = format_value(value, unit)
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        return text[1:]
+    return text
+
+
 def amount(value: float, metric: Metric) -> str:
     """A difference's size without its sign: '52,300', '3.2 points', '4.5 min'."""
     if metric.unit == "share":
         return f"{100 * abs(value):.1f} points"
     if metric.unit == "nps":
         return f"{abs(value):.1f} points"
-    return format_value(abs(value), metric.unit)
+    return shown(abs(value), metric.unit)
 
 
 def interval(e: Estimate, metric: Metric) -> str:
     """'95% CI 35,100 to 37,700', or '' without an interval."""
     if math.isnan(e.low):
         return ""
-    return f"95% CI {format_value(e.low, metric.unit)} to {format_value(e.high, metric.unit)}"
+    return f"95% CI {shown(e.low, metric.unit)} to {shown(e.high, metric.unit)}"
 
 
 def difference_interval(d: Estimate, metric: Metric) -> str:
     if metric.unit == "share":
         return f"{100 * d.low:+.1f} to {100 * d.high:+.1f} points"
-    sign = "+" if d.low >= 0 else ""
-    high_sign = "+" if d.high >= 0 else ""
-    return (f"{sign}{format_value(d.low, metric.unit)} to "
-            f"{high_sign}{format_value(d.high, metric.unit)}")
+
+    def signed(x: float) -> str:
+        text = shown(x, metric.unit)
+        return text if text.startswith("-") else f"+{text}"
+
+    return f"{signed(d.low)} to {signed(d.high)}"
 
 
 def sentence(f: Finding) -> Html:
     """The finding as one sentence, strategy names in bold."""
     m = f.metric
-    value = format_value(f.value.mean, m.unit)
+    value = shown(f.value.mean, m.unit)
     ci = interval(f.value, m)
-    shown = f"{value} ({ci})" if ci else value
+    stated = f"{value} ({ci})" if ci else value
     if f.runner_up is None or f.difference is None:
-        return join([el("strong", m.label), f": {shown}."])
+        return join([el("strong", m.label), f": {stated}."])
     if f.tie:
         return join([el("strong", f.best), " and ", el("strong", f.runner_up),
                      f" tie on {m.label.lower()}: {value}."])
@@ -130,7 +140,7 @@ def sentence(f: Finding) -> Html:
     if m.key == "profit" and f.value.mean < 0:
         wins = "loses the least money (profit)"
     lead = [el("strong", f.best), f" {wins}: ",
-            shown, f", {amount(d.mean, m)} {better} than ", el("strong", f.runner_up),
+            stated, f", {amount(d.mean, m)} {better} than ", el("strong", f.runner_up),
             " on the same customers"]
     if f.clear is None:
         tail = " (one replication: no confidence interval; run more to tell)."
@@ -157,4 +167,4 @@ def probability_line(result: ComparisonResult) -> Html:
 
 
 __all__ = ["SUMMARY_METRICS", "Finding", "findings", "paired", "probability_line", "sentence",
-           "undefined"]
+           "shown", "undefined"]

@@ -17,9 +17,9 @@ from typing import Any
 
 from sim.experiment.compare import ComparisonResult
 from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, format_value
-from sim.report.findings import findings, probability_line, sentence, undefined
+from sim.report.findings import findings, probability_line, sentence, shown, undefined
 from sim.report.html import Html, el, esc, join
-from sim.report.parameters import parameters_section
+from sim.report.parameters import market_differences, parameters_section
 from sim.report.style import CSS
 from sim.views import COMPARE_METRICS
 
@@ -93,10 +93,17 @@ def _summary(result: ComparisonResult) -> Html:
     parts: list[Html | None] = [el("ul", items, cls="findings")]
     if len(result.names) > 1:
         parts.append(el("p", probability_line(result), cls="probability"))
-        parts.append(el("p", "Every strategy met the same customers in each replication, so "
-                        "differences are paired; a difference is clear when the 95% "
-                        "confidence interval of the paired difference excludes zero.",
-                        cls="note"))
+        differences = market_differences([r.scenario for r in result.results])
+        if differences:
+            parts.append(el("p", "Caution: the strategies do not all meet the same market (",
+                            "; ".join(differences), "), so they meet only partly the same "
+                            "customers and the paired differences are less clean.",
+                            cls="warning"))
+        else:
+            parts.append(el("p", "Every strategy met the same customers in each replication, "
+                            "so differences are paired; a difference is clear when the 95% "
+                            "confidence interval of the paired difference excludes zero.",
+                            cls="note"))
     else:
         parts.append(el("p", "A single strategy: run 'simrun compare' to set it against "
                         "others on the same customers.", cls="note"))
@@ -138,7 +145,7 @@ def _best(result: ComparisonResult, metric: Metric) -> str | None:
 
 def _cell(result: ComparisonResult, name: str, metric: Metric, best: str | None) -> Html:
     e = result.result(name).estimates()[metric.key]
-    mean = el("span", format_value(e.mean, metric.unit),
+    mean = el("span", shown(e.mean, metric.unit),
               cls="mean best" if name == best else "mean")
     ci = None if math.isnan(e.low) else el("span", f" ±{_half(e, metric)}", cls="ci")
     diff = None
@@ -210,6 +217,8 @@ def _charts(result: ComparisonResult) -> Html:
             el("figcaption", el("strong", f"Figure {number}. "), _caption(name, make)),
             id=f"chart-{name}"))
     return el("section", el("h2", "Charts"), el("div", figures, cls="charts"), id="charts")
+
+
 
 
 def _caption(name: str, make: Callable[..., Any]) -> str:

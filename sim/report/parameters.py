@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sim.experiment.compare import check_same_market
+from sim.experiment.compare import MARKET_PARTS
 from sim.report.html import Html, el, join
 from sim.scenario.distributions import Distribution
 from sim.scenario.model import Scenario, Strategy
@@ -189,13 +189,38 @@ def tiers_table(s: Scenario) -> Html:
               el("tbody", rows), cls="params tiers")
 
 
+def market_differences(scenarios: Sequence[Scenario]) -> list[str]:
+    """Market settings that differ between strategies, as 'market.alternatives: god 0.5,
+    god-monopoly 0.1' (by strategy name, never by file, so the report stays the same when
+    the results are read back from their folder)."""
+    flat = [dict(_flatten({part: to_raw(getattr(s, part)) for part in MARKET_PARTS}))
+            for s in scenarios]
+    out = []
+    for key in flat[0]:
+        if key == "run.name":
+            continue
+        values = [f.get(key) for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            out.append(f"{key}: " + ", ".join(f"{s.name} {v}" for s, v in
+                                              zip(scenarios, values, strict=True)))
+    return out
+
+
+def _flatten(raw: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(raw, dict):
+        return [kv for k, v in raw.items() for kv in _flatten(v, f"{prefix}{k}.")]
+    if isinstance(raw, list) and raw and isinstance(raw[0], dict):
+        return [kv for i, v in enumerate(raw) for kv in _flatten(v, f"{prefix[:-1]}[{i}].")]
+    return [(prefix[:-1], raw)]
+
+
 def parameters_section(scenarios: Sequence[Scenario]) -> Html:
-    differences = check_same_market(scenarios) if len(scenarios) > 1 else []
+    differences = market_differences(scenarios)
     note = None
     if differences:
-        note = el("p", "The markets differ (", "; ".join(differences), "): the market "
-                  "below is the first strategy's, and differences are less cleanly paired.",
-                  cls="warning")
+        note = el("p", "The strategies do not all meet the same market (",
+                  "; ".join(differences), "): the market below is the first strategy's, "
+                  "and the paired differences are less clean.", cls="warning")
     return join([el("h3", "Market and customers"), note, market_tables(scenarios[0]),
                  el("h3", "Strategies"), strategies_table(scenarios),
                  el("div", [tiers_table(s) for s in scenarios], cls="tier-grid")])
