@@ -1,0 +1,805 @@
+"""Charts of a parameter sweep, in the look of the workshop charts.
+
+What is drawn depends on the design (:func:`sweep_charts` decides, :func:`notes` says
+what was left out and why):
+
+- a grid over one parameter: each metric against the parameter, the mean over
+  replications with its 95% t-band, one line per strategy (``line_METRIC``);
+- a grid over two parameters: a heatmap of each metric, one panel per strategy on one
+  colour scale (``heatmap_METRIC``), and a map of which strategy has the best mean in
+  each cell, hatched where the paired 95% CI of the winner's lead over the runner-up
+  includes 0 (``winner_METRIC``);
+- a grid over three or more parameters: no heatmaps (a heatmap has two axes); each
+  parameter's main effect instead, the metric averaged over the other parameters
+  (``main_effects_METRIC``);
+- sampled designs (random, lhs, sobol, morris): the metric of every point against each
+  parameter (``scatter_METRIC``); for sobol and morris also the sensitivity indices
+  computed with SALib on the per-point means (``sensitivity_METRIC``).
+
+A strategy keeps the colour and marker of its position in ``sweep.strategies``, the
+palette of :mod:`sim.charts.style`. Like the workshop charts these only read results,
+touch no global matplotlib state, and write the same SVG bytes for the same result.
+
+    from sim.charts.sweep import sensitivity, winners, write_sweep_charts
+    write_sweep_charts(result, Path("results/tiered-price/charts"))
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Colormap, Normalize, to_rgb
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import Formatter, FuncFormatter
+
+from sim.charts import style
+from sim.charts.data import Band
+from sim.charts.draw import end_labels, line_with_band
+from sim.charts.files import PNG_DPI, figure_png, figure_svg, freeze_layout, write_bytes_atomic
+from sim.experiment.sweep import Parameter, Sweep
+from sim.experiment.sweep_runner import SweepResult
+from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
+
+DEFAULT_METRICS = ("profit", "period_retention", "cost_per_customer")
+SENSITIVITY_DESIGNS = ("sobol", "morris")
+MORRIS_LEVELS = 4
+"""Must match ``num_levels`` of the sample (:func:`sim.experiment.sweep.unit_samples`)."""
+ANNOTATE_CELLS = 36
+"""Write the value in every cell of a heatmap or winner map up to this many cells."""
+PANELS_PER_ROW = 3
+MAX_LABELS = 10
+"""Parameter values labelled on an axis at most (every k-th beyond)."""
+ROUGH_SOBOL_SAMPLES = 64
+"""Below this many base samples the footer of a Sobol chart calls the indices rough."""
+NO_DATA = "#DDDDDD"
+"""Cells and panels without a value (no finished run, or an undefined metric)."""
+UNIT_WORDS = {"money": "money", "share": "%", "hours": "hours", "count": "count",
+              "score": "0-10", "nps": "\u2212100 to +100"}
+
+Values = dict[tuple[int, str], dict[int, dict[str, float]]]
+
+
+# --- what the charts plot: numbers only, no drawing ------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_)
+
+
+def axis_values(sweep: Sweep, parameter: Parameter) -> list[Any]:
+    """The distinct values a parameter takes over the points: ascending when they are
+    numbers, else in the order they first appear."""
+    seen: list[Any] = []
+    for point in sweep.points:
+        value = point[parameter.path]
+        if value not in seen:
+            seen.append(value)
+    return sorted(seen) if all(_is_number(v) for v in seen) else seen
+
+
+def grid_cells(sweep: Sweep) -> dict[tuple[Any, ...], list[int]]:
+    """Points by their coordinates (a tuple of parameter values, in parameter order).
+    Several points share a cell when rounding (``integer = true``) merges grid values;
+    their replications are pooled."""
+    cells: dict[tuple[Any, ...], list[int]] = {}
+    for index, point in enumerate(sweep.points):
+        cells.setdefault(tuple(point[p.path] for p in sweep.parameters), []).append(index)
+    return cells
+
+
+def replications(values: Values, points: Sequence[int], strategy: str,
+                 metric: str) -> list[float]:
+    """Every replication's value of a metric at these points (missing runs left out)."""
+    out: list[float] = []
+    for point in points:
+        reps = values.get((point, strategy), {})
+        out.extend(float(reps[r][metric]) for r in sorted(reps))
+    return out
+
+
+def point_means(result: SweepResult, metric: str, strategy: str) -> np.ndarray:
+    """The mean over replications at each point, in point order (NaN: no value)."""
+    means = []
+    for index in range(len(result.sweep.points)):
+        e = estimate(replications(result.values, [index], strategy, metric))
+        means.append(e.mean)
+    return np.asarray(means, dtype=float)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """Who has the best mean in one cell, and by how much over the runner-up."""
+
+    winner: str | None
+    """None when fewer than two strategies have a value here."""
+    runner_up: str | None
+    difference: Estimate
+    """Paired (same replications, same customers) difference winner − runner-up, signed
+    so that a positive value favours the winner (lower-is-better metrics are flipped)."""
+
+    @property
+    def close(self) -> bool:
+        """Too close to call: the 95% CI of the lead includes 0 (or is undefined)."""
+        return self.winner is None or not self.difference.low > 0
+
+
+def winners(result: SweepResult, metric: str) -> dict[tuple[Any, ...], Lead]:
+    """For each grid cell (its parameter values, in parameter order) the strategy with
+    the best mean replication value (``higher_is_better`` of the metric), and its
+    paired lead over the runner-up."""
+    _check_metric(metric)
+    sweep = result.sweep
+    sign = 1.0 if METRIC_BY_KEY[metric].higher_is_better else -1.0
+    leads = {}
+    for cell, points in grid_cells(sweep).items():
+        means = {s: estimate(replications(result.values, points, s, metric)).mean
+                 for s in sweep.strategies}
+        ranked = sorted((s for s in sweep.strategies if not math.isnan(means[s])),
+                        key=lambda s: -sign * means[s])  # stable: ties go to the first
+        nan = Estimate(math.nan, math.nan, 0, math.nan, math.nan)
+        if len(ranked) < 2:
+            leads[cell] = Lead(None, None, nan)
+            continue
+        best, second = ranked[0], ranked[1]
+        diffs: list[float] = []
+        for point in points:
+            a = result.values.get((point, best), {})
+            b = result.values.get((point, second), {})
+            diffs.extend(sign * (a[r][metric] - b[r][metric]) for r in sorted(set(a) & set(b)))
+        leads[cell] = Lead(best, second, estimate(diffs))
+    return leads
+
+
+def sensitivity(result: SweepResult, metric: str, strategy: str) -> dict[str, dict[str, float]]:
+    """Sensitivity indices of a metric's per-point mean, by parameter path.
+
+    Sobol design: first-order and total indices, ``{"S1": .., "ST": ..}``
+    (``SALib.analyze.sobol``, no second order, as sampled). Morris design:
+    ``{"mu_star": .., "sigma": ..}`` (``SALib.analyze.morris``; elementary effects per
+    step in the unit cube, so mu_star is the metric's mean absolute change over a
+    parameter's whole range). NaN everywhere when a point has no value (a failed point,
+    or a metric undefined there). Raises ValueError for other designs.
+    """
+    indices = _indices(result, metric, strategy)
+    keys = ("S1", "ST") if result.sweep.settings.design == "sobol" else ("mu_star", "sigma")
+    return {name: {k: values[k] for k in keys} for name, values in indices.items()}
+
+
+def _indices(result: SweepResult, metric: str, strategy: str) -> dict[str, dict[str, float]]:
+    """:func:`sensitivity` with the 95% bootstrap half-widths (``*_conf``)."""
+    sweep = result.sweep
+    design = sweep.settings.design
+    if design not in SENSITIVITY_DESIGNS:
+        raise ValueError(f"sensitivity indices need a sobol or morris design, not {design!r}")
+    _check_metric(metric)
+    if strategy not in sweep.strategies:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(sweep.strategies)}")
+    names = [p.path for p in sweep.parameters]
+    keys = ("S1", "ST", "S1_conf", "ST_conf") if design == "sobol" else (
+        "mu_star", "sigma", "mu_star_conf")
+    y = point_means(result, metric, strategy)
+    if not np.isfinite(y).all() or y.size == 0:
+        return {name: dict.fromkeys(keys, math.nan) for name in names}
+    problem = {"num_vars": len(names), "names": names,
+               "bounds": [[float(p.low), float(p.high)] for p in sweep.parameters]}
+    seed = sweep.settings.seed
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")  # a constant metric: 0/0, reported as NaN
+        if design == "sobol":
+            from SALib.analyze import sobol
+
+            si = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
+        else:
+            from SALib.analyze import morris
+
+            x = np.array([[float(point[n]) for n in names] for point in sweep.points])
+            si = morris.analyze(problem, x, y, num_levels=MORRIS_LEVELS, seed=seed)
+    return {name: {k: float(si[k][i]) for k in keys} for i, name in enumerate(names)}
+
+
+def _check_metric(metric: str) -> Metric:
+    if metric not in METRIC_BY_KEY:
+        raise ValueError(f"unknown metric {metric!r}")
+    return METRIC_BY_KEY[metric]
+
+
+# --- which charts ------------------------------------------------------------------------
+
+
+def _grid_dims(sweep: Sweep) -> int:
+    return len(sweep.parameters) if sweep.settings.design == "grid" else 0
+
+
+def notes(result: SweepResult) -> list[str]:
+    """What :func:`sweep_charts` leaves out for this sweep, and why (empty: nothing)."""
+    sweep = result.sweep
+    out = []
+    if not sweep.parameters:
+        out.append("no parameters: nothing to chart against")
+    elif _grid_dims(sweep) > 2:
+        out.append(f"no heatmaps or winner maps: the grid has {len(sweep.parameters)} "
+                   "parameters and a heatmap shows two; main effects drawn instead "
+                   "(each parameter, averaged over the others)")
+    elif _grid_dims(sweep) == 2 and len(sweep.strategies) < 2:
+        out.append("no winner maps: a single strategy")
+    if sweep.parameters and sweep.settings.design not in SENSITIVITY_DESIGNS:
+        out.append(f"no sensitivity indices: design {sweep.settings.design!r} "
+                   "(they need sobol or morris)")
+    return out
+
+
+Builder = Callable[[], Figure]
+
+
+def sweep_charts(result: SweepResult, metrics: Sequence[str] = DEFAULT_METRICS
+                 ) -> dict[str, Builder]:
+    """Every chart of this sweep by file-name stem, in the order a talk would show them."""
+    for m in metrics:
+        _check_metric(m)
+    sweep = result.sweep
+    if not sweep.parameters:
+        return {}
+    kinds: list[tuple[str, Callable[[SweepResult, str], Figure]]] = []
+    dims = _grid_dims(sweep)
+    if dims == 1:
+        kinds.append(("line", line_chart))
+    elif dims == 2:
+        kinds.append(("heatmap", heatmap_chart))
+        if len(sweep.strategies) > 1:
+            kinds.append(("winner", winner_chart))
+    elif dims > 2:
+        kinds.append(("main_effects", main_effects_chart))
+    else:
+        kinds.append(("scatter", scatter_chart))
+        if sweep.settings.design in SENSITIVITY_DESIGNS:
+            kinds.append(("sensitivity", sensitivity_chart))
+    charts: dict[str, Builder] = {}
+    for metric in metrics:
+        for kind, chart in kinds:
+            charts[f"{kind}_{metric}"] = _bind(chart, result, metric)
+    return charts
+
+
+def _bind(chart: Callable[[SweepResult, str], Figure], result: SweepResult,
+          metric: str) -> Builder:
+    return lambda: chart(result, metric)
+
+
+def write_sweep_charts(result: SweepResult, folder: Path,
+                       metrics: Sequence[str] = DEFAULT_METRICS) -> list[Path]:
+    """Write NAME.png (150 dpi) and NAME.svg for every chart of the sweep into
+    ``folder``, each atomically; returns the paths written. Same result, same SVG bytes."""
+    charts = sweep_charts(result, metrics)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, build in charts.items():
+        fig = freeze_layout(build())
+        for fmt, data in (("png", figure_png(fig, PNG_DPI)),
+                          ("svg", figure_svg(fig).encode("utf-8"))):
+            target = folder / f"{name}.{fmt}"
+            write_bytes_atomic(target, data)
+            paths.append(target)
+    return paths
+
+
+# --- the look: figure, footer, colours, numbers --------------------------------------------
+
+
+def colour(sweep: Sweep, strategy: str) -> str:
+    """The strategy's colour: by its position in ``sweep.strategies``."""
+    i = sweep.strategies.index(strategy)
+    return style.STRATEGY_COLOURS[i % len(style.STRATEGY_COLOURS)]
+
+
+def marker(sweep: Sweep, strategy: str) -> str:
+    i = sweep.strategies.index(strategy)
+    return style.STRATEGY_MARKERS[i % len(style.STRATEGY_MARKERS)]
+
+
+def footer(result: SweepResult, note: str = "") -> str:
+    """The sweep, its design and size, replications, seed, measured days, and ``note``
+    (what the bands, cells or bars are)."""
+    sweep = result.sweep
+    n = sweep.settings.replications
+    windows = {(s.run.warmup_days, s.run.days) for s in sweep.scenarios.values()}
+    days = (f"days {next(iter(windows))[0]}-{next(iter(windows))[1]} measured"
+            if len(windows) == 1 else "measured window varies")
+    parts = [sweep.name, f"{sweep.settings.design} design, {len(sweep.points)} points",
+             f"{n} replication{'s' if n != 1 else ''} per point",
+             f"seed {sweep.settings.seed}", days]
+    if result.failures:
+        failed = len(result.failures)
+        parts.append(f"{failed} failed run{'s' if failed != 1 else ''} left out")
+    if note:
+        parts.append(note)
+    return "  \u00b7  ".join(parts)
+
+
+def _figure(result: SweepResult, title: str, note: str = "") -> Figure:
+    fig = Figure(figsize=style.FIGSIZE_IN,
+                 layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.supxlabel(footer(result, note), x=0.01, ha="left", fontsize=style.FOOTER_PT,
+                  color=style.NEUTRAL, fontweight="normal")
+    return fig
+
+
+def _ci_note(result: SweepResult) -> str:
+    if result.sweep.settings.replications > 1:
+        return "bands: 95% CI (Student t over replications)"
+    return "one replication: no confidence interval"
+
+
+LABELS = {"profit": "Profit (money)", "period_retention": "30-day retention (%)",
+          "cost_per_customer": "Cost per customer (money)"}
+"""The headline metrics named as in the workshop's headline chart."""
+
+
+def metric_label(metric: str) -> str:
+    """'Profit (money)', '30-day retention (%)', 'Mean wait (served, hours)'."""
+    if metric in LABELS:
+        return LABELS[metric]
+    m = METRIC_BY_KEY[metric]
+    unit = UNIT_WORDS.get(m.unit, m.unit)
+    if m.label.endswith(")"):
+        return f"{m.label[:-1]}, {unit})"
+    return f"{m.label} ({unit})"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def value_text(metric: str, value: float) -> str:
+    """A value as written on a chart: 57.5%, 12k, 48.3, −1.2k."""
+    if math.isnan(value):
+        return "n/a"
+    unit = METRIC_BY_KEY[metric].unit
+    if unit == "share":
+        return f"{100 * value:.1f}%".replace("-", style.MINUS)
+    if unit in ("money", "count") and abs(value) >= 100:
+        return style.short(value)
+    if unit == "hours":
+        return f"{60 * value:.0f} min" if abs(value) < 2 else f"{value:.1f} h"
+    return f"{value:.1f}".replace("-", style.MINUS)
+
+
+def tick_formatter(metric: str) -> Formatter | None:
+    unit = METRIC_BY_KEY[metric].unit
+    if unit == "share":
+        return style.percent_ticks()
+    if unit in ("money", "count"):
+        return FuncFormatter(lambda v, _pos=None: style.short(v) if abs(v) >= 100
+                             else f"{v:g}".replace("-", style.MINUS))
+    return None
+
+
+def _format_axis(ax: Axes, metric: str, axis: str = "y") -> None:
+    formatter = tick_formatter(metric)
+    if formatter is not None:
+        (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+def _value_label(value: Any) -> str:
+    """A parameter value as a tick: 0.1, 0.367, 110, 2500."""
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if number == round(number) or abs(number) >= 100:
+            return f"{number:.0f}"
+        return f"{number:.3g}"
+    return str(value)
+
+
+def _value_ticks(axis: Any, positions: np.ndarray, values: list[Any],
+                 most: int = MAX_LABELS) -> None:
+    """A tick at every value, labelled; only every k-th labelled beyond ``most``."""
+    step = max(1, math.ceil(len(values) / most))
+    axis.set_ticks(positions, [_value_label(v) if k % step == 0 else ""
+                               for k, v in enumerate(values)])
+
+
+def _not_varied(sweep: Sweep, parameter: Parameter, strategy: str) -> bool:
+    return bool(parameter.strategies) and strategy not in parameter.strategies
+
+
+def _positions(values: list[Any]) -> tuple[np.ndarray, bool]:
+    """Where values sit on an axis: at themselves when numbers, else 0, 1, 2..."""
+    if all(_is_number(v) for v in values):
+        return np.asarray(values, dtype=float), True
+    return np.arange(len(values), dtype=float), False
+
+
+def _ink(rgb: Any) -> str:
+    """Black or white text, whichever reads on this background."""
+    r, g, b = to_rgb(rgb)
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "white"
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
+
+
+def _panels(fig: Figure, n: int, *, key: bool = False, sharey: bool = False
+            ) -> tuple[Axes | None, list[Axes]]:
+    """``n`` panels, at most PANELS_PER_ROW a row, under a full-width row for the
+    strategies' key when ``key`` (as in the segments chart: never over the title)."""
+    cols = min(n, PANELS_PER_ROW)
+    rows = math.ceil(n / cols)
+    grid = fig.add_gridspec(rows + key, cols, height_ratios=[0.06] * key + [1.0] * rows)
+    strip = None
+    if key:
+        strip = fig.add_subplot(grid[0, :])
+        strip.axis("off")
+    axes: list[Axes] = []
+    for k in range(n):
+        share = axes[0] if sharey and axes else None
+        axes.append(fig.add_subplot(grid[key + k // cols, k % cols], sharey=share))
+        if share is not None and k % cols:
+            axes[-1].tick_params(axis="y", labelleft=False)
+    return strip, axes
+
+
+def _legend(strip: Axes | None, handles: list[Any]) -> None:
+    if strip is not None:
+        strip.legend(handles=handles, loc="center", ncols=len(handles),
+                     fontsize=style.LABEL_PT, handlelength=2.2, handleheight=1.2,
+                     columnspacing=2.0)
+
+
+def _undefined(metric: str) -> str:
+    return (f"No value of {METRIC_BY_KEY[metric].label.lower()} at any point"
+            + ("\n(30-day retention needs at least 60 measured days)"
+               if metric == "period_retention" else ""))
+
+
+# --- the charts ------------------------------------------------------------------------------
+
+
+def line_chart(result: SweepResult, metric: str) -> Figure:
+    """One grid parameter: the metric's mean over replications against the parameter,
+    with its 95% t-band, one line per strategy, named at its end."""
+    with style.styled():
+        return _line_chart(result, metric)
+
+
+def _line_chart(result: SweepResult, metric: str) -> Figure:
+    sweep = result.sweep
+    parameter = sweep.parameters[0]
+    fig = _figure(result, f"{metric_label(metric)} against {parameter.path}, "
+                          "by strategy", _ci_note(result))
+    ax = fig.subplots()
+    values = axis_values(sweep, parameter)
+    x, numeric = _positions(values)
+    cells = grid_cells(sweep)
+    ends = []
+    for name in sweep.strategies:
+        estimates = [estimate(replications(result.values, cells[(v,)], name, metric))
+                     for v in values]
+        series = Band(*(np.array([getattr(e, k) for e in estimates], dtype=float)
+                        for k in ("mean", "low", "high")))
+        c = colour(sweep, name)
+        label = name + (" (not varied)" if _not_varied(sweep, parameter, name) else "")
+        line_with_band(ax, x, series, c, label=label, marker=marker(sweep, name))
+        finite = np.flatnonzero(~np.isnan(series.mean))
+        if finite.size:
+            last = float(series.mean[finite[-1]])
+            ends.append((last, f"{label}  {value_text(metric, last)}", c))
+    if not ends:
+        _empty(ax, _undefined(metric))
+        ax.set_yticks([])
+    ax.set_xlabel(parameter.path)
+    ax.set_ylabel(metric_label(metric))
+    _value_ticks(ax.xaxis, x, values)
+    if not numeric:
+        ax.set_xlim(-0.3, len(values) - 0.7)
+    _format_axis(ax, metric)
+    end_labels(ax, ends)
+    return fig
+
+
+def _matrix(result: SweepResult, metric: str, strategy: str, xs: list[Any],
+            ys: list[Any]) -> np.ndarray:
+    """Means over replications on the 2-parameter grid: rows ys, columns xs."""
+    cells = grid_cells(result.sweep)
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for j, yv in enumerate(ys):
+        for i, xv in enumerate(xs):
+            points = cells.get((xv, yv), [])
+            grid[j, i] = estimate(replications(result.values, points, strategy, metric)).mean
+    return grid
+
+
+def _grid_axes(ax: Axes, sweep: Sweep, xs: list[Any], ys: list[Any], *,
+               ylabel: bool, columns: int = 1) -> None:
+    px, py = sweep.parameters[0], sweep.parameters[1]
+    _value_ticks(ax.xaxis, np.arange(len(xs)), xs, max(3, MAX_LABELS // columns))
+    _value_ticks(ax.yaxis, np.arange(len(ys)), ys)
+    ax.tick_params(axis="y", labelleft=ylabel)
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_ylim(-0.5, len(ys) - 0.5)
+    ax.grid(False)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel(px.path)
+    if ylabel:
+        ax.set_ylabel(py.path)
+
+
+def _heat_scale(grids: list[np.ndarray]) -> tuple[Colormap, Normalize]:
+    """One colour scale for every panel: diverging around 0 when values have both signs."""
+    from matplotlib import colormaps
+
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids]) if grids else np.array([])
+    if finite.size == 0:
+        return colormaps["viridis"].with_extremes(bad=NO_DATA), Normalize(0, 1)
+    low, high = float(finite.min()), float(finite.max())
+    if low < 0 < high:
+        reach = max(-low, high)
+        return colormaps["RdBu"].with_extremes(bad=NO_DATA), Normalize(-reach, reach)
+    if low == high:
+        low, high = low - 0.5 * (abs(low) or 1), high + 0.5 * (abs(high) or 1)
+    return colormaps["viridis"].with_extremes(bad=NO_DATA), Normalize(low, high)
+
+
+def heatmap_chart(result: SweepResult, metric: str) -> Figure:
+    """Two grid parameters: the metric's mean over replications in each cell, one panel
+    per strategy, one colour scale for all (values written in the cells when few)."""
+    with style.styled():
+        return _heatmap_chart(result, metric)
+
+
+def _heatmap_chart(result: SweepResult, metric: str) -> Figure:
+    sweep = result.sweep
+    px, py = sweep.parameters[0], sweep.parameters[1]
+    xs, ys = axis_values(sweep, px), axis_values(sweep, py)
+    fig = _figure(result, f"{metric_label(metric)} on the {len(xs)} \u00d7 {len(ys)} grid, "
+                          "one panel per strategy", "cells: mean over replications")
+    _, axes = _panels(fig, len(sweep.strategies))
+    grids = [_matrix(result, metric, s, xs, ys) for s in sweep.strategies]
+    cmap, norm = _heat_scale(grids)
+    annotate = len(xs) * len(ys) <= ANNOTATE_CELLS
+    image = None
+    for k, (ax, name, grid) in enumerate(zip(axes, sweep.strategies, grids, strict=True)):
+        image = ax.imshow(grid, cmap=cmap, norm=norm, origin="lower", aspect="auto",
+                          interpolation="nearest")
+        _grid_axes(ax, sweep, xs, ys, ylabel=k % PANELS_PER_ROW == 0,
+                   columns=min(len(axes), PANELS_PER_ROW))
+        unvaried = [p.path for p in (px, py) if _not_varied(sweep, p, name)]
+        ax.set_title(name + (f" ({', '.join(unvaried)} not varied)" if unvaried else ""),
+                     color=colour(sweep, name))
+        if annotate:
+            size = style.LABEL_PT if len(xs) <= 6 else style.TICK_PT - 2
+            for j in range(len(ys)):
+                for i in range(len(xs)):
+                    v = grid[j, i]
+                    ink = style.NEUTRAL if math.isnan(v) else _ink(cmap(norm(v)))
+                    ax.text(i, j, value_text(metric, v), ha="center", va="center",
+                            color=ink, fontsize=size, fontweight="bold")
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes, shrink=0.9, pad=0.02)
+        bar.set_label(metric_label(metric))
+        formatter = tick_formatter(metric)
+        if formatter is not None:
+            bar.ax.yaxis.set_major_formatter(formatter)
+        bar.outline.set_visible(False)
+    if not any(np.isfinite(g).any() for g in grids):
+        fig.text(0.5, 0.5, _undefined(metric), ha="center", va="center",
+                 color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
+    return fig
+
+
+def winner_chart(result: SweepResult, metric: str) -> Figure:
+    """Two grid parameters: in each cell the colour of the strategy with the best mean,
+    hatched where the paired 95% CI of its lead over the runner-up includes 0."""
+    with style.styled():
+        return _winner_chart(result, metric)
+
+
+def _winner_chart(result: SweepResult, metric: str) -> Figure:
+    sweep = result.sweep
+    px, py = sweep.parameters[0], sweep.parameters[1]
+    xs, ys = axis_values(sweep, px), axis_values(sweep, py)
+    m = METRIC_BY_KEY[metric]
+    fig = _figure(result, f"Where each strategy wins on {_lower_first(m.label)} "
+                          f"({'higher' if m.higher_is_better else 'lower'} is better)",
+                  "hatched: too close to call, the paired 95% CI of the lead includes 0"
+                  if sweep.settings.replications > 1 else
+                  "one replication: no CI, so every cell is hatched")
+    strip, (ax,) = _panels(fig, 1, key=True)
+    leads = winners(result, metric)
+    annotate = len(xs) * len(ys) <= ANNOTATE_CELLS
+    size = style.LABEL_PT if len(xs) <= 6 else style.TICK_PT - 2
+    for j, yv in enumerate(ys):
+        for i, xv in enumerate(xs):
+            lead = leads.get((xv, yv))
+            face = NO_DATA if lead is None or lead.winner is None else colour(sweep, lead.winner)
+            ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor=face,
+                                   edgecolor="white", linewidth=3))
+            if lead is not None and lead.winner is not None and lead.close:
+                ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch="//",
+                                       edgecolor="white", linewidth=3, gid="too-close"))
+            if not annotate:
+                continue
+            if lead is None or lead.winner is None:
+                text = "n/a"
+            else:
+                lines = [lead.winner]
+                if not math.isnan(lead.difference.mean):
+                    lines.append(f"by {value_text(metric, lead.difference.mean)}")
+                if lead.close:
+                    lines.append("too close" if lead.difference.n > 1 else "no CI")
+                text = "\n".join(lines)
+            ax.text(i, j, text, ha="center", va="center", color=_ink(face),
+                    fontsize=size, fontweight="bold", linespacing=1.3,
+                    bbox={"boxstyle": "round,pad=0.25", "facecolor": face,
+                          "edgecolor": "none"})
+    _grid_axes(ax, sweep, xs, ys, ylabel=True)
+    handles: list[Any] = [Patch(facecolor=colour(sweep, s), label=s) for s in sweep.strategies]
+    handles.append(Patch(facecolor=style.NEUTRAL, hatch="//", edgecolor="white",
+                         label="too close to call"))
+    if any(lead.winner is None for lead in leads.values()):
+        handles.append(Patch(facecolor=NO_DATA, label="no value"))
+    _legend(strip, handles)
+    return fig
+
+
+def scatter_chart(result: SweepResult, metric: str) -> Figure:
+    """Sampled designs: the metric's mean over replications at every point against each
+    parameter, one panel per parameter, strategies by colour and marker."""
+    with style.styled():
+        return _effects_chart(result, metric, lines=False)
+
+
+def main_effects_chart(result: SweepResult, metric: str) -> Figure:
+    """Grids over three or more parameters: for each parameter, the metric averaged over
+    every other parameter at each of its values, one line per strategy."""
+    with style.styled():
+        return _effects_chart(result, metric, lines=True)
+
+
+def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
+    sweep = result.sweep
+    if lines:
+        title = f"{metric_label(metric)}: main effect of each parameter, by strategy"
+        note = "points: mean over the other parameters' values and the replications"
+    else:
+        title = f"{metric_label(metric)} against each parameter, one point per design point"
+        note = "points: mean over replications"
+    fig = _figure(result, title, note)
+    strip, axes = _panels(fig, len(sweep.parameters), key=True, sharey=True)
+    means = {s: point_means(result, metric, s) for s in sweep.strategies}
+    for k, (ax, parameter) in enumerate(zip(axes, sweep.parameters, strict=True)):
+        values = axis_values(sweep, parameter)
+        positions, numeric = _positions(values)
+        where = {_key(v): p for v, p in zip(values, positions, strict=True)}
+        at = np.array([where[_key(point[parameter.path])] for point in sweep.points])
+        for name in sweep.strategies:
+            c, mk = colour(sweep, name), marker(sweep, name)
+            y = means[name]
+            if lines:
+                level = [float(np.nanmean(y[at == p])) if np.isfinite(y[at == p]).any()
+                         else math.nan for p in positions]
+                ax.plot(positions, level, color=c, marker=mk, label=name)
+            else:
+                ax.scatter(at, y, color=c, marker=mk, s=70, alpha=0.75, linewidths=0,
+                           label=name)
+        ax.set_xlabel(parameter.path)
+        if not numeric or lines:
+            _value_ticks(ax.xaxis, positions, values)
+        elif not (math.isnan(parameter.low) or math.isnan(parameter.high)):
+            margin = 0.03 * (parameter.high - parameter.low) or 0.5
+            ax.set_xlim(parameter.low - margin, parameter.high + margin)
+        if k % PANELS_PER_ROW == 0:
+            ax.set_ylabel(metric_label(metric))
+        _format_axis(ax, metric)
+    if not any(np.isfinite(y).any() for y in means.values()):
+        fig.text(0.5, 0.5, _undefined(metric), ha="center", va="center",
+                 color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
+    handles = [Line2D([], [], color=colour(sweep, s), marker=marker(sweep, s),
+                      linestyle="-" if lines else "none", markersize=11, label=s)
+               for s in sweep.strategies]
+    _legend(strip, handles)
+    return fig
+
+
+def _key(value: Any) -> Any:
+    return float(value) if _is_number(value) else value
+
+
+SENSITIVITY_PANELS = {
+    "sobol": (("S1", "S1, first order: the parameter alone"),
+              ("ST", "ST, total: alone and with the others")),
+    "morris": (("mu_star", "\u03bc*: mean |effect| over its range"),
+               ("sigma", "\u03c3: spread of the effects")),
+}
+
+
+def sensitivity_chart(result: SweepResult, metric: str) -> Figure:
+    """Sobol (S1, ST) or Morris (mu*, sigma) indices of the metric's per-point mean,
+    one bar group per parameter, one bar per strategy, with 95% bootstrap CIs."""
+    with style.styled():
+        return _sensitivity_chart(result, metric)
+
+
+def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
+    sweep = result.sweep
+    design = sweep.settings.design
+    m = METRIC_BY_KEY[metric]
+    n = sweep.settings.samples
+    if design == "sobol":
+        title = f"Which parameters drive {_lower_first(m.label)}? Sobol indices"
+        note = f"{n} base samples, per-point means  \u00b7  bars: 95% bootstrap CI"
+        if n < ROUGH_SOBOL_SAMPLES:
+            note += f" (under {ROUGH_SOBOL_SAMPLES} samples: rough)"
+    else:
+        title = f"Which parameters drive {_lower_first(m.label)}? Morris screening"
+        note = f"{n} trajectories, per-point means  \u00b7  bars: 95% bootstrap CI"
+    fig = _figure(result, title, note)
+    strip, axes = _panels(fig, 2, key=True, sharey=True)
+    indices = {s: _indices(result, metric, s) for s in sweep.strategies}
+    groups = [p.path for p in sweep.parameters]
+    centres = np.arange(len(groups))
+    height = 0.8 / len(sweep.strategies)
+    undefined = [s for s in sweep.strategies
+                 if all(math.isnan(v) for idx in indices[s].values() for v in idx.values())]
+    gaps = [s for s in undefined if not np.isfinite(point_means(result, metric, s)).all()]
+    for k, (ax, (key, panel)) in enumerate(zip(axes, SENSITIVITY_PANELS[design],
+                                              strict=True)):
+        conf = f"{key}_conf"
+        reach = 0.0
+        for i, name in enumerate(sweep.strategies):
+            ys = centres - 0.4 + height * (i + 0.5)
+            vals = np.array([indices[name][g][key] for g in groups])
+            errs = np.array([indices[name][g].get(conf, math.nan) for g in groups])
+            ax.barh(ys, np.nan_to_num(vals), height=height * 0.92, color=colour(sweep, name),
+                    label=name)
+            if np.isfinite(errs).any():
+                ax.errorbar(vals, ys, xerr=np.nan_to_num(errs), fmt="none", ecolor="black",
+                            elinewidth=1.8, capsize=4, capthick=1.8)
+            finite = np.concatenate([vals, vals + np.nan_to_num(errs)])
+            finite = finite[np.isfinite(finite)]
+            if finite.size:
+                reach = max(reach, float(np.abs(finite).max()))
+        ax.set_yticks(centres, groups)
+        ax.tick_params(axis="y", labelleft=k == 0, length=0)
+        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.grid(False, axis="y")
+        ax.axvline(0, color="black", linewidth=1.2)
+        ax.set_title(panel)
+        ax.xaxis.set_major_locator(style.few_ticks())
+        if design == "morris":
+            _format_axis(ax, metric, axis="x")
+            ax.set_xlabel(f"{METRIC_BY_KEY[metric].label} ({UNIT_WORDS[m.unit]})")
+        else:
+            ax.set_xlabel("share of the variance of the per-point means")
+            if reach <= 1.2:
+                left = min(0.0, ax.get_xlim()[0])
+                ax.set_xlim(left, 1.05)
+    if undefined:
+        whose = "" if len(undefined) == len(sweep.strategies) else f" ({', '.join(undefined)})"
+        why = ("no value at some point (no finished run, or the metric is undefined there)"
+               if gaps else "the metric does not vary")
+        fig.text(0.5, 0.5, f"Indices not computable{whose}:\n{why}", ha="center",
+                 va="center", color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
+    handles = [Patch(facecolor=colour(sweep, s), label=s) for s in sweep.strategies]
+    _legend(strip, handles)
+    return fig
+
+
+__all__ = ["DEFAULT_METRICS", "Lead", "axis_values", "footer", "grid_cells",
+           "heatmap_chart", "line_chart", "main_effects_chart", "notes", "point_means",
+           "scatter_chart", "sensitivity", "sensitivity_chart", "sweep_charts",
+           "winner_chart", "winners", "write_sweep_charts"]
