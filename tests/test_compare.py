@@ -106,3 +106,12 @@ def test_the_python_api_returns_summaries() -> None:
     single = sim.run(ROOT / "scenarios/partner.toml", replications=2, jobs=1,
                      overrides=["run.days=30", "run.warmup_days=5"])
     assert len(single.runs) == 2
+
+
+def test_results_carry_their_chart_functions(god_vs_tiered: ComparisonResult) -> None:
+    from matplotlib.figure import Figure
+
+    assert isinstance(god_vs_tiered.charts.headline(), Figure)
+    assert isinstance(god_vs_tiered.result("god").charts.waterfall(), Figure)
+    with pytest.raises(AttributeError, match="no chart 'pie'"):
+        god_vs_tiered.charts.pie()

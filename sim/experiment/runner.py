@@ -44,6 +44,14 @@ class ScenarioResult:
                 self._summary[metric.key] = estimate(values)
         return self._summary
 
+    @property
+    def charts(self) -> Any:
+        """The workshop charts for this one strategy: ``result.charts.waterfall()``."""
+        from sim.experiment.compare import ComparisonResult
+
+        name = self.scenario.name
+        return ComparisonResult(name, (self,), name, "profit").charts
+
     def summary(self) -> Any:
         """One row per metric (mean, sd, CI, n): a pandas DataFrame when pandas is
         installed, else a list of dicts with the same columns."""
