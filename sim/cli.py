@@ -328,8 +328,9 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
                f"results in {target}/")
     for verdict in result.verdicts:
         mark = "PASS" if verdict.passed else "FAIL"
+        points = "point" if verdict.checked == 1 else "points"
         click.echo(f"  {mark}  {verdict.expectation.describe()}  "
-                   f"({verdict.checked} points checked)")
+                   f"({verdict.checked} {points} checked)")
         for line in verdict.failures[:20]:
             click.echo(f"          {line}")
         if len(verdict.failures) > 20:

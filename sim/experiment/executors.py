@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import traceback
+import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -75,23 +76,30 @@ def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Ou
     cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) \
         if address == "local" else None
     client = Client(cluster if cluster is not None else address)
+    # Keys unique to this call: a shared cluster may hold another sweep's runs with the
+    # same (point, strategy, replication), and Dask would hand back their results.
+    token = uuid.uuid4().hex[:12]
     try:
-        futures = [client.submit(execute, task, scenario, key=f"simrun-{task[0]}-{task[1]}-{task[2]}",
-                                 pure=False)
-                   for task, scenario in work]
-        for future in as_completed(futures):
+        tasks: dict[str, Task] = {}
+        futures = []
+        for task, scenario in work:
+            key = f"simrun-{token}-{task[0]}-{task[1]}-{task[2]}"
+            tasks[key] = task
+            futures.append(client.submit(execute, task, scenario, key=key, pure=False))
+        # Then as_completed holds the only references, and a future is released once
+        # yielded: a worker dying later does not make Dask recompute runs already stored.
+        # Its loop is this client's: by default it takes the caller's current client,
+        # and a result lost with a worker is then awaited on the wrong event loop.
+        pending = as_completed(futures, loop=client.loop)
+        futures.clear()
+        for future in pending:
             try:
-                yield future.result()
+                outcome = future.result()
             except Exception:  # noqa: BLE001 -- the task failed in Dask (workers kept dying)
-                task = _task_of(future.key)
-                yield Outcome(task, None, traceback.format_exc())
+                outcome = Outcome(tasks[future.key], None, traceback.format_exc())
+            future.release()
+            yield outcome
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _task_of(key: object) -> Task:
-    _, point, strategy_and_rep = str(key).split("-", 2)
-    strategy, replication = strategy_and_rep.rsplit("-", 1)
-    return int(point), strategy, int(replication)

@@ -68,7 +68,9 @@ def _decide(e: Expectation, a: list[float], b: list[float]) -> tuple[bool, str]:
     if e.judge == "mean":
         mean_a, mean_b = _mean(a), _mean(b)
         ok = OPS[e.op](mean_a, mean_b)
-        return ok, f"{e.left} {mean_a:.4g} {e.op} {right} {mean_b:.4g} is false"
+        # "tiered 12.3 > god 45.6 is false", or against a value "tiered 12.3 > 100 is false"
+        other = f"{right} {mean_b:.4g}" if e.right else right
+        return ok, f"{e.left} {mean_a:.4g} {e.op} {other} is false"
     d = estimate([x - y for x, y in zip(a, b, strict=True)])
     side = {">": d.low > 0, ">=": d.low >= 0, "<": d.high < 0, "<=": d.high <= 0,
             "==": d.low <= 0 <= d.high, "!=": not d.low <= 0 <= d.high}[e.op]

@@ -102,7 +102,7 @@ class SweepSettings:
     """Results go to results/<name>/ (default: the sweep file's stem)."""
     design: Design = "grid"
     samples: int = knob(16, ge=1)
-    """Points for random and lhs; base samples N for sobol (N(2D+2) points) and morris
+    """Points for random and lhs; base samples N for sobol (N(D+2) points) and morris
     (trajectories, N(D+1) points)."""
     replications: int = knob(5, ge=1)
     seed: int = knob(1, ge=0)
@@ -142,7 +142,8 @@ def load_sweep(path: str | Path) -> Sweep:
             from sim.scenario.errors import suggest
 
             issues.append(Issue(key, "unknown section", None,
-                                suggest(key, ("sweep", "parameters", "expect"))))
+                                suggest(key, ("sweep", "parameters", "expect"))
+                                or "known: sweep, parameters, expect"))
     settings = from_raw(SweepSettings, raw.get("sweep", {}), "sweep", issues)
     parameters = _list(Parameter, raw.get("parameters"), "parameters", issues, required=True)
     expectations = _list(Expectation, raw.get("expect", []), "expect", issues, required=False)
@@ -171,7 +172,14 @@ def load_sweep(path: str | Path) -> Sweep:
                if not p.is_file()]
     if missing:
         raise ScenarioError(path, missing)
-    names = [load_scenario(p, settings.set).name for p in base]
+    names = []
+    for i, file in enumerate(base):
+        try:
+            names.append(load_scenario(file, settings.set).name)
+        except ScenarioError as error:  # the scenario, or sweep.set applied to it
+            raise ScenarioError(path, [Issue(f"sweep.scenarios[{i}] ({error.source}) with "
+                                             "sweep.set", str(issue)) for issue in error.issues]
+                                ) from None
     if len(set(names)) != len(names):
         raise ScenarioError(path, [Issue("sweep.scenarios", "need distinct scenario names", names)])
     for i, p in enumerate(parameters):
