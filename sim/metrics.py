@@ -169,3 +169,29 @@ def format_value(value: float, unit: str) -> str:
     if unit in ("score", "nps"):
         return f"{value:.2f}" if unit == "score" else f"{value:+.1f}"
     return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
+
+
+def format_half_width(e: Estimate, metric: Metric) -> str:
+    """The 95% CI half-width as shown after '±' (shares in percentage points)."""
+    if metric.unit == "share":
+        return f"{100 * e.half_width:.1f}"
+    return format_value(e.half_width, metric.unit).lstrip("+")
+
+
+def format_difference(d: Estimate, metric: Metric) -> str:
+    """A paired difference to the baseline: '+12,345 ±800', '-4.2 pts ±0.5'."""
+    if math.isnan(d.mean):
+        return "n/a"
+    sign = "+" if d.mean >= 0 else ""
+    if metric.unit == "share":
+        body = f"{sign}{100 * d.mean:.1f} pts"
+    else:
+        body = sign + format_value(d.mean, metric.unit)
+    return body if math.isnan(d.low) else f"{body} ±{format_half_width(d, metric)}"
+
+
+def verdict(d: Estimate, metric: Metric) -> str:
+    """'better' or 'worse' when the paired 95% CI excludes zero, else 'unclear'."""
+    if math.isnan(d.low) or d.low <= 0 <= d.high:
+        return "unclear"
+    return "better" if (d.mean > 0) == metric.higher_is_better else "worse"

@@ -13,7 +13,14 @@ from rich.text import Text
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, format_value
+from sim.metrics import (
+    METRIC_BY_KEY,
+    METRICS,
+    format_difference,
+    format_half_width,
+    format_value,
+    verdict,
+)
 
 
 def results_table(result: ScenarioResult) -> Group:
@@ -48,6 +55,7 @@ def results_table(result: ScenarioResult) -> Group:
     return Group(table, note)
 
 
+COLOURS = {"better": "green", "worse": "red", "unclear": "dim"}
 COMPARE_METRICS = ("profit", "period_retention", "cost_per_customer", "revenue", "margin",
                    "customers_served", "visit_return_rate", "abandonment_rate", "mean_wait_h",
                    "mean_satisfaction", "nps", "abuse_losses", "reputation_end")
@@ -74,10 +82,10 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
             cell = Text(format_value(e.mean, metric.unit),
                         style="bold" if metric.group == "Headline" else "")
             if not math.isnan(e.low):
-                cell.append(f" ±{_half(e, metric)}", style="dim")
+                cell.append(f" ±{format_half_width(e, metric)}", style="dim")
             if name != result.baseline:
                 d = result.paired_difference(name, key)
-                cell.append("\n" + _difference(d, metric), style=_colour(d, metric))
+                cell.append("\n" + format_difference(d, metric), style=COLOURS[verdict(d, metric)])
             cells.append(cell)
         table.add_row(metric.label, *cells)
     best = result.probability_best()
@@ -89,28 +97,3 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
          "replications); ± is the 95% CI half-width.\n"), "dim"),
         (f"Probability of the best {label}: ", "bold"), ranking)
     return Group(table, note)
-
-
-def _half(e: Estimate, metric: Metric) -> str:
-    if metric.unit == "share":
-        return f"{100 * e.half_width:.1f}"
-    return format_value(e.half_width, metric.unit).lstrip("+")
-
-
-def _difference(d: Estimate, metric: Metric) -> str:
-    """'+12,345 ±800' (paired difference to the baseline, 95% half-width)."""
-    if math.isnan(d.mean):
-        return "n/a"
-    sign = "+" if d.mean >= 0 else ""
-    if metric.unit == "share":
-        body = f"{sign}{100 * d.mean:.1f} pts"
-    else:
-        body = sign + format_value(d.mean, metric.unit)
-    return body if math.isnan(d.low) else f"{body} ±{_half(d, metric)}"
-
-
-def _colour(d: Estimate, metric: Metric) -> str:
-    if math.isnan(d.low) or d.low <= 0 <= d.high:
-        return "dim"
-    better = (d.mean > 0) == metric.higher_is_better
-    return "green" if better else "red"

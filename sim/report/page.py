@@ -16,7 +16,14 @@ from string import Template
 from typing import Any
 
 from sim.experiment.compare import ComparisonResult
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, format_value
+from sim.metrics import (
+    METRIC_BY_KEY,
+    METRICS,
+    Metric,
+    format_difference,
+    format_half_width,
+    verdict,
+)
 from sim.report.findings import findings, probability_line, sentence, shown, undefined
 from sim.report.html import Html, el, esc, join
 from sim.report.parameters import market_differences, parameters_section
@@ -110,29 +117,6 @@ def _summary(result: ComparisonResult) -> Html:
     return join(parts)
 
 
-def _half(e: Estimate, metric: Metric) -> str:
-    if metric.unit == "share":
-        return f"{100 * e.half_width:.1f}"
-    return format_value(e.half_width, metric.unit).lstrip("+")
-
-
-def _difference(d: Estimate, metric: Metric) -> str:
-    """'+12,345 ±800' (paired difference to the baseline, 95% half-width)."""
-    if math.isnan(d.mean):
-        return "n/a"
-    sign = "+" if d.mean >= 0 else ""
-    body = f"{sign}{100 * d.mean:.1f} pts" if metric.unit == "share" else \
-        sign + format_value(d.mean, metric.unit)
-    return body if math.isnan(d.low) else f"{body} ±{_half(d, metric)}"
-
-
-def _verdict(d: Estimate, metric: Metric) -> str:
-    """'better', 'worse' (the paired CI excludes zero) or 'unclear'."""
-    if math.isnan(d.low) or d.low <= 0 <= d.high:
-        return "unclear"
-    return "better" if (d.mean > 0) == metric.higher_is_better else "worse"
-
-
 def _best(result: ComparisonResult, metric: Metric) -> str | None:
     means = {n: result.result(n).estimates()[metric.key].mean for n in result.names}
     if len(means) < 2 or any(math.isnan(v) for v in means.values()):
@@ -147,13 +131,13 @@ def _cell(result: ComparisonResult, name: str, metric: Metric, best: str | None)
     e = result.result(name).estimates()[metric.key]
     mean = el("span", shown(e.mean, metric.unit),
               cls="mean best" if name == best else "mean")
-    ci = None if math.isnan(e.low) else el("span", f" ±{_half(e, metric)}", cls="ci")
+    ci = None if math.isnan(e.low) else el("span", f" ±{format_half_width(e, metric)}", cls="ci")
     diff = None
     if name != result.baseline:
         d = result.paired_difference(name, metric.key)
-        verdict = _verdict(d, metric)
-        diff = el("span", _difference(d, metric), cls=f"diff {verdict}",
-                  title=f"{verdict} than {result.baseline}" if verdict != "unclear"
+        judged = verdict(d, metric)
+        diff = el("span", format_difference(d, metric), cls=f"diff {judged}",
+                  title=f"{judged} than {result.baseline}" if judged != "unclear"
                   else f"not clearly different from {result.baseline}")
     return el("td", mean, ci, diff)
 
