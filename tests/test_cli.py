@@ -115,3 +115,10 @@ def test_a_scenario_error_exits_2_without_traceback(tmp_path: Path) -> None:
     assert code == 2
     assert "strategy.preset" in out
     assert "did you mean 'tiered'?" in out
+
+
+def test_running_a_comparison_file_points_to_compare() -> None:
+    code, out = simrun(str(ROOT / "scenarios/workshop.toml"))
+    assert code == 2
+    assert "1 problem" in out
+    assert "simrun compare FILE" in out

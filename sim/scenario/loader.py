@@ -46,14 +46,14 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
     # applies after the expansion, so it can reach the preset's knobs.
     picks = [o for o in overrides if o.partition("=")[0].strip() == "strategy.preset"]
     apply_overrides(raw, picks, source)
+    if "compare" in raw:
+        raise ScenarioError(source, [Issue("compare", "this file compares strategies: run it "
+                                           "with 'simrun compare FILE'")])
     raw = expand_preset(raw, source)
     apply_overrides(raw, [o for o in overrides if o not in picks], source)
     issues: list[Issue] = []
     for key in raw:
-        if key == "compare":
-            issues.append(Issue("compare", "this file compares strategies: run it with "
-                                "'simrun compare FILE'"))
-        elif key not in TOP_KEYS:
+        if key not in TOP_KEYS:
             issues.append(Issue(key, "unknown section", None,
                                 suggest(key, TOP_KEYS) or f"known: {', '.join(TOP_KEYS)}"))
     parts = {name: from_raw(cls, raw.get(name, {}), name, issues) for name, cls in SECTIONS.items()}
