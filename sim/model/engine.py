@@ -45,6 +45,7 @@ from sim.metrics import (
     RunResult,
 )
 from sim.model.customer import Customer
+from sim.model.decisions import honoured_requests, refund_claim, satisfaction
 from sim.model.rng import (
     NEW,
     REFERRED,
@@ -64,7 +65,6 @@ from sim.model.rng import (
     V_SCREEN_UNREASONABLE,
     V_SERVICE,
     Streams,
-    binomial_from_uniform,
     poisson_from_uniform,
 )
 from sim.model.tally import PERIOD_H, WEEK_H, Tally
@@ -408,15 +408,9 @@ class Replication:
         share = min(1.0, c.unreasonable_share * (1 + c.entitlement))
         n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), draws[V_REQ_REASONABLE])
         n_unreasonable = poisson_from_uniform(c.request_rate * share, draws[V_REQ_UNREASONABLE])
-        if tier.requests == "all":
-            honoured_r, honoured_u = n_reasonable, n_unreasonable
-        elif tier.requests == "none":
-            honoured_r = honoured_u = 0
-        else:
-            miss = 1 - s.strategy.screening_accuracy
-            honoured_r = n_reasonable - binomial_from_uniform(n_reasonable, miss,
-                                                              draws[V_SCREEN_REASONABLE])
-            honoured_u = binomial_from_uniform(n_unreasonable, miss, draws[V_SCREEN_UNREASONABLE])
+        honoured_r, honoured_u = honoured_requests(
+            tier.requests, n_reasonable, n_unreasonable, s.strategy.screening_accuracy,
+            draws[V_SCREEN_REASONABLE], draws[V_SCREEN_UNREASONABLE])
         biz = s.business
         service_h = (segment.service_time.sample(draws[V_SERVICE]) * level
                      + honoured_r * biz.request_time_h + honoured_u * biz.unreasonable_request_time_h)
@@ -442,36 +436,26 @@ class Replication:
         delight_cost = biz.delight_cost if delighted else 0.0
         # payment and refund claims
         price = tier.price
-        genuine = failed and recovery != "fix" and draws[V_GENUINE_CLAIM] < b.genuine_claim_probability
-        abuse = (not genuine) and draws[V_CLAIM] < min(1.0, c.abuse_propensity * (1 + c.entitlement))
-        refunded = refused_genuine = refused_abuse = False
-        if genuine:
-            refunded = tier.refunds != "never"
-            refused_genuine = not refunded
-        elif abuse:
-            if tier.refunds == "always":
-                refunded = True
-            elif tier.refunds == "verified":
-                refunded = draws[V_CLAIM_SCREEN] >= s.strategy.screening_accuracy
-            refused_abuse = not refunded
-            if refunded:
-                c.entitlement += b.entitlement_step
+        genuine, abuse, refunded = refund_claim(
+            tier.refunds, failed_unfixed=failed and recovery != "fix",
+            genuine_claim_probability=b.genuine_claim_probability,
+            abuse_probability=min(1.0, c.abuse_propensity * (1 + c.entitlement)),
+            screening_accuracy=s.strategy.screening_accuracy, u_genuine=draws[V_GENUINE_CLAIM],
+            u_abuse=draws[V_CLAIM], u_screen=draws[V_CLAIM_SCREEN])
+        if abuse and refunded:
+            c.entitlement += b.entitlement_step
         refund = price if refunded else 0.0
         loss = biz.return_loss if refunded else 0.0
         flow = price - refund - unit - requests_cost - recovery_cost - delight_cost - loss
         # satisfaction (expectation-disconfirmation), then expectations adapt
         perceived = c.wtp * tier.value * image
         value_share = (perceived - tier.price) / perceived if perceived > 0 else 0.0
-        sat = (b.baseline_satisfaction
-               + b.value_weight * value_share
-               - b.wait_weight_per_h * max(0.0, wait_h - c.wait_tolerance_h)
-               + b.service_level_weight * (level - c.expected_level)
-               + b.request_honoured_weight * (honoured_r + honoured_u)
-               - b.reasonable_refused_weight * (n_reasonable - honoured_r)
-               - b.unreasonable_refused_weight * (n_unreasonable - honoured_u)
-               + (b.delight_weight if delighted else 0.0)
-               - (b.refund_refused_weight if refused_genuine else 0.0)
-               - (b.abuse_refused_weight if refused_abuse else 0.0))
+        sat = satisfaction(
+            b, value_share=value_share, wait_beyond_h=max(0.0, wait_h - c.wait_tolerance_h),
+            level_gap=level - c.expected_level, honoured=honoured_r + honoured_u,
+            refused_reasonable=n_reasonable - honoured_r,
+            refused_unreasonable=n_unreasonable - honoured_u, delighted=delighted,
+            refused_genuine=genuine and not refunded, refused_abuse=abuse and not refunded)
         loyalty_sat = sat
         if failed:
             sat += recovery_points - b.failure_weight
