@@ -249,15 +249,3 @@ def test_utilisation_is_a_share_even_when_the_queue_runs_past_closing_time() -> 
     """Staff stay (paid) until the queue is served, and utilisation counts those hours."""
     for r in runs(tiny_scenario("god", CONGESTED), [0, 1]):
         assert 0 <= r.metrics["utilisation"] <= 1, r.metrics["utilisation"]
-
-
-def test_a_verified_refund_policy_refuses_caught_abuse_and_pays_genuine_claims() -> None:
-    from sim.model.decisions import refund_claim
-
-    common = {"genuine_claim_probability": 1.0, "abuse_probability": 1.0,
-              "screening_accuracy": 0.8, "u_genuine": 0.5, "u_abuse": 0.5}
-    assert refund_claim("verified", failed_unfixed=True, u_screen=0.1, **common) == (True, False, True)
-    assert refund_claim("verified", failed_unfixed=False, u_screen=0.1, **common) == (False, True, False)
-    assert refund_claim("verified", failed_unfixed=False, u_screen=0.9, **common) == (False, True, True)
-    assert refund_claim("never", failed_unfixed=True, u_screen=0.9, **common) == (True, False, False)
-    assert refund_claim("always", failed_unfixed=False, u_screen=0.1, **common) == (False, True, True)
