@@ -456,7 +456,7 @@ def strategies() -> None:
 
 
 @main.command()
-@click.option("-n", "--replications", type=click.IntRange(min=2), default=10, show_default=True,
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=20, show_default=True,
               help="Replications per check.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes (default: all cores).")
 @click.option("--seed", type=click.IntRange(min=0), default=20240601, show_default=True)

@@ -14,7 +14,7 @@ from sim.checks.validate import Check, run_checks
 
 @pytest.fixture(scope="module")
 def checks() -> dict[str, Check]:
-    return {check.name: check for check in run_checks(replications=10, jobs=2, seed=20240601)}
+    return {check.name: check for check in run_checks(replications=16, jobs=2, seed=20240601)}
 
 
 EXPECTED = (
