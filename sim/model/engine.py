@@ -105,15 +105,16 @@ class Replication:
         self.cumulative_shares = tuple(shares)
         strategy = s.strategy
         self.tiers = strategy.tiers
-        self.n_priorities = max(t.priority for t in self.tiers) + 1
-        self.queued = [0] * self.n_priorities
+        self.queued = [0] * (max(t.priority for t in self.tiers) + 1)
+        """Visits waiting, by tier priority (what an arriving customer sees ahead)."""
         segment_names = tuple(g.name for g in s.segments)
         self.assignment, self.admission, self.adaptation = (
             policy.bind(segment_names, self.tiers) if isinstance(policy, Bindable) else policy
             for policy in (strategy.assignment, strategy.admission, strategy.adaptation))
         mean_levels = sum(t.service_level for t in self.tiers) / len(self.tiers)
-        self.base_service_h = math.fsum(g.share * g.service_time.mean for g in s.segments)
-        self.queue_service_h = self.base_service_h * mean_levels
+        self.queue_service_h = mean_levels * math.fsum(
+            g.share * g.service_time.mean for g in s.segments)
+        """Mean service time a customer assumes for each visit ahead of it."""
         self.level = 1.0
         self.reputation = s.market.initial_reputation
         self.reputation_alpha = 1.0 / s.market.reputation_memory_visits
@@ -155,7 +156,8 @@ class Replication:
             checks={"in_system": float(in_system)})
 
     def in_opening_hours(self, t: float) -> float:
-        """The moment of day ``t`` (or the next, never in the past) at the same fraction of the opening hours.
+        """The moment of day ``t`` (or of the next day, never in the past) at the same
+        fraction of the opening hours.
 
         Visit intervals and referral delays pick the day; the time of day is spread over
         the opening hours in proportion to the hour the delay ended. Moving every
