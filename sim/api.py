@@ -15,17 +15,9 @@ from sim.experiment.compare import ComparisonResult, load_comparison
 from sim.experiment.compare import compare as _compare
 from sim.experiment.runner import ScenarioResult, run_scenario
 from sim.scenario import Scenario, load_scenario
+from sim.scenario.loader import run_overrides
 
 ScenarioLike = str | Path | Scenario
-
-
-def _settings(replications: int | None, seed: int | None, overrides: Iterable[str]) -> list[str]:
-    extra = list(overrides)
-    if replications is not None:
-        extra.append(f"run.replications={replications}")
-    if seed is not None:
-        extra.append(f"run.seed={seed}")
-    return extra
 
 
 def _load(scenario: ScenarioLike, extra: list[str]) -> Scenario:
@@ -47,7 +39,7 @@ def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | 
     >>> result = sim.run("scenarios/tiered.toml", replications=5, jobs=2)
     >>> result.summary()          # a DataFrame with pandas installed
     """
-    spec = _load(scenario, _settings(replications, seed, overrides))
+    spec = _load(scenario, run_overrides(overrides, replications, seed))
     result = run_scenario(spec, jobs=jobs)
     if out is not None:
         from sim.experiment.output import write_results
@@ -56,7 +48,7 @@ def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | 
     return result
 
 
-def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str = "profit",
+def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str | None = None,
             replications: int | None = None, seed: int | None = None,
             overrides: Iterable[str] = (), jobs: int | None = None, name: str | None = None,
             allow_different_markets: bool = False,
@@ -67,7 +59,7 @@ def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str =
     >>> cmp.summary()
     >>> cmp.paired_difference("tiered", "profit")
     """
-    extra = _settings(replications, seed, overrides)
+    extra = run_overrides(overrides, replications, seed)
     settings: dict[str, str] = {}
     if len(scenarios) == 1 and not isinstance(scenarios[0], Scenario):
         specs, settings = load_comparison([Path(scenarios[0])], extra)
@@ -75,7 +67,7 @@ def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str =
         specs = [_load(s, extra) for s in scenarios]
     result = _compare(specs, name=name or settings.get("name"),
                       baseline=baseline or settings.get("baseline"),
-                      metric=settings.get("metric", metric) if metric == "profit" else metric,
+                      metric=metric or settings.get("metric") or "profit",
                       jobs=jobs, allow_different_markets=allow_different_markets)
     if out is not None:
         from sim.experiment.output import write_comparison

@@ -74,17 +74,6 @@ def run_options(function: Any) -> Any:
     return function
 
 
-def with_run_settings(overrides: tuple[str, ...], replications: int | None,
-                      seed: int | None) -> list[str]:
-    """--replications and --seed become overrides, so the resolved scenario records them."""
-    extra = [*overrides]
-    if replications is not None:
-        extra.append(f"run.replications={replications}")
-    if seed is not None:
-        extra.append(f"run.seed={seed}")
-    return extra
-
-
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
@@ -105,25 +94,24 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
     from sim.scenario import load_scenario
+    from sim.scenario.loader import run_overrides
 
     try:
-        spec = load_scenario(scenario, with_run_settings(overrides, replications, seed))
+        spec = load_scenario(scenario, run_overrides(overrides, replications, seed))
     except ScenarioError as error:
         fail_on_scenario_error(error)
         return
     target = out_dir or Path("results") / spec.name
     checkpoint = Checkpoint(target, spec)
     done = checkpoint.load()
-    show = not quiet and output_format == "table"
-    if done and show:
-        click.echo(f"Resuming: {len(done)} of {spec.run.replications} replications already done.",
-                   err=True)
     try:
-        with _progress(spec.run.replications, enabled=show) as advance:
+        with _Progress("replications", enabled=not quiet and output_format == "table") as bar:
+            bar.start(spec.run.replications, len(done))
+
             def finished(run_result: Any) -> None:
                 if run_result.replication not in done:
                     checkpoint.save(run_result)
-                advance()
+                    bar.advance()
 
             result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
     except KeyboardInterrupt:
@@ -142,39 +130,6 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         console = Console()
         console.print(results_table(result))
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
-
-
-class _progress:
-    """A rich progress bar on a terminal; nothing when not a terminal or disabled."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True)
-        self.bar.start()
-        task = self.bar.add_task("run", total=self.total)
-        return lambda: self.bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @main.command()
@@ -206,23 +161,25 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
       simrun compare scenarios/workshop.toml --baseline god --metric period_retention
     """
     from sim.experiment.compare import compare as run_compare
-    from sim.experiment.compare import load_comparison
+    from sim.experiment.compare import comparison_name, load_comparison
     from sim.experiment.output import Checkpoint, comparison_dict, write_comparison
+    from sim.scenario.loader import run_overrides
 
-    extra = with_run_settings(overrides, replications, seed)
+    extra = run_overrides(overrides, replications, seed)
     try:
         specs, settings = load_comparison(list(scenarios), extra)
-        label = name or settings.get("name") or "-".join(s.name for s in specs)
+        label = name or settings.get("name") or comparison_name(specs)
         target = out_dir or Path("results") / label
         checkpoints = {s.name: Checkpoint(target / s.name, s) for s in specs}
         done = {n: c.load() for n, c in checkpoints.items()}
-        total = sum(s.run.replications for s in specs)
-        show = not quiet and output_format == "table"
-        with _progress(total, enabled=show) as advance:
+        with _Progress("replications", enabled=not quiet and output_format == "table") as bar:
+            bar.start(sum(s.run.replications for s in specs),
+                      sum(len(runs) for runs in done.values()))
+
             def finished(strategy: str, run_result: Any) -> None:
                 if run_result.replication not in done[strategy]:
                     checkpoints[strategy].save(run_result)
-                advance()
+                    bar.advance()
 
             result = run_compare(
                 specs, name=label, baseline=baseline or settings.get("baseline"),
@@ -301,7 +258,7 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
         fail_on_scenario_error(error)
         return
     target = out_dir or Path("results") / spec.name
-    bar = _SweepProgress(enabled=not quiet)
+    bar = _Progress("runs", enabled=not quiet)
     try:
         with bar:
             def finished(outcome: Outcome) -> None:
@@ -341,10 +298,12 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
         sys.exit(1)
 
 
-class _SweepProgress:
-    """Runs done, rate, ETA and failures; nothing when not a terminal."""
+class _Progress:
+    """Done, rate, ETA and failures of replications or runs; a rich bar on a terminal,
+    nothing otherwise. ``start`` says when earlier work is picked up."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, unit: str, enabled: bool) -> None:
+        self.unit = unit
         self.enabled = enabled and sys.stderr.isatty()
         self.bar: Any = None
         self.task: Any = None
@@ -353,9 +312,9 @@ class _SweepProgress:
     def __enter__(self) -> Self:
         return self
 
-    def start(self, total: int, done: int) -> None:
+    def start(self, total: int, done: int = 0) -> None:
         if done:
-            click.echo(f"Resuming: {done} of {total} runs already stored.", err=True)
+            click.echo(f"Resuming: {done} of {total} {self.unit} already stored.", err=True)
         if not self.enabled:
             return
         from rich.console import Console
@@ -368,19 +327,20 @@ class _SweepProgress:
             TimeRemainingColumn,
         )
 
-        self.bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(self.unit), BarColumn(), MofNCompleteColumn(),
                             TaskProgressColumn(), TextColumn("[dim]{task.fields[rate]}"),
                             TimeRemainingColumn(), TextColumn("{task.fields[failed]}"),
                             console=Console(stderr=True), transient=True)
         self.bar.start()
-        self.task = self.bar.add_task("sweep", total=total, completed=done, failed="",
+        self.task = self.bar.add_task(self.unit, total=total, completed=done, failed="",
                                       rate="")
 
-    def advance(self, failed: bool) -> None:
+    def advance(self, failed: bool = False) -> None:
         self.failed += failed
         if self.bar is not None:
             speed = self.bar.tasks[0].speed
-            self.bar.update(self.task, advance=1, rate=f"{speed:.1f} runs/s" if speed else "",
+            self.bar.update(self.task, advance=1,
+                            rate=f"{speed:.1f} {self.unit}/s" if speed else "",
                             failed=f"[red]{self.failed} failed" if self.failed else "")
 
     def __exit__(self, *exc: object) -> None:

@@ -139,6 +139,12 @@ class Estimate:
         return (self.high - self.low) / 2
 
 
+def mean_of_defined(values: Sequence[float]) -> float:
+    """The mean of the values that are defined (NaN marks an undefined ratio); NaN if none."""
+    defined = [v for v in values if not math.isnan(v)]
+    return sum(defined) / len(defined) if defined else math.nan
+
+
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """Mean, sd and t-interval of replication values (NaNs, e.g. undefined ratios, dropped)."""
     data = np.asarray([v for v in values if not math.isnan(v)], dtype=float)

@@ -439,7 +439,7 @@ def test_without_check_a_failed_run_is_reported_but_exits_0(
 
 def test_progress_shows_runs_done_rate_eta_and_failures(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from sim.cli import _SweepProgress
+    from sim.cli import _Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -449,7 +449,7 @@ def test_progress_shows_runs_done_rate_eta_and_failures(
     monkeypatch.setattr(sys, "stderr", screen)
     monkeypatch.setenv("TERM", "xterm")
     monkeypatch.delenv("TTY_INTERACTIVE", raising=False)
-    with _SweepProgress(enabled=True) as bar:
+    with _Progress("runs", enabled=True) as bar:
         bar.start(10, 2)
         for i in range(4):
             time.sleep(0.12)

@@ -195,6 +195,11 @@ def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
     return scenarios, settings
 
 
+def comparison_name(scenarios: Sequence[Scenario]) -> str:
+    """The default name of a comparison (and its results folder): the strategies' names."""
+    return "-".join(s.name for s in scenarios)
+
+
 def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
             baseline: str | None = None, metric: str = "profit", jobs: int | None = None,
             allow_different_markets: bool = False,
@@ -228,7 +233,7 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
         run_scenario(s, jobs=jobs, done=done.get(s.name),
                      progress=None if progress is None else functools.partial(progress, s.name))
         for s in scenarios)
-    return ComparisonResult(name or "-vs-".join(names), results, baseline, metric)
+    return ComparisonResult(name or comparison_name(scenarios), results, baseline, metric)
 
 
 def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:

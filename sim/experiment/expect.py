@@ -17,7 +17,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from sim.experiment.sweep import Expectation, Sweep
-from sim.metrics import estimate
+from sim.metrics import estimate, mean_of_defined
 
 OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -66,7 +66,7 @@ def judge(sweep: Sweep, e: Expectation, values: Values) -> Verdict:
 def _decide(e: Expectation, a: list[float], b: list[float]) -> tuple[bool, str]:
     right = e.right or f"{e.value:g}"
     if e.judge == "mean":
-        mean_a, mean_b = _mean(a), _mean(b)
+        mean_a, mean_b = mean_of_defined(a), mean_of_defined(b)
         ok = OPS[e.op](mean_a, mean_b)
         # "tiered 12.3 > god 45.6 is false", or against a value "tiered 12.3 > 100 is false"
         other = f"{right} {mean_b:.4g}" if e.right else right
@@ -77,11 +77,6 @@ def _decide(e: Expectation, a: list[float], b: list[float]) -> tuple[bool, str]:
     ok = side and not math.isnan(d.low)
     return ok, (f"{e.left} - {right} = {d.mean:.4g}, 95% CI [{d.low:.4g}, {d.high:.4g}] "
                 f"does not show {e.op}")
-
-
-def _mean(values: list[float]) -> float:
-    clean = [v for v in values if not math.isnan(v)]
-    return sum(clean) / len(clean) if clean else math.nan
 
 
 def _show(point: Mapping[str, Any]) -> str:

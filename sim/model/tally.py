@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import math
 
-from sim.metrics import DAILY_COLUMNS, SEGMENT_COLUMNS, WAIT_BIN_H, WAIT_BINS, RunResult
+from sim.metrics import (
+    DAILY_COLUMNS,
+    SEGMENT_COLUMNS,
+    WAIT_BIN_H,
+    WAIT_BINS,
+    RunResult,
+    mean_of_defined,
+)
 
 PERIOD_H = 30 * 24.0
 WEEK_H = 7 * 24.0
@@ -148,7 +155,7 @@ class Tally:
 
         m = {
             "profit": profit,
-            "period_retention": _mean_of_defined(retention),
+            "period_retention": mean_of_defined(retention),
             "cost_per_customer": ratio(costs, served_customers),
             "revenue": revenue, "gross_revenue": self.gross_revenue, "refunds": self.refunds,
             "staff_cost": self.staff_cost, "unit_cost": self.unit_cost,
@@ -238,7 +245,3 @@ class Tally:
             at_risk -= deaths + censored
         return tuple(curve)
 
-
-def _mean_of_defined(values: tuple[float, ...]) -> float:
-    defined = [v for v in values if not math.isnan(v)]
-    return sum(defined) / len(defined) if defined else math.nan

@@ -235,6 +235,18 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str =
         raise ScenarioError(f"{source} (--set)" if source else "--set", issues)
 
 
+def run_overrides(overrides: Iterable[str], replications: int | None = None,
+                  seed: int | None = None) -> list[str]:
+    """Overrides plus ``run.replications`` and ``run.seed`` when given: options such as
+    ``--replications`` become overrides so the resolved scenario records them."""
+    extra = list(overrides)
+    if replications is not None:
+        extra.append(f"run.replications={replications}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    return extra
+
+
 def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
     """Set a dotted path such as ``strategy.tiers[0].price``; a problem or None."""
     tokens = [(name, int(index) if index else None) for name, index in _PATH_TOKEN.findall(path)]
