@@ -410,7 +410,7 @@ def strategies() -> None:
     Example:
       simrun strategies | less
     """
-    from sim.strategies.catalogue import render_catalogue
+    from sim.scenario.reference import render_catalogue
 
     click.echo(render_catalogue())
 

@@ -198,7 +198,8 @@ CASES: dict[str, Bad] = {
         ("run.name: must be a string, got 5",)),
     "number-for-a-tier-choice": Bad(
         tiers(first="requests = 1\n"),
-        ("strategy.tiers[0].requests: must be one of 'all', 'reasonable', 'none', got 1",)),
+        (("strategy.tiers[0].requests: must name a requests policy ('all', 'reasonable', "
+         "'none') or be a table with 'kind', got 1"),)),
     "table-for-the-tier-list": Bad(
         f'{EXTENDS}[strategy.tiers]\nname = "basic"\nprice = 40\n',
         ("strategy.tiers: must be a list, got {name = \"basic\", price = 40}",)),
@@ -216,7 +217,8 @@ CASES: dict[str, Bad] = {
         ("run.days: must be a whole number, got 30.5",)),
     "number-for-a-policy": Bad(
         f"{EXTENDS}[strategy]\nadmission = 5\n",
-        ("strategy.admission: must be an admission kind or a table with 'kind', got 5",)),
+        (("strategy.admission: must name an admission policy ('everyone', 'daily_slots') or "
+         "be a table with 'kind', got 5"),)),
     # --- unknown and misspelt keys and names --------------------------------
     "misspelt-top-level-section": Bad(
         f"{EXTENDS}[markt]\nalternatives = 0.2\n",
@@ -233,7 +235,7 @@ CASES: dict[str, Bad] = {
         ("strategy.tiers[0].refund: unknown key (did you mean 'refunds'?)",)),
     "misspelt-choice-in-a-tier": Bad(
         tiers(second='refunds = "alway"\n'),
-        (("strategy.tiers[1].refunds: must be one of 'always', 'verified', 'never', "
+        (("strategy.tiers[1].refunds: unknown refunds policy; known: always, verified, never, "
           "got \"alway\" (did you mean 'always'?)"),)),
     "misspelt-parameter-in-a-distribution": Bad(
         segments(second='wtp = { dist = "lognormal", median = 50, sigam = 0.3 }\n')
@@ -267,7 +269,7 @@ CASES: dict[str, Bad] = {
          "got \"tierd\" (did you mean 'tiered'?)")),
     "unknown-policy-kind": Bad(
         f'{EXTENDS}[strategy]\nadmission = "daly_slots"\n',
-        ("strategy.admission.kind: unknown admission policy; known: everyone, daily_slots",
+        ("strategy.admission: unknown admission policy; known: everyone, daily_slots",
          "got \"daly_slots\" (did you mean 'daily_slots'?)")),
     "setting-for-a-policy-without-settings": Bad(
         f'{EXTENDS}[strategy]\nassignment = {{ kind = "by_spend", tiers = {{}} }}\n',

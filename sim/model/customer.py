@@ -33,6 +33,7 @@ class Customer:
         "referrals",
         "request_rate",
         "segment",
+        "segment_spec",
         "served_measured",
         "served_once",
         "spend",
@@ -53,6 +54,7 @@ class Customer:
         seg = segments[index]
         self.key = key
         self.segment = index
+        self.segment_spec = seg
         self.wtp = seg.wtp.sample(attributes[A_WTP])
         self.value_of_time_per_h = seg.value_of_time_per_h.sample(attributes[A_VOT])
         self.wait_tolerance_h = seg.wait_tolerance.sample(attributes[A_TOLERANCE])

@@ -1,53 +1,29 @@
-"""The decisions of one service, as pure functions: which requests are honoured, what
-happens to a refund claim, how satisfied the customer leaves.
+"""The customer's side of a visit, as pure functions: whether it claims a refund, how
+satisfied it leaves, whether it comes back.
 
 Each takes plain numbers and the uniforms of the visit's slots and returns plain
 numbers, so it can be read (and tested) without SimPy; the engine books the results.
-See docs/model.md, "A visit, step by step".
+What the *firm* decides (requests honoured, claims paid, remedies) lives in the
+strategy policies, :mod:`sim.strategies.policies`. See docs/model.md, "A visit, step by
+step".
 """
 
 from __future__ import annotations
 
-from sim.model.rng import binomial_from_uniform
+import math
+
 from sim.scenario.model import Behaviour
 
 
-def honoured_requests(policy: str, n_reasonable: int, n_unreasonable: int,
-                      screening_accuracy: float, u_reasonable: float,
-                      u_unreasonable: float) -> tuple[int, int]:
-    """(reasonable, unreasonable) requests honoured under a tier's request policy.
+def refund_claim(*, failed_unrepaired: bool, genuine_claim_probability: float,
+                 abuse_probability: float, u_genuine: float, u_abuse: float
+                 ) -> tuple[bool, bool]:
+    """(genuine claim, abusive claim) after one served visit.
 
-    'all' honours everything, 'none' nothing; 'reasonable' screens each request and
-    misjudges it with probability 1 - accuracy: a misjudged reasonable request is
-    refused, a misjudged unreasonable one honoured."""
-    if policy == "all":
-        return n_reasonable, n_unreasonable
-    if policy == "none":
-        return 0, 0
-    miss = 1 - screening_accuracy
-    refused = binomial_from_uniform(n_reasonable, miss, u_reasonable)
-    return n_reasonable - refused, binomial_from_uniform(n_unreasonable, miss, u_unreasonable)
-
-
-def refund_claim(refunds: str, *, failed_unfixed: bool, genuine_claim_probability: float,
-                 abuse_probability: float, screening_accuracy: float, u_genuine: float,
-                 u_abuse: float, u_screen: float) -> tuple[bool, bool, bool]:
-    """(genuine claim, abusive claim, refunded) for one served visit.
-
-    A failure left unfixed leads to a genuine claim with its probability; otherwise the
-    customer may claim without cause. 'always' refunds every claim, 'verified' refunds
-    genuine claims and catches abuse with the screening accuracy, 'never' refunds none."""
-    genuine = failed_unfixed and u_genuine < genuine_claim_probability
-    abuse = not genuine and u_abuse < abuse_probability
-    if genuine:
-        return True, False, refunds != "never"
-    if abuse:
-        if refunds == "always":
-            return False, True, True
-        if refunds == "verified":
-            return False, True, u_screen >= screening_accuracy
-        return False, True, False
-    return False, False, False
+    A failure left unrepaired leads to a genuine claim with its probability; otherwise
+    the customer may claim without cause with its abuse probability."""
+    genuine = failed_unrepaired and u_genuine < genuine_claim_probability
+    return genuine, not genuine and u_abuse < abuse_probability
 
 
 def satisfaction(b: Behaviour, *, value_share: float, wait_beyond_h: float, level_gap: float,
@@ -66,3 +42,15 @@ def satisfaction(b: Behaviour, *, value_share: float, wait_beyond_h: float, leve
             + (b.delight_weight if delighted else 0.0)
             - (b.refund_refused_weight if refused_genuine else 0.0)
             - (b.abuse_refused_weight if refused_abuse else 0.0))
+
+
+def returns(b: Behaviour, base_logit: float, satisfaction: float, loyalty: float,
+            u: float) -> bool:
+    """The return decision: a logistic function of satisfaction, steep at the top.
+
+    ``base_logit`` holds what is the same for every customer of the market (intercept,
+    lock-in, alternatives)."""
+    logit = (base_logit + b.return_satisfaction_weight * (satisfaction - 7)
+             + b.return_top_weight * max(0.0, satisfaction - 8) + b.loyalty_weight * loyalty)
+    # u < 1 / (1 + e^-logit), without overflow for very negative logits
+    return u * (1 + math.exp(-logit)) < 1 if logit > -700 else False

@@ -104,18 +104,3 @@ def poisson_from_uniform(mean: float, u: float) -> int:
         cdf += term
     return k
 
-
-def binomial_from_uniform(n: int, p: float, u: float) -> int:
-    """Inverse-CDF binomial draw for small n."""
-    if n == 0 or p <= 0:
-        return 0
-    if p >= 1:
-        return n
-    q = 1 - p
-    term = q**n
-    cdf, k = term, 0
-    while u >= cdf and k < n:
-        term *= (n - k) / (k + 1) * p / q
-        k += 1
-        cdf += term
-    return k

@@ -128,6 +128,8 @@ def policy(obj: object) -> str:
     """A policy as words: its kind's label and its settings ('daily slots: slots per day
     24, waitlist yes')."""
     raw = to_raw(obj)
+    if isinstance(raw, str):  # a policy without settings
+        return KIND_LABELS.get(raw, raw.replace("_", " "))
     kind = raw.pop("kind", "")
     label = KIND_LABELS.get(kind, kind.replace("_", " "))
     if kind == "none" or not raw:
@@ -151,7 +153,7 @@ def strategy_rows(st: Strategy) -> list[tuple[str, str]]:
         ("Tiers", ", ".join(f"{t.name} {number(t.price)}" for t in st.tiers)),
         ("Tier assignment", policy(st.assignment)),
         ("Admission", policy(st.admission)),
-        ("After a failure", st.recovery),
+        ("After a failure", policy(st.recovery)),
         ("Screening accuracy", f"{100 * st.screening_accuracy:.3g}%"),
         ("Exclusivity boost", f"{st.exclusivity_boost:g}"),
         ("Lock-in (monopoly)", f"{st.lock_in:g}"),
@@ -173,13 +175,13 @@ def strategies_table(scenarios: Sequence[Scenario]) -> Html:
 
 def tiers_table(s: Scenario) -> Html:
     """One strategy's tiers: the offer a customer sees."""
-    by_spend = to_raw(s.strategy.assignment).get("kind") == "by_spend"
+    by_spend = s.strategy.assignment.kind == "by_spend"
     columns = ["Tier", "Price", "Value ×", "Priority", "Service level", "Requests", "Refunds",
                "Delight chance", *(["Min spend"] if by_spend else [])]
     rows = []
     for t in s.strategy.tiers:
         cells = [number(t.price), f"{t.value:g}", str(t.priority), f"{t.service_level:g}",
-                 t.requests, t.refunds, f"{100 * t.delight_chance:.3g}%",
+                 policy(t.requests), policy(t.refunds), f"{100 * t.delight_chance:.3g}%",
                  *([number(t.min_spend)] if by_spend else [])]
         rows.append(el("tr", el("th", t.name, scope="row"), [el("td", c) for c in cells]))
     preset = f" (preset {s.strategy.preset})" if s.strategy.preset and \

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from sim.scenario.distributions import Distribution, constant
-from sim.strategies.policies import Everyone, NoAdaptation, SelfSelect
+from sim.strategies.policies import (
+    Everyone,
+    Fix,
+    HonourReasonable,
+    NoAdaptation,
+    RefundVerified,
+    SelfSelect,
+)
 
 DURATION = "duration"
 Hours = Annotated[float, DURATION]
@@ -200,11 +207,6 @@ class Behaviour:
     """If true, a recovered failure counts fully for the return decision (no paradox cap)."""
 
 
-Requests = Literal["all", "reasonable", "none"]
-Refunds = Literal["always", "verified", "never"]
-Recovery = Literal["none", "apologize", "fix"]
-
-
 @dataclass(frozen=True, slots=True)
 class Tier:
     name: str = knob()
@@ -217,9 +219,9 @@ class Tier:
     """Queue priority; higher is served first (non-preemptive)."""
     service_level: float = knob(1.0, gt=0)
     """Service time and material multiplier; also what customers experience as care."""
-    requests: Requests = "reasonable"
+    requests: Policy = knob(HonourReasonable(), role="requests")
     """Special requests: 'all' honoured, 'reasonable' screened, 'none' refused."""
-    refunds: Refunds = "verified"
+    refunds: Policy = knob(RefundVerified(), role="refunds")
     """Refund claims: 'always' paid, 'verified' screened for abuse, 'never' paid."""
     delight_chance: float = knob(0.0, ge=0, le=1)
     """Probability of a small delight gesture within scope per served visit."""
@@ -237,7 +239,7 @@ class Strategy:
     """How a customer gets a tier: self_select, by_segment or by_spend."""
     admission: Policy = knob(Everyone(), role="admission")
     """Who is admitted when: everyone, or daily_slots with a waitlist."""
-    recovery: Recovery = "fix"
+    recovery: Policy = knob(Fix(), role="recovery")
     """After a failure: 'none', 'apologize' or 'fix'."""
     screening_accuracy: float = knob(0.8, ge=0, le=1)
     """Probability that screening judges a request or refund claim right."""

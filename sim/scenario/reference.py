@@ -1,4 +1,5 @@
-"""The scenario reference (docs/scenario.md), generated from the typed model.
+"""Texts generated from the typed model: the scenario reference (docs/scenario.md) and
+the strategy catalogue (``simrun strategies``).
 
 A test compares docs/scenario.md with :func:`render_reference`, so the reference cannot
 drift from the loader. Regenerate with ``python -m sim.scenario.reference > docs/scenario.md``.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from sim.scenario.model import Behaviour, Business, Market, Run, Segment, Strategy, Tier
 from sim.scenario.schema import describe
-from sim.strategies.policies import registry
+from sim.strategies import preset, preset_names
+from sim.strategies.policies import DEFAULT_KIND, ROLES, TIER_ROLES, registry
 
 INTRO = """# Scenario reference
 
@@ -57,8 +59,9 @@ def render_reference() -> str:
         parts.append(f"## {title}\n\n| field | default | meaning |\n| --- | --- | --- |")
         parts.extend(_row(name, default, doc) for name, default, doc in describe(cls))
         parts.append("")
-    for role in ("admission", "assignment", "adaptation"):
-        parts.append(f"## strategy.{role}\n\nA kind name, or a table with `kind` and its "
+    for role in ROLES:
+        where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
+        parts.append(f"## {where}.{role}\n\nA kind name, or a table with `kind` and its "
                      "settings.\n")
         for kind, policy_cls in registry(role).items():
             doc = " ".join((policy_cls.__doc__ or "").split())
@@ -67,6 +70,41 @@ def render_reference() -> str:
                          for name, default, text in describe(policy_cls))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
+
+
+def render_catalogue() -> str:
+    """The text of ``simrun strategies``: presets, knobs and policies."""
+    lines = ["Strategy presets (sim/strategies/presets.toml); pick one with",
+             '  [strategy]', '  preset = "tiered"', "and override any knob below.", ""]
+    for name in preset_names():
+        raw = preset(name)
+        tiers = ", ".join(f"{t['name']} {t['price']:g}" for t in raw["tiers"])
+        lines.append(f"  {name:<9} tiers: {tiers}; admission: {_kind(raw, 'admission')}; "
+                     f"recovery: {_kind(raw, 'recovery')}; "
+                     f"adaptation: {_kind(raw, 'adaptation')}")
+    lines += ["", "Strategy knobs ([strategy]):"]
+    lines += _knob_rows(describe(Strategy))
+    lines += ["", "Tier knobs ([[strategy.tiers]]):"]
+    lines += _knob_rows(describe(Tier))
+    for role in ROLES:
+        where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
+        lines += ["", f"{role.capitalize()} policies ({where}.{role} = \"kind\" or a table):"]
+        for kind, cls in registry(role).items():
+            doc = (cls.__doc__ or "").strip().split("\n\n")[0]
+            lines.append(f"  {kind}: {' '.join(doc.split())}")
+            lines += _knob_rows(describe(cls), indent=4)
+    return "\n".join(lines)
+
+
+def _kind(raw: dict[str, object], role: str) -> str:
+    value = raw.get(role, DEFAULT_KIND[role])
+    return str(value["kind"] if isinstance(value, dict) else value)
+
+
+def _knob_rows(rows: list[tuple[str, str, str]], indent: int = 2) -> list[str]:
+    pad = " " * indent
+    return [f"{pad}{name} = {default}  # {doc}" if doc else f"{pad}{name} = {default}"
+            for name, default, doc in rows]
 
 
 def _row(name: str, default: str, doc: str) -> str:

@@ -189,18 +189,25 @@ def _check_range(value: Any, raw: object, at: str, issues: list[Issue], meta: An
 
 
 def _policy(role: str, raw: object, at: str, issues: list[Issue]) -> Any:
+    """A policy from its kind name or a table with ``kind`` and settings."""
     kinds = registry(role)
     if raw is None:
         raw = DEFAULT_KIND[role]
+    where = at
     if isinstance(raw, str):
         raw = {"kind": raw}
-    if not isinstance(raw, dict):
-        issues.append(Issue(at, f"must be an {role} kind or a table with 'kind'", raw))
+    elif isinstance(raw, dict):
+        where = f"{at}.kind"
+    else:
+        known = ", ".join(map(repr, kinds))
+        article = "an" if role[0] in "aeiou" else "a"
+        issues.append(Issue(at, f"must name {article} {role} policy ({known}) or be a table "
+                                "with 'kind'", raw))
         return None
     kind = raw.get("kind", DEFAULT_KIND[role])
     if not isinstance(kind, str) or kind not in kinds:
         hint = suggest(str(kind), kinds)
-        issues.append(Issue(f"{at}.kind", f"unknown {role} policy; known: {', '.join(kinds)}",
+        issues.append(Issue(where, f"unknown {role} policy; known: {', '.join(kinds)}",
                             kind, hint))
         return None
     settings = {k: v for k, v in raw.items() if k != "kind"}
@@ -215,6 +222,8 @@ def to_raw(obj: Any) -> Any:
         table: dict[str, Any] = {}
         kind = getattr(type(obj), "kind", None)
         if isinstance(kind, str):
+            if not public_fields(type(obj)):
+                return kind  # a policy without settings is written as its kind name
             table["kind"] = kind
         for f in public_fields(type(obj)):
             table[f.name] = to_raw(getattr(obj, f.name))

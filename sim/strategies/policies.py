@@ -1,22 +1,27 @@
-"""Strategy policies: small objects behind Protocols, registered by (role, kind).
+"""Strategy policies: every decision a strategy makes, one small class per rule.
 
-A strategy is a bundle: per-tier knobs (price, priority, requests, refunds, delight) are
-plain data in :class:`sim.scenario.model.Tier`; the decisions that need logic or state
-are policies here. Each policy is a frozen dataclass whose fields are its settings, so
-the loader parses and validates it like any other part of a scenario.
+A strategy is a bundle of policies plus plain numbers (prices, service levels, delight
+chances in :class:`sim.scenario.model.Tier`). Each policy is a frozen dataclass whose
+fields are its settings, registered under (role, kind), so the loader parses, checks
+and documents it like any other part of a scenario, and a new rule is one registered
+class. The six roles, each behind a Protocol:
 
-Three roles:
+* ``admission`` (strategy): the day an arriving visit may be served (today, a later day:
+  waitlisted) or None (turned away).
+* ``assignment`` (strategy): the tier a customer is offered, or None to let it choose
+  the tier with the largest surplus.
+* ``requests`` (tier): which special requests are honoured.
+* ``refunds`` (tier): which refund claims are paid.
+* ``recovery`` (strategy): what the firm does after a failed service.
+* ``adaptation`` (strategy): the service-level multiplier after each review period.
 
-* ``admission``: called once per arriving visit; returns the day the visit may be
-  served (today, a later day: waitlisted) or None (turned away).
-* ``assignment``: returns the index of the tier a customer is offered, or None to let it
-  choose the tier with the largest surplus itself.
-* ``adaptation``: called at the end of each review period with what the firm measured;
-  returns the new service-level multiplier for every tier.
+Policies decide; they keep no state and book nothing (the engine does). Policies that
+need names resolved or the firm's remedies priced do it once per replication through
+:meth:`Bindable.bind`. Third-party policies come from installed packages through the
+``simrun.policies`` entry-point group (each entry point a class decorated with
+:func:`policy`); a scenario names a registered kind, never an import path.
 
-Third-party policies come from installed packages through the ``simrun.policies``
-entry-point group (each entry point a policy class decorated with :func:`policy`);
-a scenario names a registered kind, never an import path.
+This module imports nothing from the rest of simrun: the scenario layer builds on it.
 """
 
 from __future__ import annotations
@@ -25,8 +30,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
-REGISTRY: dict[str, dict[str, type]] = {"admission": {}, "assignment": {}, "adaptation": {}}
-DEFAULT_KIND = {"admission": "everyone", "assignment": "self_select", "adaptation": "none"}
+ROLES = ("admission", "assignment", "requests", "refunds", "recovery", "adaptation")
+"""Every kind of strategy decision, in the order a visit meets them."""
+TIER_ROLES = frozenset({"requests", "refunds"})
+"""Roles set per tier (``[[strategy.tiers]]``); the others are set for the strategy."""
+REGISTRY: dict[str, dict[str, type]] = {role: {} for role in ROLES}
+DEFAULT_KIND = {"admission": "everyone", "assignment": "self_select", "requests": "reasonable",
+                "refunds": "verified", "recovery": "fix", "adaptation": "none"}
 _PLUGINS_LOADED = False
 
 
@@ -54,6 +64,46 @@ def registry(role: str) -> dict[str, type]:
     return REGISTRY[role]
 
 
+# ------------------------------------------------------------------- what binding sees
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """One answer to a failed service: what it costs and what it does."""
+
+    cost: float
+    """Money spent on the remedy."""
+    satisfaction_points: float
+    """Satisfaction restored (the failure itself costs ``behaviour.failure_weight``)."""
+    repairs: bool
+    """The failure is repaired, so no genuine refund claim follows."""
+
+
+NO_REMEDY = Remedy(0.0, 0.0, repairs=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyContext:
+    """What a policy may resolve once per replication (names, the firm's remedies)."""
+
+    segment_names: tuple[str, ...]
+    tiers: tuple[Any, ...]
+    """The strategy's tiers (``name``, ``price``, ``min_spend``, ...)."""
+    fix: Remedy
+    """Fixing a failure, priced from ``business.fix_cost`` and ``behaviour.fix_weight``."""
+    apology: Remedy
+    """Apologising, priced from ``business.apology_cost`` and ``behaviour.apology_weight``."""
+
+
+@runtime_checkable
+class Bindable(Protocol):
+    """Optional capability: resolve names or prices once, before the run starts.
+
+    The engine calls ``bind(context)`` once per replication if a policy has it and uses
+    the returned copy; per-visit calls then read plain attributes."""
+
+    def bind(self, context: PolicyContext) -> Any: ...
+
+
+# --------------------------------------------------------------------------- protocols
 class SlotBook(Protocol):
     """What admission may read and change: the firm's bookings per day."""
 
@@ -73,23 +123,35 @@ class Assignment(Protocol):
         ...
 
 
-@runtime_checkable
-class Bindable(Protocol):
-    """Optional capability: resolve names to indices once, before the run starts.
-
-    The engine calls ``bind(segment names, tiers)`` once per replication if a policy
-    has it and uses the returned copy; per-visit calls then index plain tuples."""
-
-    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> Any: ...
+class Requests(Protocol):
+    def honour(self, n_reasonable: int, n_unreasonable: int, screening_accuracy: float,
+               u_reasonable: float, u_unreasonable: float) -> tuple[int, int]:
+        """(reasonable, unreasonable) requests honoured, from the visit's uniforms."""
+        ...
 
 
-@runtime_checkable
+class Refunds(Protocol):
+    def pays(self, genuine: bool, screening_accuracy: float, u_screen: float) -> bool:
+        """Whether a claim (genuine, or abusive when not) is refunded."""
+        ...
+
+
+class Recovery(Protocol):
+    def remedy(self, segment: int, past_spend: float) -> Remedy:
+        """The firm's answer to a failed service for this customer."""
+        ...
+
+
 class Adaptation(Protocol):
+    period_days: int
+    """Days between reviews."""
+
     def review(self, level: float, satisfaction: float, margin: float) -> float:
         """New service-level multiplier from the period's mean satisfaction and margin."""
         ...
 
 
+# --------------------------------------------------------------------------- admission
 @policy("admission", "everyone")
 @dataclass(frozen=True, slots=True)
 class Everyone:
@@ -118,6 +180,7 @@ class DailySlots:
         return None
 
 
+# -------------------------------------------------------------------------- assignment
 @policy("assignment", "self_select")
 @dataclass(frozen=True, slots=True)
 class SelfSelect:
@@ -136,10 +199,10 @@ class BySegment:
     """Segment name -> tier name; every segment must be listed."""
     _index: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
-    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> BySegment:
+    def bind(self, context: PolicyContext) -> BySegment:
         """A copy resolved to indices (the loader checks the names first)."""
-        tier_names = [t.name for t in tiers]
-        index = tuple(tier_names.index(self.tiers[name]) for name in segment_names)
+        tier_names = [t.name for t in context.tiers]
+        index = tuple(tier_names.index(self.tiers[name]) for name in context.segment_names)
         return BySegment(self.tiers, index)
 
     def assign(self, segment: int, past_spend: float) -> int | None:
@@ -153,8 +216,8 @@ class BySpend:
 
     _thresholds: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
-    def bind(self, segment_names: tuple[str, ...], tiers: tuple[Any, ...]) -> BySpend:
-        return BySpend(tuple(t.min_spend for t in tiers))
+    def bind(self, context: PolicyContext) -> BySpend:
+        return BySpend(tuple(t.min_spend for t in context.tiers))
 
     def assign(self, segment: int, past_spend: float) -> int | None:
         best, best_spend = 0, -1.0
@@ -164,6 +227,110 @@ class BySpend:
         return best
 
 
+# ---------------------------------------------------------------------------- requests
+@policy("requests", "all")
+@dataclass(frozen=True, slots=True)
+class HonourAll:
+    """Every special request is honoured, reasonable or not ("the customer is God")."""
+
+    def honour(self, n_reasonable: int, n_unreasonable: int, screening_accuracy: float,
+               u_reasonable: float, u_unreasonable: float) -> tuple[int, int]:
+        return n_reasonable, n_unreasonable
+
+
+@policy("requests", "reasonable")
+@dataclass(frozen=True, slots=True)
+class HonourReasonable:
+    """Requests are screened: each is misjudged with probability 1 - screening_accuracy,
+    so a reasonable request may be refused and an unreasonable one honoured."""
+
+    def honour(self, n_reasonable: int, n_unreasonable: int, screening_accuracy: float,
+               u_reasonable: float, u_unreasonable: float) -> tuple[int, int]:
+        miss = 1 - screening_accuracy
+        refused = binomial_from_uniform(n_reasonable, miss, u_reasonable)
+        return n_reasonable - refused, binomial_from_uniform(n_unreasonable, miss, u_unreasonable)
+
+
+@policy("requests", "none")
+@dataclass(frozen=True, slots=True)
+class HonourNone:
+    """No special request is honoured: the service is the service."""
+
+    def honour(self, n_reasonable: int, n_unreasonable: int, screening_accuracy: float,
+               u_reasonable: float, u_unreasonable: float) -> tuple[int, int]:
+        return 0, 0
+
+
+# ----------------------------------------------------------------------------- refunds
+@policy("refunds", "always")
+@dataclass(frozen=True, slots=True)
+class RefundAlways:
+    """Every claim is refunded, deserved or not (lenient returns invite abuse)."""
+
+    def pays(self, genuine: bool, screening_accuracy: float, u_screen: float) -> bool:
+        return True
+
+
+@policy("refunds", "verified")
+@dataclass(frozen=True, slots=True)
+class RefundVerified:
+    """Genuine claims are refunded; an abusive claim is caught with probability
+    screening_accuracy and refunded otherwise."""
+
+    def pays(self, genuine: bool, screening_accuracy: float, u_screen: float) -> bool:
+        return genuine or u_screen >= screening_accuracy
+
+
+@policy("refunds", "never")
+@dataclass(frozen=True, slots=True)
+class RefundNever:
+    """No claim is refunded, genuine or not."""
+
+    def pays(self, genuine: bool, screening_accuracy: float, u_screen: float) -> bool:
+        return False
+
+
+# ---------------------------------------------------------------------------- recovery
+@policy("recovery", "fix")
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """Own the problem and bring a solution: the failure is repaired (no genuine refund
+    claim follows) at ``business.fix_cost``, restoring ``behaviour.fix_weight`` points."""
+
+    _remedy: Remedy = field(default=NO_REMEDY, repr=False, compare=False)
+
+    def bind(self, context: PolicyContext) -> Fix:
+        return Fix(context.fix)
+
+    def remedy(self, segment: int, past_spend: float) -> Remedy:
+        return self._remedy
+
+
+@policy("recovery", "apologize")
+@dataclass(frozen=True, slots=True)
+class Apologize:
+    """Apologise with a token gesture (``business.apology_cost``, restoring
+    ``behaviour.apology_weight`` points); the failure stays, and may bring a claim."""
+
+    _remedy: Remedy = field(default=NO_REMEDY, repr=False, compare=False)
+
+    def bind(self, context: PolicyContext) -> Apologize:
+        return Apologize(context.apology)
+
+    def remedy(self, segment: int, past_spend: float) -> Remedy:
+        return self._remedy
+
+
+@policy("recovery", "none")
+@dataclass(frozen=True, slots=True)
+class NoRecovery:
+    """Nothing is done about a failed service."""
+
+    def remedy(self, segment: int, past_spend: float) -> Remedy:
+        return NO_REMEDY
+
+
+# -------------------------------------------------------------------------- adaptation
 @policy("adaptation", "none")
 @dataclass(frozen=True, slots=True)
 class NoAdaptation:
@@ -204,3 +371,20 @@ class SatisfactionTarget:
         if satisfaction < self.target:
             return min(self.max_level, level + self.step)
         return level
+
+
+def binomial_from_uniform(n: int, p: float, u: float) -> int:
+    """Inverse-CDF binomial draw for small n (one uniform per screening decision)."""
+    if n == 0 or p <= 0:
+        return 0
+    if p >= 1:
+        return n
+    q = 1 - p
+    term = q**n
+    cdf, k = term, 0
+    while u >= cdf and k < n:
+        term *= (n - k) / (k + 1) * p / q
+        k += 1
+        cdf += term
+    return k
+
