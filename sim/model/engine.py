@@ -16,8 +16,8 @@ kept.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Protocol
 
 import simpy
 
@@ -49,8 +49,18 @@ from sim.model.tally import WEEK_H, ServedVisit, Tally
 from sim.scenario.model import Scenario, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
-Observer = Callable[[tuple[int, ...], int, list[float]], None]
-"""Called with (customer key, visit number, the visit's uniforms): for CRN tests."""
+Key = tuple[int, ...]
+
+
+class Observer(Protocol):
+    """What a test may watch (common random numbers by identity, not by key): who
+    arrives, who referred whom, and the uniforms of every visit."""
+
+    def acquired(self, key: Key, now: float, customer: Customer) -> None: ...
+    def referred(self, referrer: Key, key: Key) -> None: ...
+    def visit(self, key: Key, k: int, draws: list[float]) -> None: ...
+
+
 ARRIVAL_BLOCK = 1024
 LEFT = -1.0
 """A visit's outcome after which the customer leaves for good (it was never served)."""
@@ -229,7 +239,7 @@ class Replication:
             if not math.isnan(satisfaction):
                 self.level = self.adaptation.review(self.level, satisfaction, margin)
 
-    def life(self, key: tuple[int, ...], referred: bool) -> Process:
+    def life(self, key: Key, referred: bool) -> Process:
         """A customer's life: visits until it churns."""
         env, t = self.env, self.tally
         stream = self.streams.customer(key)
@@ -239,10 +249,12 @@ class Replication:
                      self.cumulative_shares, now, measured)
         self.alive.add(c)
         t.acquired(c.segment, referred, self.s.market.acquisition_cost, measured)
+        if self.observer is not None:
+            self.observer.acquired(key, now, c)
         while True:
             draws = stream.visit(c.visits)
             if self.observer is not None:
-                self.observer(key, c.visits, draws)
+                self.observer.visit(key, c.visits, draws)
             c.visits += 1
             t.visits_simulated += 1
             outcome = yield from self.visit(c, draws)
@@ -263,7 +275,7 @@ class Replication:
         if c.measured and c.served_once:
             self.tally.churned(c.segment, int((self.env.now - c.acquired_h) // WEEK_H))
 
-    def referral(self, key: tuple[int, ...], at: float) -> Process:
+    def referral(self, key: Key, at: float) -> Process:
         yield self.env.timeout(at - self.env.now)
         yield from self.life(key, referred=True)
 
@@ -461,8 +473,11 @@ class Replication:
         if sat >= s.behaviour.promoter_threshold and draws[V_REFERRAL] < c.referral_propensity:
             delay_h = s.market.referral_delay.sample(draws[V_REFERRAL_DELAY])
             at = self.in_opening_hours(self.env.now + delay_h)
+            key = (REFERRED, *c.key, c.referrals)
+            if self.observer is not None:
+                self.observer.referred(c.key, key)
             if at < self.horizon_h:
-                self.env.process(self.referral((REFERRED, *c.key, c.referrals), at))
+                self.env.process(self.referral(key, at))
             c.referrals += 1
 
     def voice(self, c: Customer, sat: float, measured: bool) -> None:
