@@ -158,7 +158,7 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     Examples:
       simrun compare scenarios/god.toml scenarios/tiered.toml scenarios/scarcity.toml \\
           scenarios/partner.toml --charts --report
-      simrun compare scenarios/workshop.toml --baseline god --metric period_retention
+      simrun compare scenarios/workshop.toml --baseline god --metric customer_retention
     """
     from sim.experiment.compare import compare as run_compare
     from sim.experiment.compare import comparison_name, load_comparison

@@ -20,9 +20,16 @@ class Metric:
     key: str
     label: str
     unit: str
-    """'money', 'share' (0-1, shown as %), 'hours', 'count', 'score' (0-10), 'nps'."""
+    """'money' (in the scenario's currency), 'share' (0-1, shown as %), 'hours', 'count'
+    (a whole number per replication), 'number' (a real number), 'ratio', 'score' (0-10),
+    'nps' (-100 to +100)."""
     group: str
     """Section of the results table: Headline, Money, Customers, Visits, ..."""
+
+    def text(self, period_days: int | None = None) -> str:
+        """The label, with the retention period filled in where it has one."""
+        period = f"{period_days}-day period" if period_days else "period"
+        return self.label.replace("{period}", period)
 
     @property
     def higher_is_better(self) -> bool:
@@ -32,8 +39,8 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("profit", "Profit", "money", "Headline"),
-    Metric("period_retention", "Retention (30-day period)", "share", "Headline"),
-    Metric("cost_per_customer", "Cost per customer", "money", "Headline"),
+    Metric("customer_retention", "Customer retention (per {period})", "share", "Headline"),
+    Metric("cost_per_customer", "Cost per customer served", "money", "Headline"),
     Metric("revenue", "Revenue (after refunds)", "money", "Money"),
     Metric("gross_revenue", "Revenue (before refunds)", "money", "Money"),
     Metric("refunds", "Refunds paid", "money", "Money"),
@@ -46,12 +53,19 @@ METRICS: tuple[Metric, ...] = (
     Metric("acquisition_cost", "Acquisition cost", "money", "Money"),
     Metric("margin", "Margin (profit / revenue)", "share", "Money"),
     Metric("cost_per_visit", "Cost per served visit", "money", "Money"),
-    Metric("revenue_per_customer", "Revenue per customer", "money", "Money"),
-    Metric("profit_per_customer", "Profit per customer", "money", "Money"),
+    Metric("revenue_per_customer", "Revenue per customer served", "money", "Money"),
+    Metric("profit_per_customer", "Profit per customer served", "money", "Money"),
+    Metric("clv", "Customer lifetime value (discounted)", "money", "Money"),
+    Metric("clv_to_cac", "CLV / CAC", "ratio", "Money"),
     Metric("customers_served", "Customers served", "count", "Customers"),
-    Metric("customers_new", "New customers acquired", "count", "Customers"),
-    Metric("customers_referred", "Referred customers acquired", "count", "Customers"),
-    Metric("customers_churned", "Customers churned", "count", "Customers"),
+    Metric("prospects_new", "Prospects reached by marketing", "count", "Customers"),
+    Metric("prospects_referred", "Prospects referred by customers", "count", "Customers"),
+    Metric("customers_won", "Customers won (first purchase)", "count", "Customers"),
+    Metric("conversion_rate", "Conversion (customers won / prospects)", "share", "Customers"),
+    Metric("cac", "Acquisition cost per customer won (CAC)", "money", "Customers"),
+    Metric("lost_prospects", "Lost prospects (left without buying)", "count", "Customers"),
+    Metric("customers_churned", "Customers churned (served, then left)", "count", "Customers"),
+    Metric("repeat_rate", "Repeat rate (buy again in the next {period})", "share", "Customers"),
     Metric("visit_return_rate", "Visit return rate", "share", "Customers"),
     Metric("arrivals", "Visits arriving", "count", "Visits"),
     Metric("served", "Visits served", "count", "Visits"),
@@ -60,12 +74,16 @@ METRICS: tuple[Metric, ...] = (
     Metric("priced_out", "Visits priced out", "count", "Visits"),
     Metric("turned_away", "Visits turned away", "count", "Visits"),
     Metric("waitlisted", "Visits waitlisted", "count", "Visits"),
-    Metric("abandonment_rate", "Abandonment rate", "share", "Service"),
+    Metric("abandonment_rate", "Abandonment (per visit joining the queue)", "share", "Service"),
+    Metric("abandonment_per_arrival", "Abandonment (per arriving visit)", "share", "Service"),
     Metric("mean_wait_h", "Mean wait (served)", "hours", "Service"),
+    Metric("mean_wait_joined_h", "Mean wait (all who queued)", "hours", "Service"),
     Metric("p90_wait_h", "90th percentile wait (served)", "hours", "Service"),
+    Metric("wait_probability", "Share of served visits that waited", "share", "Service"),
     Metric("utilisation", "Server utilisation", "share", "Service"),
-    Metric("mean_satisfaction", "Mean satisfaction", "score", "Service"),
-    Metric("nps", "Net promoter score", "nps", "Service"),
+    Metric("mean_satisfaction", "Mean satisfaction (served visits)", "score", "Service"),
+    Metric("nps", "Net promoter score (per customer)", "nps", "Service"),
+    Metric("nps_per_visit", "Net promoter score (per served visit)", "nps", "Service"),
     Metric("requests_honoured_reasonable", "Reasonable requests honoured", "count", "Requests and abuse"),
     Metric("requests_refused_reasonable", "Reasonable requests refused", "count", "Requests and abuse"),
     Metric("requests_honoured_unreasonable", "Unreasonable requests honoured", "count", "Requests and abuse"),
@@ -77,29 +95,37 @@ METRICS: tuple[Metric, ...] = (
     Metric("genuine_claims", "Genuine refund claims", "count", "Requests and abuse"),
     Metric("mean_entitlement", "Mean entitlement of served visits", "score", "Requests and abuse"),
     Metric("reputation_end", "Reputation at the horizon", "score", "Image and queue"),
-    Metric("mean_in_system", "Mean number in the system", "count", "Image and queue"),
+    Metric("mean_in_system", "Mean number in the system", "number", "Image and queue"),
     Metric("mean_sojourn_h", "Mean time in the system (joined)", "hours", "Image and queue"),
-    Metric("join_rate_per_h", "Joining rate (per hour)", "count", "Image and queue"),
+    Metric("join_rate_per_h", "Joining rate (per hour)", "number", "Image and queue"),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 LOWER_IS_BETTER = frozenset({
     "cost_per_customer", "refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
-    "delight_cost", "return_losses", "acquisition_cost", "cost_per_visit", "customers_churned",
-    "abandoned", "balked", "priced_out", "turned_away", "waitlisted", "abandonment_rate",
-    "mean_wait_h", "p90_wait_h", "requests_refused_reasonable", "failures", "abuse_claims",
-    "abuse_refunded", "abuse_losses", "genuine_claims", "mean_entitlement", "mean_sojourn_h"})
-DAILY_COLUMNS = ("revenue", "profit", "served", "abandoned", "new_customers",
-                 "mean_satisfaction", "reputation", "customers_alive")
-(DAY_REVENUE, DAY_PROFIT, DAY_SERVED, DAY_ABANDONED, DAY_NEW, DAY_SATISFACTION,
- DAY_REPUTATION, DAY_ALIVE) = range(len(DAILY_COLUMNS))
-SEGMENT_COLUMNS = ("customers", "served", "revenue", "variable_cost", "profit", "churned",
-                   "abuse_claims", "promoters", "detractors", "abandoned", "balked",
-                   "priced_out", "turned_away", "wait_h")
-(SEG_CUSTOMERS, SEG_SERVED, SEG_REVENUE, SEG_VARIABLE_COST, SEG_PROFIT, SEG_CHURNED,
- SEG_ABUSE_CLAIMS, SEG_PROMOTERS, SEG_DETRACTORS, SEG_ABANDONED, SEG_BALKED, SEG_PRICED_OUT,
- SEG_TURNED_AWAY, SEG_WAIT_H) = range(len(SEGMENT_COLUMNS))
-WAIT_BIN_H = 1 / 60
-WAIT_BINS = 24 * 60
+    "delight_cost", "return_losses", "acquisition_cost", "cost_per_visit", "cac",
+    "lost_prospects", "customers_churned", "abandoned", "balked", "priced_out", "turned_away",
+    "waitlisted", "abandonment_rate", "abandonment_per_arrival", "mean_wait_h",
+    "mean_wait_joined_h", "p90_wait_h", "wait_probability", "requests_refused_reasonable",
+    "failures", "abuse_claims", "abuse_refunded", "abuse_losses", "genuine_claims",
+    "mean_entitlement", "mean_sojourn_h"})
+DAILY_COLUMNS = ("revenue", "profit", "served", "abandoned", "turned_away", "waitlisted",
+                 "prospects", "mean_satisfaction", "reputation", "image", "service_level",
+                 "customers_alive")
+"""One value per simulated day, warm-up included: every money item is booked on the day
+it happens, so no series steps at the warm-up boundary."""
+(DAY_REVENUE, DAY_PROFIT, DAY_SERVED, DAY_ABANDONED, DAY_TURNED_AWAY, DAY_WAITLISTED,
+ DAY_PROSPECTS, DAY_SATISFACTION, DAY_REPUTATION, DAY_IMAGE, DAY_SERVICE_LEVEL,
+ DAY_ALIVE) = range(len(DAILY_COLUMNS))
+SEGMENT_COLUMNS = ("prospects", "customers_won", "lost_prospects", "served", "revenue",
+                   "variable_cost", "profit", "churned", "abuse_claims", "promoters",
+                   "detractors", "abandoned", "balked", "priced_out", "turned_away", "wait_h",
+                   "clv")
+(SEG_PROSPECTS, SEG_WON, SEG_LOST, SEG_SERVED, SEG_REVENUE, SEG_VARIABLE_COST, SEG_PROFIT,
+ SEG_CHURNED, SEG_ABUSE_CLAIMS, SEG_PROMOTERS, SEG_DETRACTORS, SEG_ABANDONED, SEG_BALKED,
+ SEG_PRICED_OUT, SEG_TURNED_AWAY, SEG_WAIT_H, SEG_CLV) = range(len(SEGMENT_COLUMNS))
+TIER_COLUMNS = ("served", "abandoned", "balked", "revenue", "wait_h", "mean_wait_h")
+(TIER_SERVED, TIER_ABANDONED, TIER_BALKED, TIER_REVENUE, TIER_WAIT_H,
+ TIER_MEAN_WAIT_H) = range(len(TIER_COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +137,20 @@ class RunResult:
     daily: dict[str, tuple[float, ...]]
     """Each DAILY_COLUMNS series, one value per simulated day (warm-up included)."""
     distributions: dict[str, tuple[float, ...]]
-    """Shapes for charts: ``satisfaction`` (visits by whole score 0-10), ``wait_minutes``
-    (served visits per 5-minute bin up to 2 h, then 2 h+), ``retention_by_period`` (each
-    30-day period's retention), ``survival_by_week`` (actuarial share of customers still
-    active by week since acquisition)."""
+    """Shapes for charts: ``satisfaction`` (served visits by whole score 0-10),
+    ``wait_minutes`` (served visits per 5-minute bin up to 2 h, then 2 h+),
+    ``retention_by_period`` (customer retention of each complete retention period),
+    ``repeat_rate_by_period`` (each period's customers who buy again in the next),
+    ``survival_by_week`` (actuarial share of the customers won in the measured window
+    still customers, by week since their first purchase)."""
     segments: dict[str, dict[str, float]]
     """Per-segment totals (SEGMENT_COLUMNS) over the measured window."""
+    tiers: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per-tier totals (TIER_COLUMNS) over the measured window."""
     checks: dict[str, float] = field(default_factory=dict)
     """Independent counts for the model checks: visits in the system at the horizon
-    (counted from the queue), the cash balance, and the longest queue joined and the
-    shortest balked at (Naor)."""
+    (counted from the queue), prospects of the window still undecided at the horizon, the
+    cash balance, and the longest queue joined and the shortest balked at (Naor)."""
     visits_simulated: int = 0
 
 

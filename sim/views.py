@@ -48,7 +48,7 @@ def results_table(result: ScenarioResult) -> Group:
         else:
             ci = f"{format_value(e.low, metric.unit)} to {format_value(e.high, metric.unit)}"
         style = "bold" if metric.group == "Headline" else None
-        table.add_row(Text(metric.label, style=style or ""),
+        table.add_row(Text(metric.text(s.run.retention_period_days), style=style or ""),
                       Text(format_value(e.mean, metric.unit), style=style or ""), ci)
     note = Text("Money totals are over the measured days; CIs are Student t over replications.",
                 style="dim")
@@ -56,7 +56,7 @@ def results_table(result: ScenarioResult) -> Group:
 
 
 COLOURS = {"better": "green", "worse": "red", "unclear": "dim"}
-COMPARE_METRICS = ("profit", "period_retention", "cost_per_customer", "revenue", "margin",
+COMPARE_METRICS = ("profit", "customer_retention", "cost_per_customer", "revenue", "margin",
                    "customers_served", "visit_return_rate", "abandonment_rate", "mean_wait_h",
                    "mean_satisfaction", "nps", "abuse_losses", "reputation_end")
 
@@ -65,6 +65,7 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
     """Each metric per strategy (mean and 95% CI) with the paired difference to the
     baseline, then the probability that each strategy is best on the chosen metric."""
     first = result.results[0].scenario
+    period_days = first.run.retention_period_days
     n = len(result.results[0].runs)
     title = (f"{result.name}: {len(result.names)} strategies on the same customers, {n} "
              f"replications, days {first.run.warmup_days}-{first.run.days}, seed {first.run.seed}")
@@ -87,9 +88,9 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
                 d = result.paired_difference(name, key)
                 cell.append("\n" + format_difference(d, metric), style=COLOURS[verdict(d, metric)])
             cells.append(cell)
-        table.add_row(metric.label, *cells)
+        table.add_row(metric.text(period_days), *cells)
     best = result.probability_best()
-    label = METRIC_BY_KEY[result.metric].label.lower()
+    label = METRIC_BY_KEY[result.metric].text(period_days).lower()
     ranking = ", ".join(f"{name} {share:.0%}" for name, share in
                         sorted(best.items(), key=lambda kv: -kv[1]))
     note = Text.assemble(

@@ -30,7 +30,7 @@ def test_simrun_file_runs_the_scenario_and_writes_results(tmp_path: Path) -> Non
     lines = out.splitlines()
     first_metric_rows = [line for line in lines if line.startswith("│")][:3]
     assert [row.split("│")[1].strip() for row in first_metric_rows] == [
-        "Profit", "Retention (30-day period)", "Cost per customer"]
+        "Profit", "Customer retention (per 90-day period)", "Cost per customer served"]
     assert "95% CI" in out
     names = sorted(p.name for p in (tmp_path / "t").iterdir())
     assert names == ["daily.csv", "details.json", "replications.csv", "scenario.toml",

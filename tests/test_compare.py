@@ -25,7 +25,7 @@ def god_vs_tiered() -> ComparisonResult:
 def test_paired_intervals_are_narrower_than_unpaired_ones(god_vs_tiered: ComparisonResult) -> None:
     """Common random numbers: on the same runs, the paired CI of the difference in
     profit, revenue and visits served is narrower than Welch's unpaired CI."""
-    for metric in ("profit", "revenue", "served", "customers_new"):
+    for metric in ("profit", "revenue", "served", "prospects_new"):
         paired = god_vs_tiered.paired_difference("tiered", metric)
         unpaired = god_vs_tiered.unpaired_difference("tiered", metric)
         assert paired.mean == pytest.approx(unpaired.mean)
@@ -36,8 +36,8 @@ def test_new_customer_arrivals_are_shared_across_strategies(god_vs_tiered: Compa
     """The same candidates arrive under both strategies (only reputation, which moves
     slowly, thins them differently), so the count of new customers differs between
     strategies far less than it varies between replications."""
-    paired = god_vs_tiered.paired_difference("tiered", "customers_new")
-    spread = god_vs_tiered.result("god").estimates()["customers_new"].sd
+    paired = god_vs_tiered.paired_difference("tiered", "prospects_new")
+    spread = god_vs_tiered.result("god").estimates()["prospects_new"].sd
     assert paired.sd < spread
 
 

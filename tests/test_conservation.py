@@ -28,7 +28,8 @@ CENT = 0.005
 VISIT_OUTCOMES = ("served", "abandoned", "balked", "priced_out", "turned_away")
 COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
               "delight_cost", "return_losses", "acquisition_cost")
-SHARES = ("period_retention", "visit_return_rate", "abandonment_rate", "utilisation")
+SHARES = ("customer_retention", "repeat_rate", "visit_return_rate", "abandonment_rate",
+          "abandonment_per_arrival", "wait_probability", "conversion_rate", "utilisation")
 SCORES = ("mean_satisfaction", "reputation_end")
 
 
@@ -110,7 +111,8 @@ def valid_scenarios(draw: st.DrawFn) -> Scenario:
         "market": {
             "new_customers_per_day": draw(num(0.5, 20)),
             "alternatives": draw(probability),
-            "initial_reputation": draw(num(0, 10)),
+            "norm_satisfaction": draw(num(0, 10)),
+            "lock_in": draw(num(0, 3)),
             "acquisition_cost": draw(money),
             "referral_delay": {"dist": "exponential", "mean": draw(num(1, 200))},
         },
@@ -120,7 +122,7 @@ def valid_scenarios(draw: st.DrawFn) -> Scenario:
             "adaptation": adaptation,
             "recovery": draw(st.sampled_from(["none", "apologize", "fix"])),
             "screening_accuracy": draw(probability),
-            "exclusivity_boost": draw(num(0, 1)), "lock_in": draw(num(0, 3)),
+            "exclusivity_boost": draw(num(0, 1)),
         },
     }
     return scenario_from_raw(raw, source="<hypothesis>")
@@ -171,9 +173,32 @@ def test_segments_add_up_to_the_totals(scenario: Scenario) -> None:
     r = run(scenario)
     for key in ("served", "abandoned", "balked", "priced_out", "turned_away"):
         assert sum(seg[key] for seg in r.segments.values()) == r.metrics[key], key
-    assert sum(seg["customers"] for seg in r.segments.values()) == (
-        r.metrics["customers_new"] + r.metrics["customers_referred"])
+    assert sum(seg["prospects"] for seg in r.segments.values()) == (
+        r.metrics["prospects_new"] + r.metrics["prospects_referred"])
+    for seg_key, key in (("customers_won", "customers_won"), ("lost_prospects", "lost_prospects"),
+                         ("churned", "customers_churned")):
+        assert sum(seg[seg_key] for seg in r.segments.values()) == r.metrics[key], key
     assert abs(sum(seg["revenue"] for seg in r.segments.values()) - r.metrics["revenue"]) <= CENT
+
+
+@conservation
+@same_scenarios
+@given(valid_scenarios())
+def test_tiers_add_up_to_the_totals(scenario: Scenario) -> None:
+    r = run(scenario)
+    for key in ("served", "abandoned", "balked"):
+        assert sum(tier[key] for tier in r.tiers.values()) == r.metrics[key], key
+    assert abs(sum(tier["revenue"] for tier in r.tiers.values()) - r.metrics["revenue"]) <= CENT
+
+
+@conservation
+@same_scenarios
+@given(valid_scenarios())
+def test_every_prospect_of_the_window_is_won_lost_or_still_undecided(scenario: Scenario) -> None:
+    r = run(scenario)
+    m = r.metrics
+    assert m["prospects_new"] + m["prospects_referred"] == (
+        m["customers_won"] + m["lost_prospects"] + r.checks["prospects_pending"])
 
 
 @conservation
@@ -226,6 +251,7 @@ NO_WARM_UP = {"run.warmup_days": 0}
 def test_daily_revenue_and_served_visits_add_up_to_the_totals_without_warm_up() -> None:
     r = run_replication(tiny_scenario("god", NO_WARM_UP), 0)
     assert sum(r.daily["served"]) == r.metrics["served"]
+    assert sum(r.daily["prospects"]) == r.metrics["prospects_new"] + r.metrics["prospects_referred"]
     assert abs(math.fsum(r.daily["revenue"]) - r.metrics["revenue"]) <= CENT
 
 

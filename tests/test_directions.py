@@ -38,20 +38,22 @@ def test_abuse_hurts_always_refunds_more_than_verified_refunds() -> None:
     assert clearly_positive(extra_drop)
 
 
-def test_lock_in_raises_scarcity_retention_in_a_monopoly_and_hardly_in_a_crowded_market() -> None:
-    def lock_in_effect(alternatives: float) -> list[float]:
-        market = {"run.days": 100, "run.warmup_days": 10, "market.alternatives": alternatives}
-        locked = runs(tiny_scenario("scarcity", {**market, "strategy.lock_in": 2.0}),
-                      REPLICATIONS)
-        free = runs(tiny_scenario("scarcity", {**market, "strategy.lock_in": 0.0}),
-                    REPLICATIONS)
-        return effect("period_retention", locked, free)
+def test_market_lock_in_raises_every_strategys_retention_in_a_monopoly_only() -> None:
+    """Lock-in belongs to the market: the same bonus for every strategy on it."""
+    def lock_in_effect(strategy: str, alternatives: float) -> list[float]:
+        market = {"run.days": 100, "run.warmup_days": 10, "run.retention_period_days": 30,
+                  "market.alternatives": alternatives}
+        locked = runs(tiny_scenario(strategy, {**market, "market.lock_in": 2.0}), REPLICATIONS)
+        free = runs(tiny_scenario(strategy, {**market, "market.lock_in": 0.0}), REPLICATIONS)
+        return effect("customer_retention", locked, free)
 
-    monopoly, crowded = estimate(lock_in_effect(0.05)), estimate(lock_in_effect(0.95))
-    assert clearly_positive(monopoly)
-    assert monopoly.mean > 0.05
-    # lock-in scales with (1 - alternatives)^2: 400 times weaker at 0.95 than at 0.05
-    assert abs(crowded.mean) < monopoly.mean / 10
+    for strategy in ("god", "scarcity"):
+        monopoly = estimate(lock_in_effect(strategy, 0.05))
+        crowded = estimate(lock_in_effect(strategy, 0.95))
+        assert clearly_positive(monopoly)
+        assert monopoly.mean > 0.05
+        # lock-in scales with (1 - alternatives)^2: 400 times weaker at 0.95 than at 0.05
+        assert abs(crowded.mean) < monopoly.mean / 10
 
 
 def test_honouring_every_request_raises_satisfaction_and_request_cost() -> None:

@@ -121,8 +121,8 @@ def test_report_names_every_strategy_in_the_tables_and_the_parameters(report: st
     page = Page(report)
     key = page.table("Metric")
     assert key[0] == ["Metric", "god (baseline)", "tiered"]
-    assert [row[0] for row in key[1:4]] == ["Profit", "Retention (30-day period)",
-                                            "Cost per customer"]
+    assert [row[0] for row in key[1:4]] == ["Profit", "Customer retention (per 90-day period)",
+                                            "Cost per customer served"]
     strategies = page.table("Strategy")
     assert strategies[0] == ["Strategy", "god", "tiered"]
     assert "basic 45, standard 65, premium 110" in strategies[1]
@@ -130,7 +130,7 @@ def test_report_names_every_strategy_in_the_tables_and_the_parameters(report: st
 
 def test_full_table_lists_every_metric(report: str) -> None:
     labels = {row[0] for table in Page(report).tables for row in table}
-    assert {m.label for m in METRICS} <= labels
+    assert {m.text(90) for m in METRICS} <= labels
 
 
 def test_summary_says_who_wins_each_headline_metric_from_the_numbers(
@@ -226,7 +226,7 @@ def test_report_names_what_differs_when_the_markets_differ() -> None:
 def test_numbers_read_as_a_person_reads_them() -> None:
     assert shown(-0.0001, "hours") == "0.0 min"
     assert shown(-36412.4, "money") == "-36,412"
-    assert amount(-0.0321, METRIC_BY_KEY["period_retention"]) == "3.2 points"
+    assert amount(-0.0321, METRIC_BY_KEY["customer_retention"]) == "3.2 points"
 
 
 def test_one_strategy_report_has_no_comparison(single: ComparisonResult, tmp_path: Path) -> None:

@@ -706,7 +706,7 @@ where = [{ path = "market.alternatives", op = ">=", value = 0.5 }]
 
 
 def test_check_passes_and_junit_has_no_failures(tmp_path: Path) -> None:
-    path = sweep_file(tmp_path, ALTERNATIVES + EXPECTATIONS, days=30, warmup=5)
+    path = sweep_file(tmp_path, ALTERNATIVES + EXPECTATIONS, days=30, warmup=5, replications=3)
     junit = tmp_path / "ci" / "junit.xml"
     junit.parent.mkdir()
     code, out = simrun("sweep", path, "--out", tmp_path / "out", "-j", "1", "-q", "--check",
@@ -725,7 +725,7 @@ def test_check_passes_and_junit_has_no_failures(tmp_path: Path) -> None:
 def test_check_fails_with_the_failing_points_listed_and_junit_failures(
         tmp_path: Path) -> None:
     path = sweep_file(tmp_path, ALTERNATIVES + EXPECTATIONS + IMPOSSIBLE, name="ci-sweep",
-                      days=30, warmup=5)
+                      days=30, warmup=5, replications=3)
     junit = tmp_path / "junit.xml"
     out_dir = tmp_path / "out"
     code, out = simrun("sweep", path, "--out", out_dir, "-j", "1", "-q", "--check",

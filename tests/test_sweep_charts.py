@@ -126,7 +126,7 @@ def written(grid1: SweepResult, folder: Path) -> tuple[Path, list[Path]]:
 
 def test_a_one_parameter_grid_gets_a_line_per_strategy_for_each_metric(
         grid1: SweepResult, written: tuple[Path, list[Path]]) -> None:
-    stems = [f"line_{m}" for m in ("profit", "period_retention", "cost_per_customer")]
+    stems = [f"line_{m}" for m in ("profit", "customer_retention", "cost_per_customer")]
     assert_chart_files(*written, stems)
     fig = line_chart(grid1, "profit")
     ax = fig.axes[0]
@@ -150,7 +150,7 @@ def test_a_two_parameter_grid_gets_heatmaps_and_winner_maps(
     paths = write_sweep_charts(grid2, tmp_path, metrics=("profit",))
     assert_chart_files(tmp_path, paths, ["heatmap_profit", "winner_profit"])
     assert list(sweep_charts(grid2)) == [f"{kind}_{m}" for m in
-                                         ("profit", "period_retention", "cost_per_customer")
+                                         ("profit", "customer_retention", "cost_per_customer")
                                          for kind in ("heatmap", "winner")]
     fig = heatmap_chart(grid2, "profit")
     panels = [ax for ax in fig.axes if ax.images]
@@ -176,7 +176,7 @@ def test_a_grid_of_three_parameters_gets_main_effects_and_says_why_no_heatmap(
 
 def test_an_undefined_metric_is_drawn_as_no_value_not_a_crash(grid1: SweepResult) -> None:
     # 30 days: no 30-day period has a successor, retention is NaN everywhere
-    fig = line_chart(grid1, "period_retention")
+    fig = line_chart(grid1, "customer_retention")
     fig.draw_without_rendering()
     assert any("No value" in t.get_text() for t in fig.axes[0].texts)
 
@@ -262,9 +262,9 @@ def test_sobol_design_gets_scatter_and_sensitivity_charts(
     indices = sensitivity(sobol, "profit", "god")
     assert list(indices) == [ALTERNATIVES, ABUSE]
     assert all(set(v) == {"S1", "ST"} and not math.isnan(v["ST"]) for v in indices.values())
-    undefined = sensitivity(sobol, "period_retention", "god")  # NaN at 30 days
+    undefined = sensitivity(sobol, "customer_retention", "god")  # NaN at 30 days
     assert all(math.isnan(x) for v in undefined.values() for x in v.values())
-    fig = sensitivity_chart(sobol, "period_retention")
+    fig = sensitivity_chart(sobol, "customer_retention")
     fig.draw_without_rendering()
     assert any("not computable" in t.get_text() for t in fig.texts)
     assert notes(sobol) == []

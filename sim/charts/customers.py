@@ -178,7 +178,7 @@ def _segment_value(panel: str, row: dict[str, float]) -> float:
     if panel == "served":
         return row["served"]
     if panel == "churn":
-        return ratio(row["churned"], row["customers"])
+        return ratio(row["churned"], row["customers_won"])
     if panel == "profit":
         return row["profit"]
     return 100 * ratio(row["abuse_claims"], row["served"])

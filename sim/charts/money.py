@@ -15,7 +15,7 @@ from sim.charts.style import chart, colour, marker, new_figure, short
 from sim.experiment.compare import ComparisonResult
 from sim.metrics import METRIC_BY_KEY, Estimate
 
-HEADLINE = ("profit", "period_retention", "cost_per_customer")
+HEADLINE = ("profit", "customer_retention", "cost_per_customer")
 COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
               "delight_cost", "return_losses", "acquisition_cost")
 """Gross revenue minus these is profit (docs/model.md, Metrics)."""
@@ -33,7 +33,7 @@ def headline(result: ComparisonResult) -> Figure:
     fig = new_figure(result, "Headline: profit, 30-day retention and cost per customer")
     axes = fig.subplots(1, 3, sharey=True)
     titles = {"profit": f"Profit (money, {days} days)",
-              "period_retention": "30-day retention (%)",
+              "customer_retention": "30-day retention (%)",
               "cost_per_customer": "Cost per customer (money)"}
     for i, (ax, key) in enumerate(zip(axes, HEADLINE, strict=True)):
         share = METRIC_BY_KEY[key].unit == "share"
@@ -142,10 +142,10 @@ def profit_vs_retention(result: ComparisonResult) -> Figure:
     for one in result.results:
         name = one.scenario.name
         c, m = colour(result, name), marker(result, name)
-        x = [run.metrics["period_retention"] for run in one.runs]
+        x = [run.metrics["customer_retention"] for run in one.runs]
         y = [run.metrics["profit"] for run in one.runs]
         ax.scatter(x, y, color=c, marker=m, s=70, alpha=0.45, linewidths=0)
-        ex, ey = metric(result, name, "period_retention"), metric(result, name, "profit")
+        ex, ey = metric(result, name, "customer_retention"), metric(result, name, "profit")
         xerr, yerr = errors([ex]), errors([ey])
         ax.errorbar([ex.mean], [ey.mean], xerr=xerr, yerr=yerr, color=c, marker=m,
                     markersize=16, markeredgecolor="black", markeredgewidth=1.5,

@@ -50,7 +50,7 @@ from sim.experiment.sweep import Parameter, Sweep
 from sim.experiment.sweep_runner import SweepResult
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
 
-DEFAULT_METRICS = ("profit", "period_retention", "cost_per_customer")
+DEFAULT_METRICS = ("profit", "customer_retention", "cost_per_customer")
 SENSITIVITY_DESIGNS = ("sobol", "morris")
 MORRIS_LEVELS = 4
 """Must match ``num_levels`` of the sample (:func:`sim.experiment.sweep.unit_samples`)."""
@@ -341,7 +341,7 @@ def _ci_note(result: SweepResult) -> str:
     return "one replication: no confidence interval"
 
 
-LABELS = {"profit": "Profit (money)", "period_retention": "30-day retention (%)",
+LABELS = {"profit": "Profit (money)", "customer_retention": "30-day retention (%)",
           "cost_per_customer": "Cost per customer (money)"}
 """The headline metrics named as in the workshop's headline chart."""
 
@@ -461,7 +461,7 @@ def _legend(strip: Axes | None, handles: list[Any]) -> None:
 def _undefined(metric: str) -> str:
     return (f"No value of {METRIC_BY_KEY[metric].label.lower()} at any point"
             + ("\n(30-day retention needs at least 60 measured days)"
-               if metric == "period_retention" else ""))
+               if metric == "customer_retention" else ""))
 
 
 # --- the charts ------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def plain_queue(*, arrivals_per_h: float, service_h: float, servers: int, days: 
                      "failure_rate": 0.0, "staff_cost_per_hour": 0.0,
                      "unit_cost_per_visit": 0.0},
         "market": {"new_customers_per_day": arrivals_per_h * 24, "reputation_sensitivity": 0.0,
-                   "image_sensitivity": 0.0, "acquisition_cost": 0.0},
+                   "image_sensitivity": 0.0, "acquisition_cost": 0.0, "lock_in": 0.0},
         "segments": [{**segment, **s} for s in segments] if segments else [segment],
         "behaviour": {"return_intercept": -1000.0},
         "strategy": {"tiers": tiers or [{"name": "only", "price": 0.0, "requests": "none",

@@ -68,7 +68,7 @@ class Expectation:
     """``left.metric OP right.metric`` (or ``OP value``) at every point meeting ``where``."""
 
     metric: str = knob()
-    """A metric key, e.g. profit, period_retention."""
+    """A metric key, e.g. profit, customer_retention."""
     left: str = knob()
     """A strategy (scenario name)."""
     op: Op = ">"

@@ -23,10 +23,14 @@ class Customer:
         "abuse_propensity",
         "acquired_h",
         "entitlement",
+        "expected_delight",
         "expected_level",
+        "first_purchase_h",
+        "in_cohort",
         "key",
         "last_period",
         "last_satisfaction",
+        "latest_score",
         "loyalty",
         "measured",
         "referral_propensity",
@@ -34,6 +38,7 @@ class Customer:
         "request_rate",
         "segment",
         "segment_spec",
+        "served_in_window",
         "served_measured",
         "served_once",
         "spend",
@@ -65,12 +70,17 @@ class Customer:
         self.loyalty = seg.loyalty.sample(attributes[A_LOYALTY])
         self.expected_level = seg.expected_service_level
         self.entitlement = 0.0
+        self.expected_delight = 0.0
         self.spend = 0.0
         self.visits = 0
         self.referrals = 0
         self.last_satisfaction = -1.0
         self.last_period = -2
         self.served_once = False
+        self.served_in_window = False
         self.served_measured = False  # the current visit was served in the measured window
+        self.first_purchase_h = -1.0
+        self.in_cohort = False  # reached in the measured window, then bought
+        self.latest_score = -1.0  # satisfaction of the latest served visit in the window
         self.acquired_h = acquired_h
-        self.measured = measured
+        self.measured = measured  # reached in the measured window

@@ -28,10 +28,10 @@ def refund_claim(*, failed_unrepaired: bool, genuine_claim_probability: float,
 
 def satisfaction(b: Behaviour, *, value_share: float, wait_beyond_h: float, level_gap: float,
                  honoured: int, refused_reasonable: int, refused_unreasonable: int,
-                 delighted: bool, refused_genuine: bool, refused_abuse: bool) -> float:
+                 delight_surprise: float, refused_genuine: bool, refused_abuse: bool) -> float:
     """Satisfaction before failure and recovery, unclipped (expectation-disconfirmation:
     baseline, product value, wait beyond tolerance, service against expectation,
-    requests, delight, refused claims)."""
+    requests, delight as far as it still surprises, refused claims)."""
     return (b.baseline_satisfaction
             + b.value_weight * value_share
             - b.wait_weight_per_h * wait_beyond_h
@@ -39,7 +39,7 @@ def satisfaction(b: Behaviour, *, value_share: float, wait_beyond_h: float, leve
             + b.request_honoured_weight * honoured
             - b.reasonable_refused_weight * refused_reasonable
             - b.unreasonable_refused_weight * refused_unreasonable
-            + (b.delight_weight if delighted else 0.0)
+            + b.delight_weight * delight_surprise
             - (b.refund_refused_weight if refused_genuine else 0.0)
             - (b.abuse_refused_weight if refused_abuse else 0.0))
 

@@ -45,7 +45,7 @@ from sim.model.rng import (
     Streams,
     poisson_from_uniform,
 )
-from sim.model.tally import WEEK_H, ServedVisit, Tally
+from sim.model.tally import ServedVisit, Tally
 from sim.scenario.model import Scenario, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
@@ -88,7 +88,9 @@ class Replication:
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
         self.close_h = s.business.close_hour
-        self.tally = Tally(len(s.segments), s.run.days, self.warmup_h)
+        self.tally = Tally(len(s.segments), len(s.strategy.tiers), s.run.days,
+                           s.run.warmup_days, s.run.retention_period_days,
+                           s.market.discount_rate_per_year)
         shares, acc = [], 0.0
         for seg in s.segments:
             acc += seg.share
@@ -113,7 +115,7 @@ class Replication:
         """Mean service time a customer assumes for each visit ahead of it."""
         self.level = 1.0
         """The adaptive service-level multiplier (the partner's dial)."""
-        self.reputation = s.market.initial_reputation
+        self.reputation = s.market.norm_satisfaction
         self.reputation_alpha = 1.0 / s.market.reputation_memory_visits
         self.scarcity_signal = 0.0
         self.scarce_today = False
@@ -124,31 +126,38 @@ class Replication:
         self.measured_requests: set[simpy.Event] = set()
         """Queue requests of measured visits (the conservation check counts them)."""
         self.alive: set[Customer] = set()
-        alt = s.market.alternatives
-        self.return_base = (b.return_intercept + strategy.lock_in * (1 - alt) ** 2
-                            - b.alternatives_weight * alt)
+        """Customers and prospects who have not left (prospects who never bought included)."""
+        self.customers_alive = 0
+        """Customers who have bought and not left."""
+        m = s.market
+        self.return_base = (b.return_intercept + m.lock_in * (1 - m.alternatives) ** 2
+                            - b.alternatives_weight * m.alternatives)
+        """The part of the return logit that is the same for every customer of the market."""
         self.overtime_h = 0.0
         """Hours the staff stayed after closing today to finish the queue (paid)."""
 
     # ----------------------------------------------------------------- running
     def run(self) -> RunResult:
-        env = self.env
+        env, s, t = self.env, self.s, self.tally
+        if s.run.warmup_days == 0:
+            t.period_starts(0, 0)
         env.process(self.new_customers())
         env.process(self.days())
         env.run(until=self.horizon_h)
-        self.close_day(self.s.run.days - 1)
-        t = self.tally
+        self.close_day(s.run.days - 1)
         self.track_in_system(0)
         in_system = self.waitlist_measured + sum(
             1 for req in (*self.server.queue, *self.server.users) if req in self.measured_requests)
         for customer in self.alive:
-            if customer.measured and customer.served_once:
-                t.censored(int((self.horizon_h - customer.acquired_h) // WEEK_H))
-        measured_h = self.horizon_h - self.warmup_h
+            self.leaves_the_books(customer)
+            if customer.in_cohort:
+                t.censored(customer.first_purchase_h, self.horizon_h)
         return t.result(
-            self.replication, measured_h=measured_h, servers=self.s.business.servers,
-            reputation=self.reputation, segment_names=tuple(g.name for g in self.s.segments),
-            checks={"in_system": float(in_system)})
+            self.replication, servers=s.business.servers, reputation=self.reputation,
+            segment_names=tuple(g.name for g in s.segments),
+            tier_names=tuple(tier.name for tier in self.tiers),
+            checks={"in_system": float(in_system), "prospects_pending": float(sum(
+                1 for c in self.alive if c.measured and not c.served_once))})
 
     def in_opening_hours(self, t: float) -> float:
         """The moment of day ``t`` (or of the next day, never in the past) at the same
@@ -164,9 +173,10 @@ class Replication:
         return at if at >= self.env.now else at + 24.0
 
     def image(self) -> float:
-        """Perceived-value factor from reputation and visible scarcity."""
+        """Perceived-value factor from reputation (1 at the market norm) and visible
+        scarcity."""
         m = self.s.market
-        reputation = 1 + m.image_sensitivity * (self.reputation - m.initial_reputation) / 10
+        reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_satisfaction) / 10
         scarcity = 1 + self.s.strategy.exclusivity_boost * self.scarcity_signal
         return max(0.1, reputation) * scarcity
 
@@ -197,7 +207,7 @@ class Replication:
         """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
         m = self.s.market
         open_per_day = self.close_h - self.open_h
-        top = 1 + m.reputation_sensitivity * (10 - m.initial_reputation) / 10
+        top = 1 + m.reputation_sensitivity * (10 - m.norm_satisfaction) / 10
         rate_per_open_h = m.new_customers_per_day / open_per_day * max(top, 1.0)
         if rate_per_open_h <= 0:
             return
@@ -212,7 +222,7 @@ class Replication:
                 if t >= self.horizon_h:
                     return
                 yield self.env.timeout(t - self.env.now)
-                factor = 1 + m.reputation_sensitivity * (self.reputation - m.initial_reputation) / 10
+                factor = 1 + m.reputation_sensitivity * (self.reputation - m.norm_satisfaction) / 10
                 if u_accept * max(top, 1.0) < factor:
                     self.env.process(self.life((NEW, index), referred=False))
                 index += 1
@@ -223,13 +233,19 @@ class Replication:
             self.close_day(day)
 
     def close_day(self, day: int) -> None:
-        """End of one day: staff paid, visible scarcity, bookings, the strategy's review."""
-        b = self.s.business
+        """End of one day: staff paid, visible scarcity, bookings, the strategy's review,
+        and, at a retention period's start, the customers it starts with."""
+        s, b = self.s, self.s.business
         staffed_h = b.close_hour - b.open_hour + self.overtime_h
         self.overtime_h = 0.0
         self.tally.close_day(b.servers * staffed_h * b.staff_cost_per_hour, staffed_h,
-                             measured=day >= self.s.run.warmup_days,
-                             reputation=self.reputation, customers_alive=len(self.alive))
+                             measured=day >= s.run.warmup_days, reputation=self.reputation,
+                             image=self.image(), service_level=self.level,
+                             customers_alive=self.customers_alive)
+        since_warmup = day + 1 - s.run.warmup_days
+        if since_warmup >= 0 and since_warmup % s.run.retention_period_days == 0:
+            self.tally.period_starts(since_warmup // s.run.retention_period_days,
+                                     self.customers_alive)
         self.scarcity_signal = 0.8 * self.scarcity_signal + 0.2 * self.scarce_today
         self.scarce_today = False
         for old in [d for d in self.bookings if d <= day]:
@@ -248,7 +264,7 @@ class Replication:
         c = Customer(key, stream.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
         self.alive.add(c)
-        t.acquired(c.segment, referred, self.s.market.acquisition_cost, measured)
+        t.prospect(c.segment, referred, self.s.market.acquisition_cost, measured)
         if self.observer is not None:
             self.observer.acquired(key, now, c)
         while True:
@@ -270,10 +286,22 @@ class Replication:
             yield env.timeout(at - env.now)
 
     def churn(self, c: Customer) -> None:
-        """The customer leaves for good; only customers who were served count as churned."""
+        """The customer leaves for good: a churned customer if it had bought, else a
+        lost prospect."""
         self.alive.discard(c)
-        if c.measured and c.served_once:
-            self.tally.churned(c.segment, int((self.env.now - c.acquired_h) // WEEK_H))
+        if c.served_once:
+            self.customers_alive -= 1
+            self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, self.env.now)
+        else:
+            self.tally.lost(c.segment, c.measured)
+        self.leaves_the_books(c)
+
+    def leaves_the_books(self, c: Customer) -> None:
+        """A customer's latest score in the window counts once, when it leaves or at the
+        horizon (NPS per customer)."""
+        if c.latest_score >= 0:
+            b = self.s.behaviour
+            self.tally.final_score(c.latest_score, b.promoter_threshold, b.detractor_threshold)
 
     def referral(self, key: Key, at: float) -> Process:
         yield self.env.timeout(at - self.env.now)
@@ -303,11 +331,15 @@ class Replication:
         tier_index = self.join_or_balk(c, surplus, measured)
         if tier_index is None:
             return fallback
+        if self.waiting_room_full():
+            self.scarce_today = True
+            t.turned_away(c.segment, measured)
+            return fallback
         tier = self.tiers[tier_index]
-        granted = yield from self.queue(c, tier, draws, measured)
+        granted = yield from self.queue(c, tier_index, draws, measured)
         if granted is None:
             return 0.0
-        v = ServedVisit()
+        v = ServedVisit(tier_index)
         request, v.wait_h = granted
         level = yield from self.serve(c, tier, request, draws, v)
         sat, loyalty_sat = self.settle(c, tier, image, level, draws, v, measured)
@@ -344,25 +376,38 @@ class Replication:
         return True
 
     def join_or_balk(self, c: Customer, surplus: dict[int, float], measured: bool) -> int | None:
-        """Join or balk: the tier with the best surplus net of the wait the customer sees
-        (Naor's observable queue); None when even that is negative."""
+        """Join or balk: the tier with the best surplus net of the time cost the customer
+        sees (its wait, and its own service if ``balk_counts_own_service``: Naor's
+        observable queue); None when even that is negative."""
+        own_service = self.s.behaviour.balk_counts_own_service
         best, best_net = -1, -math.inf
         for j, gain in surplus.items():
-            net = gain - c.value_of_time_per_h * self.expected_wait_h(self.tiers[j].priority)
+            tier = self.tiers[j]
+            time_h = self.expected_wait_h(tier.priority)
+            if own_service:
+                time_h += c.segment_spec.service_time.mean * tier.service_level * self.level
+            net = gain - c.value_of_time_per_h * time_h
             if net > best_net:
                 best, best_net = j, net
         ahead = sum(self.queued[self.tiers[best].priority:])
         if best_net < 0:
-            self.tally.balked(c.segment, ahead, measured)
+            self.tally.balked(c.segment, best, ahead, measured)
             return None
         self.tally.joined(ahead, measured)
         return best
 
-    def queue(self, c: Customer, tier: Tier, draws: list[float], measured: bool
+    def waiting_room_full(self) -> bool:
+        """No server free and ``business.max_waiting`` visits already waiting."""
+        limit = self.s.business.max_waiting
+        return (0 <= limit <= sum(self.queued)
+                and self.server.count >= self.server.capacity)
+
+    def queue(self, c: Customer, tier_index: int, draws: list[float], measured: bool
               ) -> Generator[simpy.Event, Any, tuple[simpy.Event, float] | None]:
         """Queue at the tier's priority until a server is free (the granted request and
         the wait, in hours) or patience runs out (None: abandoned, satisfaction 0)."""
         env = self.env
+        tier = self.tiers[tier_index]
         request = self.server.request(priority=-tier.priority)
         if measured:
             self.measured_requests.add(request)
@@ -379,8 +424,8 @@ class Replication:
         request.cancel()
         self.measured_requests.discard(request)
         self.track_in_system(-1)
-        self.tally.abandoned(c.segment, wait_h, measured)
-        self.voice(c, 0.0, measured)
+        self.tally.abandoned(c.segment, tier_index, wait_h, measured)
+        self.voice(0.0)
         return None
 
     def serve(self, c: Customer, tier: Tier, request: simpy.Event, draws: list[float],
@@ -422,6 +467,7 @@ class Replication:
         remedy = self.recovery.remedy(c.segment, c.spend) if v.failed else NO_REMEDY
         v.recovery_cost = remedy.cost
         delighted = draws[V_DELIGHT] < tier.delight_chance
+        surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
         v.price = tier.price
         v.genuine, v.abuse = refund_claim(
@@ -445,7 +491,7 @@ class Replication:
             level_gap=level - c.expected_level,
             honoured=v.honoured_reasonable + v.honoured_unreasonable,
             refused_reasonable=v.refused_reasonable, refused_unreasonable=v.refused_unreasonable,
-            delighted=delighted, refused_genuine=v.genuine and not v.refunded,
+            delight_surprise=surprise, refused_genuine=v.genuine and not v.refunded,
             refused_abuse=v.abuse and not v.refunded)
         loyalty_sat = sat
         if v.failed:
@@ -456,16 +502,34 @@ class Replication:
         alpha = b.expectation_adaptation
         c.expected_level += alpha * (level - c.expected_level)
         c.wait_tolerance_h += alpha * (v.wait_h - c.wait_tolerance_h)
+        c.expected_delight += alpha * (delighted - c.expected_delight)
         c.spend += v.price - v.refund
         c.last_satisfaction = loyalty_sat
-        t = self.tally
+        self.book_served(c, v, sat, measured)
+        return sat, loyalty_sat
+
+    def book_served(self, c: Customer, v: ServedVisit, sat: float, measured: bool) -> None:
+        """The books of a served visit: money and time, the customer's first purchase,
+        its periods and score, its cash for CLV, its opinion and word of mouth."""
+        t, now = self.tally, self.env.now
         t.served(c.segment, v, measured)
+        if not c.served_once:
+            c.served_once = True
+            self.customers_alive += 1
+            c.first_purchase_h = now
+            c.in_cohort = c.measured
+            t.won(c.segment, c.measured, now)
+        if c.in_cohort:
+            t.cohort_cash(c.segment, c.first_purchase_h, v.flow, now)
+        b = self.s.behaviour
+        promoter, detractor = sat >= b.promoter_threshold, sat <= b.detractor_threshold
         if measured:
             c.served_measured = True
-            c.last_period = t.customer_served(not c.served_once, c.last_period, self.env.now)
-        c.served_once = True
-        self.voice(c, sat, measured)
-        return sat, loyalty_sat
+            c.last_period = t.customer_served(not c.served_in_window, c.last_period, now)
+            c.served_in_window = True
+            c.latest_score = sat
+        t.opinion(c.segment, sat, promoter, detractor, measured)
+        self.voice(sat)
 
     def talk(self, c: Customer, sat: float, draws: list[float]) -> None:
         """Talk: a promoter may bring a referred customer (its r-th referral)."""
@@ -480,14 +544,14 @@ class Replication:
                 self.env.process(self.referral(key, at))
             c.referrals += 1
 
-    def voice(self, c: Customer, sat: float, measured: bool) -> None:
-        """A visit's satisfaction moves reputation; detractors talk more than promoters."""
+    def voice(self, sat: float) -> None:
+        """A visit's satisfaction (0 for a visit abandoned in the queue) moves reputation;
+        detractors talk more than promoters (an asymmetric U)."""
         b = self.s.behaviour
         if sat >= b.promoter_threshold:
-            voice, promoter, detractor = 1.0, 1, 0
+            voice = 1.0
         elif sat <= b.detractor_threshold:
-            voice, promoter, detractor = b.detractor_voice, 0, 1
+            voice = b.detractor_voice
         else:
-            voice, promoter, detractor = b.passive_voice, 0, 0
+            voice = b.passive_voice
         self.reputation += min(1.0, self.reputation_alpha * voice) * (sat - self.reputation)
-        self.tally.opinion(c.segment, sat, promoter, detractor, measured)

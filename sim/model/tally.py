@@ -1,49 +1,63 @@
 """The books of one replication: one call per outcome, a RunResult at the horizon.
 
-The engine says what happened (a visit priced out, abandoned, served; a customer
-acquired, churned) and whether it falls in the measured window; this module decides
-what each outcome adds to which total, daily series and review period. Nothing here
-keeps a record per visit: counters, sums and fixed-size histograms only, so memory does
-not grow with the number of events simulated.
+The engine says what happened (a visit priced out, abandoned, served; a prospect reached,
+won or lost; a customer churned) and whether it falls in the measured window; this module
+decides what each outcome adds to which total, daily series, period and review, and how
+the totals become the metrics of docs/model.md ("Metrics"). Nothing here keeps a record
+per visit: counters, sums, per-day arrays and histograms whose size grows with the
+logarithm of the longest wait, so memory does not grow with the number of visits.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 
 from sim.metrics import (
     DAILY_COLUMNS,
     DAY_ABANDONED,
     DAY_ALIVE,
-    DAY_NEW,
+    DAY_IMAGE,
     DAY_PROFIT,
+    DAY_PROSPECTS,
     DAY_REPUTATION,
     DAY_REVENUE,
     DAY_SATISFACTION,
     DAY_SERVED,
+    DAY_SERVICE_LEVEL,
+    DAY_TURNED_AWAY,
+    DAY_WAITLISTED,
     SEG_ABANDONED,
     SEG_ABUSE_CLAIMS,
     SEG_BALKED,
     SEG_CHURNED,
-    SEG_CUSTOMERS,
+    SEG_CLV,
     SEG_DETRACTORS,
+    SEG_LOST,
     SEG_PRICED_OUT,
     SEG_PROFIT,
     SEG_PROMOTERS,
+    SEG_PROSPECTS,
     SEG_REVENUE,
     SEG_SERVED,
     SEG_TURNED_AWAY,
     SEG_VARIABLE_COST,
     SEG_WAIT_H,
+    SEG_WON,
     SEGMENT_COLUMNS,
-    WAIT_BIN_H,
-    WAIT_BINS,
+    TIER_ABANDONED,
+    TIER_BALKED,
+    TIER_COLUMNS,
+    TIER_MEAN_WAIT_H,
+    TIER_REVENUE,
+    TIER_SERVED,
+    TIER_WAIT_H,
     RunResult,
     mean_of_defined,
 )
 
-PERIOD_H = 30 * 24.0
 WEEK_H = 7 * 24.0
+HOURS_PER_YEAR = 365 * 24.0
 
 
 class ServedVisit:
@@ -52,9 +66,10 @@ class ServedVisit:
     __slots__ = ("abuse", "delight_cost", "entitlement_seen", "failed", "flow", "genuine",
                  "honoured_reasonable", "honoured_unreasonable", "price", "recovery_cost",
                  "refund", "refunded", "refused_reasonable", "refused_unreasonable",
-                 "request_cost", "return_loss", "service_h", "unit_cost", "wait_h")
+                 "request_cost", "return_loss", "service_h", "tier", "unit_cost", "wait_h")
 
-    def __init__(self) -> None:
+    def __init__(self, tier: int) -> None:
+        self.tier = tier
         self.price = self.refund = self.return_loss = self.flow = 0.0
         self.unit_cost = self.request_cost = self.recovery_cost = self.delight_cost = 0.0
         self.service_h = self.wait_h = self.entitlement_seen = 0.0
@@ -63,162 +78,194 @@ class ServedVisit:
         self.failed = self.genuine = self.abuse = self.refunded = False
 
 
+class WaitHistogram:
+    """Waits of served visits, for quantiles without keeping each wait.
+
+    Zero waits are counted apart (P(wait > 0) is a metric); positive waits fall in
+    one-minute bins up to two hours, then in bins 1% wide with no upper limit. Quantiles
+    interpolate linearly inside a bin, so they are right to a minute below two hours and
+    to 1% above, however long the waits (an M/M/1 queue at 95% load has a 90th
+    percentile near 45 hours)."""
+
+    __slots__ = ("counts", "total", "zeros")
+    FINE_H = 1 / 60
+    FINE_BINS = 120
+    RATIO = 1.01
+
+    def __init__(self) -> None:
+        self.zeros = 0
+        self.total = 0
+        self.counts: list[int] = [0] * self.FINE_BINS
+
+    def add(self, wait_h: float) -> None:
+        self.total += 1
+        if wait_h <= 0:
+            self.zeros += 1
+            return
+        index = int(wait_h / self.FINE_H)
+        if index >= self.FINE_BINS:
+            top = self.FINE_BINS * self.FINE_H
+            index = self.FINE_BINS + int(math.log(wait_h / top) / math.log(self.RATIO))
+            if index >= len(self.counts):
+                self.counts.extend([0] * (index + 1 - len(self.counts)))
+        self.counts[index] += 1
+
+    def edges(self, index: int) -> tuple[float, float]:
+        """Lower and upper edge of bin ``index``, in hours."""
+        if index < self.FINE_BINS:
+            return index * self.FINE_H, (index + 1) * self.FINE_H
+        top = self.FINE_BINS * self.FINE_H
+        k = index - self.FINE_BINS
+        return top * self.RATIO**k, top * self.RATIO ** (k + 1)
+
+    def quantile(self, q: float) -> float:
+        if self.total == 0:
+            return math.nan
+        target = q * self.total
+        if target <= self.zeros:
+            return 0.0
+        seen = float(self.zeros)
+        for index, count in enumerate(self.counts):
+            if count and seen + count >= target:
+                low, high = self.edges(index)
+                return low + (target - seen) / count * (high - low)
+            seen += count
+        return self.edges(len(self.counts) - 1)[1]
+
+    def five_minute_bins(self) -> tuple[float, ...]:
+        """Served visits per 5-minute bin up to 2 hours (zero waits in the first), then
+        one open bin for 2 hours and more (the chart's shape)."""
+        coarse = [float(sum(self.counts[i:i + 5])) for i in range(0, self.FINE_BINS, 5)]
+        coarse[0] += self.zeros
+        coarse.append(float(sum(self.counts[self.FINE_BINS:])))
+        return tuple(coarse)
+
+
 class Tally:
-    """Counters of the measured window (visits arriving after the warm-up)."""
+    """The books of one replication; attributes are totals of the measured window unless
+    their name says otherwise."""
 
-    __slots__ = (
-        "abuse_claims",
-        "abuse_losses",
-        "abuse_refunded",
-        "acquisition_cost",
-        "arrivals",
-        "busy_h",
-        "cash",
-        "censored_by_week",
-        "customers_churned",
-        "customers_new",
-        "customers_referred",
-        "customers_served",
-        "daily",
-        "day",
-        "day_sat_n",
-        "deaths",
-        "delight_cost",
-        "detractors",
-        "entitlement_sum",
-        "failures",
-        "genuine_claims",
-        "gross_revenue",
-        "in_system_area",
-        "max_ahead_joined",
-        "min_ahead_balked",
-        "period_active",
-        "period_retained",
-        "promoters",
-        "recovery_cost",
-        "refunds",
-        "req_honoured_r",
-        "req_honoured_u",
-        "req_refused_r",
-        "req_refused_u",
-        "request_cost",
-        "return_losses",
-        "returned",
-        "review_cash",
-        "review_revenue",
-        "review_sat",
-        "review_sat_n",
-        "satisfaction_hist",
-        "satisfaction_n",
-        "satisfaction_sum",
-        "segments",
-        "sojourn_sum",
-        "staff_cost",
-        "staffed_h",
-        "unit_cost",
-        "visits_abandoned",
-        "visits_balked",
-        "visits_joined",
-        "visits_priced_out",
-        "visits_served",
-        "visits_simulated",
-        "visits_turned_away",
-        "visits_waitlisted",
-        "wait_hist",
-        "wait_sum",
-        "warmup_h",
-    )
-
-    def __init__(self, n_segments: int, days: int, warmup_h: float) -> None:
-        self.warmup_h = warmup_h
-        # visit counts (measured window)
-        self.visits_abandoned = 0
-        self.abuse_claims = 0
-        self.abuse_refunded = 0
-        self.arrivals = 0
-        self.visits_balked = 0
-        self.customers_churned = 0
-        self.customers_new = 0
-        self.customers_referred = 0
-        self.customers_served = 0
-        self.detractors = 0
-        self.failures = 0
-        self.genuine_claims = 0
-        self.visits_joined = 0
-        self.max_ahead_joined = 0
-        self.visits_priced_out = 0
-        self.promoters = 0
-        self.req_honoured_r = 0
-        self.req_honoured_u = 0
-        self.req_refused_r = 0
-        self.req_refused_u = 0
+    def __init__(self, n_segments: int, n_tiers: int, days: int, warmup_days: int,
+                 period_days: int, discount_rate_per_year: float) -> None:
+        self.days = days
+        self.warmup_h = warmup_days * 24.0
+        self.warmup_days = warmup_days
+        self.period_h = period_days * 24.0
+        self.log_discount_per_h = math.log1p(discount_rate_per_year) / HOURS_PER_YEAR
+        # visits
+        self.arrivals = self.visits_served = self.visits_abandoned = self.visits_balked = 0
+        self.visits_priced_out = self.visits_turned_away = self.visits_waitlisted = 0
+        self.visits_joined = self.visits_simulated = 0
+        self.max_ahead_joined, self.min_ahead_balked = 0, 1 << 30
+        # customers
+        self.prospects_new = self.prospects_referred = self.customers_won = 0
+        self.lost_prospects = self.customers_served = self.customers_churned = 0
         self.returned = 0
-        self.satisfaction_n = 0
-        self.visits_served = 0
-        self.visits_turned_away = 0
-        self.visits_simulated = 0
-        self.visits_waitlisted = 0
-        self.min_ahead_balked = 1 << 30
-        # money and time sums (measured window)
+        # money (the cash balance is summed visit by visit, profit item by item: a check)
+        self.gross_revenue = self.refunds = self.staff_cost = self.unit_cost = 0.0
+        self.request_cost = self.recovery_cost = self.delight_cost = 0.0
+        self.return_losses = self.acquisition_cost = self.cash = 0.0
+        # service, requests, abuse
+        self.busy_h = self.staffed_h = self.wait_sum = self.abandoned_wait_sum = 0.0
+        self.sojourn_sum = self.in_system_area = self.entitlement_sum = 0.0
+        self.waits = WaitHistogram()
+        self.req_honoured_r = self.req_refused_r = self.req_honoured_u = self.req_refused_u = 0
+        self.failures = self.genuine_claims = 0
+        self.abuse_claims = self.abuse_refunded = 0
         self.abuse_losses = 0.0
-        self.acquisition_cost = 0.0
-        self.busy_h = 0.0
-        self.cash = 0.0
-        self.delight_cost = 0.0
-        self.entitlement_sum = 0.0
-        self.gross_revenue = 0.0
-        self.in_system_area = 0.0
-        self.recovery_cost = 0.0
-        self.refunds = 0.0
-        self.request_cost = 0.0
-        self.return_losses = 0.0
+        # satisfaction: served visits, and each customer's latest score in the window
         self.satisfaction_sum = 0.0
-        self.sojourn_sum = 0.0
-        self.staff_cost = 0.0
-        self.staffed_h = 0.0
-        self.unit_cost = 0.0
-        self.wait_sum = 0.0
-        self.wait_hist = [0] * (WAIT_BINS + 1)
         self.satisfaction_hist = [0] * 11
+        self.visit_promoters = self.visit_detractors = 0
+        self.scored_customers = self.customer_promoters = self.customer_detractors = 0
+        # retention periods of the measured window
+        self.period_alive: dict[int, int] = {}
+        self.period_churned: dict[int, int] = {}
         self.period_active: dict[int, int] = {}
-        self.period_retained: dict[int, int] = {}
+        self.period_repeat: dict[int, int] = {}
+        # cohort of customers won in the window: survival by week, discounted cash by age
         self.deaths = [0] * (days // 7 + 2)
         self.censored_by_week = [0] * (days // 7 + 2)
+        self.won_by_day = [[0] * days for _ in range(n_segments)]
+        self.cash_by_age_day = [[0.0] * days for _ in range(n_segments)]
         self.segments = [[0.0] * len(SEGMENT_COLUMNS) for _ in range(n_segments)]
-        self.daily: list[tuple[float, ...]] = []
+        self.tiers = [[0.0] * len(TIER_COLUMNS) for _ in range(n_tiers)]
+        # the daily series (warm-up included), and today's row
+        self.daily = [array("d") for _ in DAILY_COLUMNS]
         self.day = [0.0] * len(DAILY_COLUMNS)
         self.day_sat_n = 0
-        # what the firm measured since its last review (warm-up included: it is running)
+        # what the firm itself measured since its last review (warm-up included)
         self.review_revenue = self.review_cash = self.review_sat = 0.0
         self.review_sat_n = 0
 
+    def measured(self, now: float) -> bool:
+        return now >= self.warmup_h
+
     # ------------------------------------------------------------------ customers
-    def acquired(self, segment: int, referred: bool, acquisition_cost: float,
+    def prospect(self, segment: int, referred: bool, acquisition_cost: float,
                  measured: bool) -> None:
-        """A customer's first visit is about to happen; a new one cost its marketing."""
-        self.day[DAY_NEW] += 1
+        """A prospect about to make its first visit; marketing paid for a new one."""
+        cost = 0.0 if referred else acquisition_cost
+        self.day[DAY_PROSPECTS] += 1
+        self.day[DAY_PROFIT] -= cost
+        self.review_cash -= cost
         if not measured:
             return
-        self.segments[segment][SEG_CUSTOMERS] += 1
+        self.segments[segment][SEG_PROSPECTS] += 1
         if referred:
-            self.customers_referred += 1
+            self.prospects_referred += 1
             return
-        self.customers_new += 1
-        self.acquisition_cost += acquisition_cost
-        self.cash -= acquisition_cost
-        self.day[DAY_PROFIT] -= acquisition_cost
-        self.review_cash -= acquisition_cost
+        self.prospects_new += 1
+        self.acquisition_cost += cost
+        self.cash -= cost
+
+    def won(self, segment: int, prospect_measured: bool, now: float) -> None:
+        """A prospect's first purchase. Prospects reached in the window make the cohort of
+        conversion, CAC, CLV and survival."""
+        if not prospect_measured:
+            return
+        self.customers_won += 1
+        self.segments[segment][SEG_WON] += 1
+        self.won_by_day[segment][int(now // 24.0)] += 1
+
+    def lost(self, segment: int, prospect_measured: bool) -> None:
+        """A prospect left for good without ever buying."""
+        if prospect_measured:
+            self.lost_prospects += 1
+            self.segments[segment][SEG_LOST] += 1
 
     def returning(self, served_measured: bool) -> None:
         """The customer decided to come back after this visit."""
         if served_measured:
             self.returned += 1
 
-    def churned(self, segment: int, weeks_since_acquired: int) -> None:
-        """A customer who was served (in the measured cohort) left for good."""
+    def churned(self, segment: int, first_purchase_h: float, in_cohort: bool,
+                now: float) -> None:
+        """A customer who had bought left for good."""
+        if in_cohort:
+            self.deaths[int((now - first_purchase_h) // WEEK_H)] += 1
+        if now < self.warmup_h:
+            return
         self.customers_churned += 1
         self.segments[segment][SEG_CHURNED] += 1
-        self.deaths[weeks_since_acquired] += 1
+        period = int((now - self.warmup_h) // self.period_h)
+        if first_purchase_h < self.warmup_h + period * self.period_h:
+            self.period_churned[period] = self.period_churned.get(period, 0) + 1
+
+    def period_starts(self, period: int, customers_alive: int) -> None:
+        """A retention period starts with this many customers (alive, bought before)."""
+        self.period_alive[period] = customers_alive
+
+    def final_score(self, latest_score: float, promoter_threshold: float,
+                    detractor_threshold: float) -> None:
+        """A customer's latest satisfaction in the window, when it leaves or at the horizon."""
+        self.scored_customers += 1
+        self.customer_promoters += latest_score >= promoter_threshold
+        self.customer_detractors += latest_score <= detractor_threshold
+
+    def censored(self, first_purchase_h: float, horizon_h: float) -> None:
+        """A customer of the cohort still a customer at the horizon."""
+        self.censored_by_week[int((horizon_h - first_purchase_h) // WEEK_H)] += 1
 
     # --------------------------------------------------------------------- visits
     def arrival(self, measured: bool) -> None:
@@ -231,18 +278,21 @@ class Tally:
             self.segments[segment][SEG_PRICED_OUT] += 1
 
     def turned_away(self, segment: int, measured: bool) -> None:
+        self.day[DAY_TURNED_AWAY] += 1
         if measured:
             self.visits_turned_away += 1
             self.segments[segment][SEG_TURNED_AWAY] += 1
 
     def waitlisted(self, measured: bool) -> None:
+        self.day[DAY_WAITLISTED] += 1
         if measured:
             self.visits_waitlisted += 1
 
-    def balked(self, segment: int, waiting_ahead: int, measured: bool) -> None:
+    def balked(self, segment: int, tier: int, waiting_ahead: int, measured: bool) -> None:
         if measured:
             self.visits_balked += 1
             self.segments[segment][SEG_BALKED] += 1
+            self.tiers[tier][TIER_BALKED] += 1
             self.min_ahead_balked = min(self.min_ahead_balked, waiting_ahead)
 
     def joined(self, waiting_ahead: int, measured: bool) -> None:
@@ -250,12 +300,14 @@ class Tally:
             self.visits_joined += 1
             self.max_ahead_joined = max(self.max_ahead_joined, waiting_ahead)
 
-    def abandoned(self, segment: int, wait_h: float, measured: bool) -> None:
+    def abandoned(self, segment: int, tier: int, wait_h: float, measured: bool) -> None:
         self.day[DAY_ABANDONED] += 1
         if measured:
             self.visits_abandoned += 1
+            self.abandoned_wait_sum += wait_h
             self.sojourn_sum += wait_h
             self.segments[segment][SEG_ABANDONED] += 1
+            self.tiers[tier][TIER_ABANDONED] += 1
 
     def served(self, segment: int, v: ServedVisit, measured: bool) -> None:
         """Money, time and requests of a served visit (its satisfaction: :meth:`opinion`)."""
@@ -280,7 +332,7 @@ class Tally:
         self.busy_h += v.service_h
         self.wait_sum += v.wait_h
         self.sojourn_sum += v.wait_h + v.service_h
-        self.wait_hist[min(int(v.wait_h / WAIT_BIN_H), WAIT_BINS)] += 1
+        self.waits.add(v.wait_h)
         self.req_honoured_r += v.honoured_reasonable
         self.req_refused_r += v.refused_reasonable
         self.req_honoured_u += v.honoured_unreasonable
@@ -300,22 +352,35 @@ class Tally:
         seg_row[SEG_VARIABLE_COST] += revenue - v.flow
         seg_row[SEG_PROFIT] += v.flow
         seg_row[SEG_WAIT_H] += v.wait_h
+        tier_row = self.tiers[v.tier]
+        tier_row[TIER_SERVED] += 1
+        tier_row[TIER_REVENUE] += revenue
+        tier_row[TIER_WAIT_H] += v.wait_h
 
-    def customer_served(self, first_time: bool, last_period: int, now: float) -> int:
-        """A measured served visit of a customer: distinct customers and the 30-day
-        periods it was active in. Returns the period, for the customer to remember."""
-        if first_time:
+    def customer_served(self, first_in_window: bool, last_period: int, now: float) -> int:
+        """A measured served visit of a customer: distinct customers served, and the
+        periods it bought in (the repeat rate). Returns the period, for the customer to
+        remember."""
+        if first_in_window:
             self.customers_served += 1
-        period = int((now - self.warmup_h) // PERIOD_H)
+        period = int((now - self.warmup_h) // self.period_h)
         if last_period != period:
             self.period_active[period] = self.period_active.get(period, 0) + 1
             if last_period == period - 1:
-                self.period_retained[period - 1] = self.period_retained.get(period - 1, 0) + 1
+                self.period_repeat[period - 1] = self.period_repeat.get(period - 1, 0) + 1
         return period
 
-    def opinion(self, segment: int, satisfaction: float, promoter: int, detractor: int,
+    def cohort_cash(self, segment: int, first_purchase_h: float, flow: float,
+                    now: float) -> None:
+        """A served visit's cash flow of a customer won in the window, discounted to its
+        first purchase and filed by the customer's age in days (for CLV)."""
+        age_day = int(now // 24.0) - int(first_purchase_h // 24.0)
+        discount = math.exp(-self.log_discount_per_h * (now - first_purchase_h))
+        self.cash_by_age_day[segment][age_day] += flow * discount
+
+    def opinion(self, segment: int, satisfaction: float, promoter: bool, detractor: bool,
                 measured: bool) -> None:
-        """A visit's satisfaction (served, or 0 after abandoning)."""
+        """A served visit's satisfaction."""
         self.day[DAY_SATISFACTION] += satisfaction
         self.day_sat_n += 1
         self.review_sat += satisfaction
@@ -323,16 +388,16 @@ class Tally:
         if measured:
             self.satisfaction_sum += satisfaction
             self.satisfaction_hist[int(satisfaction)] += 1
-            self.satisfaction_n += 1
-            self.promoters += promoter
-            self.detractors += detractor
+            self.visit_promoters += promoter
+            self.visit_detractors += detractor
             row = self.segments[segment]
             row[SEG_PROMOTERS] += promoter
             row[SEG_DETRACTORS] += detractor
 
     # ----------------------------------------------------------------- days, reviews
-    def close_day(self, staff_cost: float, staffed_h: float, measured: bool,
-                  reputation: float, customers_alive: int) -> None:
+    def close_day(self, staff_cost: float, staffed_h: float, measured: bool, *,
+                  reputation: float, image: float, service_level: float,
+                  customers_alive: int) -> None:
         """Staff cost of one day, and the day's row of the daily series."""
         if measured:
             self.staff_cost += staff_cost
@@ -343,10 +408,13 @@ class Tally:
         self.review_cash -= staff_cost
         row[DAY_SATISFACTION] = row[DAY_SATISFACTION] / self.day_sat_n if self.day_sat_n else math.nan
         row[DAY_REPUTATION] = reputation
+        row[DAY_IMAGE] = image
+        row[DAY_SERVICE_LEVEL] = service_level
         row[DAY_ALIVE] = float(customers_alive)
-        self.day_sat_n = 0
-        self.daily.append(tuple(row))
+        for column, value in zip(self.daily, row, strict=True):
+            column.append(value)
         self.day = [0.0] * len(row)
+        self.day_sat_n = 0
 
     def review(self) -> tuple[float, float]:
         """(mean satisfaction, margin) since the last review, then start a new period."""
@@ -356,27 +424,26 @@ class Tally:
         self.review_sat_n = 0
         return satisfaction, margin
 
-    def censored(self, weeks_since_acquired: int) -> None:
-        """A served customer of the measured cohort still active at the horizon."""
-        self.censored_by_week[weeks_since_acquired] += 1
-
-    def result(self, replication: int, *, measured_h: float, servers: int,
-               reputation: float, segment_names: tuple[str, ...],
+    # ------------------------------------------------------------------- results
+    def result(self, replication: int, *, servers: int, reputation: float,
+               segment_names: tuple[str, ...], tier_names: tuple[str, ...],
                checks: dict[str, float]) -> RunResult:
-        retention = self._retention_by_period(measured_h)
+        """The metrics of docs/model.md from the totals."""
+        measured_h = self.days * 24.0 - self.warmup_h
         revenue = self.gross_revenue - self.refunds
         costs = (self.staff_cost + self.unit_cost + self.request_cost + self.recovery_cost
                  + self.delight_cost + self.return_losses + self.acquisition_cost)
         profit = revenue - costs
         served_customers = self.customers_served
-        nan = math.nan
-
-        def ratio(a: float, b: float) -> float:
-            return a / b if b else nan
-
+        retention = self._customer_retention(measured_h)
+        prospects = self.prospects_new + self.prospects_referred
+        cac = ratio(self.acquisition_cost, self.customers_won)
+        clv_by_segment = [self._clv([s]) for s in range(len(self.segments))]
+        clv = self._clv(range(len(self.segments)))
+        queued = self.visits_served + self.visits_abandoned
         m = {
             "profit": profit,
-            "period_retention": mean_of_defined(retention),
+            "customer_retention": mean_of_defined(retention),
             "cost_per_customer": ratio(costs, served_customers),
             "revenue": revenue, "gross_revenue": self.gross_revenue, "refunds": self.refunds,
             "staff_cost": self.staff_cost, "unit_cost": self.unit_cost,
@@ -387,18 +454,31 @@ class Tally:
             "cost_per_visit": ratio(costs, self.visits_served),
             "revenue_per_customer": ratio(revenue, served_customers),
             "profit_per_customer": ratio(profit, served_customers),
-            "customers_served": served_customers, "customers_new": self.customers_new,
-            "customers_referred": self.customers_referred, "customers_churned": self.customers_churned,
+            "clv": clv, "clv_to_cac": ratio(clv, cac),
+            "customers_served": served_customers,
+            "prospects_new": self.prospects_new, "prospects_referred": self.prospects_referred,
+            "customers_won": self.customers_won,
+            "conversion_rate": ratio(self.customers_won, prospects),
+            "cac": cac, "lost_prospects": self.lost_prospects,
+            "customers_churned": self.customers_churned,
+            "repeat_rate": mean_of_defined(self._repeat_rate(measured_h)),
             "visit_return_rate": ratio(self.returned, self.visits_served),
-            "arrivals": self.arrivals, "served": self.visits_served, "abandoned": self.visits_abandoned,
-            "balked": self.visits_balked, "priced_out": self.visits_priced_out,
-            "turned_away": self.visits_turned_away, "waitlisted": self.visits_waitlisted,
+            "arrivals": self.arrivals, "served": self.visits_served,
+            "abandoned": self.visits_abandoned, "balked": self.visits_balked,
+            "priced_out": self.visits_priced_out, "turned_away": self.visits_turned_away,
+            "waitlisted": self.visits_waitlisted,
             "abandonment_rate": ratio(self.visits_abandoned, self.visits_joined),
+            "abandonment_per_arrival": ratio(self.visits_abandoned, self.arrivals),
             "mean_wait_h": ratio(self.wait_sum, self.visits_served),
-            "p90_wait_h": self._wait_quantile(0.9),
+            "mean_wait_joined_h": ratio(self.wait_sum + self.abandoned_wait_sum, queued),
+            "p90_wait_h": self.waits.quantile(0.9),
+            "wait_probability": ratio(self.waits.total - self.waits.zeros, self.waits.total),
             "utilisation": ratio(self.busy_h, servers * self.staffed_h),
-            "mean_satisfaction": ratio(self.satisfaction_sum, self.satisfaction_n),
-            "nps": ratio(100.0 * (self.promoters - self.detractors), self.satisfaction_n),
+            "mean_satisfaction": ratio(self.satisfaction_sum, self.visits_served),
+            "nps": ratio(100.0 * (self.customer_promoters - self.customer_detractors),
+                         self.scored_customers),
+            "nps_per_visit": ratio(100.0 * (self.visit_promoters - self.visit_detractors),
+                                   self.visits_served),
             "requests_honoured_reasonable": self.req_honoured_r,
             "requests_refused_reasonable": self.req_refused_r,
             "requests_honoured_unreasonable": self.req_honoured_u,
@@ -409,52 +489,73 @@ class Tally:
             "mean_entitlement": ratio(self.entitlement_sum, self.visits_served),
             "reputation_end": reputation,
             "mean_in_system": ratio(self.in_system_area, measured_h),
-            "mean_sojourn_h": ratio(self.sojourn_sum, self.visits_served + self.visits_abandoned),
+            "mean_sojourn_h": ratio(self.sojourn_sum, queued),
             "join_rate_per_h": ratio(self.visits_joined, measured_h),
         }
-        daily = {name: tuple(row[i] for row in self.daily) for i, name in enumerate(DAILY_COLUMNS)}
-        segments = {name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
-                    for name, values in zip(segment_names, self.segments, strict=True)}
+        for row, value in zip(self.segments, clv_by_segment, strict=True):
+            row[SEG_CLV] = value
+        for row in self.tiers:
+            row[TIER_MEAN_WAIT_H] = ratio(row[TIER_WAIT_H], row[TIER_SERVED])
         checks = {**checks, "cash": self.cash,
                   "max_waiting_ahead_joined": float(self.max_ahead_joined),
                   "min_waiting_ahead_balked": float(self.min_ahead_balked)
                   if self.visits_balked else math.inf}
         distributions = {
             "satisfaction": tuple(float(n) for n in self.satisfaction_hist),
-            "wait_minutes": self._wait_minutes_hist(),
+            "wait_minutes": self.waits.five_minute_bins(),
             "retention_by_period": retention,
+            "repeat_rate_by_period": self._repeat_rate(measured_h),
             "survival_by_week": self._survival(),
         }
-        return RunResult(replication, {k: float(v) for k, v in m.items()}, daily,
-                         distributions, segments, checks, self.visits_simulated)
+        return RunResult(
+            replication=replication, metrics={k: float(v) for k, v in m.items()},
+            daily={name: tuple(column) for name, column in zip(DAILY_COLUMNS, self.daily,
+                                                               strict=True)},
+            distributions=distributions,
+            segments={name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
+                      for name, values in zip(segment_names, self.segments, strict=True)},
+            tiers={name: dict(zip(TIER_COLUMNS, values, strict=True))
+                   for name, values in zip(tier_names, self.tiers, strict=True)},
+            checks=checks, visits_simulated=self.visits_simulated)
 
-    def _retention_by_period(self, measured_h: float) -> tuple[float, ...]:
-        """Share of each complete 30-day period's customers served again in the next."""
-        complete = int(measured_h // PERIOD_H)
-        return tuple(self.period_retained.get(p, 0) / self.period_active[p]
-                     if self.period_active.get(p) else math.nan for p in range(complete - 1))
+    def complete_periods(self, measured_h: float) -> int:
+        return int(measured_h // self.period_h)
 
-    def _wait_minutes_hist(self) -> tuple[float, ...]:
-        """Served visits by wait, in 5-minute bins up to 2 hours, the last bin open."""
-        per_bin = round(5 / 60 / WAIT_BIN_H)
-        coarse = [float(sum(self.wait_hist[i:i + per_bin]))
-                  for i in range(0, 120 // 5 * per_bin, per_bin)]
-        coarse.append(float(sum(self.wait_hist[120 // 5 * per_bin:])))
-        return tuple(coarse)
+    def _customer_retention(self, measured_h: float) -> tuple[float, ...]:
+        """1 - churned / alive at the start, for each complete period."""
+        return tuple(1 - self.period_churned.get(p, 0) / self.period_alive[p]
+                     if self.period_alive.get(p) else math.nan
+                     for p in range(self.complete_periods(measured_h)))
 
-    def _wait_quantile(self, q: float) -> float:
-        total = sum(self.wait_hist)
-        if total == 0:
-            return math.nan
-        target, seen = q * total, 0
-        for i, count in enumerate(self.wait_hist):
-            if count and seen + count >= target:
-                return (i + (target - seen) / count) * WAIT_BIN_H
-            seen += count
-        return WAIT_BINS * WAIT_BIN_H
+    def _repeat_rate(self, measured_h: float) -> tuple[float, ...]:
+        """Share of each complete period's customers who buy again in the next one."""
+        return tuple(self.period_repeat.get(p, 0) / self.period_active[p]
+                     if self.period_active.get(p) else math.nan
+                     for p in range(self.complete_periods(measured_h) - 1))
+
+    def _clv(self, segments: range | list[int]) -> float:
+        """Mean discounted cash per customer won in the window, over the first days of a
+        relationship: each age-day's cash over the customers observed at that age (won
+        early enough to have reached it by the horizon), so customers still active at the
+        horizon count for the ages they lived and no further (Nelson's mean cumulative
+        function with censoring)."""
+        first_day = self.warmup_days
+        observed = 0  # customers won on days <= last_day - age
+        total = 0.0
+        for age in range(self.days - first_day):
+            last_won_day = self.days - 1 - age
+            if age == 0:
+                observed = sum(sum(self.won_by_day[s][first_day:]) for s in segments)
+            else:
+                observed -= sum(self.won_by_day[s][last_won_day + 1] for s in segments)
+            if observed <= 0:
+                break
+            total += sum(self.cash_by_age_day[s][age] for s in segments) / observed
+        return total if self.customers_won else math.nan
 
     def _survival(self) -> tuple[float, ...]:
-        """Actuarial life table by week: censored customers count half in their week."""
+        """Actuarial life table of the cohort by week since first purchase: customers
+        still active at the horizon count half in their last week."""
         at_risk = sum(self.deaths) + sum(self.censored_by_week)
         survival, curve = 1.0, [1.0]
         for deaths, censored in zip(self.deaths, self.censored_by_week, strict=True):
@@ -466,3 +567,7 @@ class Tally:
             at_risk -= deaths + censored
         return tuple(curve)
 
+
+def ratio(a: float, b: float) -> float:
+    """a / b, NaN when b is 0 (an undefined ratio, dropped from means over replications)."""
+    return a / b if b else math.nan

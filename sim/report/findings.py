@@ -15,13 +15,13 @@ from sim.experiment.compare import ComparisonResult
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate, format_value
 from sim.report.html import Html, el, join
 
-SUMMARY_METRICS = ("profit", "period_retention", "cost_per_customer", "mean_satisfaction",
+SUMMARY_METRICS = ("profit", "customer_retention", "cost_per_customer", "mean_satisfaction",
                    "mean_wait_h")
 """The metrics the plain-language summary speaks about, in this order."""
 
 WINS = {
     "profit": "earns the most profit",
-    "period_retention": "keeps the most customers",
+    "customer_retention": "keeps the most customers",
     "cost_per_customer": "serves a customer at the lowest cost",
     "mean_satisfaction": "has the most satisfied customers",
     "mean_wait_h": "keeps waits shortest",
@@ -130,13 +130,13 @@ def sentence(f: Finding) -> Html:
     ci = interval(f.value, m)
     stated = f"{value} ({ci})" if ci else value
     if f.runner_up is None or f.difference is None:
-        return join([el("strong", m.label), f": {stated}."])
+        return join([el("strong", m.text()), f": {stated}."])
     if f.tie:
         return join([el("strong", f.best), " and ", el("strong", f.runner_up),
-                     f" tie on {m.label.lower()}: {value}."])
+                     f" tie on {m.text().lower()}: {value}."])
     d = f.difference
     better = ("more" if d.mean > 0 else "less")
-    wins = WINS.get(m.key, f"has the best {m.label.lower()}")
+    wins = WINS.get(m.key, f"has the best {m.text().lower()}")
     if m.key == "profit" and f.value.mean < 0:
         wins = "loses the least money (profit)"
     lead = [el("strong", f.best), f" {wins}: ",
@@ -155,7 +155,7 @@ def sentence(f: Finding) -> Html:
 def probability_line(result: ComparisonResult) -> Html:
     """'Probability of having the best profit: tiered 100%, god 0%.'"""
     best = result.probability_best()
-    label = METRIC_BY_KEY[result.metric].label.lower()
+    label = METRIC_BY_KEY[result.metric].text().lower()
     ranking = sorted(result.names, key=lambda n: -best[n])
     parts: list[Html | str] = []
     for i, name in enumerate(ranking):

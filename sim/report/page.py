@@ -95,7 +95,7 @@ def _subtitle(result: ComparisonResult) -> str:
 
 def _summary(result: ComparisonResult) -> Html:
     items = [el("li", sentence(f)) for f in findings(result)]
-    items += [el("li", f"{m.label}: no value in this run (not defined here, e.g. too few "
+    items += [el("li", f"{m.text()}: no value in this run (not defined here, e.g. too few "
                  "measured days).", cls="missing") for m in undefined(result)]
     parts: list[Html | None] = [el("ul", items, cls="findings")]
     if len(result.names) > 1:
@@ -156,7 +156,7 @@ def _comparison_table(result: ComparisonResult, keys: Sequence[str], caption: st
             rows.append(el("tr", el("th", group, colspan=len(result.names) + 1, scope="colgroup"),
                            cls="group"))
         best = _best(result, metric)
-        rows.append(el("tr", el("th", metric.label, scope="row"),
+        rows.append(el("tr", el("th", metric.text(result.results[0].scenario.run.retention_period_days), scope="row"),
                        [_cell(result, n, metric, best) for n in result.names],
                        cls="headline" if metric.group == "Headline" else None))
     return el("table", el("caption", caption), head, el("tbody", rows), cls="numbers")

@@ -93,10 +93,11 @@ def market_tables(s: Scenario) -> Html:
                 ("Fix / apology cost", f"{number(b.fix_cost)} / {number(b.apology_cost)}"),
                 ("Request cost (reasonable / not)",
                  f"{number(b.request_cost)} / {number(b.unreasonable_request_cost)}")]
-    market = [("New customers per day", number(m.new_customers_per_day)),
+    market = [("New prospects per day", number(m.new_customers_per_day)),
               ("Competition", f"{m.alternatives:g} (0 monopoly, 1 many equal rivals)"),
-              ("Initial reputation", f"{m.initial_reputation:g} of 10"),
-              ("Acquisition cost", f"{number(m.acquisition_cost)} per new customer"),
+              ("Lock-in (switching cost)", f"{m.lock_in:g}, weighted by (1 \u2212 competition)\u00b2"),
+              ("Ordinary satisfaction (norm)", f"{m.norm_satisfaction:g} of 10"),
+              ("Acquisition cost", f"{number(m.acquisition_cost)} per new prospect"),
               ("Referral delay", distribution(m.referral_delay, is_duration=True))]
     return join([el("div", key_value_table("Run", run), key_value_table("Business", business),
                     key_value_table("Market", market), cls="param-grid"),
@@ -156,7 +157,6 @@ def strategy_rows(st: Strategy) -> list[tuple[str, str]]:
         ("After a failure", policy(st.recovery)),
         ("Screening accuracy", f"{100 * st.screening_accuracy:.3g}%"),
         ("Exclusivity boost", f"{st.exclusivity_boost:g}"),
-        ("Lock-in (monopoly)", f"{st.lock_in:g}"),
         ("Adaptation", policy(st.adaptation)),
     ]
 

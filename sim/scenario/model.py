@@ -51,6 +51,15 @@ def exponential(mean: float) -> Distribution:
     return Distribution("exponential", (mean,))
 
 
+MOVED_KEYS = {
+    "strategy.lock_in": "lock-in is now a property of the market, the same for every "
+                        "strategy: set market.lock_in",
+    "market.initial_reputation": "a firm now starts at the market's norm: set "
+                                 "market.norm_satisfaction",
+}
+"""Keys of earlier versions, with what replaced them (shown instead of 'did you mean')."""
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     name: str = ""
@@ -63,12 +72,21 @@ class Run:
     """Independent replications; confidence intervals are over these."""
     seed: int = knob(2024, ge=0)
     """Root seed: every random stream derives from (seed, replication, source)."""
+    retention_period_days: int = knob(90, ge=1)
+    """Length of the periods of customer retention and the repeat rate, days: about the
+    time in which a customer would normally come back (a salon: a quarter; a car
+    workshop: a year)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Business:
+    currency: str = ""
+    """Currency label shown beside money in tables, charts and reports ('EUR', '$')."""
     servers: int = knob(3, ge=1)
     """Staff serving in parallel during opening hours."""
+    max_waiting: int = knob(-1, ge=-1)
+    """Waiting room: visits that may wait at once (not counting those in service); a
+    visit that finds it full is turned away. -1: no limit."""
     open_hour: float = knob(9.0, ge=0, lt=24)
     """Opening time, hour of the day (9.5 is 09:30). Open every day."""
     close_hour: float = knob(18.0, gt=0, le=24)
@@ -103,18 +121,27 @@ class Market:
     """New customers per day at the initial reputation (Poisson, opening hours only)."""
     alternatives: float = knob(0.5, ge=0, le=1)
     """Pull of competitors: 0 a monopoly, 1 a homogenised market with many equal rivals."""
-    initial_reputation: float = knob(7.0, ge=0, le=10)
-    """Reputation at the start, on the 0-10 satisfaction scale."""
+    lock_in: float = knob(2.0, ge=0)
+    """Switching cost of the market (contracts, habits, no rival nearby): return logit
+    added for every firm on it, scaled by (1 - alternatives)^2, so it matters only
+    where alternatives are few."""
+    norm_satisfaction: float = knob(7.5, ge=0, le=10)
+    """The satisfaction customers of this market consider ordinary: a firm starts with
+    this reputation, and a reputation at the norm leaves perceived value and the
+    new-customer rate as they are."""
     reputation_sensitivity: float = knob(1.0, ge=0)
-    """Elasticity of the new-customer rate to reputation: rate x (1 + s (rep - initial)/10)."""
+    """Elasticity of the new-customer rate to reputation: rate x (1 + s (rep - norm)/10)."""
     image_sensitivity: float = knob(0.5, ge=0)
-    """How reputation moves perceived value: image = 1 + s (rep - initial)/10."""
+    """How reputation moves perceived value: image = 1 + s (rep - norm)/10."""
     reputation_memory_visits: float = knob(300.0, ge=1)
     """Reputation is a moving average of satisfaction over about this many visits."""
     acquisition_cost: float = knob(15.0, ge=0)
     """Marketing cost per new (non-referred) customer."""
     referral_delay: DurationDist = knob(exponential(240.0))
     """Delay between a promoter's visit and the referred customer's first visit."""
+    discount_rate_per_year: float = knob(0.1, ge=0)
+    """Discount rate of customer lifetime value, per year (0.1: a cash flow a year away
+    is worth 1/1.1 today)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +201,9 @@ class Behaviour:
     fix_weight: float = knob(3.5, ge=0)
     """Points restored by a fix; above failure_weight gives the recovery paradox."""
     delight_weight: float = knob(1.0, ge=0)
-    """Points added by a delight gesture."""
+    """Points added by a delight gesture that comes as a surprise; a customer who has come
+    to expect delight (expectation_adaptation) is pleased by it only in proportion to
+    how unexpected it still is."""
     refund_refused_weight: float = knob(2.0, ge=0)
     """Points lost when a genuine refund claim is refused."""
     abuse_refused_weight: float = knob(0.5, ge=0)
@@ -205,6 +234,10 @@ class Behaviour:
     """Return logit lost at market.alternatives = 1."""
     recovery_restores_loyalty: bool = False
     """If true, a recovered failure counts fully for the return decision (no paradox cap)."""
+    balk_counts_own_service: bool = False
+    """If true, a customer deciding whether to join the queue counts the time of its own
+    service as well as the wait, as in Naor's model; by default only the wait counts
+    (willingness to pay is for the service, its duration included)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +266,9 @@ class Tier:
 class Strategy:
     preset: str = ""
     """The preset this strategy starts from ('' if built from scratch)."""
+    label: str = ""
+    """How tables, charts and reports name the strategy ('' : the preset's label, else
+    the run's name)."""
     tiers: tuple[Tier, ...] = ()
     """The offer: one or more tiers."""
     assignment: Policy = knob(SelfSelect(), role="assignment")
@@ -245,8 +281,6 @@ class Strategy:
     """Probability that screening judges a request or refund claim right."""
     exclusivity_boost: float = knob(0.0, ge=0)
     """Maximum rise of perceived value from visible scarcity (full days, waitlists)."""
-    lock_in: float = knob(0.0, ge=0)
-    """Return logit added in a monopoly; scaled by (1 - market.alternatives)^2."""
     adaptation: Policy = knob(NoAdaptation(), role="adaptation")
     """How the strategy adapts over time: none, or satisfaction_target (partner)."""
 

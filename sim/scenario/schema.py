@@ -21,7 +21,7 @@ from typing import Any
 
 from sim.scenario.distributions import Distribution, parse_distribution
 from sim.scenario.errors import Issue, suggest
-from sim.scenario.model import DURATION
+from sim.scenario.model import DURATION, MOVED_KEYS
 from sim.scenario.units import parse_duration_h
 from sim.strategies.policies import DEFAULT_KIND, registry
 
@@ -65,7 +65,7 @@ def from_raw(cls: type, raw: object, where: str, issues: list[Issue]) -> Any:
     fields = {f.name: f for f in public_fields(cls)}
     for key in raw:
         if key not in fields:
-            hint = suggest(key, fields)
+            hint = MOVED_KEYS.get(_join(where, key)) or suggest(key, fields)
             if hint is None:
                 kind = getattr(cls, "kind", None)
                 hint = (f"known keys: {', '.join(fields)}" if fields
