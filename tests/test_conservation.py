@@ -111,7 +111,7 @@ def valid_scenarios(draw: st.DrawFn) -> Scenario:
         "market": {
             "new_customers_per_day": draw(num(0.5, 20)),
             "alternatives": draw(probability),
-            "norm_satisfaction": draw(num(0, 10)),
+            "norm_reputation": draw(num(0, 10)),
             "lock_in": draw(num(0, 3)),
             "acquisition_cost": draw(money),
             "referral_delay": {"dist": "exponential", "mean": draw(num(1, 200))},

@@ -125,7 +125,7 @@ def test_report_names_every_strategy_in_the_tables_and_the_parameters(report: st
                                             "Cost per customer served"]
     strategies = page.table("Strategy")
     assert strategies[0] == ["Strategy", "god", "tiered"]
-    assert "basic 45, standard 65, premium 110" in strategies[1]
+    assert "basic 35, standard 55, premium 95" in strategies[1]
 
 
 def test_full_table_lists_every_metric(report: str) -> None:

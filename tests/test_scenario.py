@@ -116,7 +116,7 @@ def test_a_preset_knob_can_be_overridden_in_the_file_and_with_set() -> None:
                              ["strategy.tiers[0].price=41", "market.alternatives=0.2",
                               'segments[1].patience="2 h"'])
     assert scenario.strategy.tiers[0].price == 41
-    assert scenario.strategy.tiers[1].price == 65
+    assert scenario.strategy.tiers[1].price == 55
     assert scenario.market.alternatives == 0.2
     assert scenario.segments[1].patience.mean == pytest.approx(2.0)
 

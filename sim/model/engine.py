@@ -83,7 +83,7 @@ class Replication:
         self.observer = observer
         self.streams = Streams(s.run.seed, replication)
         self.env = simpy.Environment()
-        self.server = simpy.PriorityResource(self.env, capacity=s.business.servers)
+        self.server = simpy.PriorityResource(self.env, capacity=s.servers)
         self.horizon_h = s.run.days * 24.0
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
@@ -115,7 +115,7 @@ class Replication:
         """Mean service time a customer assumes for each visit ahead of it."""
         self.level = 1.0
         """The adaptive service-level multiplier (the partner's dial)."""
-        self.reputation = s.market.norm_satisfaction
+        self.reputation = s.market.norm_reputation
         self.reputation_alpha = 1.0 / s.market.reputation_memory_visits
         self.scarcity_signal = 0.0
         self.scarce_today = False
@@ -153,7 +153,7 @@ class Replication:
             if customer.in_cohort:
                 t.censored(customer.first_purchase_h, self.horizon_h)
         return t.result(
-            self.replication, servers=s.business.servers, reputation=self.reputation,
+            self.replication, servers=s.servers, reputation=self.reputation,
             segment_names=tuple(g.name for g in s.segments),
             tier_names=tuple(tier.name for tier in self.tiers),
             checks={"in_system": float(in_system), "prospects_pending": float(sum(
@@ -176,7 +176,7 @@ class Replication:
         """Perceived-value factor from reputation (1 at the market norm) and visible
         scarcity."""
         m = self.s.market
-        reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_satisfaction) / 10
+        reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10
         scarcity = 1 + self.s.strategy.exclusivity_boost * self.scarcity_signal
         return max(0.1, reputation) * scarcity
 
@@ -207,7 +207,7 @@ class Replication:
         """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
         m = self.s.market
         open_per_day = self.close_h - self.open_h
-        top = 1 + m.reputation_sensitivity * (10 - m.norm_satisfaction) / 10
+        top = 1 + m.reputation_sensitivity * (10 - m.norm_reputation) / 10
         rate_per_open_h = m.new_customers_per_day / open_per_day * max(top, 1.0)
         if rate_per_open_h <= 0:
             return
@@ -222,7 +222,7 @@ class Replication:
                 if t >= self.horizon_h:
                     return
                 yield self.env.timeout(t - self.env.now)
-                factor = 1 + m.reputation_sensitivity * (self.reputation - m.norm_satisfaction) / 10
+                factor = 1 + m.reputation_sensitivity * (self.reputation - m.norm_reputation) / 10
                 if u_accept * max(top, 1.0) < factor:
                     self.env.process(self.life((NEW, index), referred=False))
                 index += 1
@@ -238,7 +238,7 @@ class Replication:
         s, b = self.s, self.s.business
         staffed_h = b.close_hour - b.open_hour + self.overtime_h
         self.overtime_h = 0.0
-        self.tally.close_day(b.servers * staffed_h * b.staff_cost_per_hour, staffed_h,
+        self.tally.close_day(s.servers * staffed_h * b.staff_cost_per_hour, staffed_h,
                              measured=day >= s.run.warmup_days, reputation=self.reputation,
                              image=self.image(), service_level=self.level,
                              customers_alive=self.customers_alive)
@@ -321,7 +321,8 @@ class Replication:
         fallback = c.last_satisfaction if c.served_once else LEFT
         t.arrival(measured)
         image = self.image()
-        surplus = self.offer(c, image)
+        markup = 1 + self.s.strategy.scarcity_pricing * self.scarcity_signal
+        surplus = self.offer(c, image, markup)
         if not surplus:
             t.priced_out(c.segment, measured)
             return fallback
@@ -342,18 +343,20 @@ class Replication:
         v = ServedVisit(tier_index)
         request, v.wait_h = granted
         level = yield from self.serve(c, tier, request, draws, v)
-        sat, loyalty_sat = self.settle(c, tier, image, level, draws, v, measured)
+        sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, draws, v,
+                                       measured)
         self.talk(c, sat, draws)
         return loyalty_sat
 
-    def offer(self, c: Customer, image: float) -> dict[int, float]:
-        """Offer: the surplus of each offered tier worth its price (empty: priced out)."""
+    def offer(self, c: Customer, image: float, markup: float) -> dict[int, float]:
+        """Offer: the surplus of each offered tier worth its price (empty: priced out).
+        ``markup`` is the scarce firm's price rise with visible scarcity."""
         offered = self.assignment.assign(c.segment, c.spend)
         candidates = range(len(self.tiers)) if offered is None else (offered,)
         surplus: dict[int, float] = {}
         for j in candidates:
             tier = self.tiers[j]
-            gain = c.wtp * tier.value * image - tier.price
+            gain = c.wtp * tier.value * image - tier.price * markup
             if gain >= 0:
                 surplus[j] = gain
         return surplus
@@ -457,8 +460,8 @@ class Replication:
         c.entitlement += self.s.behaviour.entitlement_step * honoured_u
         return level
 
-    def settle(self, c: Customer, tier: Tier, image: float, level: float, draws: list[float],
-               v: ServedVisit, measured: bool) -> tuple[float, float]:
+    def settle(self, c: Customer, tier: Tier, price: float, image: float, level: float,
+               draws: list[float], v: ServedVisit, measured: bool) -> tuple[float, float]:
         """Settle: failure and remedy, delight, payment and refund claims, satisfaction,
         adapted expectations, the books. Returns (satisfaction, the satisfaction the
         return decision sees)."""
@@ -469,7 +472,7 @@ class Replication:
         delighted = draws[V_DELIGHT] < tier.delight_chance
         surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
-        v.price = tier.price
+        v.price = price
         v.genuine, v.abuse = refund_claim(
             failed_unrepaired=v.failed and not remedy.repairs,
             genuine_claim_probability=b.genuine_claim_probability,
@@ -485,7 +488,7 @@ class Replication:
                   - v.delight_cost - v.return_loss)
         # satisfaction (expectation-disconfirmation), then expectations adapt
         perceived = c.wtp * tier.value * image
-        value_share = (perceived - tier.price) / perceived if perceived > 0 else 0.0
+        value_share = (perceived - price) / perceived if perceived > 0 else 0.0
         sat = satisfaction(
             b, value_share=value_share, wait_beyond_h=max(0.0, v.wait_h - c.wait_tolerance_h),
             level_gap=level - c.expected_level,

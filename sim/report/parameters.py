@@ -96,7 +96,7 @@ def market_tables(s: Scenario) -> Html:
     market = [("New prospects per day", number(m.new_customers_per_day)),
               ("Competition", f"{m.alternatives:g} (0 monopoly, 1 many equal rivals)"),
               ("Lock-in (switching cost)", f"{m.lock_in:g}, weighted by (1 \u2212 competition)\u00b2"),
-              ("Ordinary satisfaction (norm)", f"{m.norm_satisfaction:g} of 10"),
+              ("Reputation of ordinary service (norm)", f"{m.norm_reputation:g} of 10"),
               ("Acquisition cost", f"{number(m.acquisition_cost)} per new prospect"),
               ("Referral delay", distribution(m.referral_delay, is_duration=True))]
     return join([el("div", key_value_table("Run", run), key_value_table("Business", business),

@@ -55,7 +55,7 @@ MOVED_KEYS = {
     "strategy.lock_in": "lock-in is now a property of the market, the same for every "
                         "strategy: set market.lock_in",
     "market.initial_reputation": "a firm now starts at the market's norm: set "
-                                 "market.norm_satisfaction",
+                                 "market.norm_reputation",
 }
 """Keys of earlier versions, with what replaced them (shown instead of 'did you mean')."""
 
@@ -125,10 +125,11 @@ class Market:
     """Switching cost of the market (contracts, habits, no rival nearby): return logit
     added for every firm on it, scaled by (1 - alternatives)^2, so it matters only
     where alternatives are few."""
-    norm_satisfaction: float = knob(7.5, ge=0, le=10)
-    """The satisfaction customers of this market consider ordinary: a firm starts with
-    this reputation, and a reputation at the norm leaves perceived value and the
-    new-customer rate as they are."""
+    norm_reputation: float = knob(6.3, ge=0, le=10)
+    """The reputation ordinary service earns in this market (word of mouth, on the 0-10
+    satisfaction scale: detractors and those who gave up in the queue speak louder than
+    promoters, so it sits below the mean satisfaction of served visits). A firm starts
+    at the norm; at the norm, perceived value and the new-customer rate are as given."""
     reputation_sensitivity: float = knob(1.0, ge=0)
     """Elasticity of the new-customer rate to reputation: rate x (1 + s (rep - norm)/10)."""
     image_sensitivity: float = knob(0.5, ge=0)
@@ -275,12 +276,17 @@ class Strategy:
     """How a customer gets a tier: self_select, by_segment or by_spend."""
     admission: Policy = knob(Everyone(), role="admission")
     """Who is admitted when: everyone, or daily_slots with a waitlist."""
+    servers: int = knob(0, ge=0)
+    """Staff this strategy puts on duty (a scarce firm keeps few); 0: business.servers."""
     recovery: Policy = knob(Fix(), role="recovery")
     """After a failure: 'none', 'apologize' or 'fix'."""
     screening_accuracy: float = knob(0.8, ge=0, le=1)
     """Probability that screening judges a request or refund claim right."""
     exclusivity_boost: float = knob(0.0, ge=0)
     """Maximum rise of perceived value from visible scarcity (full days, waitlists)."""
+    scarcity_pricing: float = knob(0.0, ge=0)
+    """Maximum rise of every price with visible scarcity: a booked-out firm charges up to
+    (1 + scarcity_pricing) times its list prices (the power of whoever is scarce)."""
     adaptation: Policy = knob(NoAdaptation(), role="adaptation")
     """How the strategy adapts over time: none, or satisfaction_target (partner)."""
 
@@ -303,5 +309,10 @@ class Scenario:
     @property
     def open_hours_per_day(self) -> float:
         return self.business.close_hour - self.business.open_hour
+
+    @property
+    def servers(self) -> int:
+        """Staff on duty: the strategy's own staffing, else the business's."""
+        return self.strategy.servers or self.business.servers
 
 
