@@ -9,11 +9,14 @@ preset is expanded, so ``strategy.tiers[0].price`` reaches preset knobs too.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from sim.metrics import Estimate, RunResult, estimate
-from sim.model.engine import run_replication
+from sim.model.customer import Customer
+from sim.model.engine import Replication, run_replication
+from sim.model.events import VisitEvent
+from sim.model.rng import NEW
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import expand_preset, set_path
 
@@ -84,3 +87,40 @@ def paired_difference(a: Sequence[RunResult], b: Sequence[RunResult], metric: st
 def clearly_positive(e: Estimate) -> bool:
     """The 95% interval lies above zero (NaN, e.g. from one replication, is not)."""
     return e.low > 0
+
+
+class Recorder:
+    """An engine observer that keeps what a test needs to recompute the books by hand:
+    every prospect (key, when, segment) and every visit (sim.model.events.VisitEvent)."""
+
+    def __init__(self) -> None:
+        self.prospects: dict[tuple[int, ...], tuple[float, int]] = {}
+        self.events: list[VisitEvent] = []
+
+    def acquired(self, key: tuple[int, ...], now: float, customer: Customer) -> None:
+        self.prospects[key] = (now, customer.segment)
+
+    def referred(self, referrer: tuple[int, ...], key: tuple[int, ...]) -> None:
+        pass
+
+    def visit(self, key: tuple[int, ...], k: int, draws: list[float]) -> None:
+        pass
+
+    def visited(self, event: VisitEvent) -> None:
+        self.events.append(event)
+
+
+def scripted_run(scenario: Scenario, arrival_hours: Sequence[float],
+                 recorder: Recorder | None = None) -> RunResult:
+    """One replication whose new customers arrive exactly at the given hours (candidate
+    i at ``arrival_hours[i]``) instead of by a Poisson process: small cases whose books
+    can be computed by hand."""
+    replication = Replication(scenario, 0, recorder)
+
+    def scripted() -> Generator[Any, Any, None]:
+        for index, at in enumerate(arrival_hours):
+            yield replication.env.timeout(at - replication.env.now)
+            replication.env.process(replication.life((NEW, index), referred=False))
+
+    replication.new_customers = scripted  # type: ignore[method-assign]
+    return replication.run()

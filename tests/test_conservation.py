@@ -99,7 +99,8 @@ def valid_scenarios(draw: st.DrawFn) -> Scenario:
     close_hour = draw(st.one_of(st.just(24), st.integers(open_hour + 2, min(24, open_hour + 12))))
     raw = {
         "run": {"days": draw(st.integers(30, 50)), "warmup_days": draw(st.integers(0, 10)),
-                "seed": draw(st.integers(0, 2**32))},
+                "seed": draw(st.integers(0, 2**32)),
+                "retention_period_days": draw(st.integers(3, 20))},
         "business": {
             "servers": draw(st.integers(1, 4)), "open_hour": open_hour, "close_hour": close_hour,
             "staff_cost_per_hour": draw(money), "unit_cost_per_visit": draw(money),

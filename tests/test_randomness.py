@@ -22,6 +22,7 @@ from sim.experiment.runner import run_scenario
 from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Key
+from sim.model.events import VisitEvent
 from sim.scenario import Scenario
 
 FILES = ("summary.json", "replications.csv", "daily.csv", "scenario.toml")
@@ -71,6 +72,9 @@ class Witness:
         who = self.identity[key]
         self.draws[who, k] = list(draws)
         self.visits[who] = max(self.visits[who], k + 1)
+
+    def visited(self, event: VisitEvent) -> None:
+        pass
 
     def new_customers(self) -> set[tuple[Any, ...]]:
         return {who for who in self.attributes if who[0] == "new"}

@@ -24,6 +24,14 @@ import simpy
 from sim.metrics import RunResult
 from sim.model.customer import Customer
 from sim.model.decisions import refund_claim, returns, satisfaction
+from sim.model.events import (
+    ABANDONED,
+    BALKED,
+    PRICED_OUT,
+    SERVED,
+    TURNED_AWAY,
+    VisitEvent,
+)
 from sim.model.rng import (
     NEW,
     REFERRED,
@@ -45,7 +53,7 @@ from sim.model.rng import (
     Streams,
     poisson_from_uniform,
 )
-from sim.model.tally import ServedVisit, Tally
+from sim.model.tally import Tally, Visit
 from sim.scenario.model import Scenario, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
@@ -59,6 +67,7 @@ class Observer(Protocol):
     def acquired(self, key: Key, now: float, customer: Customer) -> None: ...
     def referred(self, referrer: Key, key: Key) -> None: ...
     def visit(self, key: Key, k: int, draws: list[float]) -> None: ...
+    def visited(self, event: VisitEvent) -> None: ...
 
 
 ARRIVAL_BLOCK = 1024
@@ -273,9 +282,13 @@ class Replication:
                 self.observer.visit(key, c.visits, draws)
             c.visits += 1
             t.visits_simulated += 1
-            outcome = yield from self.visit(c, draws)
-            if outcome == LEFT or not returns(self.s.behaviour, self.return_base, outcome,
-                                              c.loyalty, draws[V_RETURN]):
+            v = Visit(env.now)
+            satisfaction = yield from self.visit(c, draws, v)
+            comes_back = satisfaction != LEFT and returns(
+                self.s.behaviour, self.return_base, satisfaction, c.loyalty, draws[V_RETURN])
+            if self.observer is not None:
+                self.observer.visited(visit_event(c, v, env.now, comes_back))
+            if not comes_back:
                 self.churn(c)
                 return
             t.returning(c.served_measured)
@@ -308,8 +321,9 @@ class Replication:
         yield from self.life(key, referred=True)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, draws: list[float]) -> Process:
-        """One visit; returns the satisfaction that drives the return decision.
+    def visit(self, c: Customer, draws: list[float], v: Visit) -> Generator[simpy.Event, Any, float]:
+        """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
+        that drives the return decision.
 
         Unserved visits (priced out, turned away, balked) return the customer's last
         satisfaction, or LEFT if it was never served: a prospect who never bought
@@ -324,24 +338,17 @@ class Replication:
         markup = 1 + self.s.strategy.scarcity_pricing * self.scarcity_signal
         surplus = self.offer(c, image, markup)
         if not surplus:
+            v.outcome = PRICED_OUT
             t.priced_out(c.segment, measured)
             return fallback
-        admitted = yield from self.admit(c, measured)
-        if not admitted:
+        if not (yield from self.admit(c, v, measured)):
             return fallback
-        tier_index = self.join_or_balk(c, surplus, measured)
-        if tier_index is None:
+        if not self.join_or_balk(c, surplus, v, measured):
             return fallback
-        if self.waiting_room_full():
-            self.scarce_today = True
-            t.turned_away(c.segment, measured)
-            return fallback
-        tier = self.tiers[tier_index]
-        granted = yield from self.queue(c, tier_index, draws, measured)
-        if granted is None:
+        tier = self.tiers[v.tier]
+        request = yield from self.queue(c, draws, v, measured)
+        if request is None:
             return 0.0
-        v = ServedVisit(tier_index)
-        request, v.wait_h = granted
         level = yield from self.serve(c, tier, request, draws, v)
         sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, draws, v,
                                        measured)
@@ -361,16 +368,18 @@ class Replication:
                 surplus[j] = gain
         return surplus
 
-    def admit(self, c: Customer, measured: bool) -> Generator[simpy.Event, Any, bool]:
+    def admit(self, c: Customer, v: Visit, measured: bool) -> Generator[simpy.Event, Any, bool]:
         """Admit: today, a later day (the visit waits on the waitlist) or not at all."""
         env = self.env
         today = int(env.now // 24.0)
         day = self.admission.admit(today, c.segment_spec.waitlist_patience_days, self)
         if day is None:
+            v.outcome = TURNED_AWAY
             self.scarce_today = True
             self.tally.turned_away(c.segment, measured)
             return False
         if day > today:
+            v.waitlisted = True
             self.scarce_today = True
             self.tally.waitlisted(measured)
             self.waitlist_measured += measured
@@ -378,10 +387,12 @@ class Replication:
             self.waitlist_measured -= measured
         return True
 
-    def join_or_balk(self, c: Customer, surplus: dict[int, float], measured: bool) -> int | None:
+    def join_or_balk(self, c: Customer, surplus: dict[int, float], v: Visit,
+                     measured: bool) -> bool:
         """Join or balk: the tier with the best surplus net of the time cost the customer
         sees (its wait, and its own service if ``balk_counts_own_service``: Naor's
-        observable queue); None when even that is negative."""
+        observable queue); balk when even that is negative. A full waiting room turns
+        the visit away at the door."""
         own_service = self.s.behaviour.balk_counts_own_service
         best, best_net = -1, -math.inf
         for j, gain in surplus.items():
@@ -392,12 +403,19 @@ class Replication:
             net = gain - c.value_of_time_per_h * time_h
             if net > best_net:
                 best, best_net = j, net
+        v.tier = best
         ahead = sum(self.queued[self.tiers[best].priority:])
         if best_net < 0:
+            v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
-            return None
+            return False
+        if self.waiting_room_full():
+            v.outcome = TURNED_AWAY
+            self.scarce_today = True
+            self.tally.turned_away(c.segment, measured)
+            return False
         self.tally.joined(ahead, measured)
-        return best
+        return True
 
     def waiting_room_full(self) -> bool:
         """No server free and ``business.max_waiting`` visits already waiting."""
@@ -405,12 +423,12 @@ class Replication:
         return (0 <= limit <= sum(self.queued)
                 and self.server.count >= self.server.capacity)
 
-    def queue(self, c: Customer, tier_index: int, draws: list[float], measured: bool
-              ) -> Generator[simpy.Event, Any, tuple[simpy.Event, float] | None]:
-        """Queue at the tier's priority until a server is free (the granted request and
-        the wait, in hours) or patience runs out (None: abandoned, satisfaction 0)."""
+    def queue(self, c: Customer, draws: list[float], v: Visit, measured: bool
+              ) -> Generator[simpy.Event, Any, simpy.Event | None]:
+        """Queue at the tier's priority until a server is free (the granted request) or
+        patience runs out (None: abandoned, satisfaction 0); the wait goes in ``v``."""
         env = self.env
-        tier = self.tiers[tier_index]
+        tier = self.tiers[v.tier]
         request = self.server.request(priority=-tier.priority)
         if measured:
             self.measured_requests.add(request)
@@ -421,18 +439,19 @@ class Replication:
         if not request.triggered:
             yield request | env.timeout(patience_h)
         self.queued[tier.priority] -= 1
-        wait_h = env.now - queued_at
+        v.wait_h = env.now - queued_at
         if request.triggered:
-            return request, wait_h
+            return request
+        v.outcome = ABANDONED
         request.cancel()
         self.measured_requests.discard(request)
         self.track_in_system(-1)
-        self.tally.abandoned(c.segment, tier_index, wait_h, measured)
+        self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
         return None
 
     def serve(self, c: Customer, tier: Tier, request: simpy.Event, draws: list[float],
-              v: ServedVisit) -> Generator[simpy.Event, Any, float]:
+              v: Visit) -> Generator[simpy.Event, Any, float]:
         """Serve: the special requests the tier honours, the service itself, then the
         server is free again. Returns the service level given."""
         env, biz = self.env, self.s.business
@@ -461,7 +480,7 @@ class Replication:
         return level
 
     def settle(self, c: Customer, tier: Tier, price: float, image: float, level: float,
-               draws: list[float], v: ServedVisit, measured: bool) -> tuple[float, float]:
+               draws: list[float], v: Visit, measured: bool) -> tuple[float, float]:
         """Settle: failure and remedy, delight, payment and refund claims, satisfaction,
         adapted expectations, the books. Returns (satisfaction, the satisfaction the
         return decision sees)."""
@@ -502,6 +521,7 @@ class Replication:
             loyalty_sat = sat if b.recovery_restores_loyalty else min(sat, loyalty_sat)
         sat = min(10.0, max(0.0, sat))
         loyalty_sat = min(10.0, max(0.0, loyalty_sat))
+        v.outcome, v.satisfaction = SERVED, sat
         alpha = b.expectation_adaptation
         c.expected_level += alpha * (level - c.expected_level)
         c.wait_tolerance_h += alpha * (v.wait_h - c.wait_tolerance_h)
@@ -511,7 +531,7 @@ class Replication:
         self.book_served(c, v, sat, measured)
         return sat, loyalty_sat
 
-    def book_served(self, c: Customer, v: ServedVisit, sat: float, measured: bool) -> None:
+    def book_served(self, c: Customer, v: Visit, sat: float, measured: bool) -> None:
         """The books of a served visit: money and time, the customer's first purchase,
         its periods and score, its cash for CLV, its opinion and word of mouth."""
         t, now = self.tally, self.env.now
@@ -558,3 +578,13 @@ class Replication:
         else:
             voice = b.passive_voice
         self.reputation += min(1.0, self.reputation_alpha * voice) * (sat - self.reputation)
+
+
+def visit_event(c: Customer, v: Visit, ended_h: float, comes_back: bool) -> VisitEvent:
+    """The observer's row of one visit (built only when someone observes)."""
+    return VisitEvent(
+        c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome, v.waitlisted, v.tier,
+        v.price, v.refund, v.flow, v.wait_h, v.service_h, v.satisfaction,
+        v.honoured_reasonable + v.honoured_unreasonable,
+        v.refused_reasonable + v.refused_unreasonable, v.failed, v.genuine or v.abuse,
+        comes_back)

@@ -60,19 +60,25 @@ WEEK_H = 7 * 24.0
 HOURS_PER_YEAR = 365 * 24.0
 
 
-class ServedVisit:
-    """What one served visit cost, earned and did: the engine fills it, the tally books it."""
+class Visit:
+    """One visit as it unfolds: the engine fills it phase by phase, the tally books it,
+    an observer may read it (sim/model/events.py)."""
 
-    __slots__ = ("abuse", "delight_cost", "entitlement_seen", "failed", "flow", "genuine",
-                 "honoured_reasonable", "honoured_unreasonable", "price", "recovery_cost",
-                 "refund", "refunded", "refused_reasonable", "refused_unreasonable",
-                 "request_cost", "return_loss", "service_h", "tier", "unit_cost", "wait_h")
+    __slots__ = ("abuse", "arrived_h", "delight_cost", "entitlement_seen", "failed", "flow",
+                 "genuine", "honoured_reasonable", "honoured_unreasonable", "outcome",
+                 "price", "recovery_cost", "refund", "refunded", "refused_reasonable",
+                 "refused_unreasonable", "request_cost", "return_loss", "satisfaction",
+                 "service_h", "tier", "unit_cost", "wait_h", "waitlisted")
 
-    def __init__(self, tier: int) -> None:
-        self.tier = tier
+    def __init__(self, arrived_h: float) -> None:
+        self.arrived_h = arrived_h
+        self.outcome = -1
+        self.tier = -1
+        self.waitlisted = False
         self.price = self.refund = self.return_loss = self.flow = 0.0
         self.unit_cost = self.request_cost = self.recovery_cost = self.delight_cost = 0.0
         self.service_h = self.wait_h = self.entitlement_seen = 0.0
+        self.satisfaction = math.nan
         self.honoured_reasonable = self.refused_reasonable = 0
         self.honoured_unreasonable = self.refused_unreasonable = 0
         self.failed = self.genuine = self.abuse = self.refunded = False
@@ -309,7 +315,7 @@ class Tally:
             self.segments[segment][SEG_ABANDONED] += 1
             self.tiers[tier][TIER_ABANDONED] += 1
 
-    def served(self, segment: int, v: ServedVisit, measured: bool) -> None:
+    def served(self, segment: int, v: Visit, measured: bool) -> None:
         """Money, time and requests of a served visit (its satisfaction: :meth:`opinion`)."""
         revenue = v.price - v.refund
         row = self.day

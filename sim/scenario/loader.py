@@ -13,6 +13,7 @@ Any problem raises one :class:`ScenarioError` listing all issues found.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -66,7 +67,7 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
         raise ScenarioError(source, issues or [Issue("", "invalid scenario")])
     run: Run = parts["run"]
     if not run.name:
-        run = Run(default_name, run.days, run.warmup_days, run.replications, run.seed)
+        run = dataclasses.replace(run, name=default_name)
     scenario = Scenario(run=run, business=parts["business"], market=parts["market"],
                         segments=segments, behaviour=parts["behaviour"], strategy=strategy,
                         source=source)

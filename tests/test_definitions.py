@@ -1,0 +1,338 @@
+"""Every metric means what its name says: tiny scripted cases whose answers are worked
+out by hand in the comments, then the same definitions recomputed from the visit log on
+random scenarios (an independent implementation of docs/model.md, "Metrics").
+
+The hand cases share one market: open around the clock (so hours need no calendar), one
+segment that values a visit at 100 and pays 50, one-hour services, nothing random left
+but what each case scripts: arrivals at given hours, and a return decision that is
+certain (logit +-30 or beyond: probabilities within 1e-13 of 0 or 1, while the uniforms
+of the engine lie in [1.2e-10, 1 - 1.2e-10]).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from helpers import Recorder, scripted_run
+from hypothesis import given
+from test_conservation import conservation, same_scenarios, valid_scenarios
+
+from sim.model.engine import run_replication
+from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
+from sim.model.rng import NEW
+from sim.scenario import Scenario, scenario_from_raw
+from sim.scenario.loader import set_path
+
+WEEK = 168.0
+
+
+def hand_market(**settings: Any) -> Scenario:
+    """The hand cases' market; ``settings`` are dotted paths (``business.servers=1``)."""
+    raw: dict[str, Any] = {
+        "run": {"days": 21, "warmup_days": 7, "retention_period_days": 7},
+        "business": {"servers": 3, "open_hour": 0, "close_hour": 24, "staff_cost_per_hour": 0.0,
+                     "unit_cost_per_visit": 8.0, "failure_rate": 0.0},
+        "market": {"new_customers_per_day": 0.0, "alternatives": 0.0, "lock_in": 0.0,
+                   "acquisition_cost": 15.0, "reputation_sensitivity": 0.0,
+                   "image_sensitivity": 0.0, "norm_reputation": 8.5},
+        "segments": [{"name": "all", "share": 1.0, "wtp": 100.0, "value_of_time_per_h": 0.0,
+                      "service_time": "1 h", "patience": "30 min", "wait_tolerance": 0.0,
+                      "visit_interval": "1 w", "request_rate": 0.0, "abuse_propensity": 0.0,
+                      "referral_propensity": 0.0, "loyalty": 0.0}],
+        # satisfaction of a plain visit: 7 + 3 x (100 - 50) / 100 = 8.5; the return logit
+        # is +30 at 8.5 and -140 after an abandoned visit (satisfaction 0)
+        "behaviour": {"return_intercept": 0.0, "return_satisfaction_weight": 20.0,
+                      "return_top_weight": 0.0, "loyalty_weight": 0.0},
+        "strategy": {"tiers": [{"name": "only", "price": 50.0, "requests": "none",
+                                "refunds": "never", "delight_chance": 0.0}],
+                     "recovery": "none"},
+    }
+    for path, value in settings.items():
+        assert set_path(raw, path.replace("__", "."), value) is None, path
+    return scenario_from_raw(raw, source="<hand>")
+
+
+# --- customers served, retention, repeat rate, churn ---------------------------------
+
+def three_regulars_and_a_blocker() -> tuple[dict[str, float], Recorder]:
+    """A, B and C first come at hours 1, 3 and 5 (warm-up) and every week after, each
+    visit an hour; E, a newcomer, arrives at 340.9 and holds the one server till 341.9,
+    so B (due at 341) waits past its half-hour patience, gives up and leaves.
+
+    Visits end (and customers decide) an hour after they start: A at 2, 171, 340;
+    B at 4, 173, then gives up at 341.5; C at 6, 175, 344; E at 341.9. Retention periods:
+    [168, 336) and [336, 504)."""
+    recorder = Recorder()
+    run = scripted_run(hand_market(business__servers=1), [1.0, 3.0, 5.0, 340.9], recorder)
+    return run.metrics, recorder
+
+
+def test_customers_served_counts_everyone_served_in_the_window_whenever_acquired() -> None:
+    m, _ = three_regulars_and_a_blocker()
+    # A, B, C (acquired in the warm-up) and E: 4 distinct customers served after hour 168
+    assert m["customers_served"] == 4
+    # A 2, B 1 (172), C 2, E 1 served visits in the window
+    assert m["served"] == 6
+    assert m["revenue_per_customer"] == pytest.approx(6 * 50 / 4)
+
+
+def test_customer_retention_is_one_minus_churned_over_customers_alive_at_the_start() -> None:
+    m, _ = three_regulars_and_a_blocker()
+    # period 0 starts with A, B, C and loses none: 1; period 1 starts with A, B, C and
+    # loses B (E, won during it, is not in its denominator): 1 - 1/3
+    assert m["customer_retention"] == pytest.approx((1 + 2 / 3) / 2)
+    assert m["customers_churned"] == 1
+
+
+def test_the_repeat_rate_is_the_share_of_a_periods_customers_buying_in_the_next() -> None:
+    m, _ = three_regulars_and_a_blocker()
+    # period 0 buyers: A, B, C; of them A and C buy in period 1
+    assert m["repeat_rate"] == pytest.approx(2 / 3)
+
+
+def test_nobody_churns_so_retention_is_complete_and_the_survival_curve_flat() -> None:
+    recorder = Recorder()
+    run = scripted_run(hand_market(), [1.0, 3.0, 5.0, 200.0], recorder)
+    assert run.metrics["customer_retention"] == 1.0
+    assert run.metrics["customers_churned"] == 0
+    assert set(run.distributions["survival_by_week"]) == {1.0}
+    assert all(e.returns for e in recorder.events)
+
+
+def test_a_prospect_turned_away_before_buying_is_a_lost_prospect_not_a_churned_customer() -> None:
+    """One slot a day, no waitlist. A (warm-up) comes back at 170 and takes day 7's
+    slot; P1 arrives at 175 the same day: turned away before ever buying, so lost.
+    P2 arrives at 200 (day 8) and buys: won. Marketing paid 15 for each of P1 and P2."""
+    scenario = hand_market(strategy__admission={"kind": "daily_slots", "slots_per_day": 1,
+                                                "waitlist": False}, run__days=14)
+    run = scripted_run(scenario, [1.0, 175.0, 200.0])
+    m, segment = run.metrics, run.segments["all"]
+    assert (m["turned_away"], m["lost_prospects"], m["customers_churned"]) == (1, 1, 0)
+    assert (m["prospects_new"], m["customers_won"]) == (2, 1)
+    assert m["conversion_rate"] == 0.5
+    assert m["cac"] == 2 * 15 / 1
+    assert (segment["lost_prospects"], segment["churned"], segment["customers_won"]) == (1, 0, 1)
+
+
+# --- lifetime value --------------------------------------------------------------------
+
+def test_clv_discounts_each_customers_cash_by_age_over_those_observed_that_long() -> None:
+    """No warm-up, 28 days. X arrives at hour 1 and comes weekly: purchases end at
+    2 + 169 k (k = 0..3; the fifth, at 678, is past 672). Y arrives at 481 (day 20) and
+    buys at 482 and 651 (day 27). Each visit leaves 50 - 8 = 42. By age in days:
+    age 0: X and Y (both observed: 2 customers); age 7: X's and Y's second visits (Y,
+    won on day 20, is observed up to age 7: 2 customers); ages 14 and 21: X alone
+    (1 customer observed). Discounting at 10% a year over the hours since the first
+    purchase."""
+    run = scripted_run(hand_market(run__days=28, run__warmup_days=0), [1.0, 481.0])
+
+    def d(hours: float) -> float:
+        return 1.1 ** (-hours / 8760)
+
+    clv = 42 * ((1 + 1) / 2 + (d(169) + d(169)) / 2 + d(338) / 1 + d(507) / 1)
+    assert run.metrics["clv"] == pytest.approx(clv, rel=1e-12)
+    assert run.metrics["cac"] == 15.0
+    assert run.metrics["clv_to_cac"] == pytest.approx(clv / 15)
+    assert run.segments["all"]["clv"] == pytest.approx(clv, rel=1e-12)
+
+
+# --- satisfaction and NPS --------------------------------------------------------------
+
+def test_nps_per_customer_takes_each_customers_latest_score_per_visit_takes_every_visit() -> None:
+    """A customer who expected service level 1.5 and gets 1, with half of each gap
+    closed after every visit: gaps -0.5, -0.25, -0.125, -0.0625; at 8 points per unit
+    its visits score 7 - 4, 7 - 2, 7 - 1, 7 - 0.5 = 3, 5, 6, 6.5 (value weight 0).
+    Three detractors (<= 6) and a passive: per visit -75; per customer (latest: 6.5) 0."""
+    raw_settings = {"run__days": 28, "run__warmup_days": 0, "behaviour__value_weight": 0.0,
+                    "behaviour__service_level_weight": 8.0,
+                    "behaviour__expectation_adaptation": 0.5,
+                    "behaviour__return_intercept": 50.0,
+                    "behaviour__return_satisfaction_weight": 0.0,
+                    "segments[0].expected_service_level": 1.5}
+    recorder = Recorder()
+    run = scripted_run(hand_market(**raw_settings), [1.0], recorder)
+    assert [e.satisfaction for e in recorder.events] == pytest.approx([3, 5, 6, 6.5])
+    assert run.metrics["nps_per_visit"] == pytest.approx(-75)
+    assert run.metrics["nps"] == 0
+    assert run.metrics["mean_satisfaction"] == pytest.approx((3 + 5 + 6 + 6.5) / 4)
+
+
+def test_delight_pleases_only_as_far_as_it_still_surprises() -> None:
+    """Delight on every visit: the expected delight closes half the gap after each, so
+    the gesture adds 1, 1/2, 1/4, 1/8 points (delight weight 1) on top of 8.5."""
+    recorder = Recorder()
+    scripted_run(hand_market(run__days=28, run__warmup_days=0,
+                             behaviour__expectation_adaptation=0.5,
+                             **{"strategy.tiers[0].delight_chance": 1.0}), [1.0], recorder)
+    assert [e.satisfaction for e in recorder.events] == pytest.approx(
+        [9.5, 9.0, 8.75, 8.625])
+
+
+# --- waits, abandonment, the waiting room ---------------------------------------------
+
+def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
+    """One server, one waiting place, patience half an hour. Arrivals at 0.0 (served at
+    once), 0.1 (waits, gives up at 0.6), 0.2 (the waiting place is taken: turned away),
+    0.7 (waits for the server till 1.0: served after 0.3)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           business__max_waiting=1)
+    m = scripted_run(scenario, [0.0, 0.1, 0.2, 0.7]).metrics
+    assert (m["arrivals"], m["served"], m["abandoned"], m["turned_away"]) == (4, 2, 1, 1)
+    assert m["abandonment_rate"] == pytest.approx(1 / 3)  # of the 3 who joined the queue
+    assert m["abandonment_per_arrival"] == pytest.approx(1 / 4)
+    assert m["mean_wait_h"] == pytest.approx((0 + 0.3) / 2)
+    assert m["mean_wait_joined_h"] == pytest.approx((0 + 0.5 + 0.3) / 3)
+    assert m["wait_probability"] == pytest.approx(1 / 2)
+    # 8.5 at once; 8.5 - 2 points an hour x 0.3 h beyond a zero tolerance; the abandoned
+    # visit's 0 is not in it
+    assert m["mean_satisfaction"] == pytest.approx((8.5 + 7.9) / 2)
+
+
+def test_the_90th_percentile_wait_is_right_far_beyond_a_day() -> None:
+    """One server, ten-hour services, no patience limit, ten customers a thousandth of
+    an hour apart: the i-th waits 10 i - 0.001 i hours. Of ten waits the 90th percentile
+    is the ninth smallest, 80 - 0.008 h; the histogram is 1% wide there."""
+    scenario = hand_market(run__days=5, run__warmup_days=0, business__servers=1,
+                           **{"segments[0].service_time": "10 h", "segments[0].patience": 1e9})
+    m = scripted_run(scenario, [0.001 * i for i in range(10)]).metrics
+    assert m["served"] == 10
+    assert 79.99 * 0.99 <= m["p90_wait_h"] <= 79.992 * 1.01
+    assert m["wait_probability"] == pytest.approx(0.9)
+    assert m["mean_wait_h"] == pytest.approx(sum(10 * i - 0.001 * i for i in range(10)) / 10)
+
+
+# --- money and the daily series ---------------------------------------------------------
+
+def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
+    """Nobody can afford the price, so the only money is marketing: each day's profit is
+    minus 15 per prospect of that day, before and after the warm-up alike."""
+    scenario = hand_market(**{"strategy.tiers[0].price": 500.0})
+    arrivals = [24.0 * day + 5 for day in range(21)]
+    run = scripted_run(scenario, arrivals)
+    assert run.daily["prospects"] == tuple([1.0] * 21)
+    assert run.daily["profit"] == tuple([-15.0] * 21)
+    assert run.metrics["acquisition_cost"] == 14 * 15  # the measured days only
+    assert run.metrics["lost_prospects"] == 14
+
+
+def test_a_firm_scoring_the_norm_keeps_its_reputation_and_an_image_of_one() -> None:
+    run = scripted_run(hand_market(), [1.0, 3.0, 5.0])  # every visit scores 8.5 = the norm
+    assert set(run.daily["reputation"]) == {8.5}
+    assert set(run.daily["image"]) == {1.0}
+
+
+# --- the same definitions, recomputed from the visit log on random scenarios ----------
+
+def reference_metrics(scenario: Scenario, recorder: Recorder) -> dict[str, float]:
+    """docs/model.md's definitions applied to the raw visit log, written independently of
+    sim/model/tally.py: sets and sorts, no running totals."""
+    warmup = scenario.run.warmup_days * 24.0
+    days = scenario.run.days
+    period = scenario.run.retention_period_days * 24.0
+    events = recorder.events
+    measured = [e for e in events if e.arrived_h >= warmup]
+    served = [e for e in measured if e.outcome == SERVED]
+    by_key: dict[tuple[int, ...], list[Any]] = defaultdict(list)
+    for e in events:
+        by_key[e.key].append(e)
+    first_purchase = {k: min(e.ended_h for e in es if e.outcome == SERVED)
+                      for k, es in by_key.items() if any(e.outcome == SERVED for e in es)}
+    churn_time = {k: es[-1].ended_h for k, es in by_key.items()
+                  if not es[-1].returns and k in first_purchase}
+    prospects = {k for k, (t, _) in recorder.prospects.items() if t >= warmup}
+    won = prospects & first_purchase.keys()
+    lost = {k for k in prospects - won if by_key[k] and not by_key[k][-1].returns}
+
+    def share(a: float, b: float) -> float:
+        return a / b if b else math.nan
+
+    complete = int((days * 24.0 - warmup) // period)
+    retention = []
+    for p in range(complete):
+        start, end = warmup + p * period, warmup + (p + 1) * period
+        alive = {k for k, t in first_purchase.items()
+                 if t < start and churn_time.get(k, math.inf) >= start}
+        churned = {k for k in alive if start <= churn_time.get(k, math.inf) < end}
+        retention.append(1 - len(churned) / len(alive) if alive else math.nan)
+    buyers: dict[int, set[tuple[int, ...]]] = defaultdict(set)
+    for e in served:
+        buyers[int((e.ended_h - warmup) // period)].add(e.key)
+    repeat = [share(len(buyers[p] & buyers[p + 1]), len(buyers[p]))
+              if buyers[p] else math.nan for p in range(complete - 1)]
+    latest: dict[tuple[int, ...], float] = {}
+    for e in served:
+        latest[e.key] = e.satisfaction
+    b = scenario.behaviour
+
+    def nps(scores: list[float]) -> float:
+        good = sum(s >= b.promoter_threshold for s in scores)
+        bad = sum(s <= b.detractor_threshold for s in scores)
+        return share(100.0 * (good - bad), len(scores))
+
+    queued = [e for e in measured if e.outcome in (SERVED, ABANDONED)]
+    # CLV: each age (in days since the first purchase) averages the cash of the cohort
+    # customers old enough to have reached it by the last day
+    first_day = {k: int(first_purchase[k] // 24) for k in won}
+    cash_by_age: dict[int, float] = defaultdict(float)
+    rate = scenario.market.discount_rate_per_year
+    for k in won:
+        for e in by_key[k]:
+            if e.outcome == SERVED:
+                age_h = e.ended_h - first_purchase[k]
+                cash_by_age[int(e.ended_h // 24) - first_day[k]] += (
+                    e.flow * (1 + rate) ** (-age_h / 8760))
+    clv = math.fsum(cash / sum(1 for d in first_day.values() if d <= days - 1 - age)
+                    for age, cash in cash_by_age.items())
+    return {
+        "clv": clv if won else math.nan,
+        "arrivals": len(measured), "served": len(served),
+        "abandoned": sum(e.outcome == ABANDONED for e in measured),
+        "balked": sum(e.outcome == BALKED for e in measured),
+        "priced_out": sum(e.outcome == PRICED_OUT for e in measured),
+        "turned_away": sum(e.outcome == TURNED_AWAY for e in measured),
+        "waitlisted": sum(e.waitlisted for e in measured),
+        "revenue": math.fsum(e.price - e.refund for e in served),
+        "customers_served": len({e.key for e in served}),
+        "prospects_new": sum(k[0] == NEW for k in prospects),
+        "prospects_referred": sum(k[0] != NEW for k in prospects),
+        "customers_won": len(won), "lost_prospects": len(lost),
+        "conversion_rate": share(len(won), len(prospects)),
+        "customers_churned": sum(t >= warmup for t in churn_time.values()),
+        "customer_retention": mean(retention), "repeat_rate": mean(repeat),
+        "visit_return_rate": share(sum(e.returns for e in served), len(served)),
+        "mean_satisfaction": share(math.fsum(e.satisfaction for e in served), len(served)),
+        "nps_per_visit": nps([e.satisfaction for e in served]),
+        "nps": nps(list(latest.values())),
+        "mean_wait_h": share(math.fsum(e.wait_h for e in served), len(served)),
+        "mean_wait_joined_h": share(math.fsum(e.wait_h for e in queued), len(queued)),
+        "wait_probability": share(sum(e.wait_h > 0 for e in served), len(served)),
+    }
+
+
+def mean(values: list[float]) -> float:
+    defined = [v for v in values if not math.isnan(v)]
+    return sum(defined) / len(defined) if defined else math.nan
+
+
+@conservation
+@same_scenarios
+@given(valid_scenarios())
+def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
+        scenario: Scenario) -> None:
+    recorder = Recorder()
+    run = run_replication(scenario, 0, recorder)
+    expected_metrics = reference_metrics(scenario, recorder)
+    # visits still queued, in service or waitlisted at the horizon have not ended yet
+    expected_metrics["arrivals"] += run.checks["in_system"]
+    waitlisted = expected_metrics.pop("waitlisted")  # some may still be waiting
+    assert 0 <= run.metrics["waitlisted"] - waitlisted <= run.checks["in_system"]
+    expected_metrics["abandonment_per_arrival"] = (
+        expected_metrics["abandoned"] / expected_metrics["arrivals"]
+        if expected_metrics["arrivals"] else math.nan)
+    for key, expected in expected_metrics.items():
+        got = run.metrics[key]
+        assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(
+            expected, rel=1e-9, abs=1e-9), (key, got, expected)
