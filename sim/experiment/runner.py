@@ -2,20 +2,19 @@
 
 Each replication is a pure function of (scenario, replication index), so the results
 do not depend on how many workers ran them or in which order they finished: the list
-is ordered by replication before anything is summarised. Workers use the ``spawn``
-start method, chosen here and never set globally.
+is ordered by replication before anything is summarised. Worker processes come from
+:mod:`sim.experiment.pool`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim import __version__
+from sim.experiment.pool import run_parallel
 from sim.metrics import METRICS, Estimate, RunResult, estimate
 from sim.model.engine import run_replication
 from sim.scenario.model import Scenario
@@ -88,27 +87,8 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     for run in results.values():
         if progress:
             progress(run)
-    if jobs <= 1:
-        for rep in todo:
-            run = run_replication(scenario, rep)
-            results[rep] = run
-            if progress:
-                progress(run)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            pending: set[Future[RunResult]] = {
-                pool.submit(run_replication, scenario, rep) for rep in todo}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        run = future.result()
-                        results[run.replication] = run
-                        if progress:
-                            progress(run)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+    for run in run_parallel(run_replication, ((scenario, rep) for rep in todo), jobs):
+        results[run.replication] = run
+        if progress:
+            progress(run)
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))
