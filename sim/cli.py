@@ -245,9 +245,9 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
       simrun sweep scenarios/sweeps/abuse.toml --check --junit results/abuse.xml
       simrun sweep scenarios/sweeps/scarcity-alternatives.toml --dask tcp://10.0.0.5:8786
     """
+    from sim.atomic import write_atomic
     from sim.experiment.executors import Outcome
     from sim.experiment.expect import junit_xml
-    from sim.experiment.output import write_atomic
     from sim.experiment.runner import default_jobs
     from sim.experiment.sweep import load_sweep
     from sim.experiment.sweep_runner import run_sweep

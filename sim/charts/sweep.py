@@ -45,7 +45,7 @@ from matplotlib.ticker import Formatter, FuncFormatter
 from sim.charts import style
 from sim.charts.data import Band
 from sim.charts.draw import end_labels, line_with_band
-from sim.charts.files import PNG_DPI, figure_png, figure_svg, freeze_layout, write_bytes_atomic
+from sim.charts.files import write_figures
 from sim.experiment.sweep import Parameter, Sweep
 from sim.experiment.sweep_runner import SweepResult
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
@@ -280,17 +280,7 @@ def write_sweep_charts(result: SweepResult, folder: Path,
                        metrics: Sequence[str] = DEFAULT_METRICS) -> list[Path]:
     """Write NAME.png (150 dpi) and NAME.svg for every chart of the sweep into
     ``folder``, each atomically; returns the paths written. Same result, same SVG bytes."""
-    charts = sweep_charts(result, metrics)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, build in charts.items():
-        fig = freeze_layout(build())
-        for fmt, data in (("png", figure_png(fig, PNG_DPI)),
-                          ("svg", figure_svg(fig).encode("utf-8"))):
-            target = folder / f"{name}.{fmt}"
-            write_bytes_atomic(target, data)
-            paths.append(target)
-    return paths
+    return write_figures(sweep_charts(result, metrics), folder)
 
 
 # --- the look: figure, footer, colours, numbers --------------------------------------------

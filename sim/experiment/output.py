@@ -1,9 +1,9 @@
 """Files of a run: results/<name>/ with summary.json, replications.csv, daily.csv and
 the resolved scenario.toml; plus a checkpoint so an interrupted run loses nothing.
 
-Every file is written atomically (a temporary file in the same folder, then
-``os.replace``), and holds nothing that varies between identical runs (no clock, no
-host), so the same scenario and seed give the same bytes.
+Every file is written atomically (:mod:`sim.atomic`) and holds nothing that varies
+between identical runs (no clock, no host), so the same scenario and seed give the
+same bytes.
 """
 
 from __future__ import annotations
@@ -13,41 +13,18 @@ import hashlib
 import io
 import json
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from sim.atomic import write_atomic
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
 from sim.scenario import resolved_raw
 from sim.scenario.model import Scenario
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def scenario_toml(scenario: Scenario) -> str:
@@ -108,11 +85,7 @@ def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
         "details.json": details_json(result),
         "scenario.toml": scenario_toml(result.scenario),
     }
-    paths = []
-    for name, text in files.items():
-        write_atomic(out_dir / name, text)
-        paths.append(out_dir / name)
-    return paths
+    return [write_atomic(out_dir / name, text) for name, text in files.items()]
 
 
 def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
@@ -211,12 +184,18 @@ def comparison_dict(result: ComparisonResult) -> dict[str, Any]:
 
 
 def comparison_csv(result: ComparisonResult) -> str:
-    rows = comparison_rows(result)
+    return rows_csv(comparison_rows(result))
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """Tidy rows as CSV, the columns of the first row; floats as ``repr`` so they read
+    back exactly (empty text for no rows)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
     return out.getvalue()
 
 
@@ -227,8 +206,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> list[Path]:
         paths += write_results(one, out_dir / one.scenario.name)
     for name, text in (("comparison.json", json.dumps(comparison_dict(result), indent=2) + "\n"),
                        ("comparison.csv", comparison_csv(result))):
-        write_atomic(out_dir / name, text)
-        paths.append(out_dir / name)
+        paths.append(write_atomic(out_dir / name, text))
     return paths
 
 
