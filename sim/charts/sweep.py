@@ -48,6 +48,7 @@ from sim.charts.draw import end_labels, line_with_band
 from sim.charts.files import write_figures
 from sim.experiment.sweep import Parameter, Sweep
 from sim.experiment.sweep_runner import SweepResult
+from sim.formats import format_amount_tick, format_compact, format_parameter
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
 
 DEFAULT_METRICS = ("profit", "period_retention", "cost_per_customer")
@@ -353,16 +354,7 @@ def _lower_first(text: str) -> str:
 
 def value_text(metric: str, value: float) -> str:
     """A value as written on a chart: 57.5%, 12k, 48.3, −1.2k."""
-    if math.isnan(value):
-        return "n/a"
-    unit = METRIC_BY_KEY[metric].unit
-    if unit == "share":
-        return f"{100 * value:.1f}%".replace("-", style.MINUS)
-    if unit in ("money", "count") and abs(value) >= 100:
-        return style.short(value)
-    if unit == "hours":
-        return f"{60 * value:.0f} min" if abs(value) < 2 else f"{value:.1f} h"
-    return f"{value:.1f}".replace("-", style.MINUS)
+    return format_compact(value, METRIC_BY_KEY[metric].unit)
 
 
 def tick_formatter(metric: str) -> Formatter | None:
@@ -370,8 +362,7 @@ def tick_formatter(metric: str) -> Formatter | None:
     if unit == "share":
         return style.percent_ticks()
     if unit in ("money", "count"):
-        return FuncFormatter(lambda v, _pos=None: style.short(v) if abs(v) >= 100
-                             else f"{v:g}".replace("-", style.MINUS))
+        return FuncFormatter(lambda v, _pos=None: format_amount_tick(v))
     return None
 
 
@@ -381,21 +372,11 @@ def _format_axis(ax: Axes, metric: str, axis: str = "y") -> None:
         (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
-def _value_label(value: Any) -> str:
-    """A parameter value as a tick: 0.1, 0.367, 110, 2500."""
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if number == round(number) or abs(number) >= 100:
-            return f"{number:.0f}"
-        return f"{number:.3g}"
-    return str(value)
-
-
 def _value_ticks(axis: Any, positions: np.ndarray, values: list[Any],
                  most: int = MAX_LABELS) -> None:
     """A tick at every value, labelled; only every k-th labelled beyond ``most``."""
     step = max(1, math.ceil(len(values) / most))
-    axis.set_ticks(positions, [_value_label(v) if k % step == 0 else ""
+    axis.set_ticks(positions, [format_parameter(v) if k % step == 0 else ""
                                for k, v in enumerate(values)])
 
 
