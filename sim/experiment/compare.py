@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment.runner import ScenarioResult, run_scenario, tabulate
+from sim.experiment.runner import ScenarioResult, charts_of, run_scenario, tabulate
 from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
 from sim.scenario.errors import suggest
@@ -46,11 +46,18 @@ class ComparisonResult:
     def result(self, name: str) -> ScenarioResult:
         return self.results[self.names.index(name)]
 
+    @classmethod
+    def of_one(cls, result: ScenarioResult) -> ComparisonResult:
+        """A single run as a one-strategy comparison, so that charts and reports take
+        one kind of object."""
+        name = result.scenario.name
+        return cls(name, (result,), name, "profit")
+
     @property
     def charts(self) -> Any:
         """The workshop charts of this comparison: ``cmp.charts.headline()`` returns a
         matplotlib Figure; ``cmp.charts.write(folder)`` writes them all."""
-        return ChartBook(self)
+        return charts_of(self)
 
     def summary(self) -> Any:
         """One row per strategy and metric, with the paired difference to the baseline:
@@ -88,30 +95,6 @@ class ComparisonResult:
 
     def _values(self, name: str, metric: str) -> list[float]:
         return [run.metrics[metric] for run in self.result(name).runs]
-
-
-class ChartBook:
-    """Chart functions bound to one result (imports matplotlib only when used)."""
-
-    def __init__(self, result: ComparisonResult) -> None:
-        self._result = result
-
-    def __dir__(self) -> list[str]:
-        from sim.charts import CHARTS
-
-        return [*CHARTS, "write"]
-
-    def __getattr__(self, name: str) -> Callable[[], Any]:
-        from sim.charts import CHARTS
-
-        if name not in CHARTS:
-            raise AttributeError(f"no chart {name!r}; charts: {', '.join(CHARTS)}")
-        return functools.partial(CHARTS[name], self._result)
-
-    def write(self, folder: str | Path) -> list[Path]:
-        from sim.charts import write_charts
-
-        return write_charts(self._result, Path(folder))
 
 
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Estimate:

@@ -222,5 +222,4 @@ def load_any(folder: Path) -> ComparisonResult:
     (so charts and reports take one kind of object)."""
     if (folder / "comparison.json").is_file():
         return load_comparison_results(folder)
-    single = load_results(folder)
-    return ComparisonResult(single.scenario.name, (single,), single.scenario.name, "profit")
+    return ComparisonResult.of_one(load_results(folder))

@@ -21,6 +21,24 @@ from sim.scenario.model import Scenario
 
 Progress = Callable[[RunResult], None]
 
+_chart_book: Callable[[Any], Any] | None = None
+
+
+def attach_charts(chart_book: Callable[[Any], Any]) -> None:
+    """Give results their ``.charts``: ``chart_book(result)`` makes the object behind
+    ``result.charts``. The charts sit above this layer, which never imports them; the
+    layer that wires the two (:mod:`sim.api`) attaches them here instead."""
+    global _chart_book
+    _chart_book = chart_book
+
+
+def charts_of(result: Any) -> Any:
+    """``result.charts`` of a run or a comparison, as attached by :func:`attach_charts`."""
+    if _chart_book is None:
+        raise AttributeError("charts are attached by sim.api (sim.run and sim.compare load "
+                             "it): import sim.api, or call sim.charts.headline(result)")
+    return _chart_book(result)
+
 
 @dataclass(frozen=True)
 class ScenarioResult:
@@ -46,10 +64,7 @@ class ScenarioResult:
     @property
     def charts(self) -> Any:
         """The workshop charts for this one strategy: ``result.charts.waterfall()``."""
-        from sim.experiment.compare import ComparisonResult
-
-        name = self.scenario.name
-        return ComparisonResult(name, (self,), name, "profit").charts
+        return charts_of(self)
 
     def summary(self) -> Any:
         """One row per metric (mean, sd, CI, n): a pandas DataFrame when pandas is
