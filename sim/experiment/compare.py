@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sim.experiment.runner import ScenarioResult, charts_of, run_scenario, tabulate
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate, t_quantile
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
 from sim.scenario.errors import suggest
 from sim.scenario.loader import deep_merge, read_with_extends
@@ -98,8 +98,6 @@ class ComparisonResult:
 
 
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Estimate:
-    from scipy import stats
-
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return Estimate(math.nan, math.nan, 0, math.nan, math.nan)
@@ -109,7 +107,7 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> E
     if se == 0:
         return Estimate(diff, 0.0, na + nb, diff, diff)
     dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
+    half = float(t_quantile(0.5 + confidence / 2, dof)) * se
     return Estimate(diff, se, na + nb, diff - half, diff + half)
 
 
