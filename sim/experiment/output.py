@@ -17,20 +17,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from sim.atomic import write_atomic
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
-from sim.scenario import resolved_raw
+from sim.scenario import scenario_toml
 from sim.scenario.model import Scenario
-
-
-def scenario_toml(scenario: Scenario) -> str:
-    header = ("# Resolved scenario: every default filled in. Running this file reproduces\n"
-              "# the run exactly: simrun <this file>\n")
-    return header + tomli_w.dumps(resolved_raw(scenario))
 
 
 def summary_dict(result: ScenarioResult) -> dict[str, Any]:

@@ -221,7 +221,7 @@ def _close(fig: Any) -> None:
 
 
 def _resolved(result: ComparisonResult) -> Html:
-    from sim.experiment.output import scenario_toml
+    from sim.scenario import scenario_toml
 
     blocks = [join([el("h4", r.scenario.name), el("pre", scenario_toml(r.scenario))])
               for r in result.results]
