@@ -70,6 +70,6 @@ class ChartBook:
         return write_charts(self._result, Path(folder))
 
 
-__all__ = ["CHARTS", "PNG_DPI", "Chart", "ChartBook", "cumulative_profit", "figure_png", "figure_svg",
-           "headline", "profit_vs_retention", "retention", "satisfaction", "segments",
-           "survival", "waits", "waterfall", "write_charts"]
+__all__ = ["CHARTS", "PNG_DPI", "Chart", "ChartBook", "cumulative_profit", "figure_png",
+           "figure_svg", "headline", "profit_vs_retention", "retention", "satisfaction",
+           "segments", "survival", "waits", "waterfall", "write_charts"]
