@@ -3,21 +3,35 @@
 The CLI is a thin layer over the same calls. Results are plain objects
 (:class:`~sim.experiment.runner.ScenarioResult`,
 :class:`~sim.experiment.compare.ComparisonResult`) with ``.summary()`` tables and
-the chart functions of :mod:`sim.charts`.
+the chart functions of :mod:`sim.charts` as ``.charts``.
+
+This module is the top of the house: it wires the charts to the results (the
+experiment layer below never imports them), and loads matplotlib only when a chart
+is asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sim.experiment.compare import ComparisonResult, load_comparison
 from sim.experiment.compare import compare as _compare
-from sim.experiment.runner import ScenarioResult, run_scenario
+from sim.experiment.runner import ScenarioResult, attach_charts, run_scenario
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.loader import run_overrides
 
 ScenarioLike = str | Path | Scenario
+
+
+def _chart_book(result: ScenarioResult | ComparisonResult) -> Any:
+    from sim.charts import ChartBook
+
+    return ChartBook(result)
+
+
+attach_charts(_chart_book)
 
 
 def _load(scenario: ScenarioLike, extra: list[str]) -> Scenario:

@@ -6,7 +6,6 @@ and maps errors to exit codes (2: bad input). Heavy imports stay inside commands
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Self
@@ -121,6 +120,8 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     paths = write_results(result, target)
     checkpoint.clear()
     if output_format == "json":
+        import json
+
         click.echo(json.dumps(summary_dict(result), indent=2))
     elif not quiet:
         from rich.console import Console
@@ -204,6 +205,8 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         write_report(result, target / "report.html")
     if output_format == "json":
+        import json
+
         click.echo(json.dumps(comparison_dict(result), indent=2))
     elif not quiet:
         from rich.console import Console
@@ -245,9 +248,9 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
       simrun sweep scenarios/sweeps/abuse.toml --check --junit results/abuse.xml
       simrun sweep scenarios/sweeps/scarcity-alternatives.toml --dask tcp://10.0.0.5:8786
     """
+    from sim.atomic import write_atomic
     from sim.experiment.executors import Outcome
     from sim.experiment.expect import junit_xml
-    from sim.experiment.output import write_atomic
     from sim.experiment.runner import default_jobs
     from sim.experiment.sweep import load_sweep
     from sim.experiment.sweep_runner import run_sweep
@@ -387,8 +390,7 @@ def check(scenario: Path, overrides: tuple[str, ...]) -> None:
     Example:
       simrun check scenarios/tiered.toml --set strategy.tiers[0].price=45
     """
-    from sim.experiment.output import scenario_toml
-    from sim.scenario import load_scenario
+    from sim.scenario import load_scenario, scenario_toml
 
     try:
         spec = load_scenario(scenario, overrides)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -185,45 +186,19 @@ def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     mean = float(data.mean())
     if n == 1:
         return Estimate(mean, math.nan, 1, math.nan, math.nan)
-    from scipy import stats  # lazy: scipy.stats costs ~50 MB and a second to import
-
     sd = float(data.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(t_quantile(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return Estimate(mean, sd, n, mean - half, mean + half)
 
 
-def format_value(value: float, unit: str) -> str:
-    """A number as a person reads it: money with separators, shares as %, hours as h:mm."""
-    if math.isnan(value):
-        return "n/a"
-    if unit == "money":
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if unit == "hours":
-        return f"{60 * value:.1f} min" if abs(value) < 2 else f"{value:.2f} h"
-    if unit in ("score", "nps"):
-        return f"{value:.2f}" if unit == "score" else f"{value:+.1f}"
-    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
+def t_quantile(p: float, dof: Any) -> Any:
+    """The Student t quantile at probability ``p`` with ``dof`` degrees of freedom (a
+    number or an array): ``scipy.special.stdtrit``, which is what ``scipy.stats.t.ppf``
+    computes, without importing scipy.stats (about 50 MB and a second of start-up that
+    a run does not otherwise need)."""
+    from scipy import special
 
-
-def format_half_width(e: Estimate, metric: Metric) -> str:
-    """The 95% CI half-width as shown after '±' (shares in percentage points)."""
-    if metric.unit == "share":
-        return f"{100 * e.half_width:.1f}"
-    return format_value(e.half_width, metric.unit).lstrip("+")
-
-
-def format_difference(d: Estimate, metric: Metric) -> str:
-    """A paired difference to the baseline: '+12,345 ±800', '-4.2 pts ±0.5'."""
-    if math.isnan(d.mean):
-        return "n/a"
-    sign = "+" if d.mean >= 0 else ""
-    if metric.unit == "share":
-        body = f"{sign}{100 * d.mean:.1f} pts"
-    else:
-        body = sign + format_value(d.mean, metric.unit)
-    return body if math.isnan(d.low) else f"{body} ±{format_half_width(d, metric)}"
+    return special.stdtrit(dof, p)
 
 
 def verdict(d: Estimate, metric: Metric) -> str:

@@ -13,14 +13,8 @@ from rich.text import Text
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
-from sim.metrics import (
-    METRIC_BY_KEY,
-    METRICS,
-    format_difference,
-    format_half_width,
-    format_value,
-    verdict,
-)
+from sim.formats import format_difference, format_half_width, format_probability, format_value
+from sim.metrics import METRIC_BY_KEY, METRICS, verdict
 
 
 def results_table(result: ScenarioResult) -> Group:
@@ -91,7 +85,7 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
         table.add_row(metric.text(period_days), *cells)
     best = result.probability_best()
     label = METRIC_BY_KEY[result.metric].text(period_days).lower()
-    ranking = ", ".join(f"{name} {share:.0%}" for name, share in
+    ranking = ", ".join(f"{name} {format_probability(share)}" for name, share in
                         sorted(best.items(), key=lambda kv: -kv[1]))
     note = Text.assemble(
         ((f"Second line: paired difference to {result.baseline} (same customers, same "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,9 +111,27 @@ def test_the_python_api_returns_summaries() -> None:
 
 
 def test_results_carry_their_chart_functions(god_vs_tiered: ComparisonResult) -> None:
+    """As sim.run and sim.compare return them: sim.api attaches the charts to results."""
     from matplotlib.figure import Figure
+
+    import sim.api  # noqa: F401
 
     assert isinstance(god_vs_tiered.charts.headline(), Figure)
     assert isinstance(god_vs_tiered.result("god").charts.waterfall(), Figure)
     with pytest.raises(AttributeError, match="no chart 'pie'"):
         god_vs_tiered.charts.pie()
+
+
+def test_a_fresh_notebook_gets_charts_as_the_readme_shows() -> None:
+    """``import sim`` alone: results of sim.run and sim.compare carry ``.charts``."""
+    script = (
+        "import sim\n"
+        "short = ['run.days=20', 'run.warmup_days=5']\n"
+        "one = sim.run('scenarios/partner.toml', replications=1, jobs=1, overrides=short)\n"
+        "print(type(one.charts.waterfall()).__name__)\n"
+        "cmp = sim.compare('scenarios/god.toml', 'scenarios/tiered.toml', replications=1,\n"
+        "                  jobs=1, overrides=short)\n"
+        "print(type(cmp.charts.headline()).__name__, sorted(dir(cmp.charts))[:2])\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=300)
+    assert done.stdout.split("\n")[:2] == ["Figure", "Figure ['cumulative_profit', 'headline']"]

@@ -33,9 +33,9 @@ import sim.report
 from sim.experiment.compare import ComparisonResult, compare
 from sim.experiment.output import load_any, write_comparison, write_results
 from sim.experiment.runner import run_scenario
-from sim.metrics import METRIC_BY_KEY, METRICS
+from sim.metrics import METRICS
 from sim.report import render_report, write_report
-from sim.report.findings import amount, findings, sentence, shown
+from sim.report.findings import findings, sentence
 from sim.report.parameters import market_differences
 from sim.scenario import load_scenario
 
@@ -221,12 +221,6 @@ def test_report_names_what_differs_when_the_markets_differ() -> None:
     assert market_differences([god, god]) == []
     alternatives = f"god {god.market.alternatives}, god-monopoly {monopoly.market.alternatives}"
     assert market_differences([god, monopoly]) == [f"market.alternatives: {alternatives}"]
-
-
-def test_numbers_read_as_a_person_reads_them() -> None:
-    assert shown(-0.0001, "hours") == "0.0 min"
-    assert shown(-36412.4, "money") == "-36,412"
-    assert amount(-0.0321, METRIC_BY_KEY["customer_retention"]) == "3.2 points"
 
 
 def test_one_strategy_report_has_no_comparison(single: ComparisonResult, tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def test_the_resolved_scenario_loads_back_equal(path: Path) -> None:
 
 
 def test_the_resolved_scenario_is_valid_toml(tmp_path: Path) -> None:
-    from sim.experiment.output import scenario_toml
+    from sim.scenario import scenario_toml
 
     text = scenario_toml(load_scenario(ROOT / "scenarios/partner.toml"))
     raw = tomllib.loads(text)

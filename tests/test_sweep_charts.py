@@ -27,14 +27,13 @@ from sim.charts.sweep import (
     heatmap_chart,
     line_chart,
     notes,
-    sensitivity,
     sensitivity_chart,
     sweep_charts,
     winner_chart,
-    winners,
     write_sweep_charts,
 )
 from sim.experiment.sweep import Parameter, load_sweep
+from sim.experiment.sweep_analysis import sensitivity, winners
 from sim.experiment.sweep_runner import SweepResult, run_sweep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

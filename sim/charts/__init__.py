@@ -5,7 +5,8 @@ single run is a one-strategy comparison: ``sim.experiment.output.load_any``) tha
 returns a :class:`matplotlib.figure.Figure`. Charts only read results; they compute no
 metric the results do not hold, touch no global matplotlib state (no pyplot, no backend
 switch) and keep one colour per strategy across every chart. :data:`CHARTS` lists them
-in the order a talk would show them; :func:`write_charts` writes them as PNG and SVG.
+in the order a talk would show them; :func:`write_charts` writes them as PNG and SVG;
+:class:`ChartBook` binds them to one result, as ``result.charts``.
 
     from sim.charts import CHARTS, headline, write_charts
     fig = headline(result)                      # one chart
@@ -14,6 +15,7 @@ in the order a talk would show them; :func:`write_charts` writes them as PNG and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from sim.charts.customers import retention, satisfaction, segments, survival, wa
 from sim.charts.files import PNG_DPI, figure_png, figure_svg, write_charts_with
 from sim.charts.money import cumulative_profit, headline, profit_vs_retention, waterfall
 from sim.experiment.compare import ComparisonResult
+from sim.experiment.runner import ScenarioResult
 
 Chart = Callable[[ComparisonResult], Figure]
 
@@ -46,6 +49,27 @@ def write_charts(result: ComparisonResult, folder: Path) -> list[Path]:
     return write_charts_with(CHARTS, result, folder)
 
 
-__all__ = ["CHARTS", "PNG_DPI", "Chart", "cumulative_profit", "figure_png", "figure_svg",
-           "headline", "profit_vs_retention", "retention", "satisfaction", "segments",
-           "survival", "waits", "waterfall", "write_charts"]
+class ChartBook:
+    """The charts bound to one result: ``result.charts.headline()`` is
+    ``headline(result)``, ``result.charts.write(folder)`` is :func:`write_charts`. A single
+    run is charted as a one-strategy comparison."""
+
+    def __init__(self, result: ComparisonResult | ScenarioResult) -> None:
+        self._result = (result if isinstance(result, ComparisonResult)
+                        else ComparisonResult.of_one(result))
+
+    def __dir__(self) -> list[str]:
+        return [*CHARTS, "write"]
+
+    def __getattr__(self, name: str) -> Callable[[], Figure]:
+        if name not in CHARTS:
+            raise AttributeError(f"no chart {name!r}; charts: {', '.join(CHARTS)}")
+        return functools.partial(CHARTS[name], self._result)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        return write_charts(self._result, Path(folder))
+
+
+__all__ = ["CHARTS", "PNG_DPI", "Chart", "ChartBook", "cumulative_profit", "figure_png",
+           "figure_svg", "headline", "profit_vs_retention", "retention", "satisfaction",
+           "segments", "survival", "waits", "waterfall", "write_charts"]

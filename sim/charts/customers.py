@@ -10,10 +10,11 @@ from matplotlib.ticker import MaxNLocator
 
 from sim.charts import style
 from sim.charts.data import band, errors, metric, ratio, shares
-from sim.charts.draw import bars, end_labels, grouped_bars, line_with_band
+from sim.charts.draw import SHARE_TEXT, bars, end_labels, grouped_bars, line_with_band
 from sim.charts.style import chart, colour, marker, new_figure
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
+from sim.formats import format_minutes, format_signed_whole
 from sim.metrics import Estimate, RunResult, estimate
 
 WAIT_BIN_MIN = 5
@@ -116,7 +117,7 @@ def satisfaction(result: ComparisonResult) -> Figure:
     ax.yaxis.set_major_formatter(style.percent_ticks())
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.93))
     bars(nps, result, [metric(result, name, "nps") for name in result.names],
-         text=lambda v: f"{v:+.0f}")
+         text=format_signed_whole)
     nps.set_title("NPS (\u2212100 to +100)")
     return fig
 
@@ -148,11 +149,11 @@ def waits(result: ComparisonResult) -> Figure:
         tail.set_xlim(WAIT_BIN_MIN, min(longest, float(edges[-1])))
     tail.legend(loc="upper right")
     bars(panels["mean"], result, [metric(result, n, "mean_wait_h") for n in result.names],
-         text=lambda v: f"{60 * v:.1f} min", scale=60)
+         text=format_minutes, scale=60)
     panels["mean"].set_title("Mean wait, served visits (min)")
     bars(panels["abandon"], result,
          [metric(result, n, "abandonment_rate") for n in result.names],
-         text=lambda v: f"{100 * v:.1f}%")
+         text=SHARE_TEXT)
     panels["abandon"].xaxis.set_major_formatter(style.percent_ticks())
     panels["abandon"].set_title("Abandonment (% of queued visits)")
     return fig

@@ -12,11 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
-from sim.metrics import Estimate, RunResult, estimate
+from sim.metrics import Estimate, RunResult, estimate, t_quantile
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def band(rows: Sequence[Sequence[float] | np.ndarray], confidence: float = 0.95)
         mean = np.where(n > 0, values.sum(axis=0) / n, np.nan)
         deviations = np.where(defined, data - mean, 0.0)
         sd = np.sqrt((deviations**2).sum(axis=0) / (n - 1))
-        t = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
+        t = t_quantile(0.5 + confidence / 2, np.maximum(n - 1, 1))
         half = np.where(n > 1, t * sd / np.sqrt(np.maximum(n, 1)), np.nan)
     return Band(mean, mean - half, mean + half)
 

@@ -3,6 +3,7 @@ mean lines with confidence bands, labels at the ends of lines."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -13,6 +14,10 @@ from sim.charts import style
 from sim.charts.data import Band, errors
 from sim.charts.style import colour
 from sim.experiment.compare import ComparisonResult
+from sim.formats import format_value, with_minus
+
+SHARE_TEXT = functools.partial(format_value, unit="share")
+"""A share written on a bar: '57.5%'."""
 from sim.metrics import Estimate
 
 
@@ -38,7 +43,7 @@ def bars(ax: Axes, result: ComparisonResult, estimates: Sequence[Estimate], *,
     for y, value, end in zip(ys, means, ends, strict=True):
         if math.isnan(value):
             continue
-        ax.annotate(text(value / scale).replace("-", style.MINUS), xy=(end, float(y)),
+        ax.annotate(with_minus(text(value / scale)), xy=(end, float(y)),
                     xytext=(-8 if value < 0 else 8, 0), textcoords="offset points",
                     va="center", ha="right" if value < 0 else "left",
                     fontsize=style.LABEL_PT, fontweight="bold")

@@ -2,20 +2,20 @@
 
 The same result gives the same SVG bytes: ids are salted with a fixed ``svg.hashsalt``
 and no date is written. A reader of the folder sees each old file or each new one,
-never half of one (a temporary file in the same folder, then ``os.replace``).
+never half of one (:mod:`sim.atomic`).
 """
 
 from __future__ import annotations
 
+import functools
 import io
-import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from sim.atomic import write_atomic
 from sim.charts.style import styled
 from sim.experiment.compare import ComparisonResult
 
@@ -61,19 +61,26 @@ def stable_ids(svg: str) -> str:
 def write_charts_with(charts: Mapping[str, Callable[[ComparisonResult], Figure]],
                       result: ComparisonResult, folder: Path, *,
                       formats: Sequence[str] = ("png", "svg"), dpi: int = PNG_DPI) -> list[Path]:
-    """Write NAME.png and/or NAME.svg for each chart into ``folder``; returns the paths."""
+    """Write NAME.png and/or NAME.svg for each chart of ``result`` into ``folder``;
+    returns the paths."""
+    return write_figures({name: functools.partial(build, result) for name, build in charts.items()},
+                         folder, formats=formats, dpi=dpi)
+
+
+def write_figures(builders: Mapping[str, Callable[[], Figure]], folder: Path, *,
+                  formats: Sequence[str] = ("png", "svg"), dpi: int = PNG_DPI) -> list[Path]:
+    """Build each figure and write it as NAME.png and/or NAME.svg into ``folder``, each
+    file atomically; returns the paths, in the order of ``builders``."""
     unknown = set(formats) - {"png", "svg"}
     if unknown:
         raise ValueError(f"unknown chart formats {sorted(unknown)}: use png and svg")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, build in charts.items():
-        fig = freeze_layout(build(result))
+    for name, build in builders.items():
+        fig = freeze_layout(build())
         for fmt in formats:
             data = figure_png(fig, dpi) if fmt == "png" else figure_svg(fig).encode("utf-8")
-            target = folder / f"{name}.{fmt}"
-            write_bytes_atomic(target, data)
-            paths.append(target)
+            paths.append(write_atomic(folder / f"{name}.{fmt}", data))
     return paths
 
 
@@ -84,18 +91,3 @@ def freeze_layout(fig: Figure) -> Figure:
         fig.draw_without_rendering()
     fig.set_layout_engine("none")
     return fig
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

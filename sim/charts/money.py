@@ -10,9 +10,10 @@ from matplotlib.figure import Figure
 
 from sim.charts import style
 from sim.charts.data import band, errors, metric
-from sim.charts.draw import bars, end_labels, line_with_band
-from sim.charts.style import chart, colour, marker, new_figure, short
+from sim.charts.draw import SHARE_TEXT, bars, end_labels, line_with_band
+from sim.charts.style import chart, colour, marker, new_figure
 from sim.experiment.compare import ComparisonResult
+from sim.formats import format_short
 from sim.metrics import METRIC_BY_KEY, Estimate
 
 HEADLINE = ("profit", "customer_retention", "cost_per_customer")
@@ -20,10 +21,6 @@ COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_co
               "delight_cost", "return_losses", "acquisition_cost")
 """Gross revenue minus these is profit (docs/model.md, Metrics)."""
 WATERFALL = ("gross_revenue", *COST_ITEMS, "profit")
-
-
-def share_text(value: float) -> str:
-    return f"{100 * value:.1f}%"
 
 
 @chart
@@ -38,7 +35,7 @@ def headline(result: ComparisonResult) -> Figure:
     for i, (ax, key) in enumerate(zip(axes, HEADLINE, strict=True)):
         share = METRIC_BY_KEY[key].unit == "share"
         bars(ax, result, [metric(result, name, key) for name in result.names],
-             text=share_text if share else short, labels=i == 0)
+             text=SHARE_TEXT if share else format_short, labels=i == 0)
         ax.set_title(titles[key])
         ax.xaxis.set_major_formatter(style.percent_ticks() if share else style.short_ticks())
     return fig
@@ -58,7 +55,7 @@ def cumulative_profit(result: ComparisonResult) -> Figure:
         days = np.arange(1, len(series) + 1)
         line_with_band(ax, days, series, colour(result, name), label=name)
         if len(series):
-            ends.append((float(series.mean[-1]), f"{name}  {short(series.mean[-1])}",
+            ends.append((float(series.mean[-1]), f"{name}  {format_short(series.mean[-1])}",
                          colour(result, name)))
     ax.axhline(0, color="black", linewidth=1.2)
     ax.set_xlabel("Day of the measured window")
@@ -95,7 +92,7 @@ def waterfall(result: ComparisonResult) -> Figure:
                         ecolor="black", elinewidth=2, capsize=5, capthick=2)
             rights = np.maximum(rights, totals + err[1])
         for y, e in zip(ys, estimates, strict=True):
-            ax.annotate(short(e.mean), xy=(max(rights[y], 0.0), float(y)), xytext=(6, 0),
+            ax.annotate(format_short(e.mean), xy=(max(rights[y], 0.0), float(y)), xytext=(6, 0),
                         textcoords="offset points", va="center", ha="left",
                         fontsize=style.TICK_PT)
         ax.set_title(name, color=c)

@@ -1,4 +1,4 @@
-"""The look of every chart, in one place: palette, fonts, size, footer, number formats.
+"""The look of every chart, in one place: palette, fonts, size, footer, tick formats.
 
 Charts are made to be projected: large type, a colour-blind-safe palette (Okabe-Ito)
 and one colour and marker per strategy, fixed by the strategy's position in
@@ -9,7 +9,6 @@ are applied with ``matplotlib.rc_context`` while a figure is built, never global
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.experiment.compare import ComparisonResult
+from sim.formats import format_percent, format_short
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -36,8 +36,6 @@ STRATEGY_COLOURS = tuple(OKABE_ITO[c] for c in (
 STRATEGY_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 NEUTRAL = "#777777"
 """Costs in the waterfall, reference lines, annotations."""
-MINUS = "\u2212"
-"""The typographic minus, as matplotlib's own tick labels use."""
 
 FIGSIZE_IN = (13.33, 7.5)
 """16:9, like a projector; at 150 dpi a 2000 x 1125 pixel PNG."""
@@ -131,38 +129,15 @@ def measured_days(result: ComparisonResult) -> int:
     return run.days - run.warmup_days
 
 
-def short(value: float, _pos: object = None) -> str:
-    """A large number, short: 1.5M, 12k, 2.5k, −800 (money and counts)."""
-    size = abs(value)
-    if math.isnan(value):
-        return "n/a"
-    if size >= 1e6:
-        text = f"{value / 1e6:.1f}M".replace(".0M", "M")
-    elif size >= 1e4:
-        text = f"{value / 1e3:.0f}k"
-    elif size >= 1e3:
-        text = f"{value / 1e3:.1f}k".replace(".0k", "k")
-    else:
-        text = f"{value:.0f}"
-    return text.replace("-", MINUS)
-
-
 def short_ticks() -> FuncFormatter:
-    """Axis ticks as :func:`short` numbers (a new formatter per axis: formatters are bound
-    to the axis they format)."""
-    return FuncFormatter(short)
-
-
-def percent(value: float, _pos: object = None) -> str:
-    """A share (0-1) as a percentage, with a decimal only when it is not whole: 25%, 57.5%."""
-    pct = 100 * value
-    text = f"{pct:.0f}%" if abs(pct - round(pct)) < 1e-6 else f"{pct:.1f}%"
-    return text.replace("-", MINUS)
+    """Axis ticks as :func:`~sim.formats.format_short` numbers (a new formatter per axis:
+    formatters are bound to the axis they format)."""
+    return FuncFormatter(lambda value, _pos=None: format_short(value))
 
 
 def percent_ticks() -> FuncFormatter:
-    """Axis ticks of a share (0-1) as :func:`percent`."""
-    return FuncFormatter(percent)
+    """Axis ticks of a share (0-1) as :func:`~sim.formats.format_percent`."""
+    return FuncFormatter(lambda share, _pos=None: format_percent(share))
 
 
 def strategy_axis(ax: Axes, result: ComparisonResult, *, labels: bool = True) -> None:

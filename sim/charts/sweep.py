@@ -16,20 +16,21 @@ what was left out and why):
   parameter (``scatter_METRIC``); for sobol and morris also the sensitivity indices
   computed with SALib on the per-point means (``sensitivity_METRIC``).
 
-A strategy keeps the colour and marker of its position in ``sweep.strategies``, the
-palette of :mod:`sim.charts.style`. Like the workshop charts these only read results,
-touch no global matplotlib state, and write the same SVG bytes for the same result.
+The numbers drawn (means per point and cell, winners and their leads, main effects,
+sensitivity indices) come from :mod:`sim.experiment.sweep_analysis`; this module only
+draws them. A strategy keeps the colour and marker of its position in
+``sweep.strategies``, the palette of :mod:`sim.charts.style`. Like the workshop charts
+these only read results, touch no global matplotlib state, and write the same SVG bytes
+for the same result.
 
-    from sim.charts.sweep import sensitivity, winners, write_sweep_charts
+    from sim.charts.sweep import write_sweep_charts
     write_sweep_charts(result, Path("results/tiered-price/charts"))
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,26 @@ from matplotlib.ticker import Formatter, FuncFormatter
 from sim.charts import style
 from sim.charts.data import Band
 from sim.charts.draw import end_labels, line_with_band
-from sim.charts.files import PNG_DPI, figure_png, figure_svg, freeze_layout, write_bytes_atomic
+from sim.charts.files import write_figures
 from sim.experiment.sweep import Parameter, Sweep
+from sim.experiment.sweep_analysis import (
+    SENSITIVITY_DESIGNS,
+    axis_values,
+    check_metric,
+    estimates_along,
+    grid_means,
+    is_number,
+    main_effects,
+    point_means,
+    sensitivity_with_confidence,
+    value_key,
+    winners,
+)
 from sim.experiment.sweep_runner import SweepResult
-from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
+from sim.formats import format_amount_tick, format_compact, format_parameter
+from sim.metrics import METRIC_BY_KEY
 
 DEFAULT_METRICS = ("profit", "customer_retention", "cost_per_customer")
-SENSITIVITY_DESIGNS = ("sobol", "morris")
-MORRIS_LEVELS = 4
-"""Must match ``num_levels`` of the sample (:func:`sim.experiment.sweep.unit_samples`)."""
 ANNOTATE_CELLS = 36
 """Write the value in every cell of a heatmap or winner map up to this many cells."""
 PANELS_PER_ROW = 3
@@ -65,153 +77,6 @@ NO_DATA = "#DDDDDD"
 """Cells and panels without a value (no finished run, or an undefined metric)."""
 UNIT_WORDS = {"money": "money", "share": "%", "hours": "hours", "count": "count",
               "score": "0-10", "nps": "\u2212100 to +100"}
-
-Values = dict[tuple[int, str], dict[int, dict[str, float]]]
-
-
-# --- what the charts plot: numbers only, no drawing ------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_)
-
-
-def axis_values(sweep: Sweep, parameter: Parameter) -> list[Any]:
-    """The distinct values a parameter takes over the points: ascending when they are
-    numbers, else in the order they first appear."""
-    seen: list[Any] = []
-    for point in sweep.points:
-        value = point[parameter.path]
-        if value not in seen:
-            seen.append(value)
-    return sorted(seen) if all(_is_number(v) for v in seen) else seen
-
-
-def grid_cells(sweep: Sweep) -> dict[tuple[Any, ...], list[int]]:
-    """Points by their coordinates (a tuple of parameter values, in parameter order).
-    Several points share a cell when rounding (``integer = true``) merges grid values;
-    their replications are pooled."""
-    cells: dict[tuple[Any, ...], list[int]] = {}
-    for index, point in enumerate(sweep.points):
-        cells.setdefault(tuple(point[p.path] for p in sweep.parameters), []).append(index)
-    return cells
-
-
-def replications(values: Values, points: Sequence[int], strategy: str,
-                 metric: str) -> list[float]:
-    """Every replication's value of a metric at these points (missing runs left out)."""
-    out: list[float] = []
-    for point in points:
-        reps = values.get((point, strategy), {})
-        out.extend(float(reps[r][metric]) for r in sorted(reps))
-    return out
-
-
-def point_means(result: SweepResult, metric: str, strategy: str) -> np.ndarray:
-    """The mean over replications at each point, in point order (NaN: no value)."""
-    means = []
-    for index in range(len(result.sweep.points)):
-        e = estimate(replications(result.values, [index], strategy, metric))
-        means.append(e.mean)
-    return np.asarray(means, dtype=float)
-
-
-@dataclass(frozen=True)
-class Lead:
-    """Who has the best mean in one cell, and by how much over the runner-up."""
-
-    winner: str | None
-    """None when fewer than two strategies have a value here."""
-    runner_up: str | None
-    difference: Estimate
-    """Paired (same replications, same customers) difference winner − runner-up, signed
-    so that a positive value favours the winner (lower-is-better metrics are flipped)."""
-
-    @property
-    def close(self) -> bool:
-        """Too close to call: the 95% CI of the lead includes 0 (or is undefined)."""
-        return self.winner is None or not self.difference.low > 0
-
-
-def winners(result: SweepResult, metric: str) -> dict[tuple[Any, ...], Lead]:
-    """For each grid cell (its parameter values, in parameter order) the strategy with
-    the best mean replication value (``higher_is_better`` of the metric), and its
-    paired lead over the runner-up."""
-    _check_metric(metric)
-    sweep = result.sweep
-    sign = 1.0 if METRIC_BY_KEY[metric].higher_is_better else -1.0
-    leads = {}
-    for cell, points in grid_cells(sweep).items():
-        means = {s: estimate(replications(result.values, points, s, metric)).mean
-                 for s in sweep.strategies}
-        ranked = sorted((s for s in sweep.strategies if not math.isnan(means[s])),
-                        key=lambda s: -sign * means[s])  # stable: ties go to the first
-        nan = Estimate(math.nan, math.nan, 0, math.nan, math.nan)
-        if len(ranked) < 2:
-            leads[cell] = Lead(None, None, nan)
-            continue
-        best, second = ranked[0], ranked[1]
-        diffs: list[float] = []
-        for point in points:
-            a = result.values.get((point, best), {})
-            b = result.values.get((point, second), {})
-            diffs.extend(sign * (a[r][metric] - b[r][metric]) for r in sorted(set(a) & set(b)))
-        leads[cell] = Lead(best, second, estimate(diffs))
-    return leads
-
-
-def sensitivity(result: SweepResult, metric: str, strategy: str) -> dict[str, dict[str, float]]:
-    """Sensitivity indices of a metric's per-point mean, by parameter path.
-
-    Sobol design: first-order and total indices, ``{"S1": .., "ST": ..}``
-    (``SALib.analyze.sobol``, no second order, as sampled). Morris design:
-    ``{"mu_star": .., "sigma": ..}`` (``SALib.analyze.morris``; elementary effects per
-    step in the unit cube, so mu_star is the metric's mean absolute change over a
-    parameter's whole range). NaN everywhere when a point has no value (a failed point,
-    or a metric undefined there). Raises ValueError for other designs.
-    """
-    indices = _indices(result, metric, strategy)
-    keys = ("S1", "ST") if result.sweep.settings.design == "sobol" else ("mu_star", "sigma")
-    return {name: {k: values[k] for k in keys} for name, values in indices.items()}
-
-
-def _indices(result: SweepResult, metric: str, strategy: str) -> dict[str, dict[str, float]]:
-    """:func:`sensitivity` with the 95% bootstrap half-widths (``*_conf``)."""
-    sweep = result.sweep
-    design = sweep.settings.design
-    if design not in SENSITIVITY_DESIGNS:
-        raise ValueError(f"sensitivity indices need a sobol or morris design, not {design!r}")
-    _check_metric(metric)
-    if strategy not in sweep.strategies:
-        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(sweep.strategies)}")
-    names = [p.path for p in sweep.parameters]
-    keys = ("S1", "ST", "S1_conf", "ST_conf") if design == "sobol" else (
-        "mu_star", "sigma", "mu_star_conf")
-    y = point_means(result, metric, strategy)
-    if not np.isfinite(y).all() or y.size == 0:
-        return {name: dict.fromkeys(keys, math.nan) for name in names}
-    problem = {"num_vars": len(names), "names": names,
-               "bounds": [[float(p.low), float(p.high)] for p in sweep.parameters]}
-    seed = sweep.settings.seed
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")  # a constant metric: 0/0, reported as NaN
-        if design == "sobol":
-            from SALib.analyze import sobol
-
-            si = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
-        else:
-            from SALib.analyze import morris
-
-            x = np.array([[float(point[n]) for n in names] for point in sweep.points])
-            si = morris.analyze(problem, x, y, num_levels=MORRIS_LEVELS, seed=seed)
-    return {name: {k: float(si[k][i]) for k in keys} for i, name in enumerate(names)}
-
-
-def _check_metric(metric: str) -> Metric:
-    if metric not in METRIC_BY_KEY:
-        raise ValueError(f"unknown metric {metric!r}")
-    return METRIC_BY_KEY[metric]
 
 
 # --- which charts ------------------------------------------------------------------------
@@ -246,7 +111,7 @@ def sweep_charts(result: SweepResult, metrics: Sequence[str] = DEFAULT_METRICS
                  ) -> dict[str, Builder]:
     """Every chart of this sweep by file-name stem, in the order a talk would show them."""
     for m in metrics:
-        _check_metric(m)
+        check_metric(m)
     sweep = result.sweep
     if not sweep.parameters:
         return {}
@@ -280,20 +145,10 @@ def write_sweep_charts(result: SweepResult, folder: Path,
                        metrics: Sequence[str] = DEFAULT_METRICS) -> list[Path]:
     """Write NAME.png (150 dpi) and NAME.svg for every chart of the sweep into
     ``folder``, each atomically; returns the paths written. Same result, same SVG bytes."""
-    charts = sweep_charts(result, metrics)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, build in charts.items():
-        fig = freeze_layout(build())
-        for fmt, data in (("png", figure_png(fig, PNG_DPI)),
-                          ("svg", figure_svg(fig).encode("utf-8"))):
-            target = folder / f"{name}.{fmt}"
-            write_bytes_atomic(target, data)
-            paths.append(target)
-    return paths
+    return write_figures(sweep_charts(result, metrics), folder)
 
 
-# --- the look: figure, footer, colours, numbers --------------------------------------------
+# --- the look: figure, footer, colours, labels --------------------------------------------
 
 
 def colour(sweep: Sweep, strategy: str) -> str:
@@ -352,9 +207,9 @@ def metric_label(metric: str) -> str:
         return LABELS[metric]
     m = METRIC_BY_KEY[metric]
     unit = UNIT_WORDS.get(m.unit, m.unit)
-    if m.label.endswith(")"):
-        return f"{m.label[:-1]}, {unit})"
-    return f"{m.label} ({unit})"
+    if m.text().endswith(")"):
+        return f"{m.text()[:-1]}, {unit})"
+    return f"{m.text()} ({unit})"
 
 
 def _lower_first(text: str) -> str:
@@ -363,16 +218,7 @@ def _lower_first(text: str) -> str:
 
 def value_text(metric: str, value: float) -> str:
     """A value as written on a chart: 57.5%, 12k, 48.3, −1.2k."""
-    if math.isnan(value):
-        return "n/a"
-    unit = METRIC_BY_KEY[metric].unit
-    if unit == "share":
-        return f"{100 * value:.1f}%".replace("-", style.MINUS)
-    if unit in ("money", "count") and abs(value) >= 100:
-        return style.short(value)
-    if unit == "hours":
-        return f"{60 * value:.0f} min" if abs(value) < 2 else f"{value:.1f} h"
-    return f"{value:.1f}".replace("-", style.MINUS)
+    return format_compact(value, METRIC_BY_KEY[metric].unit)
 
 
 def tick_formatter(metric: str) -> Formatter | None:
@@ -380,8 +226,7 @@ def tick_formatter(metric: str) -> Formatter | None:
     if unit == "share":
         return style.percent_ticks()
     if unit in ("money", "count"):
-        return FuncFormatter(lambda v, _pos=None: style.short(v) if abs(v) >= 100
-                             else f"{v:g}".replace("-", style.MINUS))
+        return FuncFormatter(lambda v, _pos=None: format_amount_tick(v))
     return None
 
 
@@ -391,21 +236,11 @@ def _format_axis(ax: Axes, metric: str, axis: str = "y") -> None:
         (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
-def _value_label(value: Any) -> str:
-    """A parameter value as a tick: 0.1, 0.367, 110, 2500."""
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if number == round(number) or abs(number) >= 100:
-            return f"{number:.0f}"
-        return f"{number:.3g}"
-    return str(value)
-
-
 def _value_ticks(axis: Any, positions: np.ndarray, values: list[Any],
                  most: int = MAX_LABELS) -> None:
     """A tick at every value, labelled; only every k-th labelled beyond ``most``."""
     step = max(1, math.ceil(len(values) / most))
-    axis.set_ticks(positions, [_value_label(v) if k % step == 0 else ""
+    axis.set_ticks(positions, [format_parameter(v) if k % step == 0 else ""
                                for k, v in enumerate(values)])
 
 
@@ -415,7 +250,7 @@ def _not_varied(sweep: Sweep, parameter: Parameter, strategy: str) -> bool:
 
 def _positions(values: list[Any]) -> tuple[np.ndarray, bool]:
     """Where values sit on an axis: at themselves when numbers, else 0, 1, 2..."""
-    if all(_is_number(v) for v in values):
+    if all(is_number(v) for v in values):
         return np.asarray(values, dtype=float), True
     return np.arange(len(values), dtype=float), False
 
@@ -482,11 +317,9 @@ def _line_chart(result: SweepResult, metric: str) -> Figure:
     ax = fig.subplots()
     values = axis_values(sweep, parameter)
     x, numeric = _positions(values)
-    cells = grid_cells(sweep)
     ends = []
     for name in sweep.strategies:
-        estimates = [estimate(replications(result.values, cells[(v,)], name, metric))
-                     for v in values]
+        estimates = estimates_along(result, metric, name)
         series = Band(*(np.array([getattr(e, k) for e in estimates], dtype=float)
                         for k in ("mean", "low", "high")))
         c = colour(sweep, name)
@@ -507,18 +340,6 @@ def _line_chart(result: SweepResult, metric: str) -> Figure:
     _format_axis(ax, metric)
     end_labels(ax, ends)
     return fig
-
-
-def _matrix(result: SweepResult, metric: str, strategy: str, xs: list[Any],
-            ys: list[Any]) -> np.ndarray:
-    """Means over replications on the 2-parameter grid: rows ys, columns xs."""
-    cells = grid_cells(result.sweep)
-    grid = np.full((len(ys), len(xs)), np.nan)
-    for j, yv in enumerate(ys):
-        for i, xv in enumerate(xs):
-            points = cells.get((xv, yv), [])
-            grid[j, i] = estimate(replications(result.values, points, strategy, metric)).mean
-    return grid
 
 
 def _grid_axes(ax: Axes, sweep: Sweep, xs: list[Any], ys: list[Any], *,
@@ -568,7 +389,7 @@ def _heatmap_chart(result: SweepResult, metric: str) -> Figure:
     fig = _figure(result, f"{metric_label(metric)} on the {len(xs)} \u00d7 {len(ys)} grid, "
                           "one panel per strategy", "cells: mean over replications")
     _, axes = _panels(fig, len(sweep.strategies))
-    grids = [_matrix(result, metric, s, xs, ys) for s in sweep.strategies]
+    grids = [grid_means(result, metric, s) for s in sweep.strategies]
     cmap, norm = _heat_scale(grids)
     annotate = len(xs) * len(ys) <= ANNOTATE_CELLS
     image = None
@@ -613,7 +434,7 @@ def _winner_chart(result: SweepResult, metric: str) -> Figure:
     px, py = sweep.parameters[0], sweep.parameters[1]
     xs, ys = axis_values(sweep, px), axis_values(sweep, py)
     m = METRIC_BY_KEY[metric]
-    fig = _figure(result, f"Where each strategy wins on {_lower_first(m.label)} "
+    fig = _figure(result, f"Where each strategy wins on {_lower_first(m.text())} "
                           f"({'higher' if m.higher_is_better else 'lower'} is better)",
                   "hatched: too close to call, the paired 95% CI of the lead includes 0"
                   if sweep.settings.replications > 1 else
@@ -684,18 +505,16 @@ def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
     for k, (ax, parameter) in enumerate(zip(axes, sweep.parameters, strict=True)):
         values = axis_values(sweep, parameter)
         positions, numeric = _positions(values)
-        where = {_key(v): p for v, p in zip(values, positions, strict=True)}
-        at = np.array([where[_key(point[parameter.path])] for point in sweep.points])
+        where = {value_key(v): p for v, p in zip(values, positions, strict=True)}
+        at = np.array([where[value_key(point[parameter.path])] for point in sweep.points])
         for name in sweep.strategies:
             c, mk = colour(sweep, name), marker(sweep, name)
-            y = means[name]
             if lines:
-                level = [float(np.nanmean(y[at == p])) if np.isfinite(y[at == p]).any()
-                         else math.nan for p in positions]
-                ax.plot(positions, level, color=c, marker=mk, label=name)
+                ax.plot(positions, main_effects(result, metric, name, parameter), color=c,
+                        marker=mk, label=name)
             else:
-                ax.scatter(at, y, color=c, marker=mk, s=70, alpha=0.75, linewidths=0,
-                           label=name)
+                ax.scatter(at, means[name], color=c, marker=mk, s=70, alpha=0.75,
+                           linewidths=0, label=name)
         ax.set_xlabel(parameter.path)
         if not numeric or lines:
             _value_ticks(ax.xaxis, positions, values)
@@ -713,10 +532,6 @@ def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
                for s in sweep.strategies]
     _legend(strip, handles)
     return fig
-
-
-def _key(value: Any) -> Any:
-    return float(value) if _is_number(value) else value
 
 
 SENSITIVITY_PANELS = {
@@ -740,16 +555,16 @@ def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
     m = METRIC_BY_KEY[metric]
     n = sweep.settings.samples
     if design == "sobol":
-        title = f"Which parameters drive {_lower_first(m.label)}? Sobol indices"
+        title = f"Which parameters drive {_lower_first(m.text())}? Sobol indices"
         note = f"{n} base samples, per-point means  \u00b7  bars: 95% bootstrap CI"
         if n < ROUGH_SOBOL_SAMPLES:
             note += f" (under {ROUGH_SOBOL_SAMPLES} samples: rough)"
     else:
-        title = f"Which parameters drive {_lower_first(m.label)}? Morris screening"
+        title = f"Which parameters drive {_lower_first(m.text())}? Morris screening"
         note = f"{n} trajectories, per-point means  \u00b7  bars: 95% bootstrap CI"
     fig = _figure(result, title, note)
     strip, axes = _panels(fig, 2, key=True, sharey=True)
-    indices = {s: _indices(result, metric, s) for s in sweep.strategies}
+    indices = {s: sensitivity_with_confidence(result, metric, s) for s in sweep.strategies}
     groups = [p.path for p in sweep.parameters]
     centres = np.arange(len(groups))
     height = 0.8 / len(sweep.strategies)
@@ -799,7 +614,6 @@ def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
     return fig
 
 
-__all__ = ["DEFAULT_METRICS", "Lead", "axis_values", "footer", "grid_cells",
-           "heatmap_chart", "line_chart", "main_effects_chart", "notes", "point_means",
-           "scatter_chart", "sensitivity", "sensitivity_chart", "sweep_charts",
-           "winner_chart", "winners", "write_sweep_charts"]
+__all__ = ["DEFAULT_METRICS", "footer", "heatmap_chart", "line_chart", "main_effects_chart",
+           "notes", "scatter_chart", "sensitivity_chart", "sweep_charts", "winner_chart",
+           "write_sweep_charts"]

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment.runner import ScenarioResult, run_scenario, tabulate
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
+from sim.experiment.runner import ScenarioResult, charts_of, run_scenario, tabulate
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate, t_quantile
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
 from sim.scenario.errors import suggest
 from sim.scenario.loader import deep_merge, read_with_extends
@@ -46,11 +46,18 @@ class ComparisonResult:
     def result(self, name: str) -> ScenarioResult:
         return self.results[self.names.index(name)]
 
+    @classmethod
+    def of_one(cls, result: ScenarioResult) -> ComparisonResult:
+        """A single run as a one-strategy comparison, so that charts and reports take
+        one kind of object."""
+        name = result.scenario.name
+        return cls(name, (result,), name, "profit")
+
     @property
     def charts(self) -> Any:
         """The workshop charts of this comparison: ``cmp.charts.headline()`` returns a
         matplotlib Figure; ``cmp.charts.write(folder)`` writes them all."""
-        return ChartBook(self)
+        return charts_of(self)
 
     def summary(self) -> Any:
         """One row per strategy and metric, with the paired difference to the baseline:
@@ -90,33 +97,7 @@ class ComparisonResult:
         return [run.metrics[metric] for run in self.result(name).runs]
 
 
-class ChartBook:
-    """Chart functions bound to one result (imports matplotlib only when used)."""
-
-    def __init__(self, result: ComparisonResult) -> None:
-        self._result = result
-
-    def __dir__(self) -> list[str]:
-        from sim.charts import CHARTS
-
-        return [*CHARTS, "write"]
-
-    def __getattr__(self, name: str) -> Callable[[], Any]:
-        from sim.charts import CHARTS
-
-        if name not in CHARTS:
-            raise AttributeError(f"no chart {name!r}; charts: {', '.join(CHARTS)}")
-        return functools.partial(CHARTS[name], self._result)
-
-    def write(self, folder: str | Path) -> list[Path]:
-        from sim.charts import write_charts
-
-        return write_charts(self._result, Path(folder))
-
-
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Estimate:
-    from scipy import stats
-
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return Estimate(math.nan, math.nan, 0, math.nan, math.nan)
@@ -126,7 +107,7 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> E
     if se == 0:
         return Estimate(diff, 0.0, na + nb, diff, diff)
     dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
+    half = float(t_quantile(0.5 + confidence / 2, dof)) * se
     return Estimate(diff, se, na + nb, diff - half, diff + half)
 
 
@@ -239,6 +220,7 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
 def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:
     """Tidy rows: one per strategy and metric, with the paired difference to the baseline."""
     best = result.probability_best()
+    period_days = result.results[0].scenario.run.retention_period_days
     rows = []
     for name in result.names:
         summary = result.result(name).estimates()
@@ -246,7 +228,7 @@ def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:
             e = summary[metric.key]
             d = result.paired_difference(name, metric.key)
             rows.append({
-                "strategy": name, "metric": metric.key, "label": metric.label,
+                "strategy": name, "metric": metric.key, "label": metric.text(period_days),
                 "unit": metric.unit, "mean": e.mean, "ci_low": e.low, "ci_high": e.high,
                 "n": e.n, "baseline": result.baseline, "diff_mean": d.mean,
                 "diff_ci_low": d.low, "diff_ci_high": d.high,

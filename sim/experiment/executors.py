@@ -8,13 +8,12 @@ its scenario and replication index.
 
 from __future__ import annotations
 
-import multiprocessing
 import traceback
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
+from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
 from sim.scenario.model import Scenario
 
@@ -39,30 +38,8 @@ def execute(task: Task, scenario: Scenario) -> Outcome:
 
 
 def run_local(work: Sequence[tuple[Task, Scenario]], jobs: int) -> Iterator[Outcome]:
-    """Runs over local processes (spawned: no state inherited from the parent)."""
-    if jobs <= 1:
-        for task, scenario in work:
-            yield execute(task, scenario)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        queue = iter(work)
-        pending: set[Future[Outcome]] = set()
-        try:
-            for task, scenario in queue:  # keep a bounded number in flight
-                pending.add(pool.submit(execute, task, scenario))
-                if len(pending) >= 4 * jobs:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    """Runs over local worker processes (:mod:`sim.experiment.pool`)."""
+    return run_parallel(execute, work, jobs)
 
 
 def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Outcome]:

@@ -1,9 +1,9 @@
 """Files of a run: results/<name>/ with summary.json, replications.csv, daily.csv and
 the resolved scenario.toml; plus a checkpoint so an interrupted run loses nothing.
 
-Every file is written atomically (a temporary file in the same folder, then
-``os.replace``), and holds nothing that varies between identical runs (no clock, no
-host), so the same scenario and seed give the same bytes.
+Every file is written atomically (:mod:`sim.atomic`) and holds nothing that varies
+between identical runs (no clock, no host), so the same scenario and seed give the
+same bytes.
 """
 
 from __future__ import annotations
@@ -13,47 +13,16 @@ import hashlib
 import io
 import json
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from sim.atomic import write_atomic
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
-from sim.scenario import resolved_raw
+from sim.scenario import scenario_toml
 from sim.scenario.model import Scenario
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def scenario_toml(scenario: Scenario) -> str:
-    header = ("# Resolved scenario: every default filled in. Running this file reproduces\n"
-              "# the run exactly: simrun <this file>\n")
-    return header + tomli_w.dumps(resolved_raw(scenario))
 
 
 def summary_dict(result: ScenarioResult) -> dict[str, Any]:
@@ -61,8 +30,9 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
     metrics = {}
     for metric in METRICS:
         e = result.estimates()[metric.key]
-        metrics[metric.key] = {"label": metric.label, "unit": metric.unit, "mean": _num(e.mean),
-                               "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)], "n": e.n}
+        metrics[metric.key] = {"label": metric.text(s.run.retention_period_days),
+                               "unit": metric.unit, "mean": _num(e.mean), "sd": _num(e.sd),
+                               "ci95": [_num(e.low), _num(e.high)], "n": e.n}
     return {
         "scenario": s.name,
         "simrun_version": result.version,
@@ -108,11 +78,7 @@ def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
         "details.json": details_json(result),
         "scenario.toml": scenario_toml(result.scenario),
     }
-    paths = []
-    for name, text in files.items():
-        write_atomic(out_dir / name, text)
-        paths.append(out_dir / name)
-    return paths
+    return [write_atomic(out_dir / name, text) for name, text in files.items()]
 
 
 def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
@@ -211,12 +177,18 @@ def comparison_dict(result: ComparisonResult) -> dict[str, Any]:
 
 
 def comparison_csv(result: ComparisonResult) -> str:
-    rows = comparison_rows(result)
+    return rows_csv(comparison_rows(result))
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    """Tidy rows as CSV, the columns of the first row; floats as ``repr`` so they read
+    back exactly (empty text for no rows)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
     return out.getvalue()
 
 
@@ -227,8 +199,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> list[Path]:
         paths += write_results(one, out_dir / one.scenario.name)
     for name, text in (("comparison.json", json.dumps(comparison_dict(result), indent=2) + "\n"),
                        ("comparison.csv", comparison_csv(result))):
-        write_atomic(out_dir / name, text)
-        paths.append(out_dir / name)
+        paths.append(write_atomic(out_dir / name, text))
     return paths
 
 
@@ -244,5 +215,4 @@ def load_any(folder: Path) -> ComparisonResult:
     (so charts and reports take one kind of object)."""
     if (folder / "comparison.json").is_file():
         return load_comparison_results(folder)
-    single = load_results(folder)
-    return ComparisonResult(single.scenario.name, (single,), single.scenario.name, "profit")
+    return ComparisonResult.of_one(load_results(folder))

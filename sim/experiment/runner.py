@@ -2,25 +2,42 @@
 
 Each replication is a pure function of (scenario, replication index), so the results
 do not depend on how many workers ran them or in which order they finished: the list
-is ordered by replication before anything is summarised. Workers use the ``spawn``
-start method, chosen here and never set globally.
+is ordered by replication before anything is summarised. Worker processes come from
+:mod:`sim.experiment.pool`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim import __version__
+from sim.experiment.pool import run_parallel
 from sim.metrics import METRICS, Estimate, RunResult, estimate
 from sim.model.engine import run_replication
 from sim.scenario.model import Scenario
 
 Progress = Callable[[RunResult], None]
+
+_chart_book: Callable[[Any], Any] | None = None
+
+
+def attach_charts(chart_book: Callable[[Any], Any]) -> None:
+    """Give results their ``.charts``: ``chart_book(result)`` makes the object behind
+    ``result.charts``. The charts sit above this layer, which never imports them; the
+    layer that wires the two (:mod:`sim.api`) attaches them here instead."""
+    global _chart_book
+    _chart_book = chart_book
+
+
+def charts_of(result: Any) -> Any:
+    """``result.charts`` of a run or a comparison, as attached by :func:`attach_charts`."""
+    if _chart_book is None:
+        raise AttributeError("charts are attached by sim.api (sim.run and sim.compare load "
+                             "it): import sim.api, or call sim.charts.headline(result)")
+    return _chart_book(result)
 
 
 @dataclass(frozen=True)
@@ -47,16 +64,15 @@ class ScenarioResult:
     @property
     def charts(self) -> Any:
         """The workshop charts for this one strategy: ``result.charts.waterfall()``."""
-        from sim.experiment.compare import ComparisonResult
-
-        name = self.scenario.name
-        return ComparisonResult(name, (self,), name, "profit").charts
+        return charts_of(self)
 
     def summary(self) -> Any:
         """One row per metric (mean, sd, CI, n): a pandas DataFrame when pandas is
         installed, else a list of dicts with the same columns."""
-        return tabulate([{"metric": m.key, "label": m.label, "unit": m.unit, "mean": e.mean,
-                          "sd": e.sd, "ci_low": e.low, "ci_high": e.high, "n": e.n}
+        period = self.scenario.run.retention_period_days
+        return tabulate([{"metric": m.key, "label": m.text(period), "unit": m.unit,
+                          "mean": e.mean, "sd": e.sd, "ci_low": e.low, "ci_high": e.high,
+                          "n": e.n}
                          for m, e in ((m, self.estimates()[m.key]) for m in METRICS)])
 
 
@@ -88,27 +104,8 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     for run in results.values():
         if progress:
             progress(run)
-    if jobs <= 1:
-        for rep in todo:
-            run = run_replication(scenario, rep)
-            results[rep] = run
-            if progress:
-                progress(run)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            pending: set[Future[RunResult]] = {
-                pool.submit(run_replication, scenario, rep) for rep in todo}
-            try:
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        run = future.result()
-                        results[run.replication] = run
-                        if progress:
-                            progress(run)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+    for run in run_parallel(run_replication, ((scenario, rep) for rep in todo), jobs):
+        results[run.replication] = run
+        if progress:
+            progress(run)
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))

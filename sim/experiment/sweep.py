@@ -31,6 +31,9 @@ from sim.scenario.schema import from_raw
 Scalar = Annotated[Any, "scalar"]
 Design = Literal["grid", "random", "lhs", "sobol", "morris"]
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
+MORRIS_LEVELS = 4
+"""Grid levels of a Morris sample; its analysis (:mod:`sim.experiment.sweep_analysis`)
+must use the same number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,4 +301,4 @@ def unit_samples(design: str, dims: int, samples: int, seed: int) -> np.ndarray:
         return np.asarray(sobol.sample(problem, samples, calc_second_order=False, seed=seed))
     from SALib.sample import morris
 
-    return np.asarray(morris.sample(problem, samples, num_levels=4, seed=seed))
+    return np.asarray(morris.sample(problem, samples, num_levels=MORRIS_LEVELS, seed=seed))

@@ -4,13 +4,12 @@ runs finished in."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sim.experiment.output import write_atomic
+from sim.atomic import write_atomic
+from sim.experiment.output import rows_csv
 from sim.experiment.sweep import Sweep
 from sim.metrics import METRICS, estimate
 
@@ -48,32 +47,18 @@ def summary_rows(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str,
     return rows
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-    return out.getvalue()
-
-
 def write_exports(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str, float]]],
                   folder: Path) -> list[Path]:
     tidy, summary = tidy_rows(sweep, values), summary_rows(sweep, values)
-    paths = []
-    for name, rows in (("sweep", tidy), ("summary", summary)):
-        write_atomic(folder / f"{name}.csv", _csv(rows))
-        paths.append(folder / f"{name}.csv")
+    paths = [write_atomic(folder / f"{name}.csv", rows_csv(rows))
+             for name, rows in (("sweep", tidy), ("summary", summary))]
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return paths
     for name, rows in (("sweep", tidy), ("summary", summary)):
-        target = folder / f"{name}.parquet"
-        tmp = folder / f".{name}.parquet.tmp"
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
-        tmp.replace(target)
-        paths.append(target)
+        buffer = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows), buffer)
+        paths.append(write_atomic(folder / f"{name}.parquet", buffer.getvalue().to_pybytes()))
     return paths

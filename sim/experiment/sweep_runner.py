@@ -14,11 +14,10 @@ from pathlib import Path
 
 from sim.experiment.executors import Outcome, run_dask, run_local
 from sim.experiment.expect import Verdict, judge_all
-from sim.experiment.output import scenario_toml
 from sim.experiment.store import Store
 from sim.experiment.sweep import Sweep
 from sim.experiment.sweep_output import collect, write_exports
-from sim.scenario import Issue, ScenarioError
+from sim.scenario import Issue, ScenarioError, scenario_toml
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def render_report(result: ComparisonResult) -> str:
 
 def write_report(result: ComparisonResult, path: Path) -> Path:
     """Write the report to ``path`` atomically (readers see the old file or the new)."""
-    from sim.experiment.output import write_atomic
+    from sim.atomic import write_atomic
 
     path = Path(path)
     write_atomic(path, render_report(result))

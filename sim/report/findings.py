@@ -12,7 +12,14 @@ import math
 from dataclasses import dataclass
 
 from sim.experiment.compare import ComparisonResult
-from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate, format_value
+from sim.formats import (
+    format_difference_interval,
+    format_interval,
+    format_plain,
+    format_probability,
+    format_size,
+)
+from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
 from sim.report.html import Html, el, join
 
 SUMMARY_METRICS = ("profit", "customer_retention", "cost_per_customer", "mean_satisfaction",
@@ -88,46 +95,11 @@ def paired(result: ComparisonResult, a: str, b: str, key: str) -> Estimate:
     return estimate([x.metrics[key] - y.metrics[key] for x, y in zip(runs_a, runs_b, strict=True)])
 
 
-def shown(value: float, unit: str) -> str:
-    """``format_value`` without the sign of a zero that rounding left ('-0.0 min')."""
-    text = format_value(value, unit)
-    if text.startswith("-") and not any(c in "123456789" for c in text):
-        return text[1:]
-    return text
-
-
-def amount(value: float, metric: Metric) -> str:
-    """A difference's size without its sign: '52,300', '3.2 points', '4.5 min'."""
-    if metric.unit == "share":
-        return f"{100 * abs(value):.1f} points"
-    if metric.unit == "nps":
-        return f"{abs(value):.1f} points"
-    return shown(abs(value), metric.unit)
-
-
-def interval(e: Estimate, metric: Metric) -> str:
-    """'95% CI 35,100 to 37,700', or '' without an interval."""
-    if math.isnan(e.low):
-        return ""
-    return f"95% CI {shown(e.low, metric.unit)} to {shown(e.high, metric.unit)}"
-
-
-def difference_interval(d: Estimate, metric: Metric) -> str:
-    if metric.unit == "share":
-        return f"{100 * d.low:+.1f} to {100 * d.high:+.1f} points"
-
-    def signed(x: float) -> str:
-        text = shown(x, metric.unit)
-        return text if text.startswith("-") else f"+{text}"
-
-    return f"{signed(d.low)} to {signed(d.high)}"
-
-
 def sentence(f: Finding) -> Html:
     """The finding as one sentence, strategy names in bold."""
     m = f.metric
-    value = shown(f.value.mean, m.unit)
-    ci = interval(f.value, m)
+    value = format_plain(f.value.mean, m.unit)
+    ci = format_interval(f.value, m)
     stated = f"{value} ({ci})" if ci else value
     if f.runner_up is None or f.difference is None:
         return join([el("strong", m.text()), f": {stated}."])
@@ -140,14 +112,14 @@ def sentence(f: Finding) -> Html:
     if m.key == "profit" and f.value.mean < 0:
         wins = "loses the least money (profit)"
     lead = [el("strong", f.best), f" {wins}: ",
-            stated, f", {amount(d.mean, m)} {better} than ", el("strong", f.runner_up),
+            stated, f", {format_size(d.mean, m)} {better} than ", el("strong", f.runner_up),
             " on the same customers"]
     if f.clear is None:
         tail = " (one replication: no confidence interval; run more to tell)."
     elif f.clear:
-        tail = f", a clear difference (paired 95% CI {difference_interval(d, m)})."
+        tail = f", a clear difference (paired 95% CI {format_difference_interval(d, m)})."
     else:
-        tail = (f", but that is within the noise (paired 95% CI {difference_interval(d, m)} "
+        tail = (f", but that is within the noise (paired 95% CI {format_difference_interval(d, m)} "
                 "includes zero).")
     return join([*lead, tail])
 
@@ -159,7 +131,7 @@ def probability_line(result: ComparisonResult) -> Html:
     ranking = sorted(result.names, key=lambda n: -best[n])
     parts: list[Html | str] = []
     for i, name in enumerate(ranking):
-        parts += [", " if i else "", el("strong", name), f" {best[name]:.0%}"]
+        parts += [", " if i else "", el("strong", name), f" {format_probability(best[name])}"]
     n = len(result.results[0].runs)
     rough = f" With only {n} replications this is rough." if n < 10 else ""
     return join([f"Probability of having the best {label} (bootstrap over replications): ",
@@ -167,4 +139,4 @@ def probability_line(result: ComparisonResult) -> Html:
 
 
 __all__ = ["SUMMARY_METRICS", "Finding", "findings", "paired", "probability_line", "sentence",
-           "shown", "undefined"]
+           "undefined"]

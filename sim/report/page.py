@@ -16,15 +16,9 @@ from string import Template
 from typing import Any
 
 from sim.experiment.compare import ComparisonResult
-from sim.metrics import (
-    METRIC_BY_KEY,
-    METRICS,
-    Metric,
-    format_difference,
-    format_half_width,
-    verdict,
-)
-from sim.report.findings import findings, probability_line, sentence, shown, undefined
+from sim.formats import format_difference, format_half_width, format_plain
+from sim.metrics import METRIC_BY_KEY, METRICS, Metric, verdict
+from sim.report.findings import findings, probability_line, sentence, undefined
 from sim.report.html import Html, el, esc, join
 from sim.report.parameters import market_differences, parameters_section
 from sim.report.style import CSS
@@ -129,7 +123,7 @@ def _best(result: ComparisonResult, metric: Metric) -> str | None:
 
 def _cell(result: ComparisonResult, name: str, metric: Metric, best: str | None) -> Html:
     e = result.result(name).estimates()[metric.key]
-    mean = el("span", shown(e.mean, metric.unit),
+    mean = el("span", format_plain(e.mean, metric.unit),
               cls="mean best" if name == best else "mean")
     ci = None if math.isnan(e.low) else el("span", f" ±{format_half_width(e, metric)}", cls="ci")
     diff = None
@@ -227,7 +221,7 @@ def _close(fig: Any) -> None:
 
 
 def _resolved(result: ComparisonResult) -> Html:
-    from sim.experiment.output import scenario_toml
+    from sim.scenario import scenario_toml
 
     blocks = [join([el("h4", r.scenario.name), el("pre", scenario_toml(r.scenario))])
               for r in result.results]

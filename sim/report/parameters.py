@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim.experiment.compare import MARKET_PARTS
+from sim.formats import format_duration, format_number, format_share
 from sim.report.html import Html, el, join
 from sim.scenario.distributions import Distribution
 from sim.scenario.model import Scenario, Strategy
@@ -27,29 +28,12 @@ KIND_LABELS = {
 }
 
 
-def duration(hours: float) -> str:
-    """Hours as a person says them: '45 min', '1.5 h', '10 d', '4 w'."""
-    if hours >= 168 and abs(hours / 168 - round(hours / 168)) < 1e-9:
-        return f"{round(hours / 168)} w"
-    if hours >= 48:
-        return f"{hours / 24:.3g} d"
-    if hours >= 1:
-        return f"{hours:.3g} h"
-    return f"{60 * hours:.3g} min"
-
-
-def number(value: float) -> str:
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
 def distribution(d: Distribution, is_duration: bool = False, share: bool = False) -> str:
     """'median 75 (lognormal, σ 0.25)', 'mean 45 min (gamma, cv 0.4)', '2% to 12%'."""
     def show(x: float) -> str:
         if is_duration:
-            return duration(x)
-        return f"{100 * x:.3g}%" if share else number(x)
+            return format_duration(x)
+        return format_share(x) if share else format_number(x)
 
     k, p = d.kind, d.params
     if k == "constant":
@@ -87,17 +71,18 @@ def market_tables(s: Scenario) -> Html:
            ("Replications", str(r.replications)), ("Seed", str(r.seed))]
     business = [("Servers", str(b.servers)),
                 ("Open", f"{clock(b.open_hour)} to {clock(b.close_hour)}, every day"),
-                ("Staff cost per hour", number(b.staff_cost_per_hour)),
-                ("Unit cost per visit", number(b.unit_cost_per_visit)),
-                ("Service failure rate", f"{100 * b.failure_rate:.3g}%"),
-                ("Fix / apology cost", f"{number(b.fix_cost)} / {number(b.apology_cost)}"),
+                ("Staff cost per hour", format_number(b.staff_cost_per_hour)),
+                ("Unit cost per visit", format_number(b.unit_cost_per_visit)),
+                ("Service failure rate", format_share(b.failure_rate)),
+                ("Fix / apology cost",
+                 f"{format_number(b.fix_cost)} / {format_number(b.apology_cost)}"),
                 ("Request cost (reasonable / not)",
-                 f"{number(b.request_cost)} / {number(b.unreasonable_request_cost)}")]
-    market = [("New prospects per day", number(m.new_customers_per_day)),
+                 f"{format_number(b.request_cost)} / {format_number(b.unreasonable_request_cost)}")]
+    market = [("New prospects per day", format_number(m.new_customers_per_day)),
               ("Competition", f"{m.alternatives:g} (0 monopoly, 1 many equal rivals)"),
               ("Lock-in (switching cost)", f"{m.lock_in:g}, weighted by (1 \u2212 competition)\u00b2"),
               ("Reputation of ordinary service (norm)", f"{m.norm_reputation:g} of 10"),
-              ("Acquisition cost", f"{number(m.acquisition_cost)} per new prospect"),
+              ("Acquisition cost", f"{format_number(m.acquisition_cost)} per new prospect"),
               ("Referral delay", distribution(m.referral_delay, is_duration=True))]
     return join([el("div", key_value_table("Run", run), key_value_table("Business", business),
                     key_value_table("Market", market), cls="param-grid"),
@@ -106,7 +91,7 @@ def market_tables(s: Scenario) -> Html:
 
 def segments_table(s: Scenario) -> Html:
     rows: list[tuple[str, Any]] = [
-        ("Share of new customers", lambda g: f"{100 * g.share:.3g}%"),
+        ("Share of new customers", lambda g: format_share(g.share)),
         ("Willingness to pay", lambda g: distribution(g.wtp)),
         ("Value of time per hour", lambda g: distribution(g.value_of_time_per_h)),
         ("Service time", lambda g: distribution(g.service_time, is_duration=True)),
@@ -151,11 +136,11 @@ def policy(obj: object) -> str:
 
 def strategy_rows(st: Strategy) -> list[tuple[str, str]]:
     return [
-        ("Tiers", ", ".join(f"{t.name} {number(t.price)}" for t in st.tiers)),
+        ("Tiers", ", ".join(f"{t.name} {format_number(t.price)}" for t in st.tiers)),
         ("Tier assignment", policy(st.assignment)),
         ("Admission", policy(st.admission)),
         ("After a failure", policy(st.recovery)),
-        ("Screening accuracy", f"{100 * st.screening_accuracy:.3g}%"),
+        ("Screening accuracy", format_share(st.screening_accuracy)),
         ("Exclusivity boost", f"{st.exclusivity_boost:g}"),
         ("Adaptation", policy(st.adaptation)),
     ]
@@ -180,9 +165,9 @@ def tiers_table(s: Scenario) -> Html:
                "Delight chance", *(["Min spend"] if by_spend else [])]
     rows = []
     for t in s.strategy.tiers:
-        cells = [number(t.price), f"{t.value:g}", str(t.priority), f"{t.service_level:g}",
-                 policy(t.requests), policy(t.refunds), f"{100 * t.delight_chance:.3g}%",
-                 *([number(t.min_spend)] if by_spend else [])]
+        cells = [format_number(t.price), f"{t.value:g}", str(t.priority), f"{t.service_level:g}",
+                 policy(t.requests), policy(t.refunds), format_share(t.delight_chance),
+                 *([format_number(t.min_spend)] if by_spend else [])]
         rows.append(el("tr", el("th", t.name, scope="row"), [el("td", c) for c in cells]))
     preset = f" (preset {s.strategy.preset})" if s.strategy.preset and \
         s.strategy.preset != s.name else ""

@@ -4,6 +4,10 @@ Every draw maps one uniform ``u`` in [0, 1) to a value through the inverse CDF. 
 simulation hands in the uniform from a fixed slot of a customer's random stream, so a
 draw never shifts another one (common random numbers per decision, MODEL.md).
 
+Parsing and validating need no numerics: scipy (and the gamma tables built with numpy)
+load only when a distribution is first sampled, so ``simrun check`` and ``--help`` start
+fast.
+
 Forms accepted in a scenario (durations take a number of hours or a unit string)::
 
     3.5                                        # constant
@@ -25,8 +29,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from scipy import special
 
 from sim.scenario.errors import Issue, suggest
 from sim.scenario.units import parse_duration_h
@@ -58,10 +60,22 @@ class Distribution:
     params: tuple[float, ...]
     sample: Callable[[float], float] = field(init=False, repr=False, compare=False)
     """The value at quantile ``u`` (0 < u < 1): the inverse CDF, a plain closure because
-    the simulation calls it several times per visit."""
+    the simulation calls it several times per visit. Built on the first call (see
+    :meth:`sampler`), which then replaces this attribute with the closure itself."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sample", _make_ppf(self.kind, self.params))
+        object.__setattr__(self, "sample", self._sample_first)
+
+    def sampler(self) -> Callable[[float], float]:
+        """The inverse CDF as a plain closure, built once (it may need scipy)."""
+        sample = self.sample
+        if getattr(sample, "__func__", None) is Distribution._sample_first:
+            sample = _make_ppf(self.kind, self.params)
+            object.__setattr__(self, "sample", sample)
+        return sample
+
+    def _sample_first(self, u: float) -> float:
+        return self.sampler()(u)
 
     def __reduce__(self) -> tuple[type, tuple[str, tuple[float, ...]]]:
         """Pickle by parameters (the sampler is rebuilt), so scenarios cross processes."""
@@ -76,6 +90,8 @@ class Distribution:
         if k == "lognormal":
             return p[0] * math.exp(p[1] ** 2 / 2)
         if k == "normal":
+            from scipy import special
+
             mean, sd, low, high = p
             if sd == 0:
                 return mean
@@ -119,6 +135,7 @@ def _gamma_table(shape: float, scale: float) -> list[float]:
     every scenario unpickled in a worker rebuilds its distributions, and a sweep loads
     the same distributions at every point (64 KB a table)."""
     import numpy as np
+    from scipy import special
 
     n = GAMMA_TABLE_SIZE
     return (special.gammaincinv(shape, np.arange(n + 1) / n) * scale).tolist()  # type: ignore[no-any-return]
@@ -130,6 +147,8 @@ def _gamma_ppf(shape: float, scale: float) -> Callable[[float], float]:
     The outer 64 cells at each end (1.6% of draws), where the quantile function curves
     hardest, use the exact function; inside, the relative error is below 1e-5 for
     cv <= 1 and below 4e-4 for cv = 2."""
+    from scipy import special
+
     n = GAMMA_TABLE_SIZE
     table = _gamma_table(shape, scale)
     gammaincinv = special.gammaincinv
@@ -146,6 +165,8 @@ def _gamma_ppf(shape: float, scale: float) -> Callable[[float], float]:
 
 
 def _make_ppf(kind: str, p: tuple[float, ...]) -> Callable[[float], float]:
+    from scipy import special
+
     if kind == "constant":
         value = p[0]
         return lambda u: value

@@ -7,8 +7,6 @@ Internal errors are ordinary exceptions and are not caught here.
 
 from __future__ import annotations
 
-import difflib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +55,8 @@ def toml_literal(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        import json  # here, not at the top: the command line starts without it
+
         return json.dumps(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
@@ -69,5 +69,7 @@ def toml_literal(value: object) -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """A did-you-mean hint for a misspelt key or name, or None."""
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None

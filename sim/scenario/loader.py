@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from sim.scenario.errors import Issue, ScenarioError, suggest
 from sim.scenario.model import Behaviour, Business, Market, Run, Scenario, Segment, Strategy
 from sim.scenario.schema import from_raw, to_raw
@@ -276,6 +278,14 @@ def set_path(raw: dict[str, Any], path: str, value: Any) -> str | None:
                 return None
             node = node[key]
     return None
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """The resolved scenario as a TOML file (results/<name>/scenario.toml, ``simrun
+    check``): running it reproduces the run exactly."""
+    header = ("# Resolved scenario: every default filled in. Running this file reproduces\n"
+              "# the run exactly: simrun <this file>\n")
+    return header + tomli_w.dumps(resolved_raw(scenario))
 
 
 def resolved_raw(scenario: Scenario) -> dict[str, Any]:

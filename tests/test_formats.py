@@ -1,0 +1,64 @@
+"""Numbers read the same wherever they appear: one formatter for tables, reports and charts."""
+
+from __future__ import annotations
+
+import math
+
+from sim.formats import (
+    MINUS,
+    format_amount_tick,
+    format_compact,
+    format_difference,
+    format_duration,
+    format_number,
+    format_parameter,
+    format_percent,
+    format_plain,
+    format_short,
+    format_size,
+    format_value,
+)
+from sim.metrics import METRIC_BY_KEY, Estimate
+
+
+def test_tables_show_money_shares_and_hours_as_people_read_them() -> None:
+    assert format_value(36412.4, "money") == "36,412"
+    assert format_value(12.345, "money") == "12.35"
+    assert format_value(0.575, "share") == "57.5%"
+    assert format_value(0.75, "hours") == "45.0 min"
+    assert format_value(2.5, "hours") == "2.50 h"
+    assert format_value(math.nan, "money") == "n/a"
+
+
+def test_a_rounded_zero_loses_its_sign_and_a_size_has_none() -> None:
+    assert format_plain(-0.0001, "hours") == "0.0 min"
+    assert format_plain(-36412.4, "money") == "-36,412"
+    assert format_size(-0.0321, METRIC_BY_KEY["customer_retention"]) == "3.2 points"
+
+
+def test_a_share_difference_is_in_points_with_its_half_width() -> None:
+    d = Estimate(-0.042, 0.01, 8, -0.047, -0.037)
+    assert format_difference(d, METRIC_BY_KEY["customer_retention"]) == "-4.2 pts ±0.5"
+
+
+def test_charts_write_short_numbers_with_a_typographic_minus() -> None:
+    assert format_short(1_500_000) == "1.5M"
+    assert format_short(12_345) == "12k"
+    assert format_short(-2_500) == f"{MINUS}2.5k"
+    assert format_percent(0.25) == "25%"
+    assert format_percent(0.575) == "57.5%"
+    assert format_compact(0.575, "share") == "57.5%"
+    assert format_compact(-1234, "money") == f"{MINUS}1.2k"
+    assert format_compact(0.75, "hours") == "45 min"
+    assert format_amount_tick(0.5) == "0.5"
+    assert format_parameter(0.36666) == "0.367"
+    assert format_parameter(110.0) == "110"
+
+
+def test_settings_read_as_durations_and_plain_numbers() -> None:
+    assert format_duration(0.75) == "45 min"
+    assert format_duration(1.5) == "1.5 h"
+    assert format_duration(240) == "10 d"
+    assert format_duration(672) == "4 w"
+    assert format_number(2500) == "2,500"
+    assert format_number(0.12345) == "0.1235"

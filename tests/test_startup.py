@@ -1,0 +1,73 @@
+"""Start-up: the command line loads only what a command needs.
+
+``simrun --help`` and ``simrun check`` load no numpy, scipy or matplotlib; a run loads
+no scipy.stats, pandas or matplotlib. These tests check which modules a fresh
+interpreter holds in ``sys.modules`` when the command is done, never how long it
+took: ``bench/bench_startup.py`` measures the time.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.scenario.distributions import Distribution
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("numpy", "scipy", "matplotlib", "pandas")
+
+
+def imported_by(*args: str) -> set[str]:
+    """Every module loaded by a fresh ``simrun ARGS``: ``sys.modules`` when it exits."""
+    script = ("import atexit, sys\n"
+              "atexit.register(lambda: print('MODULES', *sys.modules, file=sys.stderr))\n"
+              "from sim.cli import main\n"
+              "sys.argv[0] = 'simrun'\n"
+              "main()\n")
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def loaded(modules: set[str], *packages: str) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in packages or m in packages)
+
+
+def test_help_loads_no_numerics() -> None:
+    modules = imported_by("--help")
+    assert "sim.cli" in modules
+    assert loaded(modules, *HEAVY) == []
+
+
+def test_check_validates_and_prints_without_numerics() -> None:
+    modules = imported_by("check", "scenarios/tiered.toml")
+    assert "sim.scenario.loader" in modules
+    assert loaded(modules, *HEAVY) == []
+
+
+def test_a_short_run_loads_no_scipy_stats_pandas_or_matplotlib(tmp_path: Path) -> None:
+    modules = imported_by("scenarios/tiered.toml", "-n", "2", "-j", "1", "--set", "run.days=20",
+                          "--set", "run.warmup_days=5", "--out", str(tmp_path))
+    assert (tmp_path / "summary.json").is_file()
+    assert "numpy" in modules  # the run did happen here, in this process
+    assert [m for m in modules if m == "scipy.stats" or m.startswith("scipy.stats.")] == []
+    assert loaded(modules, "pandas", "matplotlib") == []
+
+
+def test_a_distribution_builds_its_sampler_on_first_use() -> None:
+    gamma = Distribution("gamma", (0.75, 0.4))
+    early = gamma.sample  # held before the first draw: still cheap to call
+    first = gamma.sample(0.3)
+    built = gamma.sample
+    assert built is not early
+    assert built is gamma.sampler()
+    assert early(0.3) == first == built(0.3)
+    again = pickle.loads(pickle.dumps(gamma))
+    assert again == gamma
+    assert again.sample(0.3) == first
+    assert math.isclose(Distribution("normal", (10, 2, 0, 12)).mean, 9.4248, rel_tol=1e-4)
