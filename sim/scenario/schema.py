@@ -190,7 +190,7 @@ def _check_range(value: Any, raw: object, at: str, issues: list[Issue], meta: An
 
 def _policy(role: str, raw: object, at: str, issues: list[Issue]) -> Any:
     """A policy from its kind name or a table with ``kind`` and settings."""
-    kinds = registry(role)
+    kinds = registry(role, plugins=False)
     if raw is None:
         raw = DEFAULT_KIND[role]
     where = at
@@ -205,6 +205,8 @@ def _policy(role: str, raw: object, at: str, issues: list[Issue]) -> Any:
                                 "with 'kind'", raw))
         return None
     kind = raw.get("kind", DEFAULT_KIND[role])
+    if isinstance(kind, str) and kind not in kinds:
+        kinds = registry(role)  # perhaps an installed package's policy
     if not isinstance(kind, str) or kind not in kinds:
         hint = suggest(str(kind), kinds)
         issues.append(Issue(where, f"unknown {role} policy; known: {', '.join(kinds)}",

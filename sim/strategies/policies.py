@@ -27,7 +27,6 @@ This module imports nothing from the rest of simrun: the scenario layer builds o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 ROLES = ("admission", "assignment", "requests", "refunds", "recovery", "adaptation")
@@ -54,11 +53,14 @@ def policy(role: str, kind: str):  # type: ignore[no-untyped-def]
     return register
 
 
-def registry(role: str) -> dict[str, type]:
-    """The policies of one role, plugins from entry points included (loaded once)."""
+def registry(role: str, *, plugins: bool = True) -> dict[str, type]:
+    """The policies of one role; with ``plugins``, those of installed packages too
+    (entry points, read once: only when asked, since reading them costs start-up time
+    and a scenario that names a built-in kind never needs them)."""
     global _PLUGINS_LOADED
-    if not _PLUGINS_LOADED:
+    if plugins and not _PLUGINS_LOADED:
         _PLUGINS_LOADED = True
+        
         for entry in metadata.entry_points(group="simrun.policies"):
             entry.load()
     return REGISTRY[role]
