@@ -60,7 +60,8 @@ def registry(role: str, *, plugins: bool = True) -> dict[str, type]:
     global _PLUGINS_LOADED
     if plugins and not _PLUGINS_LOADED:
         _PLUGINS_LOADED = True
-        
+        from importlib import metadata
+
         for entry in metadata.entry_points(group="simrun.policies"):
             entry.load()
     return REGISTRY[role]
