@@ -27,10 +27,18 @@ class Metric:
     group: str
     """Section of the results table: Headline, Money, Customers, Visits, ..."""
 
-    def text(self, period_days: int | None = None) -> str:
-        """The label, with the retention period filled in where it has one."""
+    def text(self, period_days: int | None = None, currency: str = "") -> str:
+        """The label as a person reads it: the retention period filled in where it has
+        one, and the currency after a money metric's name ('Profit (EUR)')."""
         period = f"{period_days}-day period" if period_days else "period"
-        return self.label.replace("{period}", period)
+        text = self.label.replace("{period}", period)
+        if self.unit != "money" or not currency:
+            return text
+        return f"{text[:-1]}, {currency})" if text.endswith(")") else f"{text} ({currency})"
+
+    def text_for(self, scenario: Any) -> str:
+        """:meth:`text` with a scenario's retention period and currency."""
+        return self.text(scenario.run.retention_period_days, scenario.business.currency)
 
     @property
     def higher_is_better(self) -> bool:

@@ -43,6 +43,16 @@ class ComparisonResult:
     def names(self) -> tuple[str, ...]:
         return tuple(r.scenario.name for r in self.results)
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Each strategy's display label (``strategy.label``, else its name); labels that
+        two strategies share get the name added, so a reader can tell them apart."""
+        labels = {r.scenario.name: r.scenario.label for r in self.results}
+        shared = {label for label in labels.values()
+                  if list(labels.values()).count(label) > 1}
+        return {name: f"{label} ({name})" if label in shared and label != name else label
+                for name, label in labels.items()}
+
     def result(self, name: str) -> ScenarioResult:
         return self.results[self.names.index(name)]
 

@@ -311,6 +311,11 @@ class Scenario:
         return self.business.close_hour - self.business.open_hour
 
     @property
+    def label(self) -> str:
+        """How people see the strategy: its label, else the run's name."""
+        return self.strategy.label or self.run.name
+
+    @property
     def servers(self) -> int:
         """Staff on duty: the strategy's own staffing, else the business's."""
         return self.strategy.servers or self.business.servers
