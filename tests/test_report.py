@@ -35,7 +35,7 @@ from sim.experiment.output import load_any, write_comparison, write_results
 from sim.experiment.runner import run_scenario
 from sim.metrics import METRICS
 from sim.report import render_report, write_report
-from sim.report.findings import findings, sentence
+from sim.report.findings import finding, findings, sentence
 from sim.report.parameters import market_differences
 from sim.scenario import load_scenario
 
@@ -113,24 +113,24 @@ class Page(HTMLParser):
 
 def test_report_has_a_title_naming_the_strategies(report: str) -> None:
     page = Page(report)
-    assert page.title == "god vs tiered · simrun report"
-    assert "<h1>god vs tiered</h1>" in report
+    assert page.title == "Customer is God vs Tiered service · simrun report"
+    assert "<h1>Customer is God vs Tiered service</h1>" in report
 
 
 def test_report_names_every_strategy_in_the_tables_and_the_parameters(report: str) -> None:
     page = Page(report)
     key = page.table("Metric")
-    assert key[0] == ["Metric", "god (baseline)", "tiered"]
-    assert [row[0] for row in key[1:4]] == ["Profit", "Customer retention (per 90-day period)",
-                                            "Cost per customer served"]
+    assert key[0] == ["Metric", "Customer is God (baseline)", "Tiered service"]
+    assert [row[0] for row in key[1:4]] == [
+        "Profit (EUR)", "Customer retention (per 90-day period)", "Cost per customer served (EUR)"]
     strategies = page.table("Strategy")
-    assert strategies[0] == ["Strategy", "god", "tiered"]
+    assert strategies[0] == ["Strategy", "Customer is God", "Tiered service"]
     assert "basic 35, standard 55, premium 95" in strategies[1]
 
 
 def test_full_table_lists_every_metric(report: str) -> None:
     labels = {row[0] for table in Page(report).tables for row in table}
-    assert {m.text(90) for m in METRICS} <= labels
+    assert {m.text(90, "EUR") for m in METRICS} <= labels
 
 
 def test_summary_says_who_wins_each_headline_metric_from_the_numbers(
@@ -141,10 +141,11 @@ def test_summary_says_who_wins_each_headline_metric_from_the_numbers(
         pick = max if f.metric.higher_is_better else min
         assert f.best == pick(means, key=lambda n: means[n])
         assert f.runner_up is not None
-    profit = next(f for f in findings(comparison) if f.metric.key == "profit")
-    said = sentence(profit)
-    assert said.startswith(f"<strong>{profit.best}</strong> ")
-    assert f"than <strong>{profit.runner_up}</strong> on the same customers" in said
+    profit = finding(comparison, "profit")
+    said = sentence(comparison, profit)
+    labels = comparison.labels
+    assert said.startswith(f"<strong>{labels[profit.best]}</strong> ")
+    assert f"than <strong>{labels[profit.runner_up]}</strong> on the same customers" in said
     assert said in report
     assert "Probability of having the best profit" in report
 
@@ -206,7 +207,8 @@ def test_user_text_is_escaped(comparison: ComparisonResult,
                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sim.charts, "CHARTS", {})
     first = comparison.results[0]
-    odd = replace(first.scenario, run=replace(first.scenario.run, name="<b>god & co</b>"))
+    odd = replace(first.scenario, run=replace(first.scenario.run, name="<b>god & co</b>"),
+                  strategy=replace(first.scenario.strategy, label="<b>god & co</b>"))
     result = ComparisonResult("<i>x</i>", (replace(first, scenario=odd), comparison.results[1]),
                               odd.name, "profit")
     text = render_report(result)
@@ -227,9 +229,9 @@ def test_one_strategy_report_has_no_comparison(single: ComparisonResult, tmp_pat
     write_results(single.results[0], tmp_path)
     text = render_report(load_any(tmp_path))
     page = Page(text)
-    assert page.title == "partner: strategy partner · simrun report"
-    assert page.table("Metric")[0] == ["Metric", "partner"]
-    assert "<strong>Profit</strong>: " in text
+    assert page.title == "Customer as partner: strategy partner · simrun report"
+    assert page.table("Metric")[0] == ["Metric", "Customer as partner"]
+    assert "<strong>Profit (EUR)</strong>: " in text
     assert "Probability of having the best" not in text
     assert len(page.images) == len(sim.charts.CHARTS)
 
@@ -388,7 +390,7 @@ def test_report_renders_in_a_real_browser(report: str, tmp_path: Path) -> None:
         pdf = base64.b64decode(browser.cdp("Page.printToPDF", printBackground=False)["data"])
         (tmp_path / "report.pdf").write_bytes(pdf)
 
-    assert seen["title"] == "god vs tiered · simrun report"
+    assert seen["title"] == "Customer is God vs Tiered service · simrun report"
     captions = [t["caption"] for t in seen["tables"]]
     assert "Key metrics per strategy" in captions
     assert "Customer segments" in captions

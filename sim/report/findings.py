@@ -1,9 +1,12 @@
-"""Who wins on what, worked out from the numbers and said in plain words.
+"""Who wins, and what the others do better: worked out from the numbers, said in true
+sentences.
 
-For each headline metric the best strategy is the one with the best mean (in the
-metric's direction); it is compared with the runner-up by the paired difference over
-replications (both met the same customers), and the difference counts as clear only
-when its 95% confidence interval excludes zero. Nothing here is a judgement beyond that.
+The verdict ranks the strategies on the comparison's metric (its mean, in the metric's
+direction) and sets the winner against the runner-up by the paired difference over
+replications (both met the same customers): a clear win when that difference's 95%
+interval excludes zero. Trade-offs are the other headline numbers on which a strategy is
+*clearly* better than the winner, each said so that it cannot mislead: a retention rate
+with the size of the base it is a rate of, waits with how busy the staff were.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
 from sim.report.html import Html, el, join
 
 SUMMARY_METRICS = ("profit", "customer_retention", "cost_per_customer", "mean_satisfaction",
-                   "mean_wait_h")
-"""The metrics the plain-language summary speaks about, in this order."""
+                   "nps", "mean_wait_h")
+"""The headline numbers the summary speaks about, in this order."""
 
 WINS = {
     "profit": "earns the most profit",
-    "customer_retention": "keeps the most customers",
+    "customer_retention": "keeps the largest share of its customers",
     "cost_per_customer": "serves a customer at the lowest cost",
-    "mean_satisfaction": "has the most satisfied customers",
+    "mean_satisfaction": "leaves its customers the most satisfied",
+    "nps": "has the best net promoter score",
     "mean_wait_h": "keeps waits shortest",
 }
 """How a win on each summary metric reads; other metrics read 'has the best <label>'."""
@@ -63,29 +67,28 @@ class Finding:
 
 def undefined(result: ComparisonResult, metrics: tuple[str, ...] = SUMMARY_METRICS
               ) -> list[Metric]:
-    """The metrics without a value for some strategy (e.g. 30-day retention in a run
-    that measures fewer than two periods)."""
+    """The metrics without a value for some strategy (e.g. customer retention in a run
+    that measures less than one retention period)."""
     return [METRIC_BY_KEY[key] for key in metrics
             if any(math.isnan(result.result(n).estimates()[key].mean) for n in result.names)]
+
+
+def finding(result: ComparisonResult, key: str) -> Finding:
+    metric = METRIC_BY_KEY[key]
+    means = {name: result.result(name).estimates()[key] for name in result.names}
+    sign = 1.0 if metric.higher_is_better else -1.0
+    ranked = sorted(result.names, key=lambda n: -sign * means[n].mean)
+    best = ranked[0]
+    runner_up = ranked[1] if len(ranked) > 1 else None
+    difference = None if runner_up is None else paired(result, best, runner_up, key)
+    return Finding(metric, best, means[best], runner_up, difference)
 
 
 def findings(result: ComparisonResult, metrics: tuple[str, ...] = SUMMARY_METRICS
              ) -> list[Finding]:
     """One finding per metric whose mean is defined for every strategy."""
-    out = []
     missing = {m.key for m in undefined(result, metrics)}
-    for key in metrics:
-        metric = METRIC_BY_KEY[key]
-        if key in missing:
-            continue
-        means = {name: result.result(name).estimates()[key] for name in result.names}
-        sign = 1.0 if metric.higher_is_better else -1.0
-        ranked = sorted(result.names, key=lambda n: -sign * means[n].mean)
-        best = ranked[0]
-        runner_up = ranked[1] if len(ranked) > 1 else None
-        difference = None if runner_up is None else paired(result, best, runner_up, key)
-        out.append(Finding(metric, best, means[best], runner_up, difference))
-    return out
+    return [finding(result, key) for key in metrics if key not in missing]
 
 
 def paired(result: ComparisonResult, a: str, b: str, key: str) -> Estimate:
@@ -95,48 +98,114 @@ def paired(result: ComparisonResult, a: str, b: str, key: str) -> Estimate:
     return estimate([x.metrics[key] - y.metrics[key] for x, y in zip(runs_a, runs_b, strict=True)])
 
 
-def sentence(f: Finding) -> Html:
-    """The finding as one sentence, strategy names in bold."""
+def ranking(result: ComparisonResult) -> list[str]:
+    """The strategies from best to worst on the comparison's metric."""
+    metric = METRIC_BY_KEY[result.metric]
+    sign = 1.0 if metric.higher_is_better else -1.0
+    means = {n: result.result(n).estimates()[metric.key].mean for n in result.names}
+    return sorted(result.names, key=lambda n: -sign * (means[n] if not math.isnan(means[n])
+                                                       else -math.inf * sign))
+
+
+def sentence(result: ComparisonResult, f: Finding) -> Html:
+    """The finding as one sentence, strategy labels in bold."""
+    labels = result.labels
     m = f.metric
+    text = m.text_for(result.results[0].scenario)
     value = format_plain(f.value.mean, m.unit)
     ci = format_interval(f.value, m)
     stated = f"{value} ({ci})" if ci else value
     if f.runner_up is None or f.difference is None:
-        return join([el("strong", m.text()), f": {stated}."])
+        return join([el("strong", text), f": {stated}."])
     if f.tie:
-        return join([el("strong", f.best), " and ", el("strong", f.runner_up),
-                     f" tie on {m.text().lower()}: {value}."])
+        return join([el("strong", labels[f.best]), " and ", el("strong", labels[f.runner_up]),
+                     f" tie on {text.lower()}: {value}."])
     d = f.difference
-    better = ("more" if d.mean > 0 else "less")
-    wins = WINS.get(m.key, f"has the best {m.text().lower()}")
+    better = "more" if d.mean > 0 else "less"
+    wins = WINS.get(m.key, f"has the best {text.lower()}")
     if m.key == "profit" and f.value.mean < 0:
-        wins = "loses the least money (profit)"
-    lead = [el("strong", f.best), f" {wins}: ",
-            stated, f", {format_size(d.mean, m)} {better} than ", el("strong", f.runner_up),
-            " on the same customers"]
+        wins = "loses the least money"
+    lead = [el("strong", labels[f.best]), f" {wins}: ", stated, (f", {format_size(d.mean, m)} "
+            f"{better} than "), el("strong", labels[f.runner_up]), " on the same customers"]
     if f.clear is None:
         tail = " (one replication: no confidence interval; run more to tell)."
     elif f.clear:
         tail = f", a clear difference (paired 95% CI {format_difference_interval(d, m)})."
     else:
-        tail = (f", but that is within the noise (paired 95% CI {format_difference_interval(d, m)} "
-                "includes zero).")
+        tail = (f", but that is within the noise (paired 95% CI "
+                f"{format_difference_interval(d, m)} includes zero).")
     return join([*lead, tail])
 
 
+def trade_offs(result: ComparisonResult) -> list[Html]:
+    """Each headline number on which another strategy is clearly better than the
+    winner on the comparison's metric, said truly."""
+    order = ranking(result)
+    winner = order[0]
+    said = []
+    for key in SUMMARY_METRICS:
+        metric = METRIC_BY_KEY[key]
+        if key == result.metric or metric in undefined(result, (key,)):
+            continue
+        for name in order[1:]:
+            d = paired(result, name, winner, key)
+            clearly_better = d.low > 0 if metric.higher_is_better else d.high < 0
+            if clearly_better:  # NaN bounds compare False: no interval, no claim
+                said.append(_trade_off(result, name, winner, metric))
+    return said
+
+
+def _trade_off(result: ComparisonResult, name: str, winner: str, metric: Metric) -> Html:
+    labels = result.labels
+    scenario = result.results[0].scenario
+
+    def mean(who: str, key: str) -> float:
+        return result.result(who).estimates()[key].mean
+
+    def both(key: str) -> str:
+        unit = METRIC_BY_KEY[key].unit
+        return f"{format_plain(mean(name, key), unit)} against {format_plain(mean(winner, key), unit)}"
+
+    key = metric.key
+    if key == "customer_retention":
+        base = (f"{format_plain(mean(name, 'customers_served'), 'count')} and "
+                f"{format_plain(mean(winner, 'customers_served'), 'count')} customers served")
+        claim, detail = ("keeps a larger share of its customers",
+                         (f"{both(key)} per {scenario.run.retention_period_days}-day period "
+                         f"(rates over {base})"))
+    elif key == "mean_wait_h":
+        claim, detail = ("keeps waits shorter", (f"{both(key)} on average, with its staff busy "
+                         f"{both('utilisation')} of their hours"))
+    elif key == "cost_per_customer":
+        claim, detail = "serves a customer for less", f"{both(key)} per customer served"
+    elif key == "mean_satisfaction":
+        claim, detail = ("leaves its customers more satisfied",
+                         f"{both(key)} out of 10 on served visits")
+    elif key == "nps":
+        claim, detail = "has more promoters among its customers", f"NPS {both(key)}"
+    elif key == "profit":
+        claim, detail = "earns more profit", f"{both(key)} over the measured days"
+    else:
+        claim, detail = f"does better on {metric.text_for(scenario).lower()}", both(key)
+    return join(["But ", el("strong", labels[name]), f" {claim} than ",
+                 el("strong", labels[winner]), f": {detail}."])
+
+
 def probability_line(result: ComparisonResult) -> Html:
-    """'Probability of having the best profit: tiered 100%, god 0%.'"""
+    """'Probability of having the best profit: Tiered service 100%, ...'."""
     best = result.probability_best()
-    label = METRIC_BY_KEY[result.metric].text().lower()
-    ranking = sorted(result.names, key=lambda n: -best[n])
+    labels = result.labels
+    label = METRIC_BY_KEY[result.metric].text_for(result.results[0].scenario).lower()
+    order = sorted(result.names, key=lambda n: -best[n])
     parts: list[Html | str] = []
-    for i, name in enumerate(ranking):
-        parts += [", " if i else "", el("strong", name), f" {format_probability(best[name])}"]
+    for i, name in enumerate(order):
+        parts += [", " if i else "", el("strong", labels[name]),
+                  f" {format_probability(best[name])}"]
     n = len(result.results[0].runs)
     rough = f" With only {n} replications this is rough." if n < 10 else ""
-    return join([f"Probability of having the best {label} (bootstrap over replications): ",
-                 *parts, ".", rough])
+    return join([(f"Probability of having the best {label} (bootstrap over replications, not "
+                 "a guarantee): "), *parts, ".", rough])
 
 
-__all__ = ["SUMMARY_METRICS", "Finding", "findings", "paired", "probability_line", "sentence",
-           "undefined"]
+__all__ = ["SUMMARY_METRICS", "Finding", "finding", "findings", "paired", "probability_line",
+           "ranking", "sentence", "trade_offs", "undefined"]

@@ -16,9 +16,18 @@ from string import Template
 from typing import Any
 
 from sim.experiment.compare import ComparisonResult
+from sim.experiment.diagnostics import cautions
 from sim.formats import format_difference, format_half_width, format_plain
 from sim.metrics import METRIC_BY_KEY, METRICS, Metric, verdict
-from sim.report.findings import findings, probability_line, sentence, undefined
+from sim.report.findings import (
+    finding,
+    findings,
+    probability_line,
+    ranking,
+    sentence,
+    trade_offs,
+    undefined,
+)
 from sim.report.html import Html, el, esc, join
 from sim.report.parameters import market_differences, parameters_section
 from sim.report.style import CSS
@@ -61,9 +70,10 @@ def render_page(result: ComparisonResult) -> str:
 
 
 def _title(result: ComparisonResult) -> str:
+    labels = result.labels
     if len(result.names) == 1:
-        return f"{result.names[0]}: strategy {_preset(result, result.names[0])}"
-    return " vs ".join(result.names)
+        return f"{labels[result.names[0]]}: strategy {_preset(result, result.names[0])}"
+    return " vs ".join(labels[n] for n in result.names)
 
 
 def _preset(result: ComparisonResult, name: str) -> str:
@@ -83,15 +93,37 @@ def _subtitle(result: ComparisonResult) -> str:
         what = f"One strategy, {reps}"
     else:
         what = (f"{len(result.names)} strategies on the same customers, {reps}, "
-                f"baseline {result.baseline}")
+                f"baseline {result.labels[result.baseline]}")
     return f"{result.name} · {what} · {window} · seed {s.seed} · simrun {_version(result)}"
 
 
 def _summary(result: ComparisonResult) -> Html:
-    items = [el("li", sentence(f)) for f in findings(result)]
-    items += [el("li", f"{m.text()}: no value in this run (not defined here, e.g. too few "
-                 "measured days).", cls="missing") for m in undefined(result)]
-    parts: list[Html | None] = [el("ul", items, cls="findings")]
+    """The verdict on the comparison's metric, the ranking, the trade-offs, the cautions;
+    for one strategy, its headline numbers."""
+    labels = result.labels
+    parts: list[Html | None] = []
+    if len(result.names) > 1:
+        order = ranking(result)
+        parts.append(el("p", sentence(result, finding(result, result.metric)), cls="verdict"))
+        if len(order) > 2:
+            metric = METRIC_BY_KEY[result.metric]
+            parts.append(el("ol", [el("li", el("strong", labels[n]), ": ", format_plain(
+                result.result(n).estimates()[metric.key].mean, metric.unit)) for n in order],
+                cls="ranking"))
+        offs = trade_offs(result)
+        if offs:
+            parts.append(el("ul", [el("li", t) for t in offs], cls="findings"))
+    else:
+        parts.append(el("ul", [el("li", sentence(result, f)) for f in findings(result)],
+                        cls="findings"))
+    parts += [el("p", f"{m.text_for(result.results[0].scenario)}: no value in this run (not "
+                 "defined here, e.g. too few measured days).", cls="missing")
+              for m in undefined(result)]
+    warnings = cautions(result)
+    if warnings:
+        parts.append(el("div", el("h3", "Cautions"), el("ul", [el("li", c.text)
+                                                              for c in warnings]),
+                        cls="cautions"))
     if len(result.names) > 1:
         parts.append(el("p", probability_line(result), cls="probability"))
         differences = market_differences([r.scenario for r in result.results])
@@ -131,15 +163,17 @@ def _cell(result: ComparisonResult, name: str, metric: Metric, best: str | None)
         d = result.paired_difference(name, metric.key)
         judged = verdict(d, metric)
         diff = el("span", format_difference(d, metric), cls=f"diff {judged}",
-                  title=f"{judged} than {result.baseline}" if judged != "unclear"
-                  else f"not clearly different from {result.baseline}")
+                  title=f"{judged} than {result.labels[result.baseline]}"
+                  if judged != "unclear"
+                  else f"not clearly different from {result.labels[result.baseline]}")
     return el("td", mean, ci, diff)
 
 
 def _comparison_table(result: ComparisonResult, keys: Sequence[str], caption: str,
                       grouped: bool) -> Html:
     head = el("thead", el("tr", el("th", "Metric", scope="col"), [
-        el("th", name, el("span", " (baseline)", cls="baseline") if name == result.baseline
+        el("th", result.labels[name], el("span", " (baseline)", cls="baseline")
+           if name == result.baseline
            and len(result.names) > 1 else None, scope="col") for name in result.names]))
     rows = []
     group = None
@@ -150,7 +184,7 @@ def _comparison_table(result: ComparisonResult, keys: Sequence[str], caption: st
             rows.append(el("tr", el("th", group, colspan=len(result.names) + 1, scope="colgroup"),
                            cls="group"))
         best = _best(result, metric)
-        rows.append(el("tr", el("th", metric.text(result.results[0].scenario.run.retention_period_days), scope="row"),
+        rows.append(el("tr", el("th", metric.text_for(result.results[0].scenario), scope="row"),
                        [_cell(result, n, metric, best) for n in result.names],
                        cls="headline" if metric.group == "Headline" else None))
     return el("table", el("caption", caption), head, el("tbody", rows), cls="numbers")
@@ -161,7 +195,8 @@ def _legend(result: ComparisonResult) -> Html:
         return el("p", "Mean over replications ± half-width of the 95% confidence interval. "
                   "Money totals are over the measured days.", cls="note")
     return el("p", "Mean ± half-width of the 95% confidence interval; bold: the best mean. "
-              f"Second line: paired difference to {result.baseline} on the same customers, ",
+              f"Second line: paired difference to {result.labels[result.baseline]} on the same "
+              "customers, ",
               el("span", "better", cls="diff better"), " or ", el("span", "worse", cls="diff worse"),
               " when its 95% CI excludes zero, ", el("span", "grey", cls="diff unclear"),
               " when it does not. Money totals are over the measured days.", cls="note")
@@ -223,7 +258,7 @@ def _close(fig: Any) -> None:
 def _resolved(result: ComparisonResult) -> Html:
     from sim.scenario import scenario_toml
 
-    blocks = [join([el("h4", r.scenario.name), el("pre", scenario_toml(r.scenario))])
+    blocks = [join([el("h4", r.scenario.label), el("pre", scenario_toml(r.scenario))])
               for r in result.results]
     return el("details", el("summary", "Every parameter (the resolved scenario files)"),
               el("p", "Running one of these files with 'simrun' reproduces that strategy's "

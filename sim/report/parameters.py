@@ -149,7 +149,7 @@ def strategy_rows(st: Strategy) -> list[tuple[str, str]]:
 def strategies_table(scenarios: Sequence[Scenario]) -> Html:
     """Strategy-level knobs, one column per strategy."""
     head = el("thead", el("tr", el("th", "Strategy", scope="col"),
-                          [el("th", s.name, scope="col") for s in scenarios]))
+                          [el("th", s.label, scope="col") for s in scenarios]))
     columns = [strategy_rows(s.strategy) for s in scenarios]
     body = el("tbody", [el("tr", el("th", label, scope="row"), [el("td", col[i][1])
                                                                 for col in columns])
@@ -171,7 +171,7 @@ def tiers_table(s: Scenario) -> Html:
         rows.append(el("tr", el("th", t.name, scope="row"), [el("td", c) for c in cells]))
     preset = f" (preset {s.strategy.preset})" if s.strategy.preset and \
         s.strategy.preset != s.name else ""
-    return el("table", el("caption", f"{s.name}{preset}: tiers"),
+    return el("table", el("caption", f"{s.label}{preset}: tiers"),
               el("thead", el("tr", [el("th", c, scope="col") for c in columns])),
               el("tbody", rows), cls="params tiers")
 

@@ -153,6 +153,10 @@ class Adaptation(Protocol):
         """New service-level multiplier from the period's mean satisfaction and margin."""
         ...
 
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest multiplier it may set (equal: it does not adapt)."""
+        ...
+
 
 # --------------------------------------------------------------------------- admission
 @policy("admission", "everyone")
@@ -345,6 +349,9 @@ class NoAdaptation:
     def review(self, level: float, satisfaction: float, margin: float) -> float:
         return level
 
+    def bounds(self) -> tuple[float, float]:
+        return 1.0, 1.0
+
 
 @policy("adaptation", "satisfaction_target")
 @dataclass(frozen=True, slots=True)
@@ -367,6 +374,9 @@ class SatisfactionTarget:
     """Highest multiplier."""
     period_days: int = field(default=7, metadata={"ge": 1})
     """Days between reviews."""
+
+    def bounds(self) -> tuple[float, float]:
+        return self.min_level, self.max_level
 
     def review(self, level: float, satisfaction: float, margin: float) -> float:
         if margin < self.min_margin or satisfaction > self.target + self.band:
