@@ -9,7 +9,10 @@ detects with 90% probability.
 
 The default suite runs 10 replications of half-length runs (about 10 s on 2 cores): it
 catches gross errors (it detects a bias of about 4-10% on shares and numbers in system,
-25-40% on waits).
+25-40% on waits). ``pytest -m slow`` (CI's second step) runs enough to catch a 3% bias
+on every queueing line (``test_slow_checks_detect_a_3_percent_bias``) and shows that an
+engine 3% off in one parameter fails
+(``test_a_3_percent_parameter_error_fails_its_checks``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 import pytest
 from rich.console import Console
 
-from sim.checks.validate import Check, render_checks, run_checks
+from sim.checks.validate import Cases, Check, Runs, judge, render_checks, run_checks, simulate
 
 EXPECTED = (
     "M/M/2 mean wait, h (Erlang C)",
@@ -92,3 +95,96 @@ def test_the_report_states_tolerance_and_detectable_bias(checks: dict[str, Check
             assert 0 < check.detectable_bias < 0.5, check.name
             assert rows[check.name].split("│")[6].strip().endswith("%"), check.name
 
+
+# --- slow: enough to catch a 3% bias (pytest -m slow; CI runs it as its own step) ------
+
+SLOW_REPLICATIONS = 64
+SLOW_LENGTH = {"fifo": 5.5, "priority": 3.8, "abandon": 0.75, "buy": 0.5, "returns": 0.5,
+               "naor": 0.5}
+QUEUEING = EXPECTED[:8]
+
+
+@pytest.fixture(scope="module")
+def slow_runs() -> Runs:
+    return simulate(replications=SLOW_REPLICATIONS, jobs=2, seed=20240601, length=SLOW_LENGTH)
+
+
+@pytest.fixture(scope="module")
+def slow_checks(slow_runs: Runs) -> dict[str, Check]:
+    return {check.name: check for check in judge(slow_runs)}
+
+
+@pytest.mark.slow
+def test_slow_engine_matches_theory(slow_checks: dict[str, Check]) -> None:
+    failed = [f"{c.name}: theory {c.theory:.5g}, simulated {c.mean:.5g} ± {c.tolerance:.3g}"
+              for c in slow_checks.values() if not c.passed]
+    assert not failed
+
+
+@pytest.mark.slow
+def test_slow_checks_detect_a_3_percent_bias(slow_checks: dict[str, Check]) -> None:
+    """Every queueing line fails with probability >= 90% when the engine is 3% off.
+
+    A check fails with probability 90% for a relative bias of at least
+    a + (t + t_0.9) s_1 / sqrt(n length), with s_1 the relative sd of one replication at
+    length 1 (230 measured days; 115 for Erlang A), t = 3.48 (t_63 at 1% over 11
+    checks, two-sided) and t_0.9 = 1.30; catching 3% needs
+    n length >= (4.78 s_1 / (3% - a))^2. Observed s_1 at seed 20240601: mean wait
+    9.0%, p90 8.2%, number in system 3.7%, Cobham high 7.5% and low 8.2%, Erlang A
+    abandonment 1.7% and number in system 1.4%; so n length >= 207, 182, 35, 145, 172,
+    8 and 5 (for the mean wait the exact asymptotic variance of the chain gives
+    s_1 = 10.3%, so 268). With n = 64: length 5.5 for the M/M/2 queue (352), 3.8 for the
+    priority queue (243), 0.75 for Erlang A, which is set by a patience 3% longer
+    (number in system +1.7%, see below). Detectable biases at these settings: 2.3%,
+    2.2%, 0.9%, 2.3%, 2.5%, 1.3% and 1.0%. About 4.3 million visits: 6-7 CPU-minutes,
+    3.5 minutes on 2 idle cores.
+    """
+    too_weak = {name: f"{slow_checks[name].detectable_bias:.2%}" for name in QUEUEING
+                if slow_checks[name].detectable_bias > 0.03}
+    assert not too_weak
+
+
+def failed_with(runs: Runs, cases: Cases) -> set[str]:
+    """The checks (named as for the correct parameters) the runs fail against the
+    theory of ``cases``."""
+    return {right.name for right, wrong in zip(judge(runs), judge(runs, cases), strict=True)
+            if not wrong.passed}
+
+
+PARAMETER_ERRORS = {
+    "service_h": {EXPECTED[i] for i in (0, 1, 2, 4, 5, 6, 7)},
+    "arrivals_per_h": {EXPECTED[i] for i in (0, 1, 2, 6, 7)},
+    "patience_h": {"M/M/3+M mean number in system (Erlang A)"},
+    "abandoning_arrivals_per_h": {EXPECTED[4], EXPECTED[5]},
+    "wtp_median": {EXPECTED[8], EXPECTED[9]},
+    "return_probability": {EXPECTED[10]},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("factor", [1.03, 0.97])
+@pytest.mark.parametrize(("parameter", "expected"), PARAMETER_ERRORS.items(),
+                         ids=list(PARAMETER_ERRORS))
+def test_a_3_percent_parameter_error_fails_its_checks(slow_runs: Runs, parameter: str,
+                                                       expected: set[str],
+                                                       factor: float) -> None:
+    """An engine that got one parameter 3% wrong (services 3% longer, patience 3% longer,
+    3% more arrivals, ...) fails exactly the checks whose theory depends on it.
+
+    Judging the correct engine's runs against the theory of the parameter 3% larger (or
+    smaller) is the same comparison, with no change to the engine. For 3% larger the
+    theory moves (by
+    sim.checks.theory): services 3% longer, mean wait +11.5%, number in system +5.1%,
+    p90 +10.5%, abandonment +3.7%, Erlang A number in system +2.3%, Cobham +8.8% and
+    +12.1%; 3% more arrivals, +8.3%, +5.1%, +7.3%, Cobham +5.6% and +8.9%; patience 3%
+    longer, Erlang A number in system +1.7% (abandonment share -0.2%: below any
+    affordable power, so it must pass); 3% more abandoning arrivals, abandonment +3.5%,
+    number in system +4.1%; WTP median 3% higher, share who buy +4.8%; return
+    probability 3% higher, revenue per customer +4.1%. Little's law holds whatever the
+    parameters, and Naor's threshold floor(R mu / C) = floor(3.5) does not move by 3%.
+    3% smaller moves each about as much the other way.
+    """
+    defaults = Cases()
+    wrong = dataclasses.replace(defaults,
+                                **{parameter: getattr(defaults, parameter) * factor})
+    assert failed_with(slow_runs, wrong) == expected
