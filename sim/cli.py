@@ -427,8 +427,9 @@ def validate(replications: int, jobs: int | None, seed: int) -> None:
 
     Runs the model reduced to textbook cases (Erlang C, Erlang A, Cobham's priority
     queue, Little's law, purchase shares, the geometric series of returns, Naor's
-    threshold) and prints theory against simulation with a 95% CI and a verdict.
-    Exit code 1 if any check fails.
+    threshold) and prints theory against simulation, each check's tolerance (a
+    t-interval at 1% family-wise over the checks, plus derived allowances), the
+    smallest bias it detects and a verdict. Exit code 1 if any check fails.
 
     \b
     Example:

@@ -21,6 +21,7 @@ from sim.checks.theory import (
     lognormal_survival,
     naor_threshold,
     purchase_share,
+    window_means_from_empty,
 )
 
 # --- independent helpers -------------------------------------------------
@@ -149,6 +150,62 @@ def test_erlang_a_single_server_small_chain_by_hand() -> None:
     assert res.wait_probability == pytest.approx(1 - math.exp(-1), rel=1e-12)
     assert res.mean_queue_length == pytest.approx(math.exp(-1), rel=1e-12)  # E[(N-1)^+]
     assert res.abandon_probability == pytest.approx(math.exp(-1), rel=1e-12)
+
+
+# --- start-up transient -------------------------------------------------
+
+
+def window_means_by_quadrature(
+    lam: float, mu: float, c: int, theta: float, start: float, end: float
+) -> tuple[float, float]:
+    """The truncated generator's matrix exponential, integrated by the trapezoid rule."""
+    from scipy.linalg import expm
+
+    size = 80
+    q = np.zeros((size, size))
+    for n in range(size):
+        if n + 1 < size:
+            q[n, n + 1] = lam
+        if n > 0:
+            q[n, n - 1] = min(n, c) * mu + max(n - c, 0) * theta
+        q[n, n] = -q[n].sum()
+    times = np.linspace(start, end, 2001)
+    step = expm(q * (times[1] - times[0]))
+    p = np.zeros(size)
+    p[0] = 1.0
+    p = p @ expm(q * start)
+    states = np.arange(size)
+    in_system, waiting = [], []
+    for _ in times:
+        in_system.append(p @ states)
+        waiting.append(p @ np.maximum(states - c, 0))
+        p = p @ step
+    def average(values: list[float]) -> float:
+        return float(np.mean((np.array(values[1:]) + np.array(values[:-1])) / 2))
+
+    return average(in_system), average(waiting)
+
+
+@pytest.mark.parametrize(
+    ("lam", "c", "theta", "start", "end"),
+    [(2.4, 3, 0.0, 0.0, 20.0), (2.4, 3, 0.0, 5.0, 60.0), (3.0, 3, 1.0, 1.0, 15.0),
+     (0.5, 1, 0.0, 0.0, 4.0)],
+)
+def test_window_means_from_empty_match_the_matrix_exponential(
+    lam: float, c: int, theta: float, start: float, end: float
+) -> None:
+    means = window_means_from_empty(lam, 1.0, c, theta, start, end)
+    in_system, waiting = window_means_by_quadrature(lam, 1.0, c, theta, start, end)
+    assert means.in_system == pytest.approx(in_system, rel=1e-5)
+    assert means.waiting == pytest.approx(waiting, rel=1e-5)
+
+
+def test_window_means_from_empty_approach_the_steady_state_from_below() -> None:
+    steady = erlang_a(2.4, 1.0, 3, 0.0)
+    early = window_means_from_empty(2.4, 1.0, 3, 0.0, 0.0, 24.0)
+    late = window_means_from_empty(2.4, 1.0, 3, 0.0, 240.0, 5760.0)
+    assert early.in_system < late.in_system < steady.mean_in_system
+    assert late.waiting == pytest.approx(steady.mean_queue_length, rel=1e-6)
 
 
 # --- Cobham --------------------------------------------------------------
