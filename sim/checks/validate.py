@@ -65,9 +65,7 @@ value (for Little's law, whose theory is 0: the number in system).
 from __future__ import annotations
 
 import math
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -75,8 +73,11 @@ from typing import Any
 from rich.table import Table
 
 from sim.checks import theory
-from sim.experiment.runner import ScenarioResult, default_jobs, run_scenario
-from sim.metrics import WAIT_BIN_H, RunResult
+from sim.experiment.pool import run_parallel
+from sim.experiment.runner import ScenarioResult, default_jobs
+from sim.metrics import RunResult
+from sim.model.engine import run_replication
+from sim.model.tally import WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 
 FAMILY_ERROR = 0.01
@@ -296,24 +297,20 @@ def _run_all(scenarios: dict[str, Scenario], jobs: int | None) -> dict[str, Scen
     """Every replication of every scenario over one pool of worker processes (one pool
     per scenario would cost a second or two of start-up each)."""
     tasks = [(name, rep) for name, s in scenarios.items() for rep in range(s.run.replications)]
-    jobs = min(jobs or default_jobs(), len(tasks))
-    if jobs <= 1:
-        return {name: run_scenario(s, jobs=1) for name, s in scenarios.items()}
     # the longest first, so that no worker is left with a long one at the end
     tasks.sort(key=lambda task: -scenarios[task[0]].run.days
                * scenarios[task[0]].market.new_customers_per_day)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {task: pool.submit(run_scenario, scenarios[task[0]], replications=[task[1]],
-                                     jobs=1) for task in tasks}
-        try:
-            runs = {task: future.result().runs[0] for task, future in futures.items()}
-        except BaseException:
-            for future in futures.values():
-                future.cancel()
-            raise
+    runs: dict[tuple[str, int], RunResult] = {}
+    jobs = min(jobs or default_jobs(), len(tasks))
+    for name, run in run_parallel(_one_replication, ((n, scenarios[n], rep) for n, rep in tasks),
+                                  jobs):
+        runs[name, run.replication] = run
     return {name: ScenarioResult(s, tuple(runs[name, rep] for rep in range(s.run.replications)))
             for name, s in scenarios.items()}
+
+
+def _one_replication(name: str, scenario: Scenario, replication: int) -> tuple[str, RunResult]:
+    return name, run_replication(scenario, replication)
 
 
 def judge(runs: Runs, cases: Cases = Cases()) -> list[Check]:
@@ -341,7 +338,7 @@ def judge(runs: Runs, cases: Cases = Cases()) -> list[Check]:
     density = decay * (1 - QUANTILE)  # of the wait at its quantile (exponential tail)
     checks.append(Check(
         f"M/M/{c} 90th percentile wait, h (Erlang C)", p90, p90_values,
-        decay * WAIT_BIN_H**2 / 8 + curvature + p90 * fifo.startup_waiting
+        decay * WaitHistogram.FINE_H**2 / 8 + curvature + p90 * fifo.startup_waiting
         + fifo.edge_share(in_system) / density,
         "binning, quantile curvature, start-up, horizon edge"))
     second_moment = _mmc_sojourn_second_moment(lam, mu, c)
