@@ -8,22 +8,115 @@ similar size, so rounding stays many orders of magnitude below that.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 from helpers import tiny_scenario
 
-from sim.experiment.knob_groups import GROUP_NAMES, GROUPS, NOT_KNOBS, PRICES, combine
+import sim
+from sim.experiment.compare import compare
+from sim.experiment.explain import Attribution, coalition_scenario, explain
+from sim.experiment.knob_groups import GROUP_NAMES, GROUPS, NOT_KNOBS, PRICES, combine, players
 from sim.experiment.knob_groups import tier_sources as sources
 from sim.experiment.shapley import ShapleyPlan, plan
 from sim.scenario.model import Scenario, Strategy, Tier
-from sim.strategies.policies import HonourAll, HonourReasonable
+from sim.strategies.policies import BySegment, HonourAll, HonourReasonable
 
 FAST = {"run.days": 40, "run.warmup_days": 5, "run.replications": 3}
 
 
 def tiny(strategy: str, name: str, settings: dict[str, object] | None = None) -> Scenario:
     return tiny_scenario(strategy, {**FAST, "run.name": name, **(settings or {})})
+
+
+def adds_up(result: Attribution) -> bool:
+    """Every replication's contributions add up to its paired difference B - A."""
+    return all(math.isclose(sum(result.shares[g][r] for g in GROUP_NAMES), difference,
+                            rel_tol=1e-9)
+               for r, difference in enumerate(result.differences))
+
+
+@pytest.fixture(scope="module")
+def god_vs_tiered() -> Attribution:
+    return explain(tiny("god", "god"), tiny("tiered", "tiered"), jobs=1)
+
+
+# ----------------------------------------------------------------------------- efficiency
+def test_contributions_add_up_to_the_paired_difference_in_every_replication(
+        god_vs_tiered: Attribution) -> None:
+    assert god_vs_tiered.players == ("prices and tiers", "requests", "refunds",
+                                     "service level", "delight")
+    assert adds_up(god_vs_tiered)
+
+
+def test_the_total_is_the_comparisons_paired_difference(god_vs_tiered: Attribution) -> None:
+    """Same seed, same replications: the coalition of every group is B itself, and the
+    mean of the contributions is compare's paired difference."""
+    cmp = compare([god_vs_tiered.a, god_vs_tiered.b], jobs=1)
+    profits = {name: [run.metrics["profit"] for run in cmp.result(name).runs]
+               for name in ("god", "tiered")}
+    assert god_vs_tiered.differences == tuple(
+        b - a for a, b in zip(profits["god"], profits["tiered"], strict=True))
+    paired = cmp.paired_difference("tiered", "profit").mean
+    assert math.isclose(god_vs_tiered.total.mean, paired, rel_tol=1e-9)
+    means = sum(e.mean for e in god_vs_tiered.contributions.values())
+    assert math.isclose(means, paired, rel_tol=1e-9)
+
+
+def test_sampled_permutations_still_add_up_exactly() -> None:
+    a = tiny("god", "god")
+    b = tiny("god", "lean", {"strategy.tiers[0].requests": "none",
+                             "strategy.tiers[0].refunds": "verified",
+                             "strategy.tiers[0].delight_chance": 0.0})
+    result = explain(a, b, jobs=1, exact_max_players=2, permutations=2)
+    assert not result.plan.exact
+    assert len(result.players) == 3
+    assert adds_up(result)
+
+
+# ------------------------------------------------------------------------- null players
+def test_a_group_set_alike_contributes_exactly_zero() -> None:
+    """Strategies that differ only in refunds: refunds is the only player and takes the
+    whole difference; every other group is 0, exactly, in every replication."""
+    a = tiny("god", "god")
+    b = tiny("god", "verified", {"strategy.tiers[0].refunds": "verified"})
+    result = explain(a, b, jobs=1)
+    assert result.players == ("refunds",)
+    assert result.shares["refunds"] == result.differences
+    for group in GROUP_NAMES:
+        if group != "refunds":
+            assert result.shares[group] == (0.0,) * 3
+            e = result.contributions[group]
+            assert (e.mean, e.low, e.high) == (0.0, 0.0, 0.0)
+
+
+def test_a_group_that_changes_nothing_here_gets_exactly_zero_on_request_cost() -> None:
+    """Under god's rules (every request honoured or none, every claim refunded) nothing
+    is screened, so screening accuracy changes no draw and no decision: its Shapley value
+    is exactly 0, and refusing every request takes the whole difference, which by hand
+    is minus A's request cost (B honours no request)."""
+    a = tiny("god", "god")
+    b = tiny("god", "strict", {"strategy.tiers[0].requests": "none",
+                               "strategy.screening_accuracy": 0.5})
+    result = explain(a, b, metric="request_cost", jobs=1)
+    assert result.players == ("requests", "screening")
+    assert result.shares["screening"] == (0.0,) * 3
+    assert result.shares["requests"] == tuple(-x for x in result.a_values)
+    assert all(x > 0 for x in result.a_values)
+
+
+def test_the_notebook_api_gives_a_table_and_a_waterfall() -> None:
+    pytest.importorskip("pandas")
+    a = tiny("god", "god")
+    b = tiny("god", "verified", {"strategy.tiers[0].refunds": "verified"})
+    why = sim.explain(a, b, jobs=1)
+    rows = why.summary()
+    assert list(rows["group"]) == [*GROUP_NAMES, "total"]
+    assert rows.set_index("group").loc["refunds", "b_setting"] == "verified"
+    assert why.total == why.contributions["refunds"]
+    labels = [t.get_text() for t in why.chart().axes[0].get_yticklabels()]
+    assert labels == ["god", "refunds", "verified"]
 
 
 # ------------------------------------------------------------------------ the Shapley math
@@ -89,6 +182,15 @@ def test_one_tier_takes_the_same_named_tier_of_the_other_side() -> None:
     assert [t.name for t in mixed.tiers] == ["basic", "standard", "premium"]
     assert [t.requests for t in mixed.tiers] == [HonourAll()] * 3
     assert [t.price for t in mixed.tiers] == [35.0, 55.0, 95.0]
+
+
+def test_an_assignment_by_segment_travels_with_its_tiers() -> None:
+    a = tiny("tiered", "by-segment", {"strategy.assignment": {
+        "kind": "by_segment", "tiers": {"regulars": "basic", "premium": "premium"}}})
+    b = tiny("god", "god")
+    assert isinstance(coalition_scenario(a, b, {"requests"}).strategy.assignment, BySegment)
+    assert coalition_scenario(a, b, {PRICES}).strategy.assignment == b.strategy.assignment
+    assert players(a.strategy, b.strategy)[0] == PRICES
 
 
 def test_coalitions_of_nothing_and_everything_are_a_and_b() -> None:
