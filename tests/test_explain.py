@@ -8,13 +8,18 @@ similar size, so rounding stays many orders of magnitude below that.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import tiny_scenario
+import tomli_w
+from click.testing import CliRunner
+from helpers import tiny_raw, tiny_scenario
 
 import sim
+from sim.cli import main
 from sim.experiment.compare import compare
 from sim.experiment.explain import Attribution, coalition_scenario, explain
 from sim.experiment.knob_groups import GROUP_NAMES, GROUPS, NOT_KNOBS, PRICES, combine, players
@@ -197,3 +202,69 @@ def test_coalitions_of_nothing_and_everything_are_a_and_b() -> None:
     a, b = tiny("god", "god").strategy, tiny("scarcity", "scarcity").strategy
     assert combine(a, b, ()) == a
     assert combine(a, b, GROUP_NAMES) == dataclasses.replace(b, preset=a.preset, label=a.label)
+
+
+# ------------------------------------------------------------------------------------ CLI
+def simrun(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), prog_name="simrun")
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def write(path: Path, strategy: str, settings: dict[str, object] | None = None) -> str:
+    raw = tiny_raw(strategy, {**FAST, "run.replications": 2, **(settings or {})})
+    raw["run"].pop("name")
+    path.write_text(tomli_w.dumps(raw))
+    return str(path)
+
+
+def test_simrun_explain_prints_the_table_and_writes_the_files(tmp_path: Path) -> None:
+    a = write(tmp_path / "god.toml", "god")
+    b = write(tmp_path / "strict.toml", "god", {"strategy.tiers[0].requests": "none",
+                                                "strategy.tiers[0].refunds": "verified"})
+    code, out = simrun("explain", a, b, "-j", "1", "--out", str(tmp_path / "why"), "--charts")
+    assert code == 0
+    assert "Shapley contributions" in out
+    assert "all -> none" in out
+    assert "always -> verified" in out
+    assert "Total (strict - god," in out
+    assert "from requests" in out
+    assert "from refunds" in out
+    summary = json.loads((tmp_path / "why/explain.json").read_text())
+    assert summary["metric"] == "profit"
+    assert summary["replications"] == 2
+    assert [g["group"] for g in summary["groups"]] == list(GROUP_NAMES)
+    total = sum(g["contribution"]["mean"] for g in summary["groups"])
+    assert math.isclose(total, summary["total"]["mean"], rel_tol=1e-9)
+    rows = (tmp_path / "why/explain.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * len(GROUP_NAMES)
+    assert sorted(p.name for p in (tmp_path / "why/charts").iterdir()) == [
+        "waterfall.png", "waterfall.svg"]
+
+
+def test_simrun_explain_refuses_identical_strategies(tmp_path: Path) -> None:
+    a = write(tmp_path / "god.toml", "god")
+    code, out = simrun("explain", a, a, "-j", "1", "--out", str(tmp_path))
+    assert code == 2
+    assert "nothing to explain" in out
+
+
+def test_simrun_explain_names_the_valid_metrics(tmp_path: Path) -> None:
+    a = write(tmp_path / "god.toml", "god")
+    b = write(tmp_path / "tiered.toml", "tiered")
+    code, out = simrun("explain", a, b, "--metric", "profitt", "--out", str(tmp_path))
+    assert code == 2
+    assert "unknown metric" in out
+    assert "did you mean 'profit'?" in out
+    assert "cost_per_customer" in out
+
+
+def test_simrun_explain_refuses_different_markets_and_missing_files(tmp_path: Path) -> None:
+    a = write(tmp_path / "god.toml", "god")
+    b = write(tmp_path / "tiered.toml", "tiered", {"market.alternatives": 0.9})
+    code, out = simrun("explain", a, b, "--out", str(tmp_path))
+    assert code == 2
+    assert "market differs" in out
+    code, out = simrun("explain", a, str(tmp_path / "nowhere.toml"))
+    assert code == 2
+    assert "no such file" in out

@@ -204,9 +204,10 @@ def check(a: Scenario, b: Scenario, metric: str, who: Collection[str]) -> None:
     """Refuse what cannot be explained, naming every problem at once."""
     problems = []
     if metric not in METRIC_BY_KEY:
+        known = f"metrics: {', '.join(METRIC_BY_KEY)}"
+        hint = suggest(metric, METRIC_BY_KEY)
         problems.append(Issue("--metric", "unknown metric", metric,
-                              suggest(metric, METRIC_BY_KEY)
-                              or f"metrics: {', '.join(METRIC_BY_KEY)}"))
+                              f"{hint} {known}" if hint else known))
     problems.extend(Issue("", f"{d}: an explanation mixes strategies on one market, so A "
                               "and B must differ only in [strategy]")
                     for d in check_same_market([a, b]))
