@@ -7,6 +7,8 @@ Notebook use::
     result.summary()
     cmp = sim.compare("scenarios/god.toml", "scenarios/tiered.toml")
     cmp.summary()
+    why = sim.explain("scenarios/god.toml", "scenarios/tiered.toml")
+    why.summary()
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "compare", "load_scenario", "run"]
+__all__ = ["__version__", "compare", "explain", "load_scenario", "run"]
 
 
 def __getattr__(name: str) -> Any:
     """Lazy API: ``import sim`` stays cheap for the CLI and worker processes."""
-    if name in ("run", "compare"):
+    if name in ("run", "compare", "explain"):
         from sim import api
 
         return getattr(api, name)

@@ -1,4 +1,4 @@
-"""The Python API for notebooks: ``sim.run`` and ``sim.compare``.
+"""The Python API for notebooks: ``sim.run``, ``sim.compare`` and ``sim.explain``.
 
 The CLI is a thin layer over the same calls. Results are plain objects
 (:class:`~sim.experiment.runner.ScenarioResult`,
@@ -18,6 +18,8 @@ from typing import Any
 
 from sim.experiment.compare import ComparisonResult, load_comparison
 from sim.experiment.compare import compare as _compare
+from sim.experiment.explain import Attribution
+from sim.experiment.explain import explain as _explain
 from sim.experiment.runner import ScenarioResult, attach_charts, run_scenario
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.loader import run_overrides
@@ -87,4 +89,24 @@ def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str |
         from sim.experiment.output import write_comparison
 
         write_comparison(result, Path(out))
+    return result
+
+
+def explain(a: ScenarioLike, b: ScenarioLike, *, metric: str = "profit",
+            replications: int | None = None, seed: int | None = None,
+            overrides: Iterable[str] = (), jobs: int | None = None,
+            out: str | Path | None = None) -> Attribution:
+    """Why B beats (or trails) A: the paired difference in ``metric`` split among the
+    knob groups in which the strategies differ, as Shapley values with 95% CIs.
+
+    >>> why = sim.explain("scenarios/god.toml", "scenarios/tiered.toml", replications=10)
+    >>> why.contributions["prices and tiers"]     # Estimate(mean, sd, n, low, high)
+    >>> why.total, why.summary(), why.chart()
+    """
+    extra = run_overrides(overrides, replications, seed)
+    result = _explain(_load(a, extra), _load(b, extra), metric=metric, jobs=jobs)
+    if out is not None:
+        from sim.experiment.explain_output import write_explanation
+
+        write_explanation(result, Path(out))
     return result

@@ -218,6 +218,70 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
 
 @main.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@run_options
+@click.option("--metric", default="profit", show_default=True,
+              help="Metric whose difference is explained.")
+@click.option("--charts", is_flag=True, help="Also write the waterfall chart (PNG and SVG).")
+def explain(a: Path, b: Path, replications: int | None, seed: int | None,
+            out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
+            output_format: str, metric: str, charts: bool) -> None:
+    """Explain why strategy B beats (or trails) strategy A on one metric.
+
+    A and B are two files on the same market. The paired difference B - A is split
+    among the strategy's knob groups in which they differ (prices and tiers, requests,
+    refunds, screening, service level, delight, recovery, admission and capacity,
+    scarcity pricing, adaptation) as Shapley values: each mix of groups from A and B
+    runs on the same customers, and the contributions add up to the difference.
+    Writes explain.json and explain.csv to results/<A>-vs-<B>-explained/.
+
+    \b
+    Example:
+      simrun explain scenarios/god.toml scenarios/tiered.toml -n 10 --charts
+    """
+    from sim.experiment.explain import explain as run_explain
+    from sim.experiment.explain_output import (
+        explain_dict,
+        explain_folder_name,
+        write_explanation,
+    )
+    from sim.scenario import load_scenario
+    from sim.scenario.loader import run_overrides
+
+    extra = run_overrides(overrides, replications, seed)
+    bar = _Progress("runs", enabled=not quiet and output_format == "table")
+    try:
+        specs = [load_scenario(path, extra) for path in (a, b)]
+        with bar:
+            result = run_explain(specs[0], specs[1], metric=metric, jobs=jobs,
+                                 on_start=bar.start, progress=bar.advance)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: nothing was written.", err=True)
+        sys.exit(130)
+    target = out_dir or Path("results") / explain_folder_name(result)
+    write_explanation(result, target)
+    if charts:
+        from sim.charts.explain import write_explain_chart
+
+        write_explain_chart(result, target / "charts")
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(explain_dict(result), indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views import explain_table
+
+        Console().print(explain_table(result))
+        click.echo(f"Results written to {target}/")
+
+
+@main.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path))
 @click.option("-j", "--jobs", type=click.IntRange(min=1),
               help="Local worker processes (default: all cores).")

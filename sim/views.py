@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.experiment.compare import ComparisonResult
+from sim.experiment.explain import Attribution
 from sim.experiment.runner import ScenarioResult
 from sim.formats import format_difference, format_half_width, format_probability, format_value
 from sim.metrics import METRIC_BY_KEY, METRICS, verdict
@@ -92,3 +93,40 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
          "replications); ± is the 95% CI half-width.\n"), "dim"),
         (f"Probability of the best {label}: ", "bold"), ranking)
     return Group(table, note)
+
+
+def explain_table(result: Attribution) -> Group:
+    """Each knob group, what A and B set it to, and its contribution to the paired
+    difference (mean and 95% CI), then the total and the story in one sentence."""
+    metric = result.metric_info
+    a, b, run = result.a.name, result.b.name, result.a.run
+    label = metric.text(run.retention_period_days)
+    head = f"{b} against {a}" if result.verb == "is within noise of" else \
+        f"Why {b} {result.verb} {a}"
+    title = (f"{head} on {label.lower()}: Shapley contributions of the "
+             f"strategy's knob groups, {result.used} replications on the same customers, "
+             f"seed {result.seed}")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("Knob group")
+    table.add_column(f"What differs ({a} -> {b})")
+    table.add_column("Contribution ±95% CI", justify="right")
+    for row in result.groups():
+        group, e = row["group"], row["contribution"]
+        if row["differs"]:
+            what = "; ".join(f"{x.label} {x.a} -> {x.b}".strip() for x in result.aspects(group))
+            cell = Text(format_difference(e, metric), style=COLOURS[verdict(e, metric)])
+            table.add_row(group, what, cell)
+        else:
+            table.add_row(Text(group, style="dim"), Text(f"same: {row['a_setting']}", style="dim"),
+                          Text("0", style="dim"))
+    table.add_section()
+    total = result.total
+    table.add_row(Text(f"Total ({b} - {a}, paired)", style="bold"), "",
+                  Text(format_difference(total, metric), style="bold"))
+    method = ("exact over all coalitions" if result.plan.exact else
+              f"from {len(result.plan.permutations)} sampled permutations of the groups")
+    how = (f"{a}: {format_value(result.a_value.mean, metric.unit)}, {b}: "
+           f"{format_value(result.b_value.mean, metric.unit)}. Shapley values {method} "
+           f"({len(result.plan.coalitions)} strategies run); each replication's "
+           "contributions add up to its paired difference.\n")
+    return Group(table, Text.assemble((how, "dim"), (result.sentence(), "bold")))

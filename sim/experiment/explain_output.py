@@ -1,0 +1,85 @@
+"""Files of an explanation: explain.json (groups, contributions with 95% CIs, the total,
+metric, seed, replications, simrun version) and explain.csv (one row per group and
+replication, so the numbers can be analysed again), both written atomically.
+
+Like every results file they hold nothing that varies between identical runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sim.experiment.explain import Attribution
+from sim.experiment.output import write_atomic
+from sim.metrics import Estimate
+
+CSV_COLUMNS = ("replication", "group", "differs", "contribution", "difference", "a_value",
+               "b_value")
+
+
+def explain_folder_name(result: Attribution) -> str:
+    """The default results folder: results/<A>-vs-<B>-explained."""
+    return f"{result.a.name}-vs-{result.b.name}-explained"
+
+
+def explain_dict(result: Attribution) -> dict[str, Any]:
+    metric = result.metric_info
+    groups = [{**row, "contribution": estimate_dict(row["contribution"])}
+              for row in result.groups()]
+    run = result.a.run
+    return {
+        "a": result.a.name,
+        "b": result.b.name,
+        "metric": result.metric,
+        "metric_label": metric.text(run.retention_period_days),
+        "unit": metric.unit,
+        "simrun_version": result.version,
+        "seed": result.seed,
+        "replications": result.replications,
+        "replications_used": result.used,
+        "days": run.days,
+        "warmup_days": run.warmup_days,
+        "method": "exact" if result.plan.exact else "sampled permutations",
+        "permutations": len(result.plan.permutations),
+        "coalitions": len(result.plan.coalitions),
+        "a_value": estimate_dict(result.a_value),
+        "b_value": estimate_dict(result.b_value),
+        "total": estimate_dict(result.total),
+        "groups": groups,
+        "sentence": result.sentence(),
+    }
+
+
+def estimate_dict(e: Estimate) -> dict[str, Any]:
+    return {"mean": _num(e.mean), "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)],
+            "n": e.n}
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def explain_csv(result: Attribution) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    differences = result.differences
+    for r in range(result.replications):
+        for group, values in result.shares.items():
+            writer.writerow([r, group, group in result.players, repr(values[r]),
+                             repr(differences[r]), repr(result.a_values[r]),
+                             repr(result.b_values[r])])
+    return buffer.getvalue()
+
+
+def write_explanation(result: Attribution, folder: Path) -> list[Path]:
+    """Write explain.json and explain.csv into ``folder``; returns their paths."""
+    paths = [folder / "explain.json", folder / "explain.csv"]
+    write_atomic(paths[0], json.dumps(explain_dict(result), indent=2) + "\n")
+    write_atomic(paths[1], explain_csv(result))
+    return paths
