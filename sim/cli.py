@@ -144,11 +144,14 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @click.option("--all-metrics", is_flag=True, help="Show every metric in the table.")
 @click.option("--charts", is_flag=True, help="Also write the workshop charts (PNG and SVG).")
 @click.option("--report", is_flag=True, help="Also write report.html (charts included).")
+@click.option("--explain/--no-explain", "explain_winner", default=None,
+              help="Explain why the winner wins (knob groups, Shapley; 2^k runs per "
+                   "replication). Default: with --report.")
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
             output_format: str, baseline: str | None, metric: str | None, name: str | None,
             allow_different_markets: bool, all_metrics: bool, charts: bool,
-            report: bool) -> None:
+            report: bool, explain_winner: bool | None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
@@ -196,6 +199,8 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     write_comparison(result, target)
     for checkpoint in checkpoints.values():
         checkpoint.clear()
+    if report if explain_winner is None else explain_winner:
+        result = _explained(result, target, jobs, quiet or output_format != "table")
     if charts or report:
         from sim.charts import write_charts
 
@@ -215,6 +220,30 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         Console().print(comparison_table(result, all_metrics))
         click.echo(f"Results written to {target}/")
+
+
+def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
+    """The comparison with why its winner wins (explain.json and .csv written), or as it
+    was when that cannot be explained (one strategy, different markets, a tie of knobs)."""
+    from dataclasses import replace
+
+    from sim.experiment.explain import explain_winner
+    from sim.experiment.explain_output import as_written, explain_dict, write_explanation
+
+    if len(result.names) < 2:
+        return result
+    try:
+        with _Progress("runs to explain the winner", enabled=not quiet) as bar:
+            why = explain_winner(result, jobs=jobs, on_start=bar.start, progress=bar.advance)
+    except ScenarioError as error:
+        click.echo(f"Not explained: {error.format()}", err=True)
+        return result
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: the comparison is written; the explanation is not.",
+                   err=True)
+        sys.exit(130)
+    write_explanation(why, target)
+    return replace(result, why=as_written(explain_dict(why)))
 
 
 @main.command()
@@ -267,7 +296,7 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
     if charts:
         from sim.charts.explain import write_explain_chart
 
-        write_explain_chart(result, target / "charts")
+        write_explain_chart(explain_dict(result), target / "charts")
     if output_format == "json":
         import json
 

@@ -239,7 +239,7 @@ def test_simrun_explain_prints_the_table_and_writes_the_files(tmp_path: Path) ->
     rows = (tmp_path / "why/explain.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * len(GROUP_NAMES)
     assert sorted(p.name for p in (tmp_path / "why/charts").iterdir()) == [
-        "waterfall.png", "waterfall.svg"]
+        "why.png", "why.svg"]
 
 
 def test_simrun_explain_refuses_identical_strategies(tmp_path: Path) -> None:

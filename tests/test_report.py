@@ -412,3 +412,42 @@ def test_report_renders_in_a_real_browser(report: str, tmp_path: Path) -> None:
     assert dark_in_print == []
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2
+
+
+@pytest.fixture(scope="module")
+def explained(comparison: ComparisonResult) -> tuple[ComparisonResult, Any]:
+    """The comparison with why its winner wins (every mix of knob groups, 3 replications)."""
+    from sim.experiment.explain import explain_winner
+    from sim.experiment.explain_output import as_written, explain_dict
+
+    why = explain_winner(comparison, jobs=2)
+    return replace(comparison, why=as_written(explain_dict(why))), why
+
+
+def test_the_report_says_why_the_winner_wins_group_by_group(
+        explained: tuple[ComparisonResult, Any]) -> None:
+    result, why = explained
+    text = render_report(result)
+    winner = result.ranking()[0]
+    assert why.b.name == winner
+    assert '<section id="why">' in text
+    assert why.sentence() + "." in text
+    page = Page(text)
+    table = page.table("Knob group")
+    assert [row[0] for row in table[1:-1]] == list(why.players)
+    assert table[-1][0].startswith(f"Total ({result.labels[winner]}")
+    assert 'id="chart-why"' in text
+
+
+def test_a_report_without_an_explanation_says_how_to_get_one(report: str) -> None:
+    assert "Not explained in this run" in report
+
+
+def test_an_explained_report_read_back_from_disk_is_the_same_file(
+        explained: tuple[ComparisonResult, Any], tmp_path: Path) -> None:
+    from sim.experiment.explain_output import write_explanation
+
+    result, why = explained
+    write_comparison(result, tmp_path)
+    write_explanation(why, tmp_path)
+    assert render_report(load_any(tmp_path)) == render_report(result)

@@ -4,7 +4,7 @@ Each case is one line of ``simrun validate``. sim/checks/validate.py states the 
 check passes when |mean - theory| <= t s/sqrt(n) + a, with t the Student-t quantile at
 1% family-wise (Bonferroni over the statistical checks) and a a deterministic
 allowance derived for that check (start-up, horizon edge, histogram binning, quantile
-curvature); Naor's threshold is exact. Each check states the smallest relative bias it
+curvature); the join-or-balk thresholds are exact. Each check states the smallest relative bias it
 detects with 90% probability.
 
 The default suite runs 10 replications of half-length runs (about 10 s on 2 cores): it
@@ -37,8 +37,12 @@ EXPECTED = (
     "Share who buy at price 60 = S_WTP(60)",
     "Revenue per arrival = 60 x S_WTP(60)",
     "Revenue per customer, return prob 0.7 (geometric series)",
-    "Naor: longest queue joined (M/M/1, R=7, C=2, mu=1)",
-    "Naor: shortest queue balked at",
+    "M/M/2/4 share turned away (blocking)",
+    "M/M/2/4 mean number in system",
+    "Join or balk, wait only (the model): longest queue joined (M/M/1, R=7, C=2, mu=1)",
+    "Join or balk, wait only (the model): shortest queue balked at",
+    "Join or balk, Naor: wait and own service: longest queue joined (M/M/1, R=7, C=2, mu=1)",
+    "Join or balk, Naor: wait and own service: shortest queue balked at",
 )
 
 
@@ -66,8 +70,8 @@ def test_the_tolerance_is_the_t_half_width_plus_the_allowance() -> None:
 
 def test_checks_share_a_one_percent_family_wise_level(checks: dict[str, Check]) -> None:
     statistical = [c for c in checks.values() if not c.exact]
-    assert len(statistical) == 11
-    assert all(c.level == pytest.approx(0.01 / 11) for c in statistical)
+    assert len(statistical) == 13
+    assert all(c.level == pytest.approx(0.01 / 13) for c in statistical)
 
 
 def test_a_theory_outside_the_tolerance_fails(checks: dict[str, Check]) -> None:
@@ -88,7 +92,7 @@ def test_the_report_states_tolerance_and_detectable_bias(checks: dict[str, Check
     text = console.export_text()
     assert "Tolerance" in text
     assert "Detects" in text
-    assert "1% family-wise over 11 checks" in text
+    assert "1% family-wise over 13 checks" in text
     rows = {line.split("│")[1].strip(): line for line in text.splitlines() if "│" in line}
     for check in checks.values():
         if not check.exact:
@@ -100,7 +104,7 @@ def test_the_report_states_tolerance_and_detectable_bias(checks: dict[str, Check
 
 SLOW_REPLICATIONS = 64
 SLOW_LENGTH = {"fifo": 5.5, "priority": 3.8, "abandon": 0.75, "buy": 0.5, "returns": 0.5,
-               "naor": 0.5}
+               "naor": 0.5, "naor_classic": 0.5, "room": 0.75}
 QUEUEING = EXPECTED[:8]
 
 
@@ -152,12 +156,13 @@ def failed_with(runs: Runs, cases: Cases) -> set[str]:
 
 
 PARAMETER_ERRORS = {
-    "service_h": {EXPECTED[i] for i in (0, 1, 2, 4, 5, 6, 7)},
+    "service_h": {EXPECTED[i] for i in (0, 1, 2, 4, 5, 6, 7, 11, 12)},
     "arrivals_per_h": {EXPECTED[i] for i in (0, 1, 2, 6, 7)},
     "patience_h": {"M/M/3+M mean number in system (Erlang A)"},
     "abandoning_arrivals_per_h": {EXPECTED[4], EXPECTED[5]},
     "wtp_median": {EXPECTED[8], EXPECTED[9]},
     "return_probability": {EXPECTED[10]},
+    "room_arrivals_per_h": {EXPECTED[11], EXPECTED[12]},
 }
 
 

@@ -45,8 +45,14 @@ CHARTS: dict[str, Chart] = {
 
 def write_charts(result: ComparisonResult, folder: Path) -> list[Path]:
     """Write NAME.png (150 dpi) and NAME.svg for every chart into ``folder``; returns the
-    paths written. Same result, same SVG bytes."""
-    return write_charts_with(CHARTS, result, folder)
+    paths written, with why.png and why.svg when the comparison was explained. Same
+    result, same SVG bytes."""
+    paths = write_charts_with(CHARTS, result, folder)
+    if result.why is not None:
+        from sim.charts.explain import write_explain_chart
+
+        paths += write_explain_chart(result.why, folder)
+    return paths
 
 
 class ChartBook:

@@ -4,12 +4,15 @@ differs, each step with the 95% CI of its contribution.
 Built in the house style (:mod:`sim.charts.style`): horizontal bars read top to bottom
 like the profit waterfall, A and B in the first two strategy colours, the steps neutral,
 the CI drawn where the running total stands after the step. The chart only reads an
-:class:`~sim.experiment.explain.Attribution`.
+explanation's summary (explain.json's content), so a report read back from disk
+draws the same chart as one rendered from memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -18,29 +21,32 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from sim.charts import style
 from sim.charts.data import errors
 from sim.charts.files import write_figures
-from sim.experiment.explain import Attribution
+from sim.experiment.explain_output import estimate_from_dict
 from sim.formats import MINUS, format_difference, format_value, with_minus
-from sim.metrics import Estimate
+from sim.metrics import METRIC_BY_KEY, Estimate
 
 
-def explain_waterfall(result: Attribution) -> Figure:
+def explain_waterfall(why: Mapping[str, Any]) -> Figure:
+    """The waterfall of an explanation, from its summary (explain.json's content:
+    :func:`sim.experiment.explain_output.explain_dict`)."""
     with style.styled():
-        return _waterfall(result)
+        return _waterfall(why)
 
 
-def _waterfall(result: Attribution) -> Figure:
-    metric = result.metric_info
-    a, b = result.labels
-    label = metric.text_for(result.a)
+def _waterfall(why: Mapping[str, Any]) -> Figure:
+    metric = METRIC_BY_KEY[why["metric"]]
+    a, b = why["a_label"], why["b_label"]
     fig = Figure(figsize=style.FIGSIZE_IN,
                  layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
-    fig.suptitle(f"{label}: from {a} to {b}, knob group by knob group (Shapley "
-                 "contributions)", x=0.01, ha="left")
-    fig.supxlabel(_footer(result), x=0.01, ha="left", fontsize=style.FOOTER_PT,
+    fig.suptitle(f"{why['metric_label']}: from {a} to {b}, knob group by knob group "
+                 "(Shapley contributions)", x=0.01, ha="left")
+    fig.supxlabel(_footer(why), x=0.01, ha="left", fontsize=style.FOOTER_PT,
                   color=style.NEUTRAL, fontweight="normal")
     ax = fig.subplots()
-    steps = [(group, e) for group, e in result.contributions.items() if group in result.players]
-    ends = [result.a_value, result.b_value]
+    steps = [(g["group"], estimate_from_dict(g["contribution"])) for g in why["groups"]
+             if g["differs"]]
+    ends = [estimate_from_dict(why["a_value"]), estimate_from_dict(why["b_value"])]
+    total = estimate_from_dict(why["total"])
     names = [a, *(group for group, _ in steps), b]
     ys = np.arange(len(names))
     start = ends[0].mean
@@ -60,7 +66,7 @@ def _waterfall(result: Attribution) -> Figure:
     texts = [format_value(ends[0].mean, metric.unit),
              *(format_difference(e, metric) for _, e in steps),
              (f"{format_value(ends[1].mean, metric.unit)}  "
-              f"({format_difference(result.total, metric)} on {a}, paired)")]
+              f"({format_difference(total, metric)} on {a}, paired)")]
     reach = np.maximum(np.maximum(lefts, rights), rights + (0 if err is None else err[1]))
     for y, text in zip(ys, texts, strict=True):
         ax.annotate(with_minus(text), xy=(float(reach[y]), float(y)), xytext=(6, 0),
@@ -81,17 +87,16 @@ def _waterfall(result: Attribution) -> Figure:
     return fig
 
 
-def _footer(result: Attribution) -> str:
-    run = result.a.run
-    n = result.used
+def _footer(why: Mapping[str, Any]) -> str:
+    n = why["replications_used"]
     ci = ("error bars: 95% CI (Student t over replications)" if n > 1
           else "one replication: no confidence interval")
     return "  ·  ".join([
-        " vs ".join(result.labels), f"{n} replication{'s' if n != 1 else ''}",
-        f"seed {run.seed}", f"days {run.warmup_days}-{run.days} measured", ci,
-        f"the steps add up to {result.labels[1]} {MINUS} {result.labels[0]}"])
+        f"{why['a_label']} vs {why['b_label']}", f"{n} replication{'s' if n != 1 else ''}",
+        f"seed {why['seed']}", f"days {why['warmup_days']}-{why['days']} measured", ci,
+        f"the steps add up to {why['b_label']} {MINUS} {why['a_label']}"])
 
 
-def write_explain_chart(result: Attribution, folder: Path) -> list[Path]:
-    """Write waterfall.png and waterfall.svg into ``folder``; returns their paths."""
-    return write_figures({"waterfall": lambda: explain_waterfall(result)}, folder)
+def write_explain_chart(why: Mapping[str, Any], folder: Path) -> list[Path]:
+    """Write why.png and why.svg (the waterfall) into ``folder``; returns their paths."""
+    return write_figures({"why": lambda: explain_waterfall(why)}, folder)

@@ -267,8 +267,10 @@ def window_means_from_empty(
     abandon_rate: float,
     start: float,
     end: float,
+    capacity: int | None = None,
 ) -> WindowMeans:
-    """Expected time averages over [start, end] of an M/M/c(+M) queue empty at time 0.
+    """Expected time averages over [start, end] of an M/M/c(+M) queue empty at time 0
+    (with ``capacity``: at most that many in the system, M/M/c/K, arrivals beyond lost).
 
     A simulation that starts empty and measures from ``start`` (its warm-up) to
     ``end`` (its horizon) estimates these, not the steady-state values of
@@ -291,13 +293,16 @@ def window_means_from_empty(
     _check_mmc(arrival_rate, service_rate, servers)
     if not math.isfinite(abandon_rate) or abandon_rate < 0.0:
         raise ValueError(f"abandon_rate must be finite and >= 0, got {abandon_rate!r}")
-    if abandon_rate == 0.0:
+    if abandon_rate == 0.0 and capacity is None:
         _check_stable(arrival_rate, service_rate, servers)
     if not 0.0 <= start < end or not math.isfinite(end):
         raise ValueError(f"need 0 <= start < end < inf, got {start!r}, {end!r}")
     if arrival_rate == 0.0:
         return WindowMeans(0.0, 0.0)
-    log_w = _erlang_a_log_weights(arrival_rate, service_rate, servers, abandon_rate)
+    if capacity is None:
+        log_w = _erlang_a_log_weights(arrival_rate, service_rate, servers, abandon_rate)
+    else:
+        log_w = _finite_log_weights(arrival_rate, service_rate, servers, capacity)
     states = np.arange(log_w.size, dtype=np.float64)
     births = np.full(states.size, arrival_rate)
     births[-1] = 0.0  # reflecting truncation: the chain stays reversible w.r.t. pi
@@ -320,6 +325,65 @@ def window_means_from_empty(
                 total += a_k * math.exp(s_k * start) * -math.expm1(s_k * span) / (-s_k * span)
         averages.append(total)
     return WindowMeans(in_system=averages[0], waiting=averages[1])
+
+
+@dataclass(frozen=True, slots=True)
+class FiniteQueue:
+    """Steady state of an M/M/c/K queue: at most K in the system, arrivals beyond lost.
+
+    blocking_probability: P(an arrival finds K in the system and is lost) (PASTA).
+    mean_in_system: L, over all time.
+    mean_queue_length: Lq, the mean number waiting.
+    """
+
+    blocking_probability: float
+    mean_in_system: float
+    mean_queue_length: float
+
+
+def _finite_log_weights(arrival_rate: float, service_rate: float, servers: int,
+                        capacity: int) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
+    """log of (lambda/mu)^n / n! for n <= c and (lambda/mu)^n / (c! c^(n - c)) beyond,
+    n = 0..K: the unnormalised stationary law of the M/M/c/K birth-death chain."""
+    n = np.arange(1, capacity + 1, dtype=np.float64)
+    deaths = np.minimum(n, servers) * service_rate
+    return np.concatenate(([0.0], np.cumsum(math.log(arrival_rate) - np.log(deaths))))
+
+
+def mmck(arrival_rate: float, service_rate: float, servers: int, capacity: int) -> FiniteQueue:
+    """M/M/c/K (a waiting room of K - c places): blocking probability p_K and L, Lq from
+    the truncated birth-death chain's stationary law (stable at any load).
+
+    Reference: Gross, Shortle, Thompson & Harris, *Fundamentals of Queueing Theory*,
+    4th ed. (2008), section 2.5.
+    """
+    _check_mmc(arrival_rate, service_rate, servers)
+    if capacity < servers:
+        raise ValueError(f"capacity must be >= servers ({servers}), got {capacity!r}")
+    log_w = _finite_log_weights(arrival_rate, service_rate, servers, capacity)
+    p = np.exp(log_w - np.max(log_w))
+    p /= p.sum()
+    states = np.arange(capacity + 1, dtype=np.float64)
+    return FiniteQueue(float(p[-1]), float(p @ states),
+                       float(p @ np.maximum(states - servers, 0.0)))
+
+
+def observable_join_limit(reward: float, cost_per_time: float, service_rate: float, *,
+                          counts_own_service: bool) -> int:
+    """The largest number in an observable M/M/1 system (the one in service included)
+    at which an arriving customer still joins, found from the definition: it expects to
+    spend n / mu waiting (the one in service has an exponential remainder too), plus its
+    own 1 / mu when it counts its service (Naor), and joins while reward - cost x that
+    time >= 0. Naor's threshold n_s = floor(R mu / C) is this limit + 1 when the
+    service counts (joins iff n < n_s), and the limit itself when only the wait does.
+    """
+    if reward < 0 or cost_per_time <= 0 or service_rate <= 0:
+        raise ValueError("need reward >= 0, cost_per_time > 0 and service_rate > 0")
+    own = 1.0 if counts_own_service else 0.0
+    n = -1
+    while reward - cost_per_time * (n + 1 + own) / service_rate >= -1e-12:
+        n += 1
+    return n
 
 
 def cobham_mean_waits(

@@ -53,8 +53,13 @@ from :mod:`sim.checks.theory`. Nothing here changes how the engine works.
     over arrivals, unbiased given their number; revenue per customer averages
     customers that are independent and identical given their number.
 
-Naor's threshold is exact: the longest queue a customer joined and the shortest it
-balked at, in every replication, must equal theory.
+The join-or-balk thresholds of an observable queue are exact: the longest queue a
+customer joined and the shortest it balked at, in every replication, must equal the
+limit found from the definition of the customer's expected cost
+(:func:`sim.checks.theory.observable_join_limit`), once under the model's rule (only the
+wait counts against the surplus: willingness to pay is for the service, its duration
+included) and once under Naor's (the customer's own service counts too:
+``behaviour.balk_counts_own_service``). The two differ by one place in the queue.
 
 **Power.** For each check the output states the smallest relative bias it detects
 with probability ``POWER`` (90%): ``(a + (t + t_power) * s / sqrt(n)) / scale`` with
@@ -103,7 +108,7 @@ class Check:
     scale: float | None = None
     """What a relative bias is relative to; None: the theory value."""
     exact: bool = False
-    """Every replication must equal the theory (Naor's threshold)."""
+    """Every replication must equal the theory (the join-or-balk thresholds)."""
     level: float = FAMILY_ERROR
     """Two-sided error level of this check; run_checks sets FAMILY_ERROR / m."""
 
@@ -189,11 +194,15 @@ class Cases:
     naor_reward: float = 7.0
     naor_cost_per_h: float = 2.0
     naor_service_h: float = 1.0
+    room_arrivals_per_h: float = 3.0
+    """M/M/2/4: two servers, a waiting room of two places, overloaded (40% turned away)."""
+    room_servers: int = 2
+    room_places: int = 2
 
 
 # Measured days and warm-up days of each case at length 1.
 _DAYS = {"fifo": (230, 10), "abandon": (115, 5), "priority": (230, 10), "buy": (60, 0),
-         "returns": (120, 0), "naor": (29, 1)}
+         "returns": (120, 0), "naor": (29, 1), "naor_classic": (29, 1), "room": (115, 5)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +215,8 @@ class Runs:
     buy: ScenarioResult
     returns: ScenarioResult
     naor: ScenarioResult
+    naor_classic: ScenarioResult
+    room: ScenarioResult
 
 
 def plain_queue(*, arrivals_per_h: float, service_h: float, servers: int, days: int,
@@ -263,6 +274,11 @@ def simulate(cases: Cases = Cases(), *, replications: int = 10, jobs: int | None
 
     queue: dict[str, Any] = {"arrivals_per_h": k.arrivals_per_h,
                              "service_h": k.service_h, "servers": k.servers}
+    naor: dict[str, Any] = {
+        "arrivals_per_h": 3.0, "service_h": k.naor_service_h, "servers": 1,
+        "segments": [{"name": "all", "share": 1.0, "wtp": 10.0 + k.naor_reward,
+                      "value_of_time_per_h": k.naor_cost_per_h}],
+        "tiers": [tier("only", 10.0)]}
     scenarios = {
         "fifo": case("fifo", 0, **queue),
         "abandon": case("abandon", 1, arrivals_per_h=k.abandoning_arrivals_per_h,
@@ -285,10 +301,11 @@ def simulate(cases: Cases = Cases(), *, replications: int = 10, jobs: int | None
                         segments=[{"name": "all", "share": 1.0, "wtp": 100.0,
                                    "visit_interval": "7 d"}],
                         tiers=[tier("only", 50.0)]),
-        "naor": case("naor", 5, arrivals_per_h=3.0, service_h=k.naor_service_h, servers=1,
-                     segments=[{"name": "all", "share": 1.0, "wtp": 10.0 + k.naor_reward,
-                                "value_of_time_per_h": k.naor_cost_per_h}],
-                     tiers=[tier("only", 10.0)]),
+        "naor": case("naor", 5, **naor),
+        "naor_classic": case("naor_classic", 6, adjust=_counting_own_service, **naor),
+        "room": case("room", 7, adjust=lambda s: _with_waiting_room(s, k.room_places),
+                     arrivals_per_h=k.room_arrivals_per_h, service_h=k.service_h,
+                     servers=k.room_servers),
     }
     return Runs(**_run_all(scenarios, jobs))
 
@@ -390,16 +407,36 @@ def judge(runs: Runs, cases: Cases = Cases()) -> list[Check]:
         f"Revenue per customer, return prob {r:g} (geometric series)", 50.0 * visits,
         tuple(x.metrics["revenue_per_customer"] for x in runs.returns.runs)))
 
-    # Naor: an observable M/M/1 queue is joined exactly while fewer than floor(R mu / C) wait
-    threshold = theory.naor_threshold(k.naor_reward, k.naor_cost_per_h, 1 / k.naor_service_h)
-    naor = runs.naor.runs
+    # An observable M/M/1 queue: the longest queue joined and the shortest balked at, in
+    # people waiting (the one in service not counted), from the join limit found from the
+    # definition of the expected cost (theory.observable_join_limit), under the model's
+    # rule (the wait counts) and under Naor's (the customer's own service counts too)
+    queue_name = (f"M/M/1, R={k.naor_reward:g}, C={k.naor_cost_per_h:g}, "
+                  f"mu={1 / k.naor_service_h:g}")
+    for label, case_runs, own in (("wait only (the model)", runs.naor.runs, False),
+                                  ("Naor: wait and own service", runs.naor_classic.runs, True)):
+        limit = theory.observable_join_limit(k.naor_reward, k.naor_cost_per_h,
+                                             1 / k.naor_service_h, counts_own_service=own)
+        checks.append(Check(
+            f"Join or balk, {label}: longest queue joined ({queue_name})", max(limit - 1, 0),
+            tuple(x.checks["max_waiting_ahead_joined"] for x in case_runs), exact=True))
+        checks.append(Check(
+            f"Join or balk, {label}: shortest queue balked at", limit,
+            tuple(x.checks["min_waiting_ahead_balked"] for x in case_runs), exact=True))
+
+    # M/M/c/K: a waiting room of K - c places; a visit that finds it full is turned away
+    c_k, places = k.room_servers, k.room_places
+    lam_k = k.room_arrivals_per_h
+    finite = theory.mmck(lam_k, mu, c_k, c_k + places)
+    room = _Window(runs.room, lam_k, mu, c_k, capacity=c_k + places)
     checks.append(Check(
-        f"Naor: longest queue joined (M/M/1, R={k.naor_reward:g}, C={k.naor_cost_per_h:g}, "
-        f"mu={1 / k.naor_service_h:g})", threshold - 1,
-        tuple(x.checks["max_waiting_ahead_joined"] for x in naor), exact=True))
+        f"M/M/{c_k}/{c_k + places} share turned away (blocking)", finite.blocking_probability,
+        room.values(lambda r: r.metrics["turned_away"] / r.metrics["arrivals"]),
+        finite.blocking_probability * room.startup_in_system / finite.mean_in_system
+        + room.edge_share(finite.mean_in_system), "start-up, horizon edge"))
     checks.append(Check(
-        "Naor: shortest queue balked at", threshold,
-        tuple(x.checks["min_waiting_ahead_balked"] for x in naor), exact=True))
+        f"M/M/{c_k}/{c_k + places} mean number in system", finite.mean_in_system,
+        room.values("mean_in_system"), room.startup_in_system, "start-up"))
 
     m = sum(not check.exact for check in checks)
     return [replace(check, level=FAMILY_ERROR / m) for check in checks]
@@ -418,13 +455,14 @@ class _Window:
     start-up bias (exact, from the chain started empty) and the horizon edge."""
 
     def __init__(self, result: ScenarioResult, lam: float, mu: float, servers: int,
-                 theta: float = 0.0) -> None:
+                 theta: float = 0.0, capacity: int | None = None) -> None:
         run = result.scenario.run
         self.result = result
         self.lam = lam
         self.warmup_h = run.warmup_days * 24.0
         self.measured_h = (run.days - run.warmup_days) * 24.0
         self._queue = (lam, mu, servers, theta)
+        self._capacity = capacity
 
     def values(self, metric: str | Callable[[RunResult], float]) -> tuple[float, ...]:
         if isinstance(metric, str):
@@ -433,9 +471,12 @@ class _Window:
 
     @cached_property
     def _startup(self) -> tuple[float, float]:
-        steady = theory.erlang_a(*self._queue)
+        lam, mu, servers, _ = self._queue
+        steady = (theory.erlang_a(*self._queue) if self._capacity is None
+                  else theory.mmck(lam, mu, servers, self._capacity))
         window = theory.window_means_from_empty(*self._queue, self.warmup_h,
-                                                self.warmup_h + self.measured_h)
+                                                self.warmup_h + self.measured_h,
+                                                capacity=self._capacity)
         return (abs(window.in_system - steady.mean_in_system),
                 abs(window.waiting / steady.mean_queue_length - 1))
 
@@ -477,6 +518,16 @@ def _segment_wait(segment: str) -> Callable[[RunResult], float]:
     return mean_wait
 
 
+def _counting_own_service(scenario: Scenario) -> Scenario:
+    """Customers who count their own service as well as the wait (Naor's model)."""
+    return replace(scenario, behaviour=replace(scenario.behaviour,
+                                               balk_counts_own_service=True))
+
+
+def _with_waiting_room(scenario: Scenario, places: int) -> Scenario:
+    return replace(scenario, business=replace(scenario.business, max_waiting=places))
+
+
 def _with_return_probability(scenario: Scenario, probability: float) -> Scenario:
     """The same scenario with a constant return probability, whatever the satisfaction."""
     b = replace(scenario.behaviour, return_intercept=math.log(probability / (1 - probability)),
@@ -499,7 +550,7 @@ def render_checks(checks: list[Check]) -> Table:
                 f"{FAMILY_ERROR / m:.3%} each). Allowances (derived in sim/checks/"
                 f"validate.py): {', '.join(kinds)}. Detects: smallest bias (relative to "
                 f"theory; to L for Little's law) that fails with {POWER:.0%} probability. "
-                "Naor's threshold: exact in every replication.")
+                "Join-or-balk thresholds: exact in every replication.")
     for column, justify in (("Check", "left"), ("Theory", "right"), ("Simulated", "right"),
                             ("Tolerance", "right"), ("Allowance", "right"),
                             ("Detects", "right"), ("", "left")):

@@ -37,6 +37,8 @@ class ComparisonResult:
     results: tuple[ScenarioResult, ...]
     baseline: str
     metric: str
+    why: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Why the winner wins: an explanation's summary (explain.json), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -52,6 +54,14 @@ class ComparisonResult:
                   if list(labels.values()).count(label) > 1}
         return {name: f"{label} ({name})" if label in shared and label != name else label
                 for name, label in labels.items()}
+
+    def ranking(self, metric: str | None = None) -> list[str]:
+        """The strategies from best to worst mean on ``metric`` (default: the
+        comparison's), in the metric's direction; undefined means last."""
+        m = METRIC_BY_KEY[metric or self.metric]
+        sign = 1.0 if m.higher_is_better else -1.0
+        means = {n: self.result(n).estimates()[m.key].mean for n in self.names}
+        return sorted(self.names, key=lambda n: (math.isnan(means[n]), -sign * means[n]))
 
     def result(self, name: str) -> ScenarioResult:
         return self.results[self.names.index(name)]

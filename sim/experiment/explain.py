@@ -62,14 +62,6 @@ class Attribution:
     version: str = __version__
 
     @property
-    def labels(self) -> tuple[str, str]:
-        """A's and B's display labels; a label both share gets the name added."""
-        a, b = self.a.label, self.b.label
-        if a == b:
-            return f"{a} ({self.a.name})", f"{b} ({self.b.name})"
-        return a, b
-
-    @property
     def contributions(self) -> dict[str, Estimate]:
         """Every group's contribution: mean and 95% CI over replications."""
         return {group: estimate(values) for group, values in self.shares.items()}
@@ -145,16 +137,25 @@ class Attribution:
             return "is within noise of"
         return "beats" if (total.mean > 0) == metric.higher_is_better else "trails"
 
+    @property
+    def labels(self) -> tuple[str, str]:
+        """A's and B's display labels; a label both share gets the name added."""
+        a, b = self.a.label, self.b.label
+        if a == b:
+            return f"{a} ({self.a.name})", f"{b} ({self.b.name})"
+        return a, b
+
     def sentence(self) -> str:
-        """'tiered beats god by 46,000 on profit: +30,000 from prices and tiers, ...'."""
+        """'Tiered service beats Customer is God by 46,000 on profit (EUR): +30,000 from
+        prices and tiers, ...'."""
         metric, total = self.metric_info, self.total
-        label = metric.text(self.a.run.retention_period_days).lower()
+        label = metric.text_for(self.a).lower()
+        a, b = self.labels
         if self.verb == "is within noise of":
-            head = (f"{self.b.name} is within noise of {self.a.name} on {label} "
-                    f"({format_difference(total, metric)})")
+            head = f"{b} is within noise of {a} on {label} ({format_difference(total, metric)})"
         else:
             amount = format_difference(replace(total, low=math.nan), metric).lstrip("+-")
-            head = f"{self.b.name} {self.verb} {self.a.name} by {amount} on {label}"
+            head = f"{b} {self.verb} {a} by {amount} on {label}"
         parts = sorted(((e, g) for g, e in self.contributions.items() if g in self.players),
                        key=lambda item: -abs(item[0].mean))
         return head + ": " + ", ".join(
@@ -164,13 +165,26 @@ class Attribution:
         """The waterfall from A's value to B's, one step per group with its 95% CI (a
         matplotlib Figure)."""
         from sim.charts.explain import explain_waterfall
+        from sim.experiment.explain_output import explain_dict
 
-        return explain_waterfall(self)
+        return explain_waterfall(explain_dict(self))
 
 
 def settings_text(found: list[knob_groups.Aspect], side: str) -> str:
     """One side's settings of a group: '0.8', 'admission everyone; servers 0'."""
     return "; ".join(f"{x.label} {getattr(x, side)}".strip() for x in found)
+
+
+def explain_winner(result: Any, *, jobs: int | None = None,
+                   on_start: Callable[[int], None] | None = None,
+                   progress: Callable[[], None] | None = None) -> Attribution:
+    """Why a comparison's winner on its metric wins: the winner against the baseline
+    (against the runner-up when the baseline itself wins), on the same replications."""
+    order = result.ranking()
+    winner = order[0]
+    other = result.baseline if winner != result.baseline else order[1]
+    return explain(result.result(other).scenario, result.result(winner).scenario,
+                   metric=result.metric, jobs=jobs, on_start=on_start, progress=progress)
 
 
 def explain(a: Scenario, b: Scenario, *, metric: str = "profit", jobs: int | None = None,

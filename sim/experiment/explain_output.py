@@ -32,11 +32,14 @@ def explain_dict(result: Attribution) -> dict[str, Any]:
     groups = [{**row, "contribution": estimate_dict(row["contribution"])}
               for row in result.groups()]
     run = result.a.run
+    a_label, b_label = result.labels
     return {
         "a": result.a.name,
         "b": result.b.name,
+        "a_label": a_label,
+        "b_label": b_label,
         "metric": result.metric,
-        "metric_label": metric.text(run.retention_period_days),
+        "metric_label": metric.text_for(result.a),
         "unit": metric.unit,
         "simrun_version": result.version,
         "seed": result.seed,
@@ -53,6 +56,20 @@ def explain_dict(result: Attribution) -> dict[str, Any]:
         "groups": groups,
         "sentence": result.sentence(),
     }
+
+
+def as_written(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as explain.json holds it (a JSON round trip: what a report read back
+    from disk sees, so it renders the same bytes as one rendered from memory)."""
+    return json.loads(json.dumps(summary))
+
+
+def estimate_from_dict(raw: dict[str, Any]) -> Estimate:
+    def num(x: float | None) -> float:
+        return math.nan if x is None else float(x)
+
+    low, high = raw["ci95"]
+    return Estimate(num(raw["mean"]), num(raw["sd"]), int(raw["n"]), num(low), num(high))
 
 
 def estimate_dict(e: Estimate) -> dict[str, Any]:

@@ -207,7 +207,10 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     """A finished comparison read back from its folder."""
     meta = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
     results = tuple(load_results(folder / name) for name in meta["strategies"])
-    return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"])
+    explained = folder / "explain.json"  # why the winner wins, when it was explained
+    why = json.loads(explained.read_text(encoding="utf-8")) if explained.is_file() else None
+    return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"],
+                            why=why)
 
 
 def load_any(folder: Path) -> ComparisonResult:

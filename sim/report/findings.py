@@ -100,11 +100,7 @@ def paired(result: ComparisonResult, a: str, b: str, key: str) -> Estimate:
 
 def ranking(result: ComparisonResult) -> list[str]:
     """The strategies from best to worst on the comparison's metric."""
-    metric = METRIC_BY_KEY[result.metric]
-    sign = 1.0 if metric.higher_is_better else -1.0
-    means = {n: result.result(n).estimates()[metric.key].mean for n in result.names}
-    return sorted(result.names, key=lambda n: -sign * (means[n] if not math.isnan(means[n])
-                                                       else -math.inf * sign))
+    return result.ranking()
 
 
 def sentence(result: ComparisonResult, f: Finding) -> Html:

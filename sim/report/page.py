@@ -17,6 +17,7 @@ from typing import Any
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.diagnostics import cautions
+from sim.experiment.explain_output import estimate_from_dict
 from sim.formats import format_difference, format_half_width, format_plain
 from sim.metrics import METRIC_BY_KEY, METRICS, Metric, verdict
 from sim.report.findings import (
@@ -57,6 +58,7 @@ def render_page(result: ComparisonResult) -> str:
         el("header", el("h1", title), el("p", _subtitle(result), cls="subtitle")),
         el("section", el("h2", "Summary" if single else "Who wins"), _summary(result),
            id="summary"),
+        _why(result),
         el("section", el("h2", "Key numbers"), _key_table(result),
            el("details", el("summary", f"All {len(METRICS)} metrics"), _full_table(result)),
            id="tables"),
@@ -143,6 +145,54 @@ def _summary(result: ComparisonResult) -> Html:
     return join(parts)
 
 
+def _why(result: ComparisonResult) -> Html | None:
+    """Why the winner wins: its paired difference split among the knob groups in which
+    the two strategies differ (Shapley values, each with its 95% CI), and the waterfall."""
+    why = result.why
+    if len(result.names) < 2:
+        return None
+    if why is None:
+        return el("section", el("h2", "Why"), el("p", (
+            "Not explained in this run: 'simrun compare ... --report' (or --explain) splits "
+            "the winner's lead among the knob groups that make it."), cls="note"), id="why")
+    metric = METRIC_BY_KEY[why["metric"]]
+    rows = []
+    for group in why["groups"]:
+        e = estimate_from_dict(group["contribution"])
+        if group["differs"]:
+            rows.append(el("tr", el("th", group["group"], scope="row"),
+                           el("td", f"{group['a_setting']} \u2192 {group['b_setting']}"),
+                           el("td", format_difference(e, metric),
+                              cls=f"diff {verdict(e, metric)}")))
+    total = estimate_from_dict(why["total"])
+    rows.append(el("tr", el("th", f"Total ({why['b_label']} \u2212 {why['a_label']}, paired)",
+                            scope="row"), el("td", ""),
+                   el("td", format_difference(total, metric)), cls="total"))
+    same = [g["group"] for g in why["groups"] if not g["differs"]]
+    table = el("table", el("caption", f"{why['metric_label']}: what each knob group "
+                                      "contributes"),
+               el("thead", el("tr", el("th", "Knob group", scope="col"),
+                              el("th", f"{why['a_label']} \u2192 {why['b_label']}", scope="col"),
+                              el("th", "Contribution ±95% CI", scope="col"))),
+               el("tbody", rows), cls="numbers why")
+    method = ("exact over every mix of the groups" if why["method"] == "exact"
+              else f"from {why['permutations']} sampled orders of the groups")
+    note = el("p", f"Shapley values, {method} ({why['coalitions']} strategies run on the "
+              f"same {why['replications_used']} replications); each replication's "
+              "contributions add up to its paired difference. Set alike in both, so "
+              f"contributing exactly 0: {', '.join(same) or 'none'}.", cls="note")
+    return el("section", el("h2", "Why"), el("p", why["sentence"] + ".", cls="verdict"), table,
+              note, _figure("why", _why_chart(why), "The lead, knob group by knob group: "
+                            "each step is a group's Shapley contribution with its 95% CI."),
+              id="why")
+
+
+def _why_chart(why: dict[str, Any]) -> Any:
+    from sim.charts.explain import explain_waterfall
+
+    return explain_waterfall(why)
+
+
 def _best(result: ComparisonResult, metric: Metric) -> str | None:
     means = {n: result.result(n).estimates()[metric.key].mean for n in result.names}
     if len(means) < 2 or any(math.isnan(v) for v in means.values()):
@@ -214,24 +264,26 @@ def _full_table(result: ComparisonResult) -> Html:
 
 
 def _charts(result: ComparisonResult) -> Html:
-    from sim.charts import CHARTS, figure_svg
+    from sim.charts import CHARTS
 
-    figures = []
-    for number, (name, make) in enumerate(CHARTS.items(), start=1):
-        fig = make(result)
-        try:
-            svg = figure_svg(fig)
-            alt = _alt_text(fig) or _caption(name, make)
-        finally:
-            _close(fig)
-        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-        figures.append(el(
-            "figure", el("img", src=f"data:image/svg+xml;base64,{data}", alt=alt),
-            el("figcaption", el("strong", f"Figure {number}. "), _caption(name, make)),
-            id=f"chart-{name}"))
+    figures = [_figure(name, make(result), _caption(name, make), number)
+               for number, (name, make) in enumerate(CHARTS.items(), start=1)]
     return el("section", el("h2", "Charts"), el("div", figures, cls="charts"), id="charts")
 
 
+def _figure(name: str, fig: Any, caption: str, number: int | None = None) -> Html:
+    """A chart as an inline SVG image with its caption (the figure is released)."""
+    from sim.charts import figure_svg
+
+    try:
+        svg = figure_svg(fig)
+        alt = _alt_text(fig) or caption
+    finally:
+        _close(fig)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    label = el("strong", f"Figure {number}. ") if number is not None else None
+    return el("figure", el("img", src=f"data:image/svg+xml;base64,{data}", alt=alt),
+              el("figcaption", label, caption), id=f"chart-{name}")
 
 
 def _caption(name: str, make: Callable[..., Any]) -> str:
