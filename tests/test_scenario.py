@@ -141,3 +141,11 @@ def test_docs_scenario_reference_is_generated_from_the_model() -> None:
     """docs/scenario.md must be regenerated when a field changes:
     python -m sim.scenario.reference > docs/scenario.md"""
     assert (ROOT / "docs/scenario.md").read_text(encoding="utf-8") == render_reference()
+
+
+def test_docs_presets_table_is_generated_from_the_presets() -> None:
+    """docs/presets.md must be regenerated when a preset changes:
+    python -m sim.scenario.reference presets > docs/presets.md"""
+    from sim.scenario.reference import render_presets
+
+    assert (ROOT / "docs/presets.md").read_text(encoding="utf-8") == render_presets()

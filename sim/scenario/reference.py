@@ -96,6 +96,58 @@ def render_catalogue() -> str:
     return "\n".join(lines)
 
 
+def render_presets() -> str:
+    """docs/presets.md: every knob of every preset side by side, defaults filled in."""
+    from sim.scenario.errors import Issue
+    from sim.scenario.schema import from_raw, to_raw
+
+    issues: list[Issue] = []
+    strategies = {name: from_raw(Strategy, preset(name), f"preset {name}", issues)
+                  for name in preset_names()}
+    assert not issues, issues
+    names = list(strategies)
+    lines = [
+        "# The strategy presets, knob by knob",
+        "",
+        "Generated from `sim/strategies/presets.toml` (`python -m sim.scenario.reference "
+        "presets > docs/presets.md`; a test keeps it in sync). Why each preset is set as it "
+        "is: docs/model.md, \"The presets in the default market\".",
+        "",
+        "| knob | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
+    for f in describe(Strategy):
+        name = f[0]
+        if name in ("preset", "tiers"):
+            continue
+        cells = [_cell(to_raw(getattr(strategies[n], name))) for n in names]
+        if name == "servers":
+            cells = [c if c != "0" else "the business's" for c in cells]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += ["", "## Tiers", ""]
+    for n in names:
+        tiers = strategies[n].tiers
+        lines += [f"**{n}**", "", "| knob | " + " | ".join(t.name for t in tiers) + " |",
+                  "| --- |" + " --- |" * len(tiers)]
+        for f in describe(Tier):
+            if f[0] == "name":
+                continue
+            cells = [_cell(to_raw(getattr(t, f[0]))) for t in tiers]
+            lines.append(f"| `{f[0]}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items()).replace("|", "\\|")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace("|", "\\|") if value != "" else "(none)"
+
+
 def _kind(raw: dict[str, object], role: str) -> str:
     value = raw.get(role, DEFAULT_KIND[role])
     return str(value["kind"] if isinstance(value, dict) else value)
@@ -113,4 +165,6 @@ def _row(name: str, default: str, doc: str) -> str:
 
 
 if __name__ == "__main__":
-    print(render_reference(), end="")
+    import sys
+
+    print(render_presets() if sys.argv[1:] == ["presets"] else render_reference(), end="")
