@@ -109,9 +109,9 @@ def render_presets() -> str:
     lines = [
         "# The strategy presets, knob by knob",
         "",
-        "Generated from `sim/strategies/presets.toml` (`python -m sim.scenario.reference "
+        ("Generated from `sim/strategies/presets.toml` (`python -m sim.scenario.reference "
         "presets > docs/presets.md`; a test keeps it in sync). Why each preset is set as it "
-        "is: docs/model.md, \"The presets in the default market\".",
+        "is: docs/model.md, \"The presets in the default market\"."),
         "",
         "| knob | " + " | ".join(f"`{n}`" for n in names) + " |",
         "| --- |" + " --- |" * len(names),
