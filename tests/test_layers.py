@@ -61,3 +61,15 @@ def test_the_rule_sees_imports_inside_functions(tmp_path: Path) -> None:
     module.write_text("import math\n\ndef f():\n    from sim.charts import CHARTS\n"
                       "    import sim.report\n")
     assert imported_modules(module) == {"math", "sim.charts", "sim.charts.CHARTS", "sim.report"}
+
+
+def test_the_strategies_import_nothing_else_of_simrun() -> None:
+    """Policies and presets are the bottom layer: the scenario language builds on them,
+    so they cannot build on it (no package cycle)."""
+    files = python_files("sim/strategies")
+    assert [f"{p.name} imports {n}" for p in files for n in imported_modules(p)
+            if n == "sim" or (n.startswith("sim.") and not n.startswith("sim.strategies"))] == []
+
+
+def test_the_scenario_language_does_not_simulate() -> None:
+    assert violations(python_files("sim/scenario"), ("sim.model", "sim.checks")) == []
