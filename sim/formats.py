@@ -74,6 +74,8 @@ def format_difference(d: Estimate, metric: Metric) -> str:
     sign = "+" if d.mean >= 0 else ""
     if metric.unit == "share":
         body = f"{sign}{100 * d.mean:.1f} pts"
+    elif metric.unit == "nps":
+        body = format_value(d.mean, metric.unit)
     else:
         body = sign + format_value(d.mean, metric.unit)
     return body if math.isnan(d.low) else f"{body} ±{format_half_width(d, metric)}"

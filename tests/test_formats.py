@@ -41,6 +41,12 @@ def test_counts_are_whole_numbers_even_as_means_over_replications() -> None:
     assert format_difference(Estimate(63.67, 10.0, 3, 25.64, 101.7), served) == "+64 ±38"
 
 
+def test_a_difference_of_net_promoter_scores_has_one_sign() -> None:
+    nps = METRIC_BY_KEY["nps"]
+    assert format_difference(Estimate(57.0, 5.0, 3, 42.4, 71.6), nps) == "+57.0 ±14.6"
+    assert format_difference(Estimate(-3.0, 5.0, 3, -9.0, 3.0), nps) == "-3.0 ±6.0"
+
+
 def test_a_wait_half_width_is_in_the_unit_of_its_mean() -> None:
     wait = METRIC_BY_KEY["mean_wait_h"]
     assert format_half_width(Estimate(0.0867, 0.01, 3, 0.0667, 0.1067), wait) == "1.2"
