@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from sim.cli import main
-from sim.experiment.output import Checkpoint
+from sim.experiment.output import Checkpoint, load_results
+from sim.metrics import METRICS
 from sim.model.engine import run_replication
 from sim.scenario import load_scenario
 
@@ -72,6 +74,29 @@ def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns
         mean, ci = (cell.strip() for cell in row.split("│")[2:4])
         assert re.fullmatch(r"[\d,]+", mean), row
         assert re.fullmatch(r"[\d,]+ to [\d,]+", ci), row
+
+
+def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
+    code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
+                     "--out", str(tmp_path), *SHORT)
+    assert code == 0
+    with (tmp_path / "replications.csv").open(newline="") as handle:
+        replications = list(csv.DictReader(handle))
+    counts = [m.key for m in METRICS if m.unit == "count"]
+    for row in replications:
+        assert all(re.fullmatch(r"\d+", row[key]) for key in counts), row
+        assert "." in row["profit"]
+    with (tmp_path / "daily.csv").open(newline="") as handle:
+        daily = list(csv.DictReader(handle))
+    for row in daily:
+        for column in ("served", "abandoned", "turned_away", "waitlisted", "prospects",
+                       "customers_alive"):
+            assert re.fullmatch(r"\d+", row[column]), (column, row)
+    assert any("." in row["revenue"] for row in daily)
+    loaded = load_results(tmp_path)
+    assert [run.daily["served"] for run in loaded.runs] == [
+        tuple(float(row["served"]) for row in daily if row["replication"] == str(r))
+        for r in range(2)]
 
 
 def test_format_json_prints_the_summary(tmp_path: Path) -> None:
