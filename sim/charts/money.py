@@ -101,7 +101,7 @@ def waterfall(result: ComparisonResult) -> Figure:
             ax.annotate(format_short(e.mean), xy=(max(rights[y], 0.0), float(y)), xytext=(6, 0),
                         textcoords="offset points", va="center", ha="left",
                         fontsize=style.TICK_PT)
-        ax.set_title(style.label(result, name), color=c)
+        ax.set_title(style.two_lines(style.label(result, name), 72 // len(axes)), color=c)
         ax.set_yticks(ys, labels)
         ax.tick_params(axis="y", labelleft=i == 0, length=0)
         ax.set_ylim(len(WATERFALL) - 0.4, -0.6)
