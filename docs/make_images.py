@@ -7,6 +7,11 @@ Runs what ``simrun compare scenarios/workshop.toml --charts`` runs (every preset
 shared market, the same customers for each), through the Python API, and writes one
 PNG per chart of ``sim.charts.CHARTS``. Same scenario, seed and replications give the
 same images. PNGs only, at 100 dpi (1333 x 750 pixels), to keep the repository small.
+
+The workshop measures 360 days after a 180-day warm-up: four complete 90-day retention
+periods, so the retention chart shows customer retention in four periods and the repeat
+rate in three. A scenario that measured fewer than two periods would leave the README
+with an empty retention chart, so the script refuses it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ SCENARIO = ROOT / "scenarios" / "workshop.toml"
 OUT = ROOT / "docs" / "img"
 REPLICATIONS = 10
 DPI = 100
+MIN_PERIODS = 2
+"""Complete retention periods the measured window must hold: a repeat rate needs a
+period and the next."""
 
 
 def main() -> None:
@@ -36,6 +44,11 @@ def main() -> None:
     start = time.perf_counter()
     scenarios, settings = load_comparison([SCENARIO],
                                           [f"run.replications={args.replications}"])
+    run = scenarios[0].run
+    if (run.days - run.warmup_days) < MIN_PERIODS * run.retention_period_days:
+        raise SystemExit(f"{SCENARIO.name} measures {run.days - run.warmup_days} days: the "
+                         f"README's charts need at least {MIN_PERIODS} complete "
+                         f"{run.retention_period_days}-day retention periods")
     result = compare(scenarios, name=settings["name"], baseline=settings.get("baseline"),
                      metric=settings.get("metric", "profit"), jobs=args.jobs)
     ran = time.perf_counter()

@@ -27,7 +27,14 @@ from sim.scenario.loader import run_overrides
 ScenarioLike = str | Path | Scenario
 
 
-def _chart_book(result: ScenarioResult | ComparisonResult) -> Any:
+def _chart_book(result: ScenarioResult | ComparisonResult | Attribution) -> Any:
+    """``result.charts`` of a run or a comparison (a ChartBook); an explanation's
+    ``.chart()`` (its waterfall, a Figure)."""
+    if isinstance(result, Attribution):
+        from sim.charts.explain import explain_waterfall
+        from sim.experiment.explain_output import explain_dict
+
+        return explain_waterfall(explain_dict(result))
     from sim.charts import ChartBook
 
     return ChartBook(result)

@@ -29,7 +29,8 @@ def with_minus(text: str) -> str:
 
 
 def format_value(value: float, unit: str) -> str:
-    """A number as a person reads it: money with separators, shares as %, hours as h:mm."""
+    """A number as a person reads it: money with separators, shares as %, hours in
+    minutes or hours, counts as whole numbers (a mean over replications too)."""
     if math.isnan(value):
         return "n/a"
     if unit == "money":
@@ -40,6 +41,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{60 * value:.1f} min" if abs(value) < 2 else f"{value:.2f} h"
     if unit in ("score", "nps"):
         return f"{value:.2f}" if unit == "score" else f"{value:+.1f}"
+    if unit == "count":
+        return f"{value:,.0f}"
     return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
 
 
@@ -52,10 +55,16 @@ def format_plain(value: float, unit: str) -> str:
 
 
 def format_half_width(e: Estimate, metric: Metric) -> str:
-    """The 95% CI half-width as shown after '±' (shares in percentage points)."""
+    """The 95% CI half-width as shown after '±': shares in percentage points, hours in
+    the unit the mean is shown in ('12.5 min ±1.5'), counts whole from 1 on."""
+    half = e.half_width
     if metric.unit == "share":
-        return f"{100 * e.half_width:.1f}"
-    return format_value(e.half_width, metric.unit).lstrip("+")
+        return f"{100 * half:.1f}"
+    if metric.unit == "hours":
+        return f"{60 * half:.1f}" if abs(e.mean) < 2 else f"{half:.2f}"
+    if metric.unit == "count" and half < 1:
+        return f"{half:.1f}"
+    return format_value(half, metric.unit).lstrip("+")
 
 
 def format_difference(d: Estimate, metric: Metric) -> str:
@@ -65,6 +74,8 @@ def format_difference(d: Estimate, metric: Metric) -> str:
     sign = "+" if d.mean >= 0 else ""
     if metric.unit == "share":
         body = f"{sign}{100 * d.mean:.1f} pts"
+    elif metric.unit == "nps":
+        body = format_value(d.mean, metric.unit)
     else:
         body = sign + format_value(d.mean, metric.unit)
     return body if math.isnan(d.low) else f"{body} ±{format_half_width(d, metric)}"
@@ -139,8 +150,18 @@ def format_compact(value: float, unit: str) -> str:
     if unit in ("money", "count") and abs(value) >= 100:
         return format_short(value)
     if unit == "hours":
-        return f"{60 * value:.0f} min" if abs(value) < 2 else f"{value:.1f} h"
+        return format_wait_tick(value)
     return with_minus(f"{value:.1f}")
+
+
+def format_wait_tick(hours: float) -> str:
+    """A duration on a chart, in minutes up to 2 h: 0.5 min, 12 min, 2.5 h, −3 min."""
+    if abs(hours) >= 2:
+        text = f"{hours:.1f} h"
+    else:
+        minutes = 60 * hours
+        text = f"{minutes:.1f} min" if abs(minutes) < 10 else f"{minutes:.0f} min"
+    return with_minus(text.replace(".0 ", " "))
 
 
 def format_amount_tick(value: float) -> str:

@@ -1,34 +1,51 @@
 """Terminal views of results: the table a person reads after ``simrun``.
 
-Views only read result objects; they never compute a metric themselves.
+Views only read result objects; they never compute a metric themselves. Strategies are
+named by their display labels, metrics by their text with the retention period and the
+scenario's currency, and every table stays readable in an 80-column terminal.
 """
 
 from __future__ import annotations
 
 import math
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sim.experiment.compare import ComparisonResult
+from sim.experiment.compare import ComparisonResult, comparison_name
 from sim.experiment.explain import Attribution
 from sim.experiment.runner import ScenarioResult
 from sim.formats import format_difference, format_half_width, format_probability, format_value
 from sim.metrics import METRIC_BY_KEY, METRICS, verdict
 
 
+def display_name(result: ComparisonResult) -> str:
+    """What a person calls a comparison: its name, unless that is the default one made of
+    the strategies' names (then their labels, 'Customer is God vs Tiered service'); a
+    single run's label."""
+    default = comparison_name([one.scenario for one in result.results])
+    if len(result.names) == 1 or result.name == default:
+        return " vs ".join(result.labels[name] for name in result.names)
+    return result.name
+
+
+def _replications(n: int) -> str:
+    return f"{n} replication{'s' if n != 1 else ''}"
+
+
 def results_table(result: ScenarioResult) -> Group:
     """Every metric with its mean and 95% CI, headline metrics first, by section."""
     s = result.scenario
-    n = len(result.runs)
-    measured = s.run.days - s.run.warmup_days
-    title = (f"{s.name}: strategy {s.strategy.preset or 'custom'}, {n} replication"
-             f"{'s' if n != 1 else ''}, days {s.run.warmup_days}-{s.run.days} "
-             f"({measured} days measured), seed {s.run.seed}")
+    run = s.run
+    measured = run.days - run.warmup_days
+    title = (f"{s.label}: {_replications(len(result.runs))}, days {run.warmup_days}-{run.days} "
+             f"({measured} measured), retention per {run.retention_period_days}-day period, "
+             f"seed {run.seed}")
     table = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
-    table.add_column("Metric")
-    table.add_column("Mean", justify="right")
+    table.add_column("Metric", ratio=1)
+    table.add_column("Mean", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right")
     summary = result.estimates()
     group = None
@@ -42,32 +59,36 @@ def results_table(result: ScenarioResult) -> Group:
             ci = "n/a"
         else:
             ci = f"{format_value(e.low, metric.unit)} to {format_value(e.high, metric.unit)}"
-        style = "bold" if metric.group == "Headline" else None
-        table.add_row(Text(metric.text(s.run.retention_period_days), style=style or ""),
-                      Text(format_value(e.mean, metric.unit), style=style or ""), ci)
-    note = Text("Money totals are over the measured days; CIs are Student t over replications.",
-                style="dim")
+        style = "bold" if metric.group == "Headline" else ""
+        table.add_row(Text(metric.text_for(s), style=style),
+                      Text(format_value(e.mean, metric.unit), style=style), ci)
+    note = Text(f"Profit, revenue, costs and counts are totals over the {measured} measured "
+                "days; CIs are Student t over replications.", style="dim")
     return Group(table, note)
 
 
 COLOURS = {"better": "green", "worse": "red", "unclear": "dim"}
 COMPARE_METRICS = ("profit", "customer_retention", "cost_per_customer", "revenue", "margin",
-                   "customers_served", "visit_return_rate", "abandonment_rate", "mean_wait_h",
-                   "mean_satisfaction", "nps", "abuse_losses", "reputation_end")
+                   "customers_served", "customers_won", "cac", "clv", "repeat_rate",
+                   "abandonment_rate", "mean_wait_h", "p90_wait_h", "mean_satisfaction", "nps",
+                   "abuse_losses", "reputation_end")
+"""The key numbers a manager needs, in the comparison table (``--all`` shows every one)."""
 
 
 def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Group:
     """Each metric per strategy (mean and 95% CI) with the paired difference to the
     baseline, then the probability that each strategy is best on the chosen metric."""
     first = result.results[0].scenario
-    period_days = first.run.retention_period_days
-    n = len(result.results[0].runs)
-    title = (f"{result.name}: {len(result.names)} strategies on the same customers, {n} "
-             f"replications, days {first.run.warmup_days}-{first.run.days}, seed {first.run.seed}")
-    table = Table(title=title, title_justify="left", header_style="bold", show_lines=True)
-    table.add_column("Metric")
+    run = first.run
+    labels = result.labels
+    title = (f"{display_name(result)}: {len(result.names)} strategies on the same customers, "
+             f"{_replications(len(result.results[0].runs))}, days {run.warmup_days}-{run.days}, "
+             f"retention per {run.retention_period_days}-day period, seed {run.seed}")
+    table = Table(title=title, title_justify="left", header_style="bold", show_lines=True,
+                  box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    table.add_column("Metric", ratio=1, min_width=12)
     for name in result.names:
-        table.add_column(name + (" (baseline)" if name == result.baseline else ""),
+        table.add_column(labels[name] + (" (baseline)" if name == result.baseline else ""),
                          justify="right")
     keys = [m.key for m in METRICS] if all_metrics else list(COMPARE_METRICS)
     for key in keys:
@@ -83,15 +104,15 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
                 d = result.paired_difference(name, key)
                 cell.append("\n" + format_difference(d, metric), style=COLOURS[verdict(d, metric)])
             cells.append(cell)
-        table.add_row(metric.text(period_days), *cells)
+        table.add_row(metric.text_for(first), *cells)
     best = result.probability_best()
-    label = METRIC_BY_KEY[result.metric].text(period_days).lower()
-    ranking = ", ".join(f"{name} {format_probability(share)}" for name, share in
+    ranking = ", ".join(f"{labels[name]} {format_probability(share)}" for name, share in
                         sorted(best.items(), key=lambda kv: -kv[1]))
     note = Text.assemble(
-        ((f"Second line: paired difference to {result.baseline} (same customers, same "
-         "replications); ± is the 95% CI half-width.\n"), "dim"),
-        (f"Probability of the best {label}: ", "bold"), ranking)
+        ((f"Second line: paired difference to {labels[result.baseline]} (same customers, "
+          "same replications); ± is the 95% CI half-width.\n"), "dim"),
+        (f"Probability of being best on {METRIC_BY_KEY[result.metric].text_for(first)}: ",
+         "bold"), ranking)
     return Group(table, note)
 
 
@@ -99,8 +120,8 @@ def explain_table(result: Attribution) -> Group:
     """Each knob group, what A and B set it to, and its contribution to the paired
     difference (mean and 95% CI), then the total and the story in one sentence."""
     metric = result.metric_info
-    a, b, run = result.a.name, result.b.name, result.a.run
-    label = metric.text(run.retention_period_days)
+    a, b = result.labels
+    label = metric.text_for(result.a)
     head = f"{b} against {a}" if result.verb == "is within noise of" else \
         f"Why {b} {result.verb} {a}"
     title = (f"{head} on {label.lower()}: Shapley contributions of the "

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sim.cli import main
-from sim.experiment.output import Checkpoint
+from sim.experiment.output import Checkpoint, load_results
+from sim.metrics import METRICS
 from sim.model.engine import run_replication
 from sim.scenario import load_scenario
 
@@ -30,7 +33,8 @@ def test_simrun_file_runs_the_scenario_and_writes_results(tmp_path: Path) -> Non
     lines = out.splitlines()
     first_metric_rows = [line for line in lines if line.startswith("│")][:3]
     assert [row.split("│")[1].strip() for row in first_metric_rows] == [
-        "Profit", "Customer retention (per 90-day period)", "Cost per customer served"]
+        "Profit (EUR)", "Customer retention (per 90-day period)",
+        "Cost per customer served (EUR)"]
     assert "95% CI" in out
     names = sorted(p.name for p in (tmp_path / "t").iterdir())
     assert names == ["daily.csv", "details.json", "replications.csv", "scenario.toml",
@@ -51,6 +55,48 @@ def test_summary_json_holds_every_metric_with_ci_version_and_seed(tmp_path: Path
     assert len(rows) == 1 + 3
     daily = (tmp_path / "daily.csv").read_text().splitlines()
     assert len(daily) == 1 + 3 * 40
+
+
+def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns(
+        tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [str(ROOT / "scenarios/tiered.toml"), "-n", "2", "-j",
+                                       "1", "--out", str(tmp_path), *SHORT],
+                                prog_name="simrun", env={"COLUMNS": "80"})
+    out = result.output
+    assert result.exit_code == 0, out
+    title = " ".join(out.split("┏")[0].split())
+    assert title == ("Tiered service: 2 replications, days 5-40 (35 measured), retention "
+                     "per 90-day period, seed 2024")
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "money" not in out.lower()
+    for label in ("Customers served", "Visits served", "Customers won"):
+        row = next(line for line in out.splitlines() if f"│ {label} " in line)
+        mean, ci = (cell.strip() for cell in row.split("│")[2:4])
+        assert re.fullmatch(r"[\d,]+", mean), row
+        assert re.fullmatch(r"[\d,]+ to [\d,]+", ci), row
+
+
+def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
+    code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
+                     "--out", str(tmp_path), *SHORT)
+    assert code == 0
+    with (tmp_path / "replications.csv").open(newline="") as handle:
+        replications = list(csv.DictReader(handle))
+    counts = [m.key for m in METRICS if m.unit == "count"]
+    for row in replications:
+        assert all(re.fullmatch(r"\d+", row[key]) for key in counts), row
+        assert "." in row["profit"]
+    with (tmp_path / "daily.csv").open(newline="") as handle:
+        daily = list(csv.DictReader(handle))
+    for row in daily:
+        for column in ("served", "abandoned", "turned_away", "waitlisted", "prospects",
+                       "customers_alive"):
+            assert re.fullmatch(r"\d+", row[column]), (column, row)
+    assert any("." in row["revenue"] for row in daily)
+    loaded = load_results(tmp_path)
+    assert [run.daily["served"] for run in loaded.runs] == [
+        tuple(float(row["served"]) for row in daily if row["replication"] == str(r))
+        for r in range(2)]
 
 
 def test_format_json_prints_the_summary(tmp_path: Path) -> None:

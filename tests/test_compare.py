@@ -75,9 +75,20 @@ def test_compare_writes_each_strategy_and_the_comparison(tmp_path: Path) -> None
     args = ["compare", str(ROOT / "scenarios/god.toml"), str(ROOT / "scenarios/partner.toml"),
             "-n", "2", "-j", "1", "--set", "run.days=30", "--set", "run.warmup_days=5",
             "--baseline", "partner", "--out", str(tmp_path)]
-    result = CliRunner().invoke(main, args, prog_name="simrun")
+    result = CliRunner().invoke(main, args, prog_name="simrun", env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    assert "Probability of the best profit" in result.output
+    out = result.output.split("Results written to")[0]
+    assert "Probability of being best on Profit (EUR): " in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= 80
+    header = " ".join(out.split("───")[0].split())
+    assert "Customer as partner (baseline)" in header
+    assert "Customer is God" in header
+    rest = header.replace("Customer as partner", "").replace("Customer is God", "")
+    assert "god" not in rest
+    assert "partner" not in rest
+    assert "money" not in out.lower()
+    served = next(line for line in out.splitlines() if line.strip().startswith("Customers served"))
+    assert "." not in served
     for strategy in ("god", "partner"):
         assert (tmp_path / strategy / "summary.json").is_file()
     meta = json.loads((tmp_path / "comparison.json").read_text())

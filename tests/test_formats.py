@@ -10,6 +10,7 @@ from sim.formats import (
     format_compact,
     format_difference,
     format_duration,
+    format_half_width,
     format_number,
     format_parameter,
     format_percent,
@@ -17,6 +18,7 @@ from sim.formats import (
     format_short,
     format_size,
     format_value,
+    format_wait_tick,
 )
 from sim.metrics import METRIC_BY_KEY, Estimate
 
@@ -28,6 +30,29 @@ def test_tables_show_money_shares_and_hours_as_people_read_them() -> None:
     assert format_value(0.75, "hours") == "45.0 min"
     assert format_value(2.5, "hours") == "2.50 h"
     assert format_value(math.nan, "money") == "n/a"
+
+
+def test_counts_are_whole_numbers_even_as_means_over_replications() -> None:
+    assert format_value(63.67, "count") == "64"
+    assert format_value(2334.4, "count") == "2,334"
+    served = METRIC_BY_KEY["customers_served"]
+    assert format_half_width(Estimate(829.0, 40.0, 3, 769.36, 888.64), served) == "60"
+    assert format_half_width(Estimate(2.0, 0.2, 3, 1.6, 2.4), served) == "0.4"
+    assert format_difference(Estimate(63.67, 10.0, 3, 25.64, 101.7), served) == "+64 ±38"
+
+
+def test_a_difference_of_net_promoter_scores_has_one_sign() -> None:
+    nps = METRIC_BY_KEY["nps"]
+    assert format_difference(Estimate(57.0, 5.0, 3, 42.4, 71.6), nps) == "+57.0 ±14.6"
+    assert format_difference(Estimate(-3.0, 5.0, 3, -9.0, 3.0), nps) == "-3.0 ±6.0"
+
+
+def test_a_wait_half_width_is_in_the_unit_of_its_mean() -> None:
+    wait = METRIC_BY_KEY["mean_wait_h"]
+    assert format_half_width(Estimate(0.0867, 0.01, 3, 0.0667, 0.1067), wait) == "1.2"
+    assert format_difference(Estimate(-0.0183, 0.01, 3, -0.0333, -0.0033), wait) == \
+        "-1.1 min ±0.9"
+    assert format_half_width(Estimate(3.0, 0.2, 3, 2.5, 3.5), wait) == "0.50"
 
 
 def test_a_rounded_zero_loses_its_sign_and_a_size_has_none() -> None:
@@ -50,6 +75,11 @@ def test_charts_write_short_numbers_with_a_typographic_minus() -> None:
     assert format_compact(0.575, "share") == "57.5%"
     assert format_compact(-1234, "money") == f"{MINUS}1.2k"
     assert format_compact(0.75, "hours") == "45 min"
+    assert format_compact(0.01, "hours") == "0.6 min"
+    assert format_wait_tick(0.0) == "0 min"
+    assert format_wait_tick(-0.05) == f"{MINUS}3 min"
+    assert format_wait_tick(0.01) == "0.6 min"
+    assert format_wait_tick(2.5) == "2.5 h"
     assert format_amount_tick(0.5) == "0.5"
     assert format_parameter(0.36666) == "0.367"
     assert format_parameter(110.0) == "110"

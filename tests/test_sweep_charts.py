@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def test_a_one_parameter_grid_gets_a_line_per_strategy_for_each_metric(
     fig = line_chart(grid1, "profit")
     ax = fig.axes[0]
     lines = {line.get_label(): to_hex(line.get_color()) for line in ax.get_lines()}
-    assert lines == {"god": GOD, "tiered": TIERED}
+    assert lines == {"Customer is God": GOD, "Tiered service": TIERED}
     assert len(ax.collections) == 2  # one 95% band per strategy
     assert list(ax.get_lines()[0].get_xdata()) == [0.3, 0.7]
     assert "95% CI" in fig.get_supxlabel()
@@ -153,7 +154,7 @@ def test_a_two_parameter_grid_gets_heatmaps_and_winner_maps(
                                          for kind in ("heatmap", "winner")]
     fig = heatmap_chart(grid2, "profit")
     panels = [ax for ax in fig.axes if ax.images]
-    assert [ax.get_title(loc="left") for ax in panels] == ["god", "tiered"]
+    assert [ax.get_title(loc="left") for ax in panels] == ["Customer is God", "Tiered service"]
     assert [ax.images[0].get_array().shape for ax in panels] == [(2, 2), (2, 2)]
 
 
@@ -174,10 +175,25 @@ def test_a_grid_of_three_parameters_gets_main_effects_and_says_why_no_heatmap(
 
 
 def test_an_undefined_metric_is_drawn_as_no_value_not_a_crash(grid1: SweepResult) -> None:
-    # 30 days: no 30-day period has a successor, retention is NaN everywhere
+    # 25 measured days: no complete 90-day period, customer retention is NaN everywhere
     fig = line_chart(grid1, "customer_retention")
     fig.draw_without_rendering()
-    assert any("No value" in t.get_text() for t in fig.axes[0].texts)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("No value" in t and "measure at least 90 days after the warm-up" in t for t in texts)
+
+
+def test_sweep_charts_name_strategies_by_label_and_money_by_currency(
+        grid1: SweepResult, grid2: SweepResult) -> None:
+    line = line_chart(grid1, "profit")
+    assert line.axes[0].get_ylabel() == "Profit (EUR)"
+    assert line.get_suptitle().startswith("Profit (EUR) against")
+    assert line_chart(grid1, "customer_retention").axes[0].get_ylabel() == \
+        "Customer retention (per 90-day period)"
+    for fig in (line, heatmap_chart(grid2, "cost_per_customer"), winner_chart(grid2, "profit")):
+        text = " ".join(re.findall(r"<!-- (.*?) -->", figure_svg(freeze_layout(fig))))
+        assert "money" not in text.lower()
+        assert not re.search(r"\b(god|tiered)\b", text)
+        assert "Customer is God" in text
 
 
 def test_charts_touch_no_global_matplotlib_state(grid2: SweepResult) -> None:

@@ -1,16 +1,27 @@
-"""Charts about customers: retention by period, cohort survival, satisfaction and NPS,
-waits and abandonment, and outcomes by customer segment."""
+"""Charts about customers: customer retention and the repeat rate by period, survival of
+the customers won, satisfaction of served visits and NPS per customer, waits and
+abandonment, and outcomes by customer segment (prospects, customers won, churn)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from sim.charts import style
 from sim.charts.data import band, errors, metric, ratio, shares
-from sim.charts.draw import SHARE_TEXT, bars, end_labels, grouped_bars, line_with_band
+from sim.charts.draw import (
+    SHARE_TEXT,
+    bars,
+    empty,
+    grouped_bars,
+    line_with_band,
+    strategy_key,
+)
 from sim.charts.style import chart, colour, marker, new_figure
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
@@ -28,50 +39,69 @@ DETRACTOR_MAX, PROMOTER_MIN = 6, 9
 
 @chart
 def retention(result: ComparisonResult) -> Figure:
-    """Each 30-day period's retention (share of its customers served again in the next),
-    mean line and 95% band over replications."""
-    fig = new_figure(result, "30-day retention by period: % of a period's customers "
-                             "served again in the next")
-    ax = fig.subplots()
-    ends = []
+    """Customer retention of each complete retention period (1 - customers who churned
+    in it / customers alive and served at its start) and, beside it, the repeat rate a
+    firm sees in its own data (a period's customers who buy again in the next); mean
+    lines and 95% bands over replications."""
+    fig = new_figure(result, "Customer retention by period")
+    panels = fig.subplot_mosaic([["key", "key"], ["kept", "repeat"]], height_ratios=[0.08, 1])
+    strategy_key(panels["key"], result)
+    kept, repeat = panels["kept"], panels["repeat"]
+    repeat.sharey(kept)
+    repeat.sharex(kept)
+    any_period = _by_period(kept, result, "retention_by_period", 1)
+    kept.set_title(style.two_lines(style.metric_text(result, "customer_retention")))
+    kept.set_ylabel("Customers (%)")
+    if _by_period(repeat, result, "repeat_rate_by_period", 2):
+        repeat.text(0.02, 0.03, "What a firm sees in its own data: the share of\n"
+                    "a period's customers who buy again in the next one",
+                    transform=repeat.transAxes, ha="left", va="bottom", color=style.NEUTRAL,
+                    fontsize=style.TICK_PT)
+    repeat.set_title(style.two_lines(style.metric_text(result, "repeat_rate")))
+    repeat.tick_params(axis="y", labelleft=True)
+    if not any_period:
+        kept.set_xticks([])
+        kept.set_yticks([])
+    return fig
+
+
+def _by_period(ax: Axes, result: ComparisonResult, distribution: str, periods: int) -> bool:
+    """One mean line with its 95% band per strategy over the periods of ``distribution``,
+    or the empty state when fewer than ``periods`` complete periods were measured;
+    whether there was anything to draw."""
+    drawn = False
     for one in result.results:
         name = one.scenario.name
-        series = band([run.distributions["retention_by_period"] for run in one.runs])
-        periods = np.arange(1, len(series) + 1)
-        line_with_band(ax, periods, series, colour(result, name), label=name,
+        series = band([run.distributions[distribution] for run in one.runs])
+        x = np.arange(1, len(series) + 1)
+        line_with_band(ax, x, series, colour(result, name), label=style.label(result, name),
                        marker=marker(result, name))
-        if len(series) and not np.isnan(series.mean[-1]):
-            ends.append((float(series.mean[-1]), name, colour(result, name)))
-    if not ends:
-        ax.text(0.5, 0.5, "No 30-day period with a successor yet:\nmeasure at least 60 days",
-                transform=ax.transAxes, ha="center", va="center", color=style.NEUTRAL,
-                fontsize=style.PANEL_TITLE_PT)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    ax.set_xlabel("30-day period of the measured window (period n to n + 1)")
-    ax.set_ylabel("Retention (% of customers)")
+        drawn = drawn or bool(np.isfinite(series.mean).any())
+    if not drawn:
+        empty(ax, style.no_period_yet(result, periods))
+    ax.set_xlabel(f"{style.period_days(result)}-day period of the measured window")
     ax.yaxis.set_major_formatter(style.percent_ticks())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    end_labels(ax, ends)
-    return fig
+    return drawn
 
 
 @chart
 def survival(result: ComparisonResult) -> Figure:
-    """Cohort survival: the share of customers acquired in the measured window who are
-    still active, by week since acquisition (actuarial, censored at the horizon), up to
-    the last week every replication reaches."""
-    fig = new_figure(result, "Cohort survival: % of new customers still active, "
-                             "by week since acquisition")
+    """Cohort survival: the share of the customers won in the measured window who are
+    still customers, by week since their first purchase (actuarial, censored at the
+    horizon), up to the last week every replication reaches."""
+    fig = new_figure(result, "Survival of customers won in the measured window, "
+                             "by week since first purchase")
     ax = fig.subplots()
     for one in result.results:
         name = one.scenario.name
         curves = [run.distributions["survival_by_week"] for run in one.runs]
         weeks = min(len(c) for c in curves)
         series = band([c[:weeks] for c in curves])
-        line_with_band(ax, np.arange(weeks), series, colour(result, name), label=name)
-    ax.set_xlabel("Weeks since acquisition")
-    ax.set_ylabel("Customers still active (%)")
+        line_with_band(ax, np.arange(weeks), series, colour(result, name),
+                       label=style.label(result, name))
+    ax.set_xlabel("Weeks since first purchase")
+    ax.set_ylabel("Still customers (%)")
     ax.yaxis.set_major_formatter(style.percent_ticks())
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
@@ -81,15 +111,20 @@ def survival(result: ComparisonResult) -> Figure:
 
 @chart
 def satisfaction(result: ComparisonResult) -> Figure:
-    """Visits by satisfaction score (share of visits, 95% CI per score) with the NPS zones
-    marked, and the net promoter score of each strategy with its CI."""
-    fig = new_figure(result, "Satisfaction: visits by score (0-10) and net promoter score")
-    ax, nps = fig.subplots(1, 2, width_ratios=[2.3, 1])
+    """Served visits by satisfaction score (share of served visits, 95% CI per score)
+    with the NPS zones marked; the net promoter score per customer (each customer's
+    latest score) of each strategy with its CI, and per served visit as a secondary
+    measure."""
+    fig = new_figure(result, "Satisfaction of served visits (0-10) and net promoter score "
+                             "per customer")
+    panels = fig.subplot_mosaic([["scores", "nps"], ["scores", "nps_per_visit"]],
+                                width_ratios=[2.1, 1], height_ratios=[1.25, 1])
+    ax = panels["scores"]
     n = len(result.names)
     width = 0.8 / n
-    zones = ((-0.5, DETRACTOR_MAX + 0.5, "Detractors 0-6"),
-             (DETRACTOR_MAX + 0.5, PROMOTER_MIN - 0.5, "Passives 7-8"),
-             (PROMOTER_MIN - 0.5, 10.5, "Promoters 9-10"))
+    zones = ((-0.5, DETRACTOR_MAX + 0.5, "Detractors\n0-6"),
+             (DETRACTOR_MAX + 0.5, PROMOTER_MIN - 0.5, "Passives\n7-8"),
+             (PROMOTER_MIN - 0.5, 10.5, "Promoters\n9-10"))
     for k, (left, right, label) in enumerate(zones):
         if k != 1:
             ax.axvspan(left, right, color="#F2F2F2", zorder=0)
@@ -102,7 +137,7 @@ def satisfaction(result: ComparisonResult) -> Figure:
         means = np.array([e.mean for e in estimates])
         xs = SCORES - 0.4 + width * (i + 0.5)
         ax.bar(xs, np.nan_to_num(means), width=width * 0.92, color=colour(result, name),
-               label=name)
+               label=style.label(result, name))
         err = errors(estimates)
         if err is not None:
             ax.errorbar(xs, means, yerr=err, fmt="none", ecolor="black", elinewidth=1.5,
@@ -110,25 +145,33 @@ def satisfaction(result: ComparisonResult) -> Figure:
     ax.set_xticks(SCORES)
     ax.set_xlim(-0.5, 10.5)
     ax.grid(False, axis="x")
-    ax.set_xlabel("Visit satisfaction score (0 includes abandoned visits)")
-    ax.set_ylabel("Visits (%)")
-    ax.set_title("Visits by satisfaction score (% of visits)")
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.12)
+    ax.set_xlabel("Satisfaction score of a served visit")
+    ax.set_ylabel("Served visits (%)")
+    ax.set_title("Served visits by satisfaction score (% of served visits)")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
     ax.yaxis.set_major_formatter(style.percent_ticks())
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.93))
-    bars(nps, result, [metric(result, name, "nps") for name in result.names],
-         text=format_signed_whole)
-    nps.set_title("NPS (\u2212100 to +100)")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.86))
+    scores = (panels["nps"], panels["nps_per_visit"])
+    for nps, key in zip(scores, ("nps", "nps_per_visit"), strict=True):
+        bars(nps, result, [metric(result, name, key) for name in result.names],
+             text=format_signed_whole)
+        nps.set_title(style.two_lines(style.metric_text(result, key), 20))
+    low = min(nps.get_xlim()[0] for nps in scores)
+    high = max(nps.get_xlim()[1] for nps in scores)
+    for nps in scores:
+        nps.set_xlim(low, high)
+    scores[1].set_xlabel("a secondary measure", color=style.NEUTRAL)
     return fig
 
 
 @chart
 def waits(result: ComparisonResult) -> Figure:
-    """How long served visits waited (share waiting at least t minutes), the mean wait,
-    and the share of visits that joined the queue but gave up."""
-    fig = new_figure(result, "Waits (minutes) and abandonment (% of visits that queued)")
-    panels = fig.subplot_mosaic([["tail", "mean"], ["tail", "abandon"]],
-                                width_ratios=[1.45, 1])
+    """How long served visits waited (share waiting at least t minutes), the mean and
+    90th percentile wait of served visits, and the share of visits that joined the queue
+    but gave up."""
+    fig = new_figure(result, "Waits of served visits (minutes) and abandonment")
+    panels = fig.subplot_mosaic([["tail", "mean_wait_h"], ["tail", "p90_wait_h"],
+                                 ["tail", "abandonment_rate"]], width_ratios=[1.2, 1])
     tail = panels["tail"]
     edges, longest = None, 30.0
     for one in result.results:
@@ -137,7 +180,7 @@ def waits(result: ComparisonResult) -> Figure:
         edges = WAIT_BIN_MIN * np.arange(len(series))
         keep = edges >= WAIT_BIN_MIN
         line_with_band(tail, edges[keep], series.select(keep), colour(result, name),
-                       label=name, marker=marker(result, name))
+                       label=style.label(result, name), marker=marker(result, name))
         visible = edges[np.nan_to_num(series.mean) >= VISIBLE_SHARE]
         if visible.size:
             longest = max(longest, float(visible[-1]) + 2 * WAIT_BIN_MIN)
@@ -148,14 +191,15 @@ def waits(result: ComparisonResult) -> Figure:
     if edges is not None:
         tail.set_xlim(WAIT_BIN_MIN, min(longest, float(edges[-1])))
     tail.legend(loc="upper right")
-    bars(panels["mean"], result, [metric(result, n, "mean_wait_h") for n in result.names],
-         text=format_minutes, scale=60)
-    panels["mean"].set_title("Mean wait, served visits (min)")
-    bars(panels["abandon"], result,
-         [metric(result, n, "abandonment_rate") for n in result.names],
-         text=SHARE_TEXT)
-    panels["abandon"].xaxis.set_major_formatter(style.percent_ticks())
-    panels["abandon"].set_title("Abandonment (% of queued visits)")
+    for key in ("mean_wait_h", "p90_wait_h"):
+        bars(panels[key], result, [metric(result, n, key) for n in result.names],
+             text=format_minutes, scale=60)
+        panels[key].set_title(style.with_unit(style.metric_text(result, key), "min"))
+    bars(panels["abandonment_rate"], result,
+         [metric(result, n, "abandonment_rate") for n in result.names], text=SHARE_TEXT)
+    panels["abandonment_rate"].xaxis.set_major_formatter(style.percent_ticks())
+    panels["abandonment_rate"].set_title(
+        style.two_lines(style.metric_text(result, "abandonment_rate")))
     return fig
 
 
@@ -167,54 +211,69 @@ def _at_least(run: RunResult) -> list[float]:
     return list(tail / total) if total else [float("nan")] * len(counts)
 
 
+@dataclass(frozen=True)
+class SegmentPanel:
+    """One panel of the segments chart: a quantity per segment, from its totals."""
+
+    key: str
+    title: str
+    value: Callable[[dict[str, float]], float]
+    unit: str
+    """'count', 'share', 'money' or 'number' (ticks and the currency in the title)."""
+    note: str = ""
+
+
 SEGMENT_PANELS = (
-    ("served", "Who is served: visits served (count)"),
-    ("churn", "Who churns: % of new arrivals lost"),
-    ("profit", "Who is profitable: contribution (money)"),
-    ("abuse", "Who abuses: abuse claims per 100 visits"),
+    SegmentPanel("won", "Who buys: customers won\n(first purchase)",
+                 lambda row: row["customers_won"], "count"),
+    SegmentPanel("lost", "Lost prospects: % who\nleft without buying",
+                 lambda row: ratio(row["lost_prospects"], row["prospects"]), "share",
+                 "of the prospects reached in the window"),
+    SegmentPanel("churn", "Who churns: churned per\ncustomer won (%)",
+                 lambda row: ratio(row["churned"], row["customers_won"]), "share",
+                 "100%: as many churned as were won"),
+    SegmentPanel("profit", "Who is profitable:\ncontribution", lambda row: row["profit"],
+                 "money", "revenue \u2212 costs of the visits"),
+    SegmentPanel("clv", "Customer lifetime value\n(discounted)", lambda row: row["clv"],
+                 "money", "per customer won"),
+    SegmentPanel("abuse", "Who abuses: abusive\nclaims per 100 visits",
+                 lambda row: 100 * ratio(row["abuse_claims"], row["served"]), "number",
+                 "per 100 served visits"),
 )
+"""Prospects who never bought are lost prospects, never churn: churn counts only
+customers who were served and then left, and is set against the customers won."""
 
 
-def _segment_value(panel: str, row: dict[str, float]) -> float:
-    if panel == "served":
-        return row["served"]
-    if panel == "churn":
-        return ratio(row["churned"], row["customers_won"])
-    if panel == "profit":
-        return row["profit"]
-    return 100 * ratio(row["abuse_claims"], row["served"])
-
-
-def _segment_estimate(one: ScenarioResult, group: str, panel: str) -> Estimate:
-    return estimate([_segment_value(panel, run.segments[group]) for run in one.runs])
+def _segment_estimate(one: ScenarioResult, group: str, panel: SegmentPanel) -> Estimate:
+    return estimate([panel.value(run.segments[group]) for run in one.runs])
 
 
 @chart
 def segments(result: ComparisonResult) -> Figure:
-    """Per customer segment: visits served; churn (customers served and then lost, as a
-    share of the segment's new arrivals in the window, prospects never served included);
+    """Per customer segment, each with its 95% CI: customers won; lost prospects (left
+    without buying) as a share of the segment's prospects; customers churned (served,
+    then left) per customer won, never per prospect (customers won before the window
+    churn in it too, so 100% means the segment's customers neither grow nor shrink);
     contribution (revenue minus the visits' own costs, before staff and acquisition);
-    abusive refund claims per 100 served visits. Each with its 95% CI."""
+    customer lifetime value; abusive refund claims per 100 served visits."""
     fig = new_figure(result, "Outcomes by customer segment")
     groups = list(result.results[0].runs[0].segments)
-    panels = fig.subplot_mosaic([["key", "key"], ["served", "churn"], ["profit", "abuse"]],
-                                height_ratios=[0.1, 1, 1], sharey=False)
-    key = panels.pop("key")
-    key.axis("off")
-    key.legend(handles=[Patch(color=colour(result, n), label=n) for n in result.names],
-               loc="center", ncols=len(result.names), fontsize=style.LABEL_PT)
-    for k, (panel, title) in enumerate(SEGMENT_PANELS):
-        ax = panels[panel]
+    panels = fig.subplot_mosaic([["key", "key", "key"], ["won", "lost", "churn"],
+                                 ["profit", "clv", "abuse"]], height_ratios=[0.08, 1, 1])
+    strategy_key(panels["key"], result)
+    for k, panel in enumerate(SEGMENT_PANELS):
+        ax = panels[panel.key]
         estimates = {one.scenario.name: [_segment_estimate(one, group, panel)
                                          for group in groups] for one in result.results}
-        grouped_bars(ax, result, groups, estimates, labels=k % 2 == 0)
-        ax.set_title(title)
-        if panel == "profit":
-            ax.set_xlabel("revenue \u2212 costs of the visits, before staff and acquisition",
-                          fontsize=style.TICK_PT - 1, color=style.NEUTRAL)
-        if panel == "churn":
+        grouped_bars(ax, result, groups, estimates, labels=k % 3 == 0)
+        ax.set_title(style.in_currency(result, panel.title) if panel.unit == "money"
+                     else panel.title)
+        if panel.note:
+            ax.set_xlabel(panel.note, fontsize=style.TICK_PT - 1, color=style.NEUTRAL)
+        if panel.key == "churn":
+            ax.axvline(1.0, color=style.NEUTRAL, linewidth=1.5, linestyle="--")
+        if panel.unit == "share":
             ax.xaxis.set_major_formatter(style.percent_ticks())
-        elif panel != "abuse":
+        elif panel.unit in ("money", "count"):
             ax.xaxis.set_major_formatter(style.short_ticks())
     return fig
-

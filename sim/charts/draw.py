@@ -1,5 +1,6 @@
 """Drawing pieces shared by the charts: bars with error bars and values, grouped bars,
-mean lines with confidence bands, labels at the ends of lines."""
+mean lines with confidence bands, labels at the ends of lines, the strategies' key and
+the text of an empty panel."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.patches import Patch
 
 from sim.charts import style
 from sim.charts.data import Band, errors
@@ -63,7 +65,7 @@ def grouped_bars(ax: Axes, result: ComparisonResult, groups: Sequence[str],
         ys = centres - 0.4 + height * (i + 0.5)
         means = np.array([e.mean for e in estimates[name]], dtype=float) * scale
         ax.barh(ys, np.nan_to_num(means), height=height * 0.92, color=colour(result, name),
-                label=name)
+                label=style.label(result, name))
         err = errors(estimates[name], scale)
         if err is not None:
             ax.errorbar(means, ys, xerr=err, fmt="none", ecolor="black", elinewidth=1.8,
@@ -106,3 +108,18 @@ def end_labels(ax: Axes, items: list[tuple[float, str, str]]) -> None:
         ax.annotate(text, xy=(x, placed[k]), xytext=(8, 0), textcoords="offset points",
                     va="center", ha="left", color=c, fontsize=style.LABEL_PT,
                     fontweight="bold", annotation_clip=False)
+
+
+def strategy_key(ax: Axes, result: ComparisonResult) -> None:
+    """A row of the strategies' colours and labels filling ``ax`` (a thin strip above the
+    panels), for charts whose panels share one legend."""
+    ax.axis("off")
+    ax.legend(handles=[Patch(color=colour(result, n), label=style.label(result, n))
+                       for n in result.names],
+              loc="center", ncols=len(result.names), fontsize=style.LABEL_PT)
+
+
+def empty(ax: Axes, text: str) -> None:
+    """Say in the middle of an empty panel why it is empty (and what to do)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)

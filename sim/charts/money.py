@@ -1,5 +1,5 @@
 """Charts about money: the headline metrics, cumulative profit, the profit waterfall and
-profit against retention per replication."""
+profit against customer retention per replication. Money is in the scenario's currency."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from sim.charts import style
 from sim.charts.data import band, errors, metric
-from sim.charts.draw import SHARE_TEXT, bars, end_labels, line_with_band
+from sim.charts.draw import SHARE_TEXT, bars, empty, end_labels, line_with_band
 from sim.charts.style import chart, colour, marker, new_figure
 from sim.experiment.compare import ComparisonResult
 from sim.formats import format_short
@@ -25,19 +25,22 @@ WATERFALL = ("gross_revenue", *COST_ITEMS, "profit")
 
 @chart
 def headline(result: ComparisonResult) -> Figure:
-    """Profit, 30-day retention and cost per customer per strategy, mean and 95% CI."""
-    days = style.measured_days(result)
-    fig = new_figure(result, "Headline: profit, 30-day retention and cost per customer")
+    """Profit, customer retention (per retention period) and cost per customer served
+    per strategy, mean and 95% CI."""
+    fig = new_figure(result, "Headline: profit, customer retention and cost per customer "
+                             "served")
     axes = fig.subplots(1, 3, sharey=True)
-    titles = {"profit": f"Profit (money, {days} days)",
-              "customer_retention": "30-day retention (%)",
-              "cost_per_customer": "Cost per customer (money)"}
     for i, (ax, key) in enumerate(zip(axes, HEADLINE, strict=True)):
         share = METRIC_BY_KEY[key].unit == "share"
-        bars(ax, result, [metric(result, name, key) for name in result.names],
-             text=SHARE_TEXT if share else format_short, labels=i == 0)
-        ax.set_title(titles[key])
+        estimates = [metric(result, name, key) for name in result.names]
+        bars(ax, result, estimates, text=SHARE_TEXT if share else format_short, labels=i == 0)
+        ax.set_title(style.two_lines(style.metric_text(result, key), 24))
         ax.xaxis.set_major_formatter(style.percent_ticks() if share else style.short_ticks())
+        if key == "profit":
+            ax.set_xlabel(f"over the {style.measured_days(result)} measured days")
+        if all(math.isnan(e.mean) for e in estimates):
+            empty(ax, style.no_period_yet(result))
+            ax.set_xticks([])
     return fig
 
 
@@ -45,21 +48,23 @@ def headline(result: ComparisonResult) -> Figure:
 def cumulative_profit(result: ComparisonResult) -> Figure:
     """Profit summed day by day over the measured window (warm-up skipped), mean line and
     95% band over replications; the end of each line is the headline profit."""
-    warmup = result.results[0].scenario.run.warmup_days
-    fig = new_figure(result, f"Cumulative profit after the {warmup}-day warm-up (money)")
+    warmup = style.scenario(result).run.warmup_days
+    fig = new_figure(result, style.in_currency(
+        result, f"Cumulative profit after the {warmup}-day warm-up"))
     ax = fig.subplots()
     ends = []
     for one in result.results:
         name = one.scenario.name
         series = band([np.cumsum(run.daily["profit"][warmup:]) for run in one.runs])
         days = np.arange(1, len(series) + 1)
-        line_with_band(ax, days, series, colour(result, name), label=name)
+        line_with_band(ax, days, series, colour(result, name), label=style.label(result, name))
         if len(series):
-            ends.append((float(series.mean[-1]), f"{name}  {format_short(series.mean[-1])}",
+            ends.append((float(series.mean[-1]),
+                         f"{style.label(result, name)}  {format_short(series.mean[-1])}",
                          colour(result, name)))
     ax.axhline(0, color="black", linewidth=1.2)
     ax.set_xlabel("Day of the measured window")
-    ax.set_ylabel("Cumulative profit (money)")
+    ax.set_ylabel(style.in_currency(result, "Cumulative profit"))
     ax.yaxis.set_major_formatter(style.short_ticks())
     ax.set_xlim(0, style.measured_days(result))
     end_labels(ax, ends)
@@ -71,11 +76,12 @@ def waterfall(result: ComparisonResult) -> Figure:
     """Per strategy, from revenue before refunds to profit, one bar per cost item, each
     with its 95% CI at the end where the running total stands after it."""
     days = style.measured_days(result)
-    fig = new_figure(result, f"Profit waterfall: revenue to profit by cost item "
-                             f"(money, {days} days)")
+    fig = new_figure(result, style.in_currency(
+        result, f"Profit waterfall: revenue to profit by cost item, {days} days"))
     axes = np.atleast_1d(fig.subplots(1, len(result.names), sharey=True, sharex=True))
-    labels = ["Revenue before refunds", *(f"\u2212 {METRIC_BY_KEY[k].label}" for k in COST_ITEMS),
-              "= Profit"]
+    labels = [METRIC_BY_KEY["gross_revenue"].text(),
+              *(f"\u2212 {METRIC_BY_KEY[k].text()}" for k in COST_ITEMS),
+              f"= {METRIC_BY_KEY['profit'].text()}"]
     ys = np.arange(len(WATERFALL))
     for i, (ax, name) in enumerate(zip(axes, result.names, strict=True)):
         estimates = [metric(result, name, key) for key in WATERFALL]
@@ -95,7 +101,7 @@ def waterfall(result: ComparisonResult) -> Figure:
             ax.annotate(format_short(e.mean), xy=(max(rights[y], 0.0), float(y)), xytext=(6, 0),
                         textcoords="offset points", va="center", ha="left",
                         fontsize=style.TICK_PT)
-        ax.set_title(name, color=c)
+        ax.set_title(style.two_lines(style.label(result, name), 72 // len(axes)), color=c)
         ax.set_yticks(ys, labels)
         ax.tick_params(axis="y", labelleft=i == 0, length=0)
         ax.set_ylim(len(WATERFALL) - 0.4, -0.6)
@@ -133,9 +139,10 @@ def profit_vs_retention(result: ComparisonResult) -> Figure:
     """One point per replication, strategy by colour and marker; the large marker is the
     strategy's mean with its 95% CI in both directions."""
     days = style.measured_days(result)
-    fig = new_figure(result, f"Profit (money, {days} days) against 30-day retention (%), "
+    fig = new_figure(result, f"Profit over {days} days against customer retention, "
                              "one point per replication")
     ax = fig.subplots()
+    drawn = False
     for one in result.results:
         name = one.scenario.name
         c, m = colour(result, name), marker(result, name)
@@ -143,13 +150,20 @@ def profit_vs_retention(result: ComparisonResult) -> Figure:
         y = [run.metrics["profit"] for run in one.runs]
         ax.scatter(x, y, color=c, marker=m, s=70, alpha=0.45, linewidths=0)
         ex, ey = metric(result, name, "customer_retention"), metric(result, name, "profit")
+        drawn = drawn or not math.isnan(ex.mean)
         xerr, yerr = errors([ex]), errors([ey])
         ax.errorbar([ex.mean], [ey.mean], xerr=xerr, yerr=yerr, color=c, marker=m,
                     markersize=16, markeredgecolor="black", markeredgewidth=1.5,
-                    elinewidth=3, capsize=8, capthick=3, label=name, zorder=3)
+                    elinewidth=3, capsize=8, capthick=3, label=style.label(result, name),
+                    zorder=3)
+    ax.set_xlabel(style.metric_text(result, "customer_retention"))
+    ax.set_ylabel(style.metric_text(result, "profit"))
+    if not drawn:
+        empty(ax, style.no_period_yet(result))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
     ax.axhline(0, color="black", linewidth=1.2)
-    ax.set_xlabel("30-day retention (% of a period's customers served again in the next)")
-    ax.set_ylabel(f"Profit (money, {days} days)")
     ax.xaxis.set_major_formatter(style.percent_ticks())
     ax.yaxis.set_major_formatter(style.short_ticks())
     ax.legend(loc="best", markerscale=0.8)

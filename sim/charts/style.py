@@ -2,8 +2,11 @@
 
 Charts are made to be projected: large type, a colour-blind-safe palette (Okabe-Ito)
 and one colour and marker per strategy, fixed by the strategy's position in
-``ComparisonResult.names`` so it is the same in every chart of a comparison. Settings
-are applied with ``matplotlib.rc_context`` while a figure is built, never globally.
+``ComparisonResult.names`` so it is the same in every chart of a comparison. People
+read a strategy's display label (``ComparisonResult.labels``), a metric's text with its
+period and the scenario's currency (``Metric.text_for``), never an internal key.
+Settings are applied with ``matplotlib.rc_context`` while a figure is built, never
+globally.
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.experiment.compare import ComparisonResult
 from sim.formats import format_percent, format_short
+from sim.metrics import METRIC_BY_KEY
+from sim.views import display_name
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
+
+    from sim.scenario.model import Scenario
 
 OKABE_ITO = {
     "blue": "#0072B2", "orange": "#E69F00", "bluish green": "#009E73",
@@ -98,6 +105,55 @@ def marker(result: ComparisonResult, name: str) -> str:
     return STRATEGY_MARKERS[result.names.index(name) % len(STRATEGY_MARKERS)]
 
 
+def label(result: ComparisonResult, name: str) -> str:
+    """How people see the strategy ``name``: its display label, unique in the comparison."""
+    return result.labels[name]
+
+
+def scenario(result: ComparisonResult) -> Scenario:
+    """The first strategy's scenario: the market, run and currency every strategy shares."""
+    return result.results[0].scenario
+
+
+def metric_text(result: ComparisonResult, key: str) -> str:
+    """A metric's name as a person reads it, with the retention period and the currency
+    filled in: 'Customer retention (per 90-day period)', 'Profit (EUR)'."""
+    return METRIC_BY_KEY[key].text_for(scenario(result))
+
+
+def in_currency(result: ComparisonResult, text: str) -> str:
+    """``text`` about money with the currency after it, as a money metric's name reads
+    ('Cumulative profit (EUR)'); without a currency, ``text`` alone."""
+    currency = scenario(result).business.currency
+    return with_unit(text, currency) if currency else text
+
+
+def with_unit(text: str, unit: str) -> str:
+    """A name with a unit word inside its parenthesis: 'Mean wait (served, min)'."""
+    return f"{text[:-1]}, {unit})" if text.endswith(")") else f"{text} ({unit})"
+
+
+def two_lines(text: str, width: int = 30) -> str:
+    """A panel title longer than ``width`` on two lines, broken before its parenthesis
+    ('Customer retention' / '(per 90-day period)'), else at the last space that fits."""
+    if len(text) <= width:
+        return text
+    head, sep, tail = text.partition(" (")
+    if sep and head:
+        return f"{head}\n({tail}"
+    cut = text.rfind(" ", 0, width + 1)
+    return text if cut < 0 else f"{text[:cut]}\n{text[cut + 1:]}"
+
+
+def no_period_yet(result: ComparisonResult, periods: int = 1) -> str:
+    """The empty state of a chart of retention periods, in short lines for a small panel:
+    what is missing and what to do."""
+    days = period_days(result)
+    missing = (f"No complete {days}-day period yet" if periods == 1
+               else f"Needs {periods} complete {days}-day periods")
+    return f"{missing}:\nmeasure at least {periods * days} days\nafter the warm-up"
+
+
 def new_figure(result: ComparisonResult, title: str, note: str = "") -> Figure:
     """A 16:9 figure with the chart title and a footer naming the comparison, the number
     of replications, the seed and what the error bars are."""
@@ -113,11 +169,11 @@ def replications(result: ComparisonResult) -> int:
 
 
 def footer(result: ComparisonResult, note: str = "") -> str:
-    run = result.results[0].scenario.run
+    run = scenario(result).run
     n = replications(result)
     ci = ("error bars and bands: 95% CI (Student t over replications)" if n > 1
           else "one replication: no confidence interval")
-    parts = [result.name, f"{n} replication{'s' if n != 1 else ''}", f"seed {run.seed}",
+    parts = [display_name(result), f"{n} replication{'s' if n != 1 else ''}", f"seed {run.seed}",
              f"days {run.warmup_days}-{run.days} measured", ci]
     if note:
         parts.append(note)
@@ -125,8 +181,13 @@ def footer(result: ComparisonResult, note: str = "") -> str:
 
 
 def measured_days(result: ComparisonResult) -> int:
-    run = result.results[0].scenario.run
+    run = scenario(result).run
     return run.days - run.warmup_days
+
+
+def period_days(result: ComparisonResult) -> int:
+    """Length of a retention period, days."""
+    return scenario(result).run.retention_period_days
 
 
 def short_ticks() -> FuncFormatter:
@@ -141,8 +202,8 @@ def percent_ticks() -> FuncFormatter:
 
 
 def strategy_axis(ax: Axes, result: ComparisonResult, *, labels: bool = True) -> None:
-    """Strategies top to bottom on the y axis, in comparison order."""
-    ax.set_yticks(range(len(result.names)), result.names)
+    """Strategies top to bottom on the y axis, in comparison order, by their labels."""
+    ax.set_yticks(range(len(result.names)), [label(result, n) for n in result.names])
     ax.tick_params(axis="y", labelleft=labels)
     ax.set_ylim(len(result.names) - 0.4, -0.6)
     ax.grid(False, axis="y")

@@ -19,9 +19,10 @@ what was left out and why):
 The numbers drawn (means per point and cell, winners and their leads, main effects,
 sensitivity indices) come from :mod:`sim.experiment.sweep_analysis`; this module only
 draws them. A strategy keeps the colour and marker of its position in
-``sweep.strategies``, the palette of :mod:`sim.charts.style`. Like the workshop charts
-these only read results, touch no global matplotlib state, and write the same SVG bytes
-for the same result.
+``sweep.strategies``, the palette of :mod:`sim.charts.style`, and is named by its display
+label; a metric by its text with the scenarios' retention period and currency. Like the
+workshop charts these only read results, touch no global matplotlib state, and write the
+same SVG bytes for the same result.
 
     from sim.charts.sweep import write_sweep_charts
     write_sweep_charts(result, Path("results/tiered-price/charts"))
@@ -45,8 +46,10 @@ from matplotlib.ticker import Formatter, FuncFormatter
 
 from sim.charts import style
 from sim.charts.data import Band
-from sim.charts.draw import end_labels, line_with_band
+from sim.charts.draw import empty, end_labels, line_with_band
 from sim.charts.files import write_figures
+from sim.experiment.compare import ComparisonResult
+from sim.experiment.runner import ScenarioResult
 from sim.experiment.sweep import Parameter, Sweep
 from sim.experiment.sweep_analysis import (
     SENSITIVITY_DESIGNS,
@@ -62,8 +65,9 @@ from sim.experiment.sweep_analysis import (
     winners,
 )
 from sim.experiment.sweep_runner import SweepResult
-from sim.formats import format_amount_tick, format_compact, format_parameter
+from sim.formats import format_amount_tick, format_compact, format_parameter, format_wait_tick
 from sim.metrics import METRIC_BY_KEY
+from sim.scenario.model import Scenario
 
 DEFAULT_METRICS = ("profit", "customer_retention", "cost_per_customer")
 ANNOTATE_CELLS = 36
@@ -75,8 +79,6 @@ ROUGH_SOBOL_SAMPLES = 64
 """Below this many base samples the footer of a Sobol chart calls the indices rough."""
 NO_DATA = "#DDDDDD"
 """Cells and panels without a value (no finished run, or an undefined metric)."""
-UNIT_WORDS = {"money": "money", "share": "%", "hours": "hours", "count": "count",
-              "score": "0-10", "nps": "\u2212100 to +100"}
 
 
 # --- which charts ------------------------------------------------------------------------
@@ -196,23 +198,34 @@ def _ci_note(result: SweepResult) -> str:
     return "one replication: no confidence interval"
 
 
-LABELS = {"profit": "Profit (money)", "customer_retention": "30-day retention (%)",
-          "cost_per_customer": "Cost per customer (money)"}
-"""The headline metrics named as in the workshop's headline chart."""
+def metric_label(result: SweepResult, metric: str) -> str:
+    """A metric's name as the workshop charts write it, with the retention period and the
+    currency of the sweep's scenarios: 'Profit (EUR)', 'Customer retention (per 90-day
+    period)'; just 'per period' when the sweep varies the period's length."""
+    scenarios = list(result.sweep.scenarios.values())
+    if not scenarios:
+        return METRIC_BY_KEY[metric].text()
+    periods = {s.run.retention_period_days for s in scenarios}
+    period = scenarios[0].run.retention_period_days if len(periods) == 1 else None
+    return METRIC_BY_KEY[metric].text(period, scenarios[0].business.currency)
 
 
-def metric_label(metric: str) -> str:
-    """'Profit (money)', '30-day retention (%)', 'Mean wait (served, hours)'."""
-    if metric in LABELS:
-        return LABELS[metric]
-    m = METRIC_BY_KEY[metric]
-    unit = UNIT_WORDS.get(m.unit, m.unit)
-    if m.text().endswith(")"):
-        return f"{m.text()[:-1]}, {unit})"
-    return f"{m.text()} ({unit})"
+def labels(sweep: Sweep) -> dict[str, str]:
+    """Each strategy's display label, as a comparison of the same strategies shows them
+    (unique: a label two strategies share gets the name added)."""
+    first: dict[str, Scenario] = {}
+    for (_, name), scenario in sweep.scenarios.items():
+        first.setdefault(name, scenario)
+    if set(first) != set(sweep.strategies):
+        return {name: name for name in sweep.strategies}
+    runs = tuple(ScenarioResult(first[name], ()) for name in sweep.strategies)
+    return ComparisonResult(sweep.name, runs, sweep.strategies[0], "profit").labels
 
 
 def _lower_first(text: str) -> str:
+    """A name inside a sentence: 'Profit (EUR)' -> 'profit (EUR)'; 'CLV / CAC' stays."""
+    if text[1:2].isupper():
+        return text
     return text[:1].lower() + text[1:]
 
 
@@ -222,11 +235,14 @@ def value_text(metric: str, value: float) -> str:
 
 
 def tick_formatter(metric: str) -> Formatter | None:
+    """Ticks in the metric's unit, so that an axis needs no unit word: 25%, 12k, 45 min."""
     unit = METRIC_BY_KEY[metric].unit
     if unit == "share":
         return style.percent_ticks()
     if unit in ("money", "count"):
         return FuncFormatter(lambda v, _pos=None: format_amount_tick(v))
+    if unit == "hours":
+        return FuncFormatter(lambda v, _pos=None: format_wait_tick(v))
     return None
 
 
@@ -261,11 +277,6 @@ def _ink(rgb: Any) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "white"
 
 
-def _empty(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-            color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
-
-
 def _panels(fig: Figure, n: int, *, key: bool = False, sharey: bool = False
             ) -> tuple[Axes | None, list[Axes]]:
     """``n`` panels, at most PANELS_PER_ROW a row, under a full-width row for the
@@ -293,10 +304,16 @@ def _legend(strip: Axes | None, handles: list[Any]) -> None:
                      columnspacing=2.0)
 
 
-def _undefined(metric: str) -> str:
-    return (f"No value of {METRIC_BY_KEY[metric].label.lower()} at any point"
-            + ("\n(30-day retention needs at least 60 measured days)"
-               if metric == "customer_retention" else ""))
+def _undefined(result: SweepResult, metric: str) -> str:
+    """Why a metric has no value anywhere, and for the period metrics what to do."""
+    text = f"No value of {_lower_first(metric_label(result, metric))} at any point"
+    periods = {"customer_retention": 1, "repeat_rate": 2}.get(metric)
+    lengths = {s.run.retention_period_days for s in result.sweep.scenarios.values()}
+    if periods is None or not lengths:
+        return text
+    need = "a complete retention period" if periods == 1 else "two complete retention periods"
+    return (f"{text}\n(it needs {need}: measure at least {periods * min(lengths)} days "
+            "after the warm-up)")
 
 
 # --- the charts ------------------------------------------------------------------------------
@@ -312,28 +329,29 @@ def line_chart(result: SweepResult, metric: str) -> Figure:
 def _line_chart(result: SweepResult, metric: str) -> Figure:
     sweep = result.sweep
     parameter = sweep.parameters[0]
-    fig = _figure(result, f"{metric_label(metric)} against {parameter.path}, "
+    fig = _figure(result, f"{metric_label(result, metric)} against {parameter.path}, "
                           "by strategy", _ci_note(result))
     ax = fig.subplots()
     values = axis_values(sweep, parameter)
     x, numeric = _positions(values)
     ends = []
+    shown = labels(sweep)
     for name in sweep.strategies:
         estimates = estimates_along(result, metric, name)
         series = Band(*(np.array([getattr(e, k) for e in estimates], dtype=float)
                         for k in ("mean", "low", "high")))
         c = colour(sweep, name)
-        label = name + (" (not varied)" if _not_varied(sweep, parameter, name) else "")
+        label = shown[name] + (" (not varied)" if _not_varied(sweep, parameter, name) else "")
         line_with_band(ax, x, series, c, label=label, marker=marker(sweep, name))
         finite = np.flatnonzero(~np.isnan(series.mean))
         if finite.size:
             last = float(series.mean[finite[-1]])
             ends.append((last, f"{label}  {value_text(metric, last)}", c))
     if not ends:
-        _empty(ax, _undefined(metric))
+        empty(ax, _undefined(result, metric))
         ax.set_yticks([])
     ax.set_xlabel(parameter.path)
-    ax.set_ylabel(metric_label(metric))
+    ax.set_ylabel(metric_label(result, metric))
     _value_ticks(ax.xaxis, x, values)
     if not numeric:
         ax.set_xlim(-0.3, len(values) - 0.7)
@@ -386,20 +404,21 @@ def _heatmap_chart(result: SweepResult, metric: str) -> Figure:
     sweep = result.sweep
     px, py = sweep.parameters[0], sweep.parameters[1]
     xs, ys = axis_values(sweep, px), axis_values(sweep, py)
-    fig = _figure(result, f"{metric_label(metric)} on the {len(xs)} \u00d7 {len(ys)} grid, "
-                          "one panel per strategy", "cells: mean over replications")
+    fig = _figure(result, f"{metric_label(result, metric)} on the {len(xs)} \u00d7 {len(ys)} "
+                          "grid, one panel per strategy", "cells: mean over replications")
     _, axes = _panels(fig, len(sweep.strategies))
     grids = [grid_means(result, metric, s) for s in sweep.strategies]
     cmap, norm = _heat_scale(grids)
     annotate = len(xs) * len(ys) <= ANNOTATE_CELLS
     image = None
+    shown = labels(sweep)
     for k, (ax, name, grid) in enumerate(zip(axes, sweep.strategies, grids, strict=True)):
         image = ax.imshow(grid, cmap=cmap, norm=norm, origin="lower", aspect="auto",
                           interpolation="nearest")
         _grid_axes(ax, sweep, xs, ys, ylabel=k % PANELS_PER_ROW == 0,
                    columns=min(len(axes), PANELS_PER_ROW))
         unvaried = [p.path for p in (px, py) if _not_varied(sweep, p, name)]
-        ax.set_title(name + (f" ({', '.join(unvaried)} not varied)" if unvaried else ""),
+        ax.set_title(shown[name] + (f" ({', '.join(unvaried)} not varied)" if unvaried else ""),
                      color=colour(sweep, name))
         if annotate:
             size = style.LABEL_PT if len(xs) <= 6 else style.TICK_PT - 2
@@ -411,13 +430,13 @@ def _heatmap_chart(result: SweepResult, metric: str) -> Figure:
                             color=ink, fontsize=size, fontweight="bold")
     if image is not None:
         bar = fig.colorbar(image, ax=axes, shrink=0.9, pad=0.02)
-        bar.set_label(metric_label(metric))
+        bar.set_label(metric_label(result, metric))
         formatter = tick_formatter(metric)
         if formatter is not None:
             bar.ax.yaxis.set_major_formatter(formatter)
         bar.outline.set_visible(False)
     if not any(np.isfinite(g).any() for g in grids):
-        fig.text(0.5, 0.5, _undefined(metric), ha="center", va="center",
+        fig.text(0.5, 0.5, _undefined(result, metric), ha="center", va="center",
                  color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
     return fig
 
@@ -433,14 +452,15 @@ def _winner_chart(result: SweepResult, metric: str) -> Figure:
     sweep = result.sweep
     px, py = sweep.parameters[0], sweep.parameters[1]
     xs, ys = axis_values(sweep, px), axis_values(sweep, py)
-    m = METRIC_BY_KEY[metric]
-    fig = _figure(result, f"Where each strategy wins on {_lower_first(m.text())} "
-                          f"({'higher' if m.higher_is_better else 'lower'} is better)",
+    better = "higher" if METRIC_BY_KEY[metric].higher_is_better else "lower"
+    fig = _figure(result, f"Where each strategy wins on "
+                          f"{_lower_first(metric_label(result, metric))} ({better} is better)",
                   "hatched: too close to call, the paired 95% CI of the lead includes 0"
                   if sweep.settings.replications > 1 else
                   "one replication: no CI, so every cell is hatched")
     strip, (ax,) = _panels(fig, 1, key=True)
     leads = winners(result, metric)
+    shown = labels(sweep)
     annotate = len(xs) * len(ys) <= ANNOTATE_CELLS
     size = style.LABEL_PT if len(xs) <= 6 else style.TICK_PT - 2
     for j, yv in enumerate(ys):
@@ -457,7 +477,7 @@ def _winner_chart(result: SweepResult, metric: str) -> Figure:
             if lead is None or lead.winner is None:
                 text = "n/a"
             else:
-                lines = [lead.winner]
+                lines = [shown[lead.winner]]
                 if not math.isnan(lead.difference.mean):
                     lines.append(f"by {value_text(metric, lead.difference.mean)}")
                 if lead.close:
@@ -468,7 +488,8 @@ def _winner_chart(result: SweepResult, metric: str) -> Figure:
                     bbox={"boxstyle": "round,pad=0.25", "facecolor": face,
                           "edgecolor": "none"})
     _grid_axes(ax, sweep, xs, ys, ylabel=True)
-    handles: list[Any] = [Patch(facecolor=colour(sweep, s), label=s) for s in sweep.strategies]
+    handles: list[Any] = [Patch(facecolor=colour(sweep, s), label=shown[s])
+                          for s in sweep.strategies]
     handles.append(Patch(facecolor=style.NEUTRAL, hatch="//", edgecolor="white",
                          label="too close to call"))
     if any(lead.winner is None for lead in leads.values()):
@@ -493,15 +514,17 @@ def main_effects_chart(result: SweepResult, metric: str) -> Figure:
 
 def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
     sweep = result.sweep
+    what = metric_label(result, metric)
     if lines:
-        title = f"{metric_label(metric)}: main effect of each parameter, by strategy"
+        title = f"{what}: main effect of each parameter, by strategy"
         note = "points: mean over the other parameters' values and the replications"
     else:
-        title = f"{metric_label(metric)} against each parameter, one point per design point"
+        title = f"{what} against each parameter, one point per design point"
         note = "points: mean over replications"
     fig = _figure(result, title, note)
     strip, axes = _panels(fig, len(sweep.parameters), key=True, sharey=True)
     means = {s: point_means(result, metric, s) for s in sweep.strategies}
+    shown = labels(sweep)
     for k, (ax, parameter) in enumerate(zip(axes, sweep.parameters, strict=True)):
         values = axis_values(sweep, parameter)
         positions, numeric = _positions(values)
@@ -511,10 +534,10 @@ def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
             c, mk = colour(sweep, name), marker(sweep, name)
             if lines:
                 ax.plot(positions, main_effects(result, metric, name, parameter), color=c,
-                        marker=mk, label=name)
+                        marker=mk, label=shown[name])
             else:
                 ax.scatter(at, means[name], color=c, marker=mk, s=70, alpha=0.75,
-                           linewidths=0, label=name)
+                           linewidths=0, label=shown[name])
         ax.set_xlabel(parameter.path)
         if not numeric or lines:
             _value_ticks(ax.xaxis, positions, values)
@@ -522,13 +545,13 @@ def _effects_chart(result: SweepResult, metric: str, *, lines: bool) -> Figure:
             margin = 0.03 * (parameter.high - parameter.low) or 0.5
             ax.set_xlim(parameter.low - margin, parameter.high + margin)
         if k % PANELS_PER_ROW == 0:
-            ax.set_ylabel(metric_label(metric))
+            ax.set_ylabel(metric_label(result, metric))
         _format_axis(ax, metric)
     if not any(np.isfinite(y).any() for y in means.values()):
-        fig.text(0.5, 0.5, _undefined(metric), ha="center", va="center",
+        fig.text(0.5, 0.5, _undefined(result, metric), ha="center", va="center",
                  color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
     handles = [Line2D([], [], color=colour(sweep, s), marker=marker(sweep, s),
-                      linestyle="-" if lines else "none", markersize=11, label=s)
+                      linestyle="-" if lines else "none", markersize=11, label=shown[s])
                for s in sweep.strategies]
     _legend(strip, handles)
     return fig
@@ -552,15 +575,16 @@ def sensitivity_chart(result: SweepResult, metric: str) -> Figure:
 def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
     sweep = result.sweep
     design = sweep.settings.design
-    m = METRIC_BY_KEY[metric]
     n = sweep.settings.samples
+    driven = _lower_first(metric_label(result, metric))
+    shown = labels(sweep)
     if design == "sobol":
-        title = f"Which parameters drive {_lower_first(m.text())}? Sobol indices"
+        title = f"Which parameters drive {driven}? Sobol indices"
         note = f"{n} base samples, per-point means  \u00b7  bars: 95% bootstrap CI"
         if n < ROUGH_SOBOL_SAMPLES:
             note += f" (under {ROUGH_SOBOL_SAMPLES} samples: rough)"
     else:
-        title = f"Which parameters drive {_lower_first(m.text())}? Morris screening"
+        title = f"Which parameters drive {driven}? Morris screening"
         note = f"{n} trajectories, per-point means  \u00b7  bars: 95% bootstrap CI"
     fig = _figure(result, title, note)
     strip, axes = _panels(fig, 2, key=True, sharey=True)
@@ -580,7 +604,7 @@ def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
             vals = np.array([indices[name][g][key] for g in groups])
             errs = np.array([indices[name][g].get(conf, math.nan) for g in groups])
             ax.barh(ys, np.nan_to_num(vals), height=height * 0.92, color=colour(sweep, name),
-                    label=name)
+                    label=shown[name])
             if np.isfinite(errs).any():
                 ax.errorbar(vals, ys, xerr=np.nan_to_num(errs), fmt="none", ecolor="black",
                             elinewidth=1.8, capsize=4, capthick=1.8)
@@ -597,19 +621,20 @@ def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
         ax.xaxis.set_major_locator(style.few_ticks())
         if design == "morris":
             _format_axis(ax, metric, axis="x")
-            ax.set_xlabel(f"{METRIC_BY_KEY[metric].label} ({UNIT_WORDS[m.unit]})")
+            ax.set_xlabel(metric_label(result, metric))
         else:
             ax.set_xlabel("share of the variance of the per-point means")
             if reach <= 1.2:
                 left = min(0.0, ax.get_xlim()[0])
                 ax.set_xlim(left, 1.05)
     if undefined:
-        whose = "" if len(undefined) == len(sweep.strategies) else f" ({', '.join(undefined)})"
+        whose = ("" if len(undefined) == len(sweep.strategies)
+                 else f" ({', '.join(shown[s] for s in undefined)})")
         why = ("no value at some point (no finished run, or the metric is undefined there)"
                if gaps else "the metric does not vary")
         fig.text(0.5, 0.5, f"Indices not computable{whose}:\n{why}", ha="center",
                  va="center", color=style.NEUTRAL, fontsize=style.PANEL_TITLE_PT)
-    handles = [Patch(facecolor=colour(sweep, s), label=s) for s in sweep.strategies]
+    handles = [Patch(facecolor=colour(sweep, s), label=shown[s]) for s in sweep.strategies]
     _legend(strip, handles)
     return fig
 

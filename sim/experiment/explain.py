@@ -35,7 +35,7 @@ from sim import __version__
 from sim.experiment import knob_groups, shapley
 from sim.experiment.compare import check_same_market
 from sim.experiment.pool import run_parallel
-from sim.experiment.runner import default_jobs, tabulate
+from sim.experiment.runner import charts_of, default_jobs, tabulate
 from sim.formats import format_difference
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, RunResult, estimate, verdict
 from sim.model.engine import run_replication
@@ -163,11 +163,8 @@ class Attribution:
 
     def chart(self) -> Any:
         """The waterfall from A's value to B's, one step per group with its 95% CI (a
-        matplotlib Figure)."""
-        from sim.charts.explain import explain_waterfall
-        from sim.experiment.explain_output import explain_dict
-
-        return explain_waterfall(explain_dict(self))
+        matplotlib Figure; the charts are attached by :mod:`sim.api`)."""
+        return charts_of(self)
 
 
 def settings_text(found: list[knob_groups.Aspect], side: str) -> str:

@@ -49,23 +49,42 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+DAILY_COUNTS = frozenset({"served", "abandoned", "turned_away", "waitlisted", "prospects",
+                          "customers_alive"})
+"""The daily series that count visits or people (whole numbers each day)."""
+
+
+def _cell(value: float, count: bool) -> str:
+    """A number as written in a CSV: a count as a whole number ('12'), anything else as
+    ``repr`` so that it reads back exactly ('12.0' would too, but is not what it is)."""
+    if count and math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return repr(value)
+
+
 def replications_csv(result: ScenarioResult) -> str:
+    """One row per replication, one column per metric; counts as whole numbers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["replication", *(m.key for m in METRICS)])
     for run in result.runs:
-        writer.writerow([run.replication, *(repr(run.metrics[m.key]) for m in METRICS)])
+        writer.writerow([run.replication, *(_cell(run.metrics[m.key], m.unit == "count")
+                                            for m in METRICS)])
     return out.getvalue()
 
 
 def daily_csv(result: ScenarioResult) -> str:
+    """One row per replication and day (warm-up included, flagged); counts as whole
+    numbers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     warmup = result.scenario.run.warmup_days
+    counts = [c in DAILY_COUNTS for c in DAILY_COLUMNS]
     writer.writerow(["replication", "day", "measured", *DAILY_COLUMNS])
     for run in result.runs:
         for day, values in enumerate(zip(*(run.daily[c] for c in DAILY_COLUMNS), strict=True)):
-            writer.writerow([run.replication, day, int(day >= warmup), *map(repr, values)])
+            writer.writerow([run.replication, day, int(day >= warmup),
+                             *map(_cell, values, counts)])
     return out.getvalue()
 
 
