@@ -75,7 +75,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("lost_prospects", "Lost prospects (left without buying)", "count", "Customers"),
     Metric("customers_churned", "Customers churned (served, then left)", "count", "Customers"),
     Metric("repeat_rate", "Repeat rate (buy again in the next {period})", "share", "Customers"),
-    Metric("visit_return_rate", "Visit return rate", "share", "Customers"),
+    Metric("visit_return_rate", "Returns after served visits (share)", "share", "Customers"),
     Metric("arrivals", "Visits arriving", "count", "Visits"),
     Metric("served", "Visits served", "count", "Visits"),
     Metric("abandoned", "Visits abandoned", "count", "Visits"),
@@ -85,9 +85,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("waitlisted", "Visits waitlisted", "count", "Visits"),
     Metric("abandonment_rate", "Abandonment (per visit joining the queue)", "share", "Service"),
     Metric("abandonment_per_arrival", "Abandonment (per arriving visit)", "share", "Service"),
-    Metric("mean_wait_h", "Mean wait (served)", "hours", "Service"),
+    Metric("mean_wait_h", "Mean wait of served visits", "hours", "Service"),
     Metric("mean_wait_joined_h", "Mean wait (all who queued)", "hours", "Service"),
-    Metric("p90_wait_h", "90th percentile wait (served)", "hours", "Service"),
+    Metric("p90_wait_h", "90th percentile wait of served visits", "hours", "Service"),
     Metric("wait_probability", "Share of served visits that waited", "share", "Service"),
     Metric("utilisation", "Server utilisation", "share", "Service"),
     Metric("mean_satisfaction", "Mean satisfaction (served visits)", "score", "Service"),
@@ -100,9 +100,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("failures", "Service failures", "count", "Requests and abuse"),
     Metric("abuse_claims", "Abusive refund claims", "count", "Requests and abuse"),
     Metric("abuse_refunded", "Abusive claims refunded", "count", "Requests and abuse"),
-    Metric("abuse_losses", "Losses to abuse (refunds + goods)", "money", "Requests and abuse"),
+    Metric("abuse_losses", "Losses to abuse (refunds and goods)", "money", "Requests and abuse"),
     Metric("genuine_claims", "Genuine refund claims", "count", "Requests and abuse"),
-    Metric("mean_entitlement", "Mean entitlement of served visits", "score", "Requests and abuse"),
+    Metric("mean_entitlement", "Entitlement of customers served (mean)", "score", "Requests and abuse"),
     Metric("reputation_end", "Reputation at the horizon", "score", "Image and queue"),
     Metric("mean_in_system", "Mean number in the system", "number", "Image and queue"),
     Metric("mean_sojourn_h", "Mean time in the system (joined)", "hours", "Image and queue"),
@@ -128,10 +128,11 @@ it happens, so no series steps at the warm-up boundary."""
 SEGMENT_COLUMNS = ("prospects", "customers_won", "lost_prospects", "served", "revenue",
                    "variable_cost", "profit", "churned", "abuse_claims", "promoters",
                    "detractors", "abandoned", "balked", "priced_out", "turned_away", "wait_h",
-                   "clv")
+                   "clv", "customer_retention")
 (SEG_PROSPECTS, SEG_WON, SEG_LOST, SEG_SERVED, SEG_REVENUE, SEG_VARIABLE_COST, SEG_PROFIT,
  SEG_CHURNED, SEG_ABUSE_CLAIMS, SEG_PROMOTERS, SEG_DETRACTORS, SEG_ABANDONED, SEG_BALKED,
- SEG_PRICED_OUT, SEG_TURNED_AWAY, SEG_WAIT_H, SEG_CLV) = range(len(SEGMENT_COLUMNS))
+ SEG_PRICED_OUT, SEG_TURNED_AWAY, SEG_WAIT_H, SEG_CLV,
+ SEG_RETENTION) = range(len(SEGMENT_COLUMNS))
 TIER_COLUMNS = ("served", "abandoned", "balked", "revenue", "wait_h", "mean_wait_h")
 (TIER_SERVED, TIER_ABANDONED, TIER_BALKED, TIER_REVENUE, TIER_WAIT_H,
  TIER_MEAN_WAIT_H) = range(len(TIER_COLUMNS))

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.experiment.compare import ComparisonResult, comparison_name
+from sim.experiment.diagnostics import cautions
 from sim.experiment.explain import Attribution
 from sim.experiment.runner import ScenarioResult
 from sim.formats import format_difference, format_half_width, format_probability, format_value
@@ -113,7 +114,11 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
           "same replications); ± is the 95% CI half-width.\n"), "dim"),
         (f"Probability of being best on {METRIC_BY_KEY[result.metric].text_for(first)}: ",
          "bold"), ranking)
-    return Group(table, note)
+    parts: list[Text | Table] = [table, note]
+    if result.why is not None:
+        parts.append(Text(f"Why: {result.why['sentence']}.", style="bold"))
+    parts += [Text(f"Caution: {c.text}", style="yellow") for c in cautions(result)]
+    return Group(*parts)
 
 
 def explain_table(result: Attribution) -> Group:

@@ -202,18 +202,17 @@ def test_the_survival_title_says_whose_survival_and_since_when(
     assert "customers won in the measured window, by week since first purchase" in title
 
 
-def test_segments_set_churn_against_customers_won_and_show_lost_prospects_apart(
+def test_segments_show_each_segments_customer_retention_and_lost_prospects_apart(
         result: ComparisonResult) -> None:
     panels = {ax.get_title(loc="left"): ax for ax in CHARTS["segments"](result).axes
               if ax.get_title(loc="left")}
-    churn = next(ax for title, ax in panels.items() if "churn" in title)
+    stays = next(ax for title, ax in panels.items() if "retention" in title)
     lost = next(ax for title, ax in panels.items() if "Lost prospects" in title)
-    assert "customer won" in churn.get_title(loc="left")
-    assert "prospect" not in churn.get_title(loc="left").lower()
+    assert "prospect" not in stays.get_title(loc="left").lower()
     groups = list(result.results[0].runs[0].segments)
     rows = [run.segments[groups[0]] for run in result.result("god").runs]
-    expected = sum(r["churned"] / r["customers_won"] for r in rows) / len(rows)
-    assert churn.patches[0].get_width() == pytest.approx(expected)
+    expected = sum(r["customer_retention"] for r in rows) / len(rows)
+    assert stays.patches[0].get_width() == pytest.approx(expected)
     expected = sum(r["lost_prospects"] / r["prospects"] for r in rows) / len(rows)
     assert lost.patches[0].get_width() == pytest.approx(expected)
 

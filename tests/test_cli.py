@@ -57,6 +57,22 @@ def test_summary_json_holds_every_metric_with_ci_version_and_seed(tmp_path: Path
     assert len(daily) == 1 + 3 * 40
 
 
+def test_summary_json_holds_the_waits_per_tier_and_they_read_back(tmp_path: Path) -> None:
+    from sim.experiment.output import load_results
+
+    code, _ = simrun(str(ROOT / "scenarios/tiered.toml"), "-n", "2", "-j", "1",
+                     "--out", str(tmp_path), "-q", *SHORT)
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert list(summary["tiers"]) == ["basic", "standard", "premium"]
+    assert summary["tiers"]["premium"]["mean_wait_h"]["n"] == 2
+    assert (summary["label"], summary["currency"]) == ("Tiered service", "EUR")
+    back = load_results(tmp_path)
+    assert back.runs[0].tiers["premium"]["served"] > 0
+    assert repr(back.runs[1].tiers) == repr(
+        json.loads((tmp_path / "details.json").read_text())[1]["tiers"])
+
+
 def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns(
         tmp_path: Path) -> None:
     result = CliRunner().invoke(main, [str(ROOT / "scenarios/tiered.toml"), "-n", "2", "-j",

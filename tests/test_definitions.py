@@ -250,13 +250,18 @@ def reference_metrics(scenario: Scenario, recorder: Recorder) -> dict[str, float
         return a / b if b else math.nan
 
     complete = int((days * 24.0 - warmup) // period)
-    retention = []
-    for p in range(complete):
-        start, end = warmup + p * period, warmup + (p + 1) * period
-        alive = {k for k, t in first_purchase.items()
-                 if t < start and churn_time.get(k, math.inf) >= start}
-        churned = {k for k in alive if start <= churn_time.get(k, math.inf) < end}
-        retention.append(1 - len(churned) / len(alive) if alive else math.nan)
+
+    def retention(segment: int | None) -> float:
+        rates = []
+        for p in range(complete):
+            start, end = warmup + p * period, warmup + (p + 1) * period
+            alive = {k for k, t in first_purchase.items()
+                     if t < start and churn_time.get(k, math.inf) >= start
+                     and segment in (None, recorder.prospects[k][1])}
+            churned = {k for k in alive if start <= churn_time.get(k, math.inf) < end}
+            rates.append(1 - len(churned) / len(alive) if alive else math.nan)
+        return mean(rates)
+
     buyers: dict[int, set[tuple[int, ...]]] = defaultdict(set)
     for e in served:
         buyers[int((e.ended_h - warmup) // period)].add(e.key)
@@ -301,7 +306,8 @@ def reference_metrics(scenario: Scenario, recorder: Recorder) -> dict[str, float
         "customers_won": len(won), "lost_prospects": len(lost),
         "conversion_rate": share(len(won), len(prospects)),
         "customers_churned": sum(t >= warmup for t in churn_time.values()),
-        "customer_retention": mean(retention), "repeat_rate": mean(repeat),
+        "customer_retention": retention(None), "repeat_rate": mean(repeat),
+        **{f"segment {i} retention": retention(i) for i in range(len(scenario.segments))},
         "visit_return_rate": share(sum(e.returns for e in served), len(served)),
         "mean_satisfaction": share(math.fsum(e.satisfaction for e in served), len(served)),
         "nps_per_visit": nps([e.satisfaction for e in served]),
@@ -332,7 +338,9 @@ def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
     expected_metrics["abandonment_per_arrival"] = (
         expected_metrics["abandoned"] / expected_metrics["arrivals"]
         if expected_metrics["arrivals"] else math.nan)
+    names = [segment.name for segment in scenario.segments]
     for key, expected in expected_metrics.items():
-        got = run.metrics[key]
+        got = (run.segments[names[int(key.split()[1])]]["customer_retention"]
+               if key.startswith("segment ") else run.metrics[key])
         assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(
             expected, rel=1e-9, abs=1e-9), (key, got, expected)

@@ -229,9 +229,9 @@ SEGMENT_PANELS = (
     SegmentPanel("lost", "Lost prospects: % who\nleft without buying",
                  lambda row: ratio(row["lost_prospects"], row["prospects"]), "share",
                  "of the prospects reached in the window"),
-    SegmentPanel("churn", "Who churns: churned per\ncustomer won (%)",
-                 lambda row: ratio(row["churned"], row["customers_won"]), "share",
-                 "100%: as many churned as were won"),
+    SegmentPanel("churn", "Who stays: customer\nretention per period",
+                 lambda row: row["customer_retention"], "share",
+                 "1 \u2212 churned / customers at a period's start"),
     SegmentPanel("profit", "Who is profitable:\ncontribution", lambda row: row["profit"],
                  "money", "revenue \u2212 costs of the visits"),
     SegmentPanel("clv", "Customer lifetime value\n(discounted)", lambda row: row["clv"],
@@ -240,8 +240,8 @@ SEGMENT_PANELS = (
                  lambda row: 100 * ratio(row["abuse_claims"], row["served"]), "number",
                  "per 100 served visits"),
 )
-"""Prospects who never bought are lost prospects, never churn: churn counts only
-customers who were served and then left, and is set against the customers won."""
+"""Prospects who never bought are lost prospects, never churn: retention counts only
+customers who had bought, against those alive at a period's start."""
 
 
 def _segment_estimate(one: ScenarioResult, group: str, panel: SegmentPanel) -> Estimate:
@@ -251,10 +251,8 @@ def _segment_estimate(one: ScenarioResult, group: str, panel: SegmentPanel) -> E
 @chart
 def segments(result: ComparisonResult) -> Figure:
     """Per customer segment, each with its 95% CI: customers won; lost prospects (left
-    without buying) as a share of the segment's prospects; customers churned (served,
-    then left) per customer won, never per prospect (customers won before the window
-    churn in it too, so 100% means the segment's customers neither grow nor shrink);
-    contribution (revenue minus the visits' own costs, before staff and acquisition);
+    without buying) as a share of the segment's prospects; the segment's customer
+    retention per period (prospects who never bought are not in it); contribution (revenue minus the visits' own costs, before staff and acquisition);
     customer lifetime value; abusive refund claims per 100 served visits."""
     fig = new_figure(result, "Outcomes by customer segment")
     groups = list(result.results[0].runs[0].segments)
@@ -270,8 +268,6 @@ def segments(result: ComparisonResult) -> Figure:
                      else panel.title)
         if panel.note:
             ax.set_xlabel(panel.note, fontsize=style.TICK_PT - 1, color=style.NEUTRAL)
-        if panel.key == "churn":
-            ax.axvline(1.0, color=style.NEUTRAL, linewidth=1.5, linestyle="--")
         if panel.unit == "share":
             ax.xaxis.set_major_formatter(style.percent_ticks())
         elif panel.unit in ("money", "count"):

@@ -103,7 +103,7 @@ def drift(one: ScenarioResult, column: str = "customers_alive") -> list[float]:
         if len(days) < 2 or level == 0:
             continue
         slope = float(np.polyfit(days, y, 1)[0])
-        out.append(slope * (days[-1] - days[0]) / level)
+        out.append(float(slope * (days[-1] - days[0]) / level))
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sim.atomic import write_atomic
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
-from sim.metrics import DAILY_COLUMNS, METRICS, RunResult
+from sim.metrics import DAILY_COLUMNS, METRICS, TIER_COLUMNS, Estimate, RunResult, estimate
 from sim.scenario import scenario_toml
 from sim.scenario.model import Scenario
 
@@ -30,9 +30,12 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
     metrics = {}
     for metric in METRICS:
         e = result.estimates()[metric.key]
-        metrics[metric.key] = {"label": metric.text(s.run.retention_period_days),
-                               "unit": metric.unit, "mean": _num(e.mean), "sd": _num(e.sd),
-                               "ci95": [_num(e.low), _num(e.high)], "n": e.n}
+        metrics[metric.key] = {"label": metric.text_for(s), "unit": metric.unit,
+                               **_estimate_dict(e)}
+    tiers = {tier.name: {column: _estimate_dict(estimate([r.tiers[tier.name][column]
+                                                          for r in result.runs]))
+                         for column in TIER_COLUMNS}
+             for tier in s.strategy.tiers if all(tier.name in r.tiers for r in result.runs)}
     return {
         "scenario": s.name,
         "simrun_version": result.version,
@@ -41,8 +44,17 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
         "days": s.run.days,
         "warmup_days": s.run.warmup_days,
         "strategy": s.strategy.preset or "custom",
+        "label": s.label,
+        "currency": s.business.currency,
+        "retention_period_days": s.run.retention_period_days,
         "metrics": metrics,
+        "tiers": tiers,
     }
+
+
+def _estimate_dict(e: Estimate) -> dict[str, Any]:
+    return {"mean": _num(e.mean), "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)],
+            "n": e.n}
 
 
 def _num(x: float) -> float | None:
@@ -104,8 +116,8 @@ def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
     """A replication as JSON-ready data (floats round-trip exactly through repr)."""
     raw: dict[str, Any] = {
         "replication": run.replication, "metrics": run.metrics,
-        "distributions": run.distributions, "segments": run.segments, "checks": run.checks,
-        "visits_simulated": run.visits_simulated}
+        "distributions": run.distributions, "segments": run.segments, "tiers": run.tiers,
+        "checks": run.checks, "visits_simulated": run.visits_simulated}
     if daily:
         raw["daily"] = run.daily
     return raw
@@ -116,7 +128,8 @@ def run_from_dict(raw: dict[str, Any], daily: dict[str, tuple[float, ...]] | Non
         replication=raw["replication"], metrics=raw["metrics"],
         daily=daily if daily is not None else {k: tuple(v) for k, v in raw["daily"].items()},
         distributions={k: tuple(v) for k, v in raw["distributions"].items()},
-        segments=raw["segments"], checks=raw["checks"], visits_simulated=raw["visits_simulated"])
+        segments=raw["segments"], tiers=raw.get("tiers", {}), checks=raw["checks"],
+        visits_simulated=raw["visits_simulated"])
 
 
 def details_json(result: ScenarioResult) -> str:

@@ -138,6 +138,7 @@ class Replication:
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
         """Customers who have bought and not left."""
+        self.customers_alive_by_segment = [0] * len(s.segments)
         m = s.market
         self.return_base = (b.return_intercept + m.lock_in * (1 - m.alternatives) ** 2
                             - b.alternatives_weight * m.alternatives)
@@ -149,7 +150,7 @@ class Replication:
     def run(self) -> RunResult:
         env, s, t = self.env, self.s, self.tally
         if s.run.warmup_days == 0:
-            t.period_starts(0, 0)
+            t.period_starts(0, self.customers_alive_by_segment)
         env.process(self.new_customers())
         env.process(self.days())
         env.run(until=self.horizon_h)
@@ -254,7 +255,7 @@ class Replication:
         since_warmup = day + 1 - s.run.warmup_days
         if since_warmup >= 0 and since_warmup % s.run.retention_period_days == 0:
             self.tally.period_starts(since_warmup // s.run.retention_period_days,
-                                     self.customers_alive)
+                                     self.customers_alive_by_segment)
         self.scarcity_signal = 0.8 * self.scarcity_signal + 0.2 * self.scarce_today
         self.scarce_today = False
         for old in [d for d in self.bookings if d <= day]:
@@ -304,6 +305,7 @@ class Replication:
         self.alive.discard(c)
         if c.served_once:
             self.customers_alive -= 1
+            self.customers_alive_by_segment[c.segment] -= 1
             self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, self.env.now)
         else:
             self.tally.lost(c.segment, c.measured)
@@ -539,6 +541,7 @@ class Replication:
         if not c.served_once:
             c.served_once = True
             self.customers_alive += 1
+            self.customers_alive_by_segment[c.segment] += 1
             c.first_purchase_h = now
             c.in_cohort = c.measured
             t.won(c.segment, c.measured, now)

@@ -38,6 +38,7 @@ from sim.metrics import (
     SEG_PROFIT,
     SEG_PROMOTERS,
     SEG_PROSPECTS,
+    SEG_RETENTION,
     SEG_REVENUE,
     SEG_SERVED,
     SEG_TURNED_AWAY,
@@ -184,9 +185,10 @@ class Tally:
         self.satisfaction_hist = [0] * 11
         self.visit_promoters = self.visit_detractors = 0
         self.scored_customers = self.customer_promoters = self.customer_detractors = 0
-        # retention periods of the measured window
-        self.period_alive: dict[int, int] = {}
-        self.period_churned: dict[int, int] = {}
+        # retention periods of the measured window: customers alive at each period's
+        # start and those of them who churned in it, per segment
+        self.period_alive: dict[int, list[int]] = {}
+        self.period_churned: dict[int, list[int]] = {}
         self.period_active: dict[int, int] = {}
         self.period_repeat: dict[int, int] = {}
         # cohort of customers won in the window: survival by week, discounted cash by age
@@ -256,11 +258,13 @@ class Tally:
         self.segments[segment][SEG_CHURNED] += 1
         period = int((now - self.warmup_h) // self.period_h)
         if first_purchase_h < self.warmup_h + period * self.period_h:
-            self.period_churned[period] = self.period_churned.get(period, 0) + 1
+            churned = self.period_churned.setdefault(period, [0] * len(self.segments))
+            churned[segment] += 1
 
-    def period_starts(self, period: int, customers_alive: int) -> None:
-        """A retention period starts with this many customers (alive, bought before)."""
-        self.period_alive[period] = customers_alive
+    def period_starts(self, period: int, customers_alive: list[int]) -> None:
+        """A retention period starts with these customers (alive, bought before), by
+        segment."""
+        self.period_alive[period] = list(customers_alive)
 
     def final_score(self, latest_score: float, promoter_threshold: float,
                     detractor_threshold: float) -> None:
@@ -498,8 +502,9 @@ class Tally:
             "mean_sojourn_h": ratio(self.sojourn_sum, queued),
             "join_rate_per_h": ratio(self.visits_joined, measured_h),
         }
-        for row, value in zip(self.segments, clv_by_segment, strict=True):
+        for s, (row, value) in enumerate(zip(self.segments, clv_by_segment, strict=True)):
             row[SEG_CLV] = value
+            row[SEG_RETENTION] = mean_of_defined(self._customer_retention(measured_h, s))
         for row in self.tiers:
             row[TIER_MEAN_WAIT_H] = ratio(row[TIER_WAIT_H], row[TIER_SERVED])
         checks = {**checks, "cash": self.cash,
@@ -527,10 +532,16 @@ class Tally:
     def complete_periods(self, measured_h: float) -> int:
         return int(measured_h // self.period_h)
 
-    def _customer_retention(self, measured_h: float) -> tuple[float, ...]:
-        """1 - churned / alive at the start, for each complete period."""
-        return tuple(1 - self.period_churned.get(p, 0) / self.period_alive[p]
-                     if self.period_alive.get(p) else math.nan
+    def _customer_retention(self, measured_h: float,
+                            segment: int | None = None) -> tuple[float, ...]:
+        """1 - churned / alive at the start, for each complete period (of one segment, or
+        of all)."""
+        def count(table: dict[int, list[int]], period: int) -> int:
+            row = table.get(period, [])
+            return (sum(row) if segment is None else row[segment]) if row else 0
+
+        return tuple(1 - count(self.period_churned, p) / count(self.period_alive, p)
+                     if count(self.period_alive, p) else math.nan
                      for p in range(self.complete_periods(measured_h)))
 
     def _repeat_rate(self, measured_h: float) -> tuple[float, ...]:
