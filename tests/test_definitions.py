@@ -344,3 +344,21 @@ def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
                if key.startswith("segment ") else run.metrics[key])
         assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(
             expected, rel=1e-9, abs=1e-9), (key, got, expected)
+
+
+def test_the_survival_curve_and_customer_retention_tell_the_same_story() -> None:
+    """Every customer decides once a week, returning with probability 0.8 whatever
+    happened (logit ln 4), so a week's retention is 0.8 and the cohort's survival after
+    w weeks is 0.8^w. With weekly periods both estimate the same 0.8: customer
+    retention over 8 weekly periods with about 700 customers alive at each start (sd of a
+    period's rate sqrt(0.16 / 700) = 0.015, of the mean of 8 about 0.005), survival from
+    about 1,560 customers won (sd about 0.01 after one week, 0.013 after three); 0.03 is
+    more than two standard errors for each."""
+    scenario = hand_market(**{
+        "run.days": 120, "run.warmup_days": 60, "market.new_customers_per_day": 25.0,
+        "business.servers": 50, "behaviour.return_intercept": math.log(4),
+        "behaviour.return_satisfaction_weight": 0.0})
+    run = run_replication(scenario, 0)
+    assert run.metrics["customer_retention"] == pytest.approx(0.8, abs=0.03)
+    assert run.distributions["survival_by_week"][1] == pytest.approx(0.8, abs=0.03)
+    assert run.distributions["survival_by_week"][3] == pytest.approx(0.8**3, abs=0.03)
