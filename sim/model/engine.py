@@ -24,6 +24,7 @@ import simpy
 from sim.metrics import RunResult
 from sim.model.customer import Customer
 from sim.model.decisions import refund_claim, returns, satisfaction
+from sim.model.desk import Desk
 from sim.model.events import (
     ABANDONED,
     BALKED,
@@ -92,7 +93,6 @@ class Replication:
         self.observer = observer
         self.streams = Streams(s.run.seed, replication)
         self.env = simpy.Environment()
-        self.server = simpy.PriorityResource(self.env, capacity=s.servers)
         self.horizon_h = s.run.days * 24.0
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
@@ -107,8 +107,7 @@ class Replication:
         self.cumulative_shares = tuple(shares)
         strategy = s.strategy
         self.tiers = strategy.tiers
-        self.queued = [0] * (max(t.priority for t in self.tiers) + 1)
-        """Visits waiting, by tier priority (what an arriving customer sees ahead)."""
+        self.desk = Desk(self.env, s.servers, max(t.priority for t in self.tiers) + 1)
         b, biz = s.behaviour, s.business
         context = PolicyContext(
             segment_names=tuple(g.name for g in s.segments), tiers=self.tiers,
@@ -132,8 +131,6 @@ class Replication:
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
-        self.measured_requests: set[simpy.Event] = set()
-        """Queue requests of measured visits (the conservation check counts them)."""
         self.alive: set[Customer] = set()
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
@@ -156,8 +153,7 @@ class Replication:
         env.run(until=self.horizon_h)
         self.close_day(s.run.days - 1)
         self.track_in_system(0)
-        in_system = self.waitlist_measured + sum(
-            1 for req in (*self.server.queue, *self.server.users) if req in self.measured_requests)
+        in_system = self.waitlist_measured + self.desk.measured_in_system()
         for customer in self.alive:
             self.leaves_the_books(customer)
             if customer.in_cohort:
@@ -192,11 +188,12 @@ class Replication:
 
     def expected_wait_h(self, priority: int) -> float:
         """Wait a customer expects at ``priority`` from what it sees ahead of it."""
-        ahead = sum(self.queued[priority:])
-        free = self.server.capacity - self.server.count
+        desk = self.desk
+        ahead = desk.waiting(priority)
+        free = desk.capacity - desk.busy
         if ahead < free:
             return 0.0
-        return (ahead - free + 1) / self.server.capacity * self.queue_service_h * self.level
+        return (ahead - free + 1) / desk.capacity * self.queue_service_h * self.level
 
     def track_in_system(self, change: int) -> None:
         now = self.env.now
@@ -348,10 +345,9 @@ class Replication:
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
         tier = self.tiers[v.tier]
-        request = yield from self.queue(c, draws, v, measured)
-        if request is None:
+        if not (yield from self.queue(c, draws, v, measured)):
             return 0.0
-        level = yield from self.serve(c, tier, request, draws, v)
+        level = yield from self.serve(c, tier, draws, v, measured)
         sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, draws, v,
                                        measured)
         self.talk(c, sat, draws)
@@ -406,7 +402,7 @@ class Replication:
             if net > best_net:
                 best, best_net = j, net
         v.tier = best
-        ahead = sum(self.queued[self.tiers[best].priority:])
+        ahead = self.desk.waiting(self.tiers[best].priority)
         if best_net < 0:
             v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
@@ -422,38 +418,30 @@ class Replication:
     def waiting_room_full(self) -> bool:
         """No server free and ``business.max_waiting`` visits already waiting."""
         limit = self.s.business.max_waiting
-        return (0 <= limit <= sum(self.queued)
-                and self.server.count >= self.server.capacity)
+        return (0 <= limit <= self.desk.waiting()
+                and self.desk.busy >= self.desk.capacity)
 
     def queue(self, c: Customer, draws: list[float], v: Visit, measured: bool
-              ) -> Generator[simpy.Event, Any, simpy.Event | None]:
-        """Queue at the tier's priority until a server is free (the granted request) or
-        patience runs out (None: abandoned, satisfaction 0); the wait goes in ``v``."""
+              ) -> Generator[simpy.Event, Any, bool]:
+        """Queue at the tier's priority until a server is free (True) or patience runs
+        out (False: abandoned, satisfaction 0); the wait goes in ``v``."""
         env = self.env
-        tier = self.tiers[v.tier]
-        request = self.server.request(priority=-tier.priority)
-        if measured:
-            self.measured_requests.add(request)
-        self.queued[tier.priority] += 1
         self.track_in_system(+1)
         queued_at = env.now
-        patience_h = c.segment_spec.patience.sample(draws[V_PATIENCE])
-        if not request.triggered:
-            yield request | env.timeout(patience_h)
-        self.queued[tier.priority] -= 1
+        turn = self.desk.request(self.tiers[v.tier].priority, measured,
+                                 c.segment_spec.patience.sample(draws[V_PATIENCE]))
+        if turn is None or (yield turn):
+            v.wait_h = env.now - queued_at
+            return True
         v.wait_h = env.now - queued_at
-        if request.triggered:
-            return request
         v.outcome = ABANDONED
-        request.cancel()
-        self.measured_requests.discard(request)
         self.track_in_system(-1)
         self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
-        return None
+        return False
 
-    def serve(self, c: Customer, tier: Tier, request: simpy.Event, draws: list[float],
-              v: Visit) -> Generator[simpy.Event, Any, float]:
+    def serve(self, c: Customer, tier: Tier, draws: list[float], v: Visit, measured: bool
+              ) -> Generator[simpy.Event, Any, float]:
         """Serve: the special requests the tier honours, the service itself, then the
         server is free again. Returns the service level given."""
         env, biz = self.env, self.s.business
@@ -468,8 +456,7 @@ class Replication:
                        + honoured_r * biz.request_time_h
                        + honoured_u * biz.unreasonable_request_time_h)
         yield env.timeout(v.service_h)
-        self.server.release(request)  # type: ignore[arg-type]
-        self.measured_requests.discard(request)
+        self.desk.release(measured)
         self.track_in_system(-1)
         past_closing = env.now - (24.0 * (env.now // 24.0) + self.close_h)
         self.overtime_h = max(self.overtime_h, past_closing)
