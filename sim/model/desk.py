@@ -33,18 +33,21 @@ class Turn(simpy.Event):
         self.desk = desk
         self.priority = priority
         self.measured = measured
+        self.since_h = desk.env.now
+        """When the visit joined the line."""
 
     def give_up(self, _patience: simpy.Event) -> None:
         """The patience timeout's callback: leave the line unless already served."""
         if self._value is PENDING:
             self.desk.lines[self.priority].remove(self)
+            self.desk.count_ahead(self.priority, -1)
             self.succeed(False)
 
 
 class Desk:
     """``capacity`` servers and one waiting line per priority (0 is the lowest)."""
 
-    __slots__ = ("busy", "capacity", "env", "lines", "measured_in_service")
+    __slots__ = ("ahead", "busy", "capacity", "env", "lines", "measured_in_service")
 
     def __init__(self, env: simpy.Environment, capacity: int, priorities: int) -> None:
         self.env = env
@@ -52,6 +55,9 @@ class Desk:
         self.busy = 0
         """Servers taken (a server handed from one visit to the next stays taken)."""
         self.lines: list[deque[Turn]] = [deque() for _ in range(priorities)]
+        self.ahead = [0] * priorities
+        """Visits waiting at each priority or above: what an arriving customer sees
+        ahead of it at that priority (read for every tier of every visit)."""
         self.measured_in_service = 0
         """Visits of the measured window being served (the conservation check)."""
 
@@ -64,6 +70,7 @@ class Desk:
             return None
         turn = Turn(self, priority, measured)
         self.lines[priority].append(turn)
+        self.count_ahead(priority, +1)
         self.env.timeout(patience_h).callbacks.append(turn.give_up)  # type: ignore[union-attr]
         return turn
 
@@ -74,14 +81,16 @@ class Desk:
         for line in reversed(self.lines):
             if line:
                 turn = line.popleft()
+                self.count_ahead(turn.priority, -1)
                 self.measured_in_service += turn.measured
                 turn.succeed(True)
                 return
         self.busy -= 1
 
-    def waiting(self, priority: int = 0) -> int:
-        """Visits waiting at ``priority`` or above (what an arriving customer sees ahead)."""
-        return sum(len(line) for line in self.lines[priority:])
+    def count_ahead(self, priority: int, change: int) -> None:
+        ahead = self.ahead
+        for p in range(priority + 1):
+            ahead[p] += change
 
     def measured_in_system(self) -> int:
         """Visits of the measured window in line or in service."""

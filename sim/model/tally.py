@@ -319,17 +319,27 @@ class Tally:
             self.segments[segment][SEG_ABANDONED] += 1
             self.tiers[tier][TIER_ABANDONED] += 1
 
-    def served(self, segment: int, v: Visit, measured: bool) -> None:
-        """Money, time and requests of a served visit (its satisfaction: :meth:`opinion`)."""
+    def served(self, segment: int, v: Visit, promoter: bool, detractor: bool,
+               measured: bool) -> None:
+        """Money, time, requests and satisfaction of a served visit."""
         revenue = v.price - v.refund
+        satisfaction = v.satisfaction
         row = self.day
         row[DAY_REVENUE] += revenue
         row[DAY_PROFIT] += v.flow
         row[DAY_SERVED] += 1
+        row[DAY_SATISFACTION] += satisfaction
+        self.day_sat_n += 1
         self.review_revenue += revenue
         self.review_cash += v.flow
+        self.review_sat += satisfaction
+        self.review_sat_n += 1
         if not measured:
             return
+        self.satisfaction_sum += satisfaction
+        self.satisfaction_hist[int(satisfaction)] += 1
+        self.visit_promoters += promoter
+        self.visit_detractors += detractor
         self.visits_served += 1
         self.gross_revenue += v.price
         self.refunds += v.refund
@@ -362,6 +372,8 @@ class Tally:
         seg_row[SEG_VARIABLE_COST] += revenue - v.flow
         seg_row[SEG_PROFIT] += v.flow
         seg_row[SEG_WAIT_H] += v.wait_h
+        seg_row[SEG_PROMOTERS] += promoter
+        seg_row[SEG_DETRACTORS] += detractor
         tier_row = self.tiers[v.tier]
         tier_row[TIER_SERVED] += 1
         tier_row[TIER_REVENUE] += revenue
@@ -387,22 +399,6 @@ class Tally:
         age_day = int(now // 24.0) - int(first_purchase_h // 24.0)
         discount = math.exp(-self.log_discount_per_h * (now - first_purchase_h))
         self.cash_by_age_day[segment][age_day] += flow * discount
-
-    def opinion(self, segment: int, satisfaction: float, promoter: bool, detractor: bool,
-                measured: bool) -> None:
-        """A served visit's satisfaction."""
-        self.day[DAY_SATISFACTION] += satisfaction
-        self.day_sat_n += 1
-        self.review_sat += satisfaction
-        self.review_sat_n += 1
-        if measured:
-            self.satisfaction_sum += satisfaction
-            self.satisfaction_hist[int(satisfaction)] += 1
-            self.visit_promoters += promoter
-            self.visit_detractors += detractor
-            row = self.segments[segment]
-            row[SEG_PROMOTERS] += promoter
-            row[SEG_DETRACTORS] += detractor
 
     # ----------------------------------------------------------------- days, reviews
     def close_day(self, staff_cost: float, staffed_h: float, measured: bool, *,
