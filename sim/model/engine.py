@@ -36,6 +36,7 @@ from sim.model.events import (
 from sim.model.rng import (
     NEW,
     REFERRED,
+    TO_UNIT,
     V_CLAIM,
     V_CLAIM_SCREEN,
     V_DELIGHT,
@@ -52,7 +53,9 @@ from sim.model.rng import (
     V_SCREEN_UNREASONABLE,
     V_SERVICE,
     Streams,
+    Words,
     poisson_from_uniform,
+    uniforms,
 )
 from sim.model.tally import Tally, Visit
 from sim.scenario.model import Scenario, Segment, Tier
@@ -241,10 +244,11 @@ class Replication:
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
         """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
-        m = self.s.market
+        m, env = self.market, self.env
         open_per_day = self.close_h - self.open_h
-        top = 1 + m.reputation_sensitivity * (10 - m.norm_reputation) / 10
-        rate_per_open_h = m.new_customers_per_day / open_per_day * max(top, 1.0)
+        sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
+        top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
+        rate_per_open_h = m.new_customers_per_day / open_per_day * top
         if rate_per_open_h <= 0:
             return
         rng = self.streams.arrivals()
@@ -257,10 +261,9 @@ class Replication:
                 t = 24.0 * day + self.open_h + (open_time - day * open_per_day)
                 if t >= self.horizon_h:
                     return
-                yield self.env.timeout(t - self.env.now)
-                factor = 1 + m.reputation_sensitivity * (self.reputation - m.norm_reputation) / 10
-                if u_accept * max(top, 1.0) < factor:
-                    self.env.process(self.life((NEW, index), referred=False))
+                yield env.timeout(t - env.now)
+                if u_accept * top < 1 + sensitivity * (self.reputation - norm) / 10:
+                    env.process(self.life((NEW, index), referred=False))
                 index += 1
 
     def days(self) -> Process:
@@ -305,21 +308,23 @@ class Replication:
             observer.acquired(key, now, c)
         interval_h = self.segment_rules[c.segment].visit_interval_h
         while True:
-            draws = stream.visit(c.visits)
+            words = stream.visit(c.visits)
             if observer is not None:
-                observer.visit(key, c.visits, draws)
+                observer.visit(key, c.visits, uniforms(words))
             c.visits += 1
             v = Visit(env.now)
-            satisfaction = yield from self.visit(c, draws, v)
+            satisfaction = yield from self.visit(c, words, v)
             comes_back = satisfaction != LEFT and returns(
-                self.behaviour, self.return_base, satisfaction, c.loyalty, draws[V_RETURN])
+                self.behaviour, self.return_base, satisfaction, c.loyalty,
+                (words[V_RETURN] + 0.5) * TO_UNIT)
             if observer is not None:
                 observer.visited(visit_event(c, v, env.now, comes_back))
             if not comes_back:
                 self.churn(c)
                 return
             t.returning(c.served_measured)
-            at = self.in_opening_hours(env.now + interval_h(draws[V_INTERVAL]))
+            interval = interval_h((words[V_INTERVAL] + 0.5) * TO_UNIT)
+            at = self.in_opening_hours(env.now + interval)
             if at >= self.horizon_h:
                 return
             yield env.timeout(at - env.now)
@@ -349,7 +354,7 @@ class Replication:
         yield from self.life(key, referred=True)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, draws: list[float], v: Visit) -> Generator[simpy.Event, Any, float]:
+    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event, Any, float]:
         """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
         that drives the return decision. Time passes only where it yields: on the
         waitlist, in the line, in the chair.
@@ -379,7 +384,7 @@ class Replication:
             self.waitlist_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
-        turn = self.queue(c, draws, v, measured)
+        turn = self.queue(c, words, v, measured)
         if turn is not None:
             served = yield turn
             v.wait_h = env.now - turn.since_h
@@ -387,12 +392,12 @@ class Replication:
                 self.abandon(c, v, measured)
                 return 0.0
         tier = self.tiers[v.tier]
-        level = self.serve(c, tier, draws, v)
+        level = self.serve(c, tier, words, v)
         yield env.timeout(v.service_h)
         self.release(measured)
-        sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, draws, v,
+        sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, words, v,
                                        measured)
-        self.talk(c, sat, draws)
+        self.talk(c, sat, words)
         return loyalty_sat
 
     def offer(self, c: Customer, image: float, markup: float) -> dict[int, float]:
@@ -464,12 +469,12 @@ class Replication:
         desk = self.desk
         return 0 <= self.max_waiting <= desk.ahead[0] and desk.busy >= desk.capacity
 
-    def queue(self, c: Customer, draws: list[float], v: Visit, measured: bool) -> Turn | None:
+    def queue(self, c: Customer, words: Words, v: Visit, measured: bool) -> Turn | None:
         """Queue at the tier's priority: a server now (None), or the visit's turn in the
         line, which gives up when the visit's patience runs out."""
         self.track_in_system(+1)
-        return self.desk.request(self.tiers[v.tier].priority, measured,
-                                 self.segment_rules[c.segment].patience_h(draws[V_PATIENCE]))
+        patience_h = self.segment_rules[c.segment].patience_h((words[V_PATIENCE] + 0.5) * TO_UNIT)
+        return self.desk.request(self.tiers[v.tier].priority, measured, patience_h)
 
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
         """Patience ran out in the line: no sale, and the visit's word of mouth at 0."""
@@ -478,18 +483,22 @@ class Replication:
         self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
 
-    def serve(self, c: Customer, tier: Tier, draws: list[float], v: Visit) -> float:
+    def serve(self, c: Customer, tier: Tier, words: Words, v: Visit) -> float:
         """Serve: the special requests the tier honours and the service time (in ``v``).
         Returns the service level given."""
         biz = self.business
         level = tier.service_level * self.level
         share = min(1.0, c.unreasonable_share * (1 + c.entitlement))
-        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), draws[V_REQ_REASONABLE])
-        n_unreasonable = poisson_from_uniform(c.request_rate * share, draws[V_REQ_UNREASONABLE])
+        u_reasonable = (words[V_REQ_REASONABLE] + 0.5) * TO_UNIT
+        u_unreasonable = (words[V_REQ_UNREASONABLE] + 0.5) * TO_UNIT
+        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), u_reasonable)
+        n_unreasonable = poisson_from_uniform(c.request_rate * share, u_unreasonable)
         honoured_r, honoured_u = tier.requests.honour(
             n_reasonable, n_unreasonable, self.screening_accuracy,
-            draws[V_SCREEN_REASONABLE], draws[V_SCREEN_UNREASONABLE])
-        v.service_h = (self.segment_rules[c.segment].service_h(draws[V_SERVICE]) * level
+            (words[V_SCREEN_REASONABLE] + 0.5) * TO_UNIT,
+            (words[V_SCREEN_UNREASONABLE] + 0.5) * TO_UNIT)
+        service_h = self.segment_rules[c.segment].service_h((words[V_SERVICE] + 0.5) * TO_UNIT)
+        v.service_h = (service_h * level
                        + honoured_r * biz.request_time_h
                        + honoured_u * biz.unreasonable_request_time_h)
         v.honoured_reasonable, v.refused_reasonable = honoured_r, n_reasonable - honoured_r
@@ -510,15 +519,15 @@ class Replication:
         self.overtime_h = max(self.overtime_h, past_closing)
 
     def settle(self, c: Customer, tier: Tier, price: float, image: float, level: float,
-               draws: list[float], v: Visit, measured: bool) -> tuple[float, float]:
+               words: Words, v: Visit, measured: bool) -> tuple[float, float]:
         """Settle: failure and remedy, delight, payment and refund claims, satisfaction,
         adapted expectations, the books. Returns (satisfaction, the satisfaction the
         return decision sees)."""
         b, biz = self.behaviour, self.business
-        v.failed = draws[V_FAILURE] < biz.failure_rate
+        v.failed = (words[V_FAILURE] + 0.5) * TO_UNIT < biz.failure_rate
         remedy = self.recovery.remedy(c.segment, c.spend) if v.failed else NO_REMEDY
         v.recovery_cost = remedy.cost
-        delighted = draws[V_DELIGHT] < tier.delight_chance
+        delighted = (words[V_DELIGHT] + 0.5) * TO_UNIT < tier.delight_chance
         surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
         v.price = price
@@ -526,9 +535,10 @@ class Replication:
             failed_unrepaired=v.failed and not remedy.repairs,
             genuine_claim_probability=b.genuine_claim_probability,
             abuse_probability=min(1.0, c.abuse_propensity * (1 + c.entitlement)),
-            u_genuine=draws[V_GENUINE_CLAIM], u_abuse=draws[V_CLAIM])
+            u_genuine=(words[V_GENUINE_CLAIM] + 0.5) * TO_UNIT,
+            u_abuse=(words[V_CLAIM] + 0.5) * TO_UNIT)
         v.refunded = (v.genuine or v.abuse) and tier.refunds.pays(
-            v.genuine, self.screening_accuracy, draws[V_CLAIM_SCREEN])
+            v.genuine, self.screening_accuracy, (words[V_CLAIM_SCREEN] + 0.5) * TO_UNIT)
         if v.abuse and v.refunded:
             c.entitlement += b.entitlement_step
         v.refund = v.price if v.refunded else 0.0
@@ -583,11 +593,11 @@ class Replication:
             c.latest_score = sat
         self.voice(sat)
 
-    def talk(self, c: Customer, sat: float, draws: list[float]) -> None:
+    def talk(self, c: Customer, sat: float, words: Words) -> None:
         """Talk: a promoter may bring a referred customer (its r-th referral)."""
         if (sat >= self.behaviour.promoter_threshold
-                and draws[V_REFERRAL] < c.referral_propensity):
-            delay_h = self.referral_delay_h(draws[V_REFERRAL_DELAY])
+                and (words[V_REFERRAL] + 0.5) * TO_UNIT < c.referral_propensity):
+            delay_h = self.referral_delay_h((words[V_REFERRAL_DELAY] + 0.5) * TO_UNIT)
             at = self.in_opening_hours(self.env.now + delay_h)
             key = (REFERRED, *c.key, c.referrals)
             if self.observer is not None:
