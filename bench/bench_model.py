@@ -37,7 +37,8 @@ Targets (issue "The engine: twice as lean")
 * speed: on each scenario, model visits/s >= 0.5 x the bare queue's customers/s (median
   of the pairs; judged on wall and on CPU time, both printed);
 * memory: the whole CLI run of about 1,000,000 visits under 80 MiB peak RSS, and flat in
-  the horizon: its peak at most ``FLAT_MIB`` above the peak at half the horizon.
+  the horizon: between half that horizon and the whole, the peak grows by at most
+  ``FLAT_KIB_PER_DAY`` KiB per simulated day (the 8-byte numbers a result must hold).
 
 PASS/FAIL is printed for each; the exit status is 0 either way unless ``--strict``.
 
@@ -94,9 +95,12 @@ MEMORY_SCENARIO = "tiered"
 
 SPEED_TARGET = 0.5
 MEMORY_TARGET_MIB = 80.0
-FLAT_MIB = 2.0
-"""How much more the longer memory run may peak at than the shorter one: about what
-the daily series (12 numbers a day, 8 bytes each) add over the extra days."""
+FLAT_KIB_PER_DAY = 0.25
+"""How much the peak may grow per simulated day between the two memory runs. A run's
+result must hold its daily series (12 numbers a day) and the CLV tables (2 numbers a
+day per segment): 0.14 KiB a day as 8-byte numbers. Held as Python tuples, as before
+the issue, the series alone cost about 0.6 KiB a day, and the result files, built
+whole in memory, as much again."""
 HIGH_PRIORITY_SHARE = 0.3
 BARE_SEED = 20240601
 CALIBRATION_DAYS = 1500
@@ -308,12 +312,12 @@ def memory(targets: tuple[int, ...], log) -> dict[str, Any]:
         runs = [run(days_for(MEMORY_SCENARIO, visits)) for visits in targets]
     longest, shorter = runs[-1], runs[0]
     growth = longest["peak_mib"] - shorter["peak_mib"]
-    return {"fixed": fixed, "runs": runs, "growth_mib": growth,
-            "growth_kib_per_1000_days": 1024 * growth / (longest["days"] - shorter["days"]) * 1000,
-            "target_mib": MEMORY_TARGET_MIB, "flat_mib": FLAT_MIB,
+    per_day = 1024 * growth / (longest["days"] - shorter["days"])
+    return {"fixed": fixed, "runs": runs, "growth_mib": growth, "growth_kib_per_day": per_day,
+            "target_mib": MEMORY_TARGET_MIB, "flat_kib_per_day": FLAT_KIB_PER_DAY,
             "pass_peak": longest["peak_mib"] < MEMORY_TARGET_MIB,
-            "pass_flat": growth <= FLAT_MIB,
-            "pass": longest["peak_mib"] < MEMORY_TARGET_MIB and growth <= FLAT_MIB}
+            "pass_flat": per_day <= FLAT_KIB_PER_DAY,
+            "pass": longest["peak_mib"] < MEMORY_TARGET_MIB and per_day <= FLAT_KIB_PER_DAY}
 
 
 def child_cli(args: list[str]) -> None:
@@ -380,8 +384,9 @@ def report(res: dict[str, Any]) -> str:
                          f"{r['peak_mib']:.1f} MiB ({r['wall_s']:.0f} s)")
         lines.append(f"  peak of the longest run < {MEMORY_TARGET_MIB:.0f} MiB: "
                      f"{verdict[m['pass_peak']]}; growth between the two horizons "
-                     f"{m['growth_mib']:+.1f} MiB ({m['growth_kib_per_1000_days']:.0f} KiB "
-                     f"per 1000 days), flat (<= {FLAT_MIB} MiB): {verdict[m['pass_flat']]}")
+                     f"{m['growth_mib']:+.1f} MiB ({m['growth_kib_per_day']:.2f} KiB per "
+                     f"simulated day), flat (<= {FLAT_KIB_PER_DAY} KiB a day): "
+                     f"{verdict[m['pass_flat']]}")
         lines.append(f"  command: {m['runs'][-1]['command']}")
     return "\n".join(lines)
 

@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8, or bytes) to ``path``, creating its folder;
     readers see the old file or the new one, never a part. Returns the path."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    return _write(Path(path), (data.encode("utf-8") if isinstance(data, str) else data,))
+
+
+def write_atomic_chunks(path: str | Path, chunks: Iterable[str]) -> Path:
+    """:func:`write_atomic` for text made piece by piece: each piece is written as it
+    comes, so a long run's daily series is never held in memory as one text."""
+    return _write(Path(path), (chunk.encode("utf-8") for chunk in chunks))
+
+
+def _write(path: Path, pieces: Iterable[bytes]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would

@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import shutil
+from array import array
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.atomic import write_atomic
+from sim.atomic import write_atomic, write_atomic_chunks
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import DAILY_COLUMNS, METRICS, TIER_COLUMNS, Estimate, RunResult, estimate
@@ -88,6 +91,12 @@ def replications_csv(result: ScenarioResult) -> str:
 def daily_csv(result: ScenarioResult) -> str:
     """One row per replication and day (warm-up included, flagged); counts as whole
     numbers."""
+    return "".join(daily_csv_pieces(result))
+
+
+def daily_csv_pieces(result: ScenarioResult, piece_chars: int = 1 << 16) -> Iterator[str]:
+    """daily.csv in pieces of about ``piece_chars`` characters, for writing a long run's
+    file without holding all of it (memory stays flat in the horizon)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     warmup = result.scenario.run.warmup_days
@@ -97,19 +106,22 @@ def daily_csv(result: ScenarioResult) -> str:
         for day, values in enumerate(zip(*(run.daily[c] for c in DAILY_COLUMNS), strict=True)):
             writer.writerow([run.replication, day, int(day >= warmup),
                              *map(_cell, values, counts)])
-    return out.getvalue()
+            if out.tell() >= piece_chars:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+    yield out.getvalue()
 
 
 def write_results(result: ScenarioResult, out_dir: Path) -> list[Path]:
     """Write every result file of a run; returns the paths written."""
-    files = {
-        "summary.json": json.dumps(summary_dict(result), indent=2) + "\n",
-        "replications.csv": replications_csv(result),
-        "daily.csv": daily_csv(result),
-        "details.json": details_json(result),
-        "scenario.toml": scenario_toml(result.scenario),
-    }
-    return [write_atomic(out_dir / name, text) for name, text in files.items()]
+    return [
+        write_atomic(out_dir / "summary.json", json.dumps(summary_dict(result), indent=2) + "\n"),
+        write_atomic(out_dir / "replications.csv", replications_csv(result)),
+        write_atomic_chunks(out_dir / "daily.csv", daily_csv_pieces(result)),
+        write_atomic(out_dir / "details.json", details_json(result)),
+        write_atomic(out_dir / "scenario.toml", scenario_toml(result.scenario)),
+    ]
 
 
 def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
@@ -123,13 +135,20 @@ def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
     return raw
 
 
-def run_from_dict(raw: dict[str, Any], daily: dict[str, tuple[float, ...]] | None = None) -> RunResult:
+def run_from_dict(raw: dict[str, Any], daily: dict[str, Sequence[float]] | None = None
+                  ) -> RunResult:
     return RunResult(
         replication=raw["replication"], metrics=raw["metrics"],
-        daily=daily if daily is not None else {k: tuple(v) for k, v in raw["daily"].items()},
+        daily=daily if daily is not None else {k: array("d", v) for k, v in raw["daily"].items()},
         distributions={k: tuple(v) for k, v in raw["distributions"].items()},
         segments=raw["segments"], tiers=raw.get("tiers", {}), checks=raw["checks"],
         visits_simulated=raw["visits_simulated"])
+
+
+def _joined(pieces: Iterator[str], size: int = 4096) -> Iterator[str]:
+    """Small pieces (a JSON encoder's tokens) joined ``size`` at a time."""
+    while batch := list(itertools.islice(pieces, size)):
+        yield "".join(batch)
 
 
 def details_json(result: ScenarioResult) -> str:
@@ -176,7 +195,10 @@ class Checkpoint:
         return runs
 
     def save(self, run: RunResult) -> None:
-        write_atomic(self.folder / f"rep-{run.replication:05d}.json", json.dumps(run_to_dict(run)))
+        """Written piece by piece, a daily series (an array) as a list one at a time, so
+        a long run's checkpoint is never one text in memory."""
+        pieces = json.JSONEncoder(default=list).iterencode(run_to_dict(run))
+        write_atomic_chunks(self.folder / f"rep-{run.replication:05d}.json", _joined(pieces))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -193,8 +193,10 @@ class Tally:
         # cohort of customers won in the window: survival by week, discounted cash by age
         self.deaths = [0] * (days // 7 + 2)
         self.censored_by_week = [0] * (days // 7 + 2)
-        self.won_by_day = [[0] * days for _ in range(n_segments)]
-        self.cash_by_age_day = [[0.0] * days for _ in range(n_segments)]
+        # per-day tables are arrays of machine numbers (8 bytes a day, not a Python
+        # object each), so a long horizon costs little memory
+        self.won_by_day = [array("q", [0]) * days for _ in range(n_segments)]
+        self.cash_by_age_day = [array("d", [0.0]) * days for _ in range(n_segments)]
         self.segments = [[0.0] * len(SEGMENT_COLUMNS) for _ in range(n_segments)]
         self.tiers = [[0.0] * len(TIER_COLUMNS) for _ in range(n_tiers)]
         # the daily series (warm-up included), and today's row
@@ -518,8 +520,7 @@ class Tally:
         }
         return RunResult(
             replication=replication, metrics={k: float(v) for k, v in m.items()},
-            daily={name: tuple(column) for name, column in zip(DAILY_COLUMNS, self.daily,
-                                                               strict=True)},
+            daily=dict(zip(DAILY_COLUMNS, self.daily, strict=True)),
             distributions=distributions,
             segments={name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
                       for name, values in zip(segment_names, self.segments, strict=True)},
