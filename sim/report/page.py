@@ -161,7 +161,8 @@ def _why(result: ComparisonResult) -> Html | None:
         e = estimate_from_dict(group["contribution"])
         if group["differs"]:
             rows.append(el("tr", el("th", group["group"], scope="row"),
-                           el("td", f"{group['a_setting']} \u2192 {group['b_setting']}"),
+                           el("td", f"{group['a_setting']} \u2192 {group['b_setting']}",
+                              cls="what"),
                            el("td", format_difference(e, metric),
                               cls=f"diff {verdict(e, metric)}")))
     total = estimate_from_dict(why["total"])
