@@ -15,6 +15,7 @@ its one defect. Lists (segments, tiers) are replaced whole by a file that extend
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,6 +101,19 @@ class Bad(NamedTuple):
     """Further files written next to the case: (name, text)."""
     source_suffix: str = ""
     """What follows the file name in the count line, e.g. ' (--set)'."""
+    special: str = ""
+    """'fifo': the case's path is a FIFO; 'zero': a symbolic link to /dev/zero."""
+
+
+def chain(length: int) -> tuple[tuple[str, str], ...]:
+    """Files link-1.toml ... link-N.toml, each extending the next, the last the base."""
+    return tuple((f"link-{i}.toml", f'extends = "link-{i + 1}.toml"\n' if i < length
+                  else EXTENDS) for i in range(1, length + 1))
+
+
+def many(table: str, count: int, body: str) -> str:
+    """``count`` [[table]] entries, the i-th named t{i}, each with ``body``."""
+    return EXTENDS + "".join(f'[[{table}]]\nname = "t{i}"\n{body}' for i in range(count))
 
 
 CASES: dict[str, Bad] = {
@@ -174,6 +188,83 @@ CASES: dict[str, Bad] = {
     "policy-setting-out-of-range": Bad(
         f'{EXTENDS}[strategy]\nadmission = {{ kind = "daily_slots", slots_per_day = 0 }}\n',
         ("strategy.admission.slots_per_day: must be >= 1, got 0",)),
+    "nan-in-a-distribution": Bad(
+        segments(second='wtp = { dist = "normal", mean = nan, sd = 5 }\n')
+        .replace("wtp = 45\n", ""),
+        ("segments[1].wtp.mean: must be a finite number, got nan",)),
+    "infinity-in-a-distribution": Bad(
+        segments(first='service_time = { dist = "gamma", mean = inf, cv = 0.4 }\n'),
+        ("segments[0].service_time.mean: must be a finite number, got inf",)),
+    "infinite-duration-in-a-distribution": Bad(
+        segments(first='patience = { dist = "exponential", mean = "1e999 h" }\n'),
+        ("segments[0].patience.mean: must be a finite number, got \"1e999 h\"",)),
+    "infinite-duration-constant": Bad(
+        segments(first='patience = "1e400 min"\n'),
+        ("segments[0].patience: must be a finite number, got \"1e400 min\"",)),
+    "negative-infinity-for-a-number": Bad(
+        f"{EXTENDS}[market]\nlock_in = -inf\n",
+        ("market.lock_in: must be a finite number, got -inf",)),
+    "normal-bounded-outside-the-field": Bad(
+        segments(first='abuse_propensity = { dist = "normal", mean = 0.5, sd = 0.1, low = 2 }\n'),
+        ("segments[0].abuse_propensity.low: must be < 1, the field's largest value, got 2.0",)),
+    "whole-number-beyond-64-bits": Bad(
+        f"{EXTENDS}[business]\nservers = 99999999999999999999999\n",
+        (("business.servers: must be a whole number of at most 64 bits (TOML's integers), "
+         "got 99999999999999999999999"),)),
+    # --- limits (checked before any work) ------------------------------------
+    "replications-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\nreplications = 20000\n",
+        (("run.replications: must be at most 10,000 (a limit; --force-limits to go beyond it), "
+         "got 20000"),), command="run"),
+    "days-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\ndays = 1000000000000\n",
+        (("run.days: must be at most 36,500 (a limit; --force-limits to go beyond it), "
+         "got 1000000000000"),)),
+    "replication-days-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\nreplications = 5000\ndays = 1000\n",
+        ("run.replications: x run.days (1000) must be at most 3,000,000", "got 5000000")),
+    "priority-beyond-the-limit": Bad(
+        tiers(second="priority = 1000000000000\n"),
+        (("strategy.tiers[1].priority: must be at most 1,000 (priorities only order the "
+         "tiers), got 1000000000000"),)),
+    "waitlist-patience-beyond-the-limit": Bad(
+        segments(first="waitlist_patience_days = 1e300\n"),
+        ("segments[0].waitlist_patience_days: must be at most 36,500", "got 1e+300")),
+    "absurd-rate-of-new-customers": Bad(
+        f"{EXTENDS}[market]\nnew_customers_per_day = 1e308\n",
+        (("expected work too large: up to more than 1e308 visits a replication (days 30 x "
+         "new customers per day 1e+308 x reputation factor 1.37 x visits per customer"),
+         ("1 + days x 24 h / mean visit interval); the limit is 1e+08 "
+         "(--force-limits to go beyond it)")), command="run"),
+    "customers-who-come-back-at-once": Bad(
+        segments(first="visit_interval = 0\n"),
+        ("expected work too large", "visits per customer more than 1e308"), command=""),
+    "too-many-segments": Bad(
+        many("segments", 101, "share = 0.0\nwtp = 50\n"),
+        ("segments: must hold at most 100 (a limit; --force-limits to go beyond it), got 101",)),
+    "too-many-tiers": Bad(
+        many("strategy.tiers", 101, "price = 10\n"),
+        (("strategy.tiers: must hold at most 100 (a limit; --force-limits to go beyond it), "
+         "got 101"),)),
+    "extends-chain-too-long": Bad(
+        'extends = "link-1.toml"\n',
+        ("extends: the chain of files that extend one another is longer than 16 files",),
+        files=chain(20), source_suffix=""),
+    "tables-nested-too-deep": Bad(
+        EXTENDS + "x = " + "[" * 40 + "]" * 40 + "\n",
+        ("tables and lists nest more than 16 deep",)),
+    "lists-nested-beyond-the-stack": Bad(
+        "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        ("tables and lists nest more than 16 deep",)),
+    "file-too-large": Bad(
+        EXTENDS + "# " + "x" * 1_000_001 + "\n",
+        ("is 1,000,0", "bytes; files of at most 1,000,000 bytes are read")),
+    "a-fifo": Bad("", ("is a FIFO, not a regular file",), special="fifo"),
+    "a-device": Bad("", ("is a character device, not a regular file",), special="zero",
+                    command="run"),
+    "set-value-nested-too-deep": Bad(
+        EXTENDS, ("market.alternatives: tables and lists nest more than 16 deep",),
+        overrides=("market.alternatives=" + "[" * 30 + "]" * 30,), source_suffix=" (--set)"),
     # --- durations ---------------------------------------------------------
     "duration-with-unknown-unit": Bad(
         f'{EXTENDS}[business]\nrequest_time_h = "3 fortnights"\n',
@@ -413,7 +504,11 @@ def test_bad_scenario_is_refused_with_file_field_value_and_rule(
         folder: Path, case: Bad, request: pytest.FixtureRequest) -> None:
     name = request.node.callspec.id
     path = folder / f"{name}.toml"
-    if case.toml is not None:
+    if case.special == "fifo":
+        os.mkfifo(path)
+    elif case.special == "zero":
+        path.symlink_to("/dev/zero")
+    elif case.toml is not None:
         path.write_text(case.toml, encoding="utf-8")
     for other, text in case.files:
         (folder / other).write_text(text, encoding="utf-8")
@@ -458,3 +553,4 @@ def test_several_errors_are_reported_together_in_one_message(folder: Path) -> No
         "  segments[0].wtp.sigma: must be >= 0, got -0.2",
         "  strategy.tiers[0].refund: unknown key (did you mean 'refunds'?)",
     ])
+

@@ -126,7 +126,10 @@ def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> A
             issues.append(Issue(at, "must be a number", raw))
             return None
         else:
-            value = float(raw)
+            try:
+                value = float(raw)
+            except OverflowError:
+                value = math.inf
         if not math.isfinite(value):
             issues.append(Issue(at, "must be a finite number", raw))
             return None
@@ -134,6 +137,10 @@ def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> A
     if hint is int:
         if isinstance(raw, bool) or not isinstance(raw, int):
             issues.append(Issue(at, "must be a whole number", raw))
+            return None
+        if not -(2**63) <= raw < 2**63:
+            issues.append(Issue(at, "must be a whole number of at most 64 bits (TOML's "
+                                "integers)", raw))
             return None
         return _check_range(raw, raw, at, issues, meta)
     if hint is bool:
