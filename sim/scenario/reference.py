@@ -7,6 +7,8 @@ drift from the loader. Regenerate with ``python -m sim.scenario.reference > docs
 
 from __future__ import annotations
 
+import textwrap
+
 from sim.scenario.model import Behaviour, Business, Market, Run, Segment, Strategy, Tier
 from sim.scenario.schema import describe
 from sim.strategies import preset, preset_names
@@ -72,16 +74,21 @@ def render_reference() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+WIDTH = 80
+"""``simrun strategies`` fits an 80-column terminal."""
+
+
 def render_catalogue() -> str:
-    """The text of ``simrun strategies``: presets, knobs and policies."""
+    """The text of ``simrun strategies``: presets, knobs and policies, each knob as a
+    TOML line under its meaning as a comment, at most 80 columns wide."""
     lines = ["Strategy presets (sim/strategies/presets.toml); pick one with",
              '  [strategy]', '  preset = "tiered"', "and override any knob below.", ""]
     for name in preset_names():
         raw = preset(name)
         tiers = ", ".join(f"{t['name']} {t['price']:g}" for t in raw["tiers"])
-        lines.append(f"  {name:<9} tiers: {tiers}; admission: {_kind(raw, 'admission')}; "
-                     f"recovery: {_kind(raw, 'recovery')}; "
-                     f"adaptation: {_kind(raw, 'adaptation')}")
+        items = [f"tiers: {tiers}", *(f"{role}: {_kind(raw, role)}"
+                                       for role in ("admission", "recovery", "adaptation"))]
+        lines += _pack(items, f"  {name:<9} ", " " * 12)
     lines += ["", "Strategy knobs ([strategy]):"]
     lines += _knob_rows(describe(Strategy))
     lines += ["", "Tier knobs ([[strategy.tiers]]):"]
@@ -90,10 +97,23 @@ def render_catalogue() -> str:
         where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
         lines += ["", f"{role.capitalize()} policies ({where}.{role} = \"kind\" or a table):"]
         for kind, cls in registry(role).items():
-            doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-            lines.append(f"  {kind}: {' '.join(doc.split())}")
+            doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+            lines += textwrap.wrap(f"{kind}: {doc}", WIDTH, initial_indent="  ",
+                                   subsequent_indent="      ", break_on_hyphens=False)
             lines += _knob_rows(describe(cls), indent=4)
     return "\n".join(lines)
+
+
+def _pack(items: list[str], first: str, rest: str) -> list[str]:
+    """Items joined by '; ' into lines of at most WIDTH columns, never split inside one."""
+    lines, line = [], first
+    for i, item in enumerate(items):
+        text = item + (";" if i < len(items) - 1 else "")
+        if line.strip() and len(line) + 1 + len(text) > WIDTH:
+            lines.append(line.rstrip())
+            line = rest
+        line += ("" if line.isspace() or line == first else " ") + text
+    return [*lines, line.rstrip()]
 
 
 def _kind(raw: dict[str, object], role: str) -> str:
@@ -102,9 +122,16 @@ def _kind(raw: dict[str, object], role: str) -> str:
 
 
 def _knob_rows(rows: list[tuple[str, str, str]], indent: int = 2) -> list[str]:
+    """Each knob as ``name = default`` under its meaning as a wrapped comment."""
     pad = " " * indent
-    return [f"{pad}{name} = {default}  # {doc}" if doc else f"{pad}{name} = {default}"
-            for name, default, doc in rows]
+    lines = []
+    for name, default, doc in rows:
+        if doc:
+            lines += textwrap.wrap(doc, WIDTH, initial_indent=f"{pad}# ",
+                                   subsequent_indent=f"{pad}# ", break_on_hyphens=False)
+        lines += textwrap.wrap(f"{name} = {default}", WIDTH, initial_indent=pad,
+                               subsequent_indent=pad + "    ", break_on_hyphens=False)
+    return lines
 
 
 def _row(name: str, default: str, doc: str) -> str:
