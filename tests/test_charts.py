@@ -144,3 +144,16 @@ def test_a_single_run_gets_every_chart_even_with_one_replication(
         fig.draw_without_rendering()
         assert "no confidence interval" in fig.get_supxlabel(), name
     assert figure_svg(CHARTS["headline"](solo(result, 3))).startswith("<?xml")
+
+
+def test_names_with_dollar_signs_are_text_not_mathtext(result: ComparisonResult) -> None:
+    """Names come from users' files: '$' must not start TeX (an unbalanced one would fail
+    to draw, a balanced pair would set the name in math italics)."""
+    from dataclasses import replace
+
+    names = {"god": "$x^{2$ & co", "tiered": "save $5, pay $\\frac$"}
+    renamed = tuple(replace(one, scenario=replace(one.scenario, run=replace(
+        one.scenario.run, name=names[one.scenario.name]))) for one in result.results)
+    odd = ComparisonResult("$ money $", renamed, names["god"], "profit")
+    for name, chart in CHARTS.items():
+        assert figure_png(chart(odd)).startswith(PNG_MAGIC), name
