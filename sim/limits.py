@@ -44,6 +44,11 @@ MAX_EXTENDS_DEPTH = 16
 MAX_PRIORITY = 1_000
 """Highest tier priority: priorities only order the tiers."""
 
+MAX_MAGNITUDE = 1e12
+"""Largest size of any number in a scenario, and of any value its distributions can
+draw: larger ones (1e300) overflow the sums of a run into infinity, which no table,
+chart or report can show. A price of a trillion is no scenario."""
+
 # --- size: lifted by --force-limits ----------------------------------------------------
 MAX_REPLICATIONS = 10_000
 MAX_DAYS = 36_500
@@ -174,7 +179,58 @@ def scenario_issues(s: Scenario) -> list[Issue]:
     issues = [issue for issue in found if issue is not None]
     if not issues:
         issues += work_issues(s)
+    if not issues:
+        issues += magnitude_issues(s)
     return issues
+
+
+def magnitude_issues(s: Scenario) -> list[Issue]:
+    """Every number of the scenario, and every distribution's reach, beyond
+    :data:`MAX_MAGNITUDE` in size."""
+    import dataclasses
+
+    from sim.scenario.distributions import Distribution
+
+    issues: list[Issue] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Distribution):
+            if not reach(value) <= MAX_MAGNITUDE:
+                issues.append(Issue(where, f"can draw values beyond {MAX_MAGNITUDE:.0e} in size "
+                                    "(too large to compute with): use smaller parameters"))
+        elif isinstance(value, float):
+            if not abs(value) <= MAX_MAGNITUDE:
+                issues.append(Issue(where, f"must be at most {MAX_MAGNITUDE:.0e} in size (too "
+                                    "large to compute with)", value))
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                if f.init and not f.name.startswith("_"):
+                    walk(getattr(value, f.name), f"{where}.{f.name}".lstrip("."))
+
+    walk(s, "")
+    return issues
+
+
+def reach(dist: Distribution) -> float:
+    """The largest size of a value the distribution draws (the sampler's extreme
+    quantiles lie within 9 standard deviations, or 9 sigma on the log scale)."""
+    k, p = dist.kind, dist.params
+    try:
+        if k == "exponential":
+            return p[0] * 40
+        if k == "gamma":
+            return p[0] * (1 + 40 * p[1] + 40 * p[1] * p[1])
+        if k == "lognormal":
+            return p[0] * math.exp(max(9 * p[1], p[1] * p[1] / 2))
+        if k == "normal":
+            mean, sd, low, high = p
+            return min(max(abs(low), abs(high)), abs(mean) + 9 * sd)
+        return max(abs(x) for x in p)
+    except OverflowError:
+        return math.inf
 
 
 def work_issues(s: Scenario, runs: float | None = None, where: str = "") -> list[Issue]:
@@ -213,7 +269,10 @@ def expected_visits(s: Scenario) -> tuple[float, str]:
 def _mean(dist: Distribution) -> float:
     """A distribution's mean without scipy (the truncated normal's with math.erf)."""
     if dist.kind != "normal":
-        return dist.mean
+        try:
+            return dist.mean
+        except OverflowError:
+            return math.inf
     mean, sd, low, high = dist.params
     if sd == 0:
         return min(max(mean, low), high)
