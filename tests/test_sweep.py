@@ -323,6 +323,13 @@ scenarios = []
 path = "market.alternatives"
 values = [0.3]
 """, ["sweep.scenarios: must name at least one scenario file, got []"]),
+    "a sampling design without parameters": (f"""
+parameters = []
+[sweep]
+scenarios = {GOD}
+design = "sobol"
+{SHORT}
+""", ["parameters: design 'sobol' needs at least one [[parameters]] table with a range"]),
     "a grid beyond the limit": (f"""
 [sweep]
 scenarios = {GOD}

@@ -186,6 +186,9 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
     issues += _set_by_the_sweep(settings, parameters)
     if not settings.scenarios:
         issues.append(Issue("sweep.scenarios", "must name at least one scenario file", []))
+    if not parameters and settings.design != "grid":
+        issues.append(Issue("parameters", f"design {settings.design!r} needs at least one "
+                            "[[parameters]] table with a range"))
     seen: dict[str, int] = {}
     for i, p in enumerate(parameters):
         if p.path in seen:
