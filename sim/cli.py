@@ -108,12 +108,12 @@ def main(ctx: click.Context) -> None:
 
     \b
     Examples:
-      simrun scenarios/tiered.toml                 run a scenario (same as 'simrun run')
-      simrun scenarios/god.toml -n 40 --jobs 2     40 replications on 2 processes
+      simrun scenarios/tiered.toml              run a scenario ('simrun run FILE')
+      simrun scenarios/god.toml -n 40 --jobs 2  40 replications on 2 processes
       simrun scenarios/tiered.toml --set market.alternatives=0.2
-      simrun check scenarios/partner.toml          validate and show the resolved scenario
-      simrun strategies                            list presets and their knobs
-      simrun validate                              check the engine against queueing theory
+      simrun check scenarios/partner.toml       validate, print it resolved
+      simrun strategies                         list presets and their knobs
+      simrun validate                           the engine against queueing theory
 
     \b
     Shell completion (bash; zsh and fish likewise):
@@ -179,7 +179,8 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
     \b
     Example:
-      simrun run scenarios/tiered.toml -n 10 --seed 7 --set market.alternatives=0.2
+      simrun run scenarios/tiered.toml -n 10 --seed 7 \\
+          --set market.alternatives=0.2
     """
     from sim import limits
     from sim.experiment.folders import results_target, same_run
@@ -255,9 +256,10 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
     \b
     Examples:
-      simrun compare scenarios/god.toml scenarios/tiered.toml scenarios/scarcity.toml \\
-          scenarios/partner.toml --charts --report
-      simrun compare scenarios/workshop.toml --baseline god --metric customer_retention
+      simrun compare scenarios/god.toml scenarios/tiered.toml \\
+          scenarios/scarcity.toml scenarios/partner.toml --charts --report
+      simrun compare scenarios/workshop.toml --baseline god \\
+          --metric customer_retention
     """
     from sim import limits
     from sim.experiment.compare import check_comparison, comparison_name, load_comparison
@@ -365,9 +367,11 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
     \b
     Examples:
       simrun sweep scenarios/sweeps/tiered-price.toml --jobs 2
-      simrun sweep scenarios/sweeps/abuse.toml -n 1 --set run.days=60 --out /tmp/smoke
+      simrun sweep scenarios/sweeps/abuse.toml -n 1 --set run.days=60 \\
+          --out /tmp/smoke
       simrun sweep scenarios/sweeps/abuse.toml --check --junit results/abuse.xml
-      simrun sweep scenarios/sweeps/scarcity-alternatives.toml --dask tcp://10.0.0.5:8786
+      simrun sweep scenarios/sweeps/scarcity-alternatives.toml \\
+          --dask tcp://10.0.0.5:8786
     """
     from sim import limits
     from sim.experiment.executors import Outcome

@@ -90,6 +90,7 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     assert code == 0
     assert "Usage: simrun" in out
     assert "Example" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import math
 import signal
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,32 @@ def test_an_unguarded_script_runs_in_one_process_and_says_why(tmp_path: Path) ->
     done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True,
                           timeout=60, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "[2.0, 3.0]\n", "")
+
+
+class Enough(Exception):
+    """Raised by the caller after its first result."""
+
+
+def test_queued_replications_take_no_memory() -> None:
+    """A million replications queued: only those in flight exist, so memory before the
+    first result is what one replication needs, not a million task descriptions."""
+    from helpers import tiny_scenario
+
+    from sim import limits
+    from sim.experiment.runner import run_scenario
+
+    with limits.lifted():
+        spec = tiny_scenario("god", {"run.replications": 1_000_000, "run.days": 10,
+                                     "run.warmup_days": 2})
+
+    def stop(_: object) -> None:
+        raise Enough
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(Enough):
+            run_scenario(spec, jobs=2, progress=stop)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
