@@ -66,7 +66,10 @@ class Condition:
     path: str = knob()
     """A swept parameter's path."""
     value: Scalar = knob()
+    """The value the parameter is compared with: a number, or for parameters that take
+    text or true/false, one of those (compared with == or != only)."""
     op: Op = ">="
+    """How the point's value compares with ``value``: <, <=, >, >=, == or !=."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Expectation:
     left: str = knob()
     """A strategy (scenario name)."""
     op: Op = ">"
+    """<, <=, >, >=, == or !=."""
     right: str = ""
     """Another strategy, compared on the same metric (paired, same customers)."""
     value: float = math.nan
@@ -105,15 +109,21 @@ class SweepSettings:
     scenarios: tuple[str, ...] = knob()
     """Scenario files (relative to the sweep file); several = strategies compared."""
     name: str = ""
-    """Results go to results/<name>/ (default: the sweep file's stem)."""
+    """Results go to results/<name>/ (default: the sweep file's stem; a name that is not
+    a safe folder name is mapped to one)."""
     design: Design = "grid"
+    """grid (every combination of the parameters' values or steps), random (values drawn
+    uniformly), lhs (Latin hypercube), sobol or morris (sensitivity designs, need SALib)."""
     samples: int = knob(16, ge=1)
     """Points for random and lhs; base samples N for sobol (N(D+2) points) and morris
     (trajectories, N(D+1) points)."""
     replications: int = knob(5, ge=1)
+    """Replications per point and strategy (simrun sweep -n overrides it)."""
     seed: int = knob(1, ge=0)
+    """Root seed of the design and of every point's run.seed."""
     set: tuple[str, ...] = ()
-    """Fixed overrides for every point, e.g. "run.days=365"."""
+    """Fixed overrides for every point, e.g. "run.days=365" (simrun sweep --set adds to
+    them); run.seed, run.replications and run.name are the sweep's own."""
 
 
 @dataclass(frozen=True)

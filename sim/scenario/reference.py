@@ -8,9 +8,11 @@ drift from the loader. Regenerate with ``python -m sim.scenario.reference > docs
 from __future__ import annotations
 
 import textwrap
+import typing
 
-from sim.scenario.model import Behaviour, Business, Market, Run, Segment, Strategy, Tier
-from sim.scenario.schema import describe
+from sim.scenario.distributions import Distribution
+from sim.scenario.model import DURATION, Behaviour, Business, Market, Run, Segment, Strategy, Tier
+from sim.scenario.schema import describe, hints
 from sim.strategies import preset, preset_names
 from sim.strategies.policies import DEFAULT_KIND, ROLES, TIER_ROLES, registry
 
@@ -18,7 +20,11 @@ INTRO = """# Scenario reference
 
 A scenario is a TOML file with the sections below. Every field has a default except
 where marked *(required)*. Durations take a number of hours or a string with a unit
-(`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number.
+(`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number. Every number must be
+finite (no `nan` or `inf`) and at most 1e12 in size, and so must every value a
+distribution can draw; the sizes of a run (days, replications, expected visits) have
+limits too, each with its own message (`sim/limits.py`; `--force-limits` goes beyond
+the size limits).
 
 `extends = "base.toml"` (relative to the file) deep-merges another scenario under this
 one: tables merge key by key, anything else (lists included) is replaced, and a table
@@ -34,7 +40,8 @@ Without a preset the strategy is built from scratch and needs `[[strategy.tiers]
 
 ## Distributions
 
-Fields marked *distribution* take a number (a constant) or a table:
+Fields that take a *distribution* (the "takes" column of the tables below) take a
+number (a constant) or a table:
 
 | form | parameters |
 | --- | --- |
@@ -52,14 +59,21 @@ Duration distributions take durations for their location parameters. Probabiliti
 """
 
 
+SECTIONS: tuple[tuple[str, str, type], ...] = (
+    ("[run]", "run", Run), ("[business]", "business", Business),
+    ("[market]", "market", Market),
+    ("[[segments]] (one table per segment)", "segments[*]", Segment),
+    ("[behaviour]", "behaviour", Behaviour), ("[strategy]", "strategy", Strategy),
+    ("[[strategy.tiers]]", "strategy.tiers[*]", Tier))
+
+
 def render_reference() -> str:
-    parts = [INTRO]
-    sections: tuple[tuple[str, type], ...] = (("[run]", Run), ("[business]", Business), ("[market]", Market),
-                ("[[segments]] (one table per segment)", Segment), ("[behaviour]", Behaviour),
-                ("[strategy]", Strategy), ("[[strategy.tiers]]", Tier))
-    for title, cls in sections:
-        parts.append(f"## {title}\n\n| field | default | meaning |\n| --- | --- | --- |")
-        parts.extend(_row(name, default, doc) for name, default, doc in describe(cls))
+    parts = [INTRO, _distribution_fields(), ""]
+    for title, _, cls in SECTIONS:
+        parts.append(f"## {title}\n\n| field | takes | default | meaning |\n"
+                     "| --- | --- | --- | --- |")
+        parts.extend(_row(name, takes(cls, name), default, doc)
+                     for name, default, doc in describe(cls))
         parts.append("")
     for role in ROLES:
         where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
@@ -134,9 +148,39 @@ def _knob_rows(rows: list[tuple[str, str, str]], indent: int = 2) -> list[str]:
     return lines
 
 
-def _row(name: str, default: str, doc: str) -> str:
+def _row(name: str, kind: str, default: str, doc: str) -> str:
     default = default.replace("|", "\\|")
-    return f"| `{name}` | `{default}` | {doc} |"
+    return f"| `{name}` | {kind} | `{default}` | {doc} |"
+
+
+def takes(cls: type, name: str) -> str:
+    """What a field takes, in words: number, duration, distribution, policy, ..."""
+    hint = hints(cls)[name]
+    extras: tuple[object, ...] = ()
+    if typing.get_origin(hint) is typing.Annotated:
+        hint, *rest = typing.get_args(hint)
+        extras = tuple(rest)
+    duration = DURATION in extras
+    if "policy" in extras:
+        return "policy"
+    if hint is Distribution:
+        return "duration *distribution*" if duration else "*distribution*"
+    words = {float: "duration" if duration else "number", int: "whole number",
+             bool: "true/false", str: "text"}
+    if hint in words:
+        return words[hint]
+    return "list of tables" if typing.get_origin(hint) is tuple else "table"
+
+
+def distribution_fields() -> list[str]:
+    """Every field that takes a distribution, as a dotted path."""
+    return [f"{where}.{name}" for _, where, cls in SECTIONS for name, _, _ in describe(cls)
+            if "distribution" in takes(cls, name)]
+
+
+def _distribution_fields() -> str:
+    fields = ", ".join(f"`{path}`" for path in distribution_fields())
+    return f"The fields that take a distribution: {fields}. Every other number is a constant."
 
 
 if __name__ == "__main__":
