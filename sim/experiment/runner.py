@@ -196,7 +196,8 @@ def dataframe(columns: dict[str, list[Any]], what: str) -> Any:
         import pandas as pd
     except ImportError:
         raise ImportError(f"{what} returns a pandas DataFrame and pandas is not installed: "
-                          "pip install pandas (without it, read result.runs)") from None
+                          "pip install pandas, or pip install -e '.[notebook]' (without it, "
+                          "read result.runs)") from None
     return pd.DataFrame(columns)
 
 
