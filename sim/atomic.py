@@ -73,9 +73,21 @@ def check_target(path: Path) -> None:
                            "only new files or over regular files")
 
 
+def check_folder(path: Path) -> None:
+    """Refuse an output folder that exists and is not a folder (a link to one is fine)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not stat.S_ISDIR(mode):
+        raise WriteRefused(f"{path}: is {kind_of(mode)}, not a folder; results go into a "
+                           "folder (a new path or an existing folder)")
+
+
 def kind_of(mode: int) -> str:
     """What a file of this mode is, in words: 'a folder', 'a FIFO', ..."""
-    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link"),
+    for test, words in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"),
+                        (stat.S_ISLNK, "a symbolic link"),
                         (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):

@@ -374,6 +374,7 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
           --dask tcp://10.0.0.5:8786
     """
     from sim import limits
+    from sim.atomic import check_folder, check_target
     from sim.experiment.executors import Outcome
     from sim.experiment.expect import junit_xml
     from sim.experiment.folders import folder_name
@@ -384,8 +385,6 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
 
     to_stdout = junit is not None and str(junit) == "-"
     if junit is not None and not to_stdout:
-        from sim.atomic import check_target
-
         check_target(junit)
     with limits.lifted(force_limits):
         check_jobs(jobs)
@@ -393,6 +392,7 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
     target = out_dir or Path("results") / folder_name(spec.name)
     if out_dir is None and target.name != spec.name:
         say(f"{spec.name!r} is not a folder name: results go to {target}/")
+    check_folder(target)
     bar = Progress("runs", not quiet, say=say)
     with interruptible("finished runs are stored; add --resume to continue."), bar:
         def finished(outcome: Outcome) -> None:

@@ -284,3 +284,24 @@ def test_a_stopped_run_keeps_finished_work_and_leaves_no_process(tmp_path: Path,
         assert run.returncode == 128 + signal.SIGTERM
         assert "Terminated: finished replications are kept" in err
         assert "Traceback" not in err
+
+
+def test_an_output_folder_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in ([SCENARIOS / "god.toml", *SHORT], ["sweep", SCENARIOS / "sweeps/abuse.toml"]):
+        code, out = simrun(*args, "--out", fifo)
+        assert code == 2
+        assert f"Error: {fifo}: is a FIFO, not a folder" in out
+
+
+def test_the_api_keeps_another_scenarios_results_too(tmp_path: Path) -> None:
+    import sim
+
+    out = tmp_path / "api"
+    sim.run(SCENARIOS / "god.toml", replications=1, jobs=1, overrides=SHORT[-3::2], out=out)
+    with pytest.warns(UserWarning, match="holds the results of a different scenario"):
+        sim.run(SCENARIOS / "god.toml", replications=1, jobs=1, seed=9,
+                overrides=SHORT[-3::2], out=out)
+    assert (tmp_path / "api-2" / "summary.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 2024

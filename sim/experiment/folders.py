@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from sim.atomic import check_folder
 from sim.scenario.errors import Issue, ScenarioError
 
 MAX_NAME_BYTES = 100
@@ -101,6 +102,7 @@ def results_target(name: str, out: Path | None, identity: Identity,
             notes.append(f"{name!r} is not a folder name: results go to {base}/")
     else:
         base = out
+    check_folder(base)
     target = free_folder(base, identity)
     if target != base:
         notes.append(f"{base}/ holds the {what} of a different scenario, left as they are; "
