@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 Data = str | bytes
@@ -64,24 +64,24 @@ def write_atomic_many(files: Mapping[Path, Data]) -> list[Path]:
 def check_target(path: Path) -> None:
     """Refuse a target that exists and is not a regular file (it is not followed if it
     is a symbolic link)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    if not stat.S_ISREG(mode):
-        raise WriteRefused(f"{path}: is {kind_of(mode)}, not a regular file; simrun writes "
-                           "only new files or over regular files")
+    _refuse_unless(path, stat.S_ISREG, os.lstat, "a regular file; simrun writes only new "
+                   "files or over regular files")
 
 
 def check_folder(path: Path) -> None:
     """Refuse an output folder that exists and is not a folder (a link to one is fine)."""
+    _refuse_unless(path, stat.S_ISDIR, os.stat, "a folder; results go into a folder (a new "
+                   "path or an existing folder)")
+
+
+def _refuse_unless(path: Path, wanted: Callable[[int], bool],
+                   status: Callable[[Path], os.stat_result], what: str) -> None:
     try:
-        mode = os.stat(path).st_mode
+        mode = status(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return
-    if not stat.S_ISDIR(mode):
-        raise WriteRefused(f"{path}: is {kind_of(mode)}, not a folder; results go into a "
-                           "folder (a new path or an existing folder)")
+    if not wanted(mode):
+        raise WriteRefused(f"{path}: is {kind_of(mode)}, not {what}")
 
 
 def kind_of(mode: int) -> str:

@@ -9,6 +9,7 @@ preset is expanded, so ``strategy.tiers[0].price`` reaches preset knobs too.
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -124,3 +125,10 @@ def scripted_run(scenario: Scenario, arrival_hours: Sequence[float],
 
     replication.new_customers = scripted  # type: ignore[method-assign]
     return replication.run()
+
+
+class Terminal(io.StringIO):
+    """A stand-in for stderr that says it is a terminal, so progress bars draw on it."""
+
+    def isatty(self) -> bool:
+        return True

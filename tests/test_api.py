@@ -4,12 +4,12 @@ script."""
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import Terminal
 
 import sim
 from sim.experiment.compare import ComparisonResult
@@ -92,10 +92,6 @@ def test_unknown_names_are_errors_that_list_the_valid_ones(
 
 
 def test_progress_shows_a_bar(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
     monkeypatch.setenv("TERM", "xterm")

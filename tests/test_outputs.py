@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from processes import descendants, gone, needs_proc, wait_until
+from sweep_helpers import SIMRUN, simrun
 
-from sim.cli import main
 from sim.experiment.folders import folder_name, strategy_folders
 from sim.experiment.lock import locked
 from sim.scenario import ScenarioError
@@ -28,15 +27,6 @@ from sim.scenario import ScenarioError
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SHORT = ["-n", "2", "-j", "1", "-q", "--set", "run.days=20", "--set", "run.warmup_days=5"]
-SIMRUN = [sys.executable, "-c", "from sim.cli import main; main()"]
-
-
-def simrun(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], prog_name="simrun")
-    assert "Traceback" not in result.output, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def every_file(folder: Path) -> set[str]:

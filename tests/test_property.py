@@ -18,6 +18,7 @@ import tomli_w
 from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from scenario_strategies import scenario_raw
+from sweep_helpers import simrun
 
 from sim import limits
 from sim.cli import main
@@ -28,14 +29,6 @@ EXAMPLES = int(os.environ.get("SIMRUN_PROPERTY_EXAMPLES", "60"))
 """Examples per run of the suite (about 20 s); set SIMRUN_PROPERTY_EXAMPLES=2000 to hunt."""
 SMALL_WORK = 5_000
 """Visits of one replication at most (the estimate of sim.limits): a run of milliseconds."""
-
-
-def simrun(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), prog_name="simrun")
-    assert "Traceback" not in result.output, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @settings(max_examples=EXAMPLES, deadline=None,

@@ -8,7 +8,6 @@ Dask is tested in test_sweep_dask.py. Every sweep here is tiny: runs of 30 to 12
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import re
@@ -633,11 +632,9 @@ def test_without_check_a_failed_run_is_reported_but_exits_0(
 
 def test_progress_shows_runs_done_rate_eta_and_failures(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from sim.progress import Progress as _Progress
+    from helpers import Terminal
 
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+    from sim.progress import Progress as _Progress
 
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.scenario.errors import Issue, suggest
-from sim.scenario.units import parse_duration_h
+from sim.scenario.units import parse_number
 
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required parameter sets, alternatives separated by |), shape parameters
@@ -232,25 +232,13 @@ def parse_distribution(
     issues: list[Issue] = []
 
     def number(value: object, at: str, is_location: bool) -> float | None:
-        if is_location and duration and isinstance(value, str):
-            try:
-                number = parse_duration_h(value)
-            except ValueError as exc:
-                issues.append(Issue(at, str(exc), value))
-                return None
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "a number or a duration" if duration and is_location else "a number"
-            issues.append(Issue(at, f"must be {kind}", value))
+        takes_duration = duration and is_location
+        try:
+            return parse_number(value, duration=takes_duration,
+                                kind="a number or a duration" if takes_duration else "a number")
+        except ValueError as exc:
+            issues.append(Issue(at, str(exc), value))
             return None
-        else:
-            try:
-                number = float(value)
-            except OverflowError:
-                number = math.inf
-        if not math.isfinite(number):
-            issues.append(Issue(at, "must be a finite number", value))
-            return None
-        return number
 
     if not isinstance(raw, dict):
         value = number(raw, where, True)
