@@ -136,8 +136,8 @@ from `simrun report results/<name>`. The columns are in [columns.md](columns.md)
 
 Limits, each refused before anything runs with its own message: at most 10,000 points,
 1,000,000 runs (points x strategies x replications) and an expected 1e10 visits in all;
-`--force-limits` goes beyond them. `run.seed`, `run.replications` and `run.name` are the
-sweep's own: sweeping them or fixing them in `set` is an error.
+`--force-limits` goes beyond them, up to a ceiling. `run.seed`, `run.replications` and
+`run.name` are the sweep's own: sweeping them or fixing them in `set` is an error.
 """
 
 

@@ -49,22 +49,26 @@ MAX_MAGNITUDE = 1e12
 draw: larger ones (1e300) overflow the sums of a run into infinity, which no table,
 chart or report can show. A price of a trillion is no scenario."""
 
-# --- size: lifted by --force-limits ----------------------------------------------------
-MAX_REPLICATIONS = 10_000
-MAX_DAYS = 36_500
-"""A hundred years."""
-MAX_REPLICATION_DAYS = 3_000_000
+# --- size: lifted by --force-limits, up to a ceiling ----------------------------------
+# Each size limit has a ceiling that --force-limits does not lift either: beyond it a run
+# would exhaust memory (days, replications), take years (visits) or swamp the machine.
+MAX_REPLICATIONS, CEILING_REPLICATIONS = 10_000, 1_000_000
+MAX_DAYS, CEILING_DAYS = 36_500, 1_000_000
+"""A hundred years (the ceiling: 2,700 years)."""
+MAX_REPLICATION_DAYS, CEILING_REPLICATION_DAYS = 3_000_000, 30_000_000
 """Replications x days of one run: the daily series kept in memory (about 400 bytes a
-day and replication: 3,000,000 is about 1.2 GB)."""
-MAX_SEGMENTS = 100
-MAX_TIERS = 100
-MAX_VISITS_PER_REPLICATION = 1e8
+day and replication: 3,000,000 is about 1.2 GB; the ceiling about 12 GB)."""
+MAX_SEGMENTS, CEILING_SEGMENTS = 100, 10_000
+MAX_TIERS, CEILING_TIERS = 100, 10_000
+MAX_VISITS_PER_REPLICATION, CEILING_VISITS_PER_REPLICATION = 1e8, 1e12
 """Expected visits of one replication, at most (about 2 hours at 15,000 visits/s)."""
-MAX_VISITS = 1e10
+MAX_VISITS, CEILING_VISITS = 1e10, 1e14
 """Expected visits of a whole command: every replication of every strategy and point."""
-MAX_SWEEP_POINTS = 10_000
-MAX_SWEEP_RUNS = 1_000_000
+MAX_SWEEP_POINTS, CEILING_SWEEP_POINTS = 10_000, 200_000
+MAX_SWEEP_RUNS, CEILING_SWEEP_RUNS = 1_000_000, 100_000_000
 """Points x strategies x replications of a sweep."""
+JOBS_CEILING_PER_CORE = 16
+"""--force-limits allows up to 16 worker processes per core."""
 
 FORCE_HINT = "--force-limits to go beyond it"
 
@@ -73,7 +77,8 @@ _lifted: ContextVar[bool] = ContextVar("simrun_limits_lifted", default=False)
 
 @contextmanager
 def lifted(on: bool = True) -> Iterator[None]:
-    """Lift the size limits (not the safety limits) inside the block."""
+    """Lift the size limits (not the safety limits) up to their ceilings inside the
+    block."""
     token = _lifted.set(on)
     try:
         yield
@@ -81,15 +86,19 @@ def lifted(on: bool = True) -> Iterator[None]:
         _lifted.reset(token)
 
 
-def over(value: float, limit: float) -> bool:
-    """``value`` is beyond a size ``limit`` that has not been lifted."""
-    return value > limit and not _lifted.get()
+def over(value: float, limit: float, ceiling: float) -> bool:
+    """``value`` is beyond the size ``limit`` (or, with limits lifted, its ceiling)."""
+    return value > (ceiling if _lifted.get() else limit)
 
 
-def too_many(where: str, value: float, limit: float, what: str = "") -> Issue | None:
-    """An Issue when ``value`` is beyond the size ``limit``, else None."""
-    if not over(value, limit):
+def too_many(where: str, value: float, limit: float, ceiling: float,
+             what: str = "") -> Issue | None:
+    """An Issue when ``value`` is beyond the size ``limit`` (lifted: its ceiling)."""
+    if not over(value, limit, ceiling):
         return None
+    if _lifted.get():
+        return Issue(where, f"{what or 'must be'} at most {ceiling:,.0f}, even with "
+                     "--force-limits", value)
     return Issue(where, f"{what or 'must be'} at most {limit:,.0f} (a limit; {FORCE_HINT})",
                  value)
 
@@ -104,8 +113,12 @@ def cores() -> int:
 
 def jobs_problem(jobs: int | None) -> str | None:
     """Why ``jobs`` worker processes are refused (more than the cores), or None."""
-    if jobs is None or not over(jobs, cores()):
+    ceiling = JOBS_CEILING_PER_CORE * cores()
+    if jobs is None or not over(jobs, cores(), ceiling):
         return None
+    if _lifted.get():
+        return f"{jobs} is more than {ceiling}, {JOBS_CEILING_PER_CORE} per core, even with " \
+               "--force-limits"
     return f"{jobs} is more than the {cores()} cores of this machine ({FORCE_HINT})"
 
 
@@ -166,16 +179,18 @@ def depth(value: Any) -> int:
 def scenario_issues(s: Scenario) -> list[Issue]:
     """Every limit a valid scenario breaks, each as an Issue."""
     run = s.run
-    found = [too_many("run.replications", run.replications, MAX_REPLICATIONS),
-             too_many("run.days", run.days, MAX_DAYS)]
+    found = [too_many("run.replications", run.replications, MAX_REPLICATIONS,
+                      CEILING_REPLICATIONS),
+             too_many("run.days", run.days, MAX_DAYS, CEILING_DAYS)]
     if not any(found):
         found.append(too_many("run.replications", run.replications * run.days,
-                              MAX_REPLICATION_DAYS, f"x run.days ({run.days}) must be"))
+                              MAX_REPLICATION_DAYS, CEILING_REPLICATION_DAYS,
+                              f"x run.days ({run.days}) must be"))
     found += [Issue(f"strategy.tiers[{i}].priority", f"must be at most {MAX_PRIORITY:,} "
                     "(priorities only order the tiers)", tier.priority)
               for i, tier in enumerate(s.strategy.tiers) if tier.priority > MAX_PRIORITY]
     found += [too_many(f"segments[{i}].waitlist_patience_days", seg.waitlist_patience_days,
-                       MAX_DAYS) for i, seg in enumerate(s.segments)]
+                       MAX_DAYS, CEILING_DAYS) for i, seg in enumerate(s.segments)]
     issues = [issue for issue in found if issue is not None]
     if not issues:
         issues += work_issues(s)
@@ -238,15 +253,21 @@ def work_issues(s: Scenario, runs: float | None = None, where: str = "") -> list
     replications), refused beyond the limits with the estimate and its formula."""
     visits, formula = expected_visits(s)
     runs = s.run.replications if runs is None else runs
-    if over(visits, MAX_VISITS_PER_REPLICATION):
+    if over(visits, MAX_VISITS_PER_REPLICATION, CEILING_VISITS_PER_REPLICATION):
         return [Issue(where, f"expected work too large: up to {_big(visits)} visits a "
-                      f"replication ({formula}); the limit is "
-                      f"{MAX_VISITS_PER_REPLICATION:.0e} ({FORCE_HINT})")]
-    if over(visits * runs, MAX_VISITS):
+                      f"replication ({formula}); "
+                      f"{_the_limit(MAX_VISITS_PER_REPLICATION, CEILING_VISITS_PER_REPLICATION)}")]
+    if over(visits * runs, MAX_VISITS, CEILING_VISITS):
         return [Issue(where, f"expected work too large: up to {_big(visits * runs)} visits in "
                       f"all ({_big(runs)} replications x {_big(visits)} visits: {formula}); "
-                      f"the limit is {MAX_VISITS:.0e} ({FORCE_HINT})")]
+                      f"{_the_limit(MAX_VISITS, CEILING_VISITS)}")]
     return []
+
+
+def _the_limit(limit: float, ceiling: float) -> str:
+    if _lifted.get():
+        return f"the most even with --force-limits is {ceiling:.0e}"
+    return f"the limit is {limit:.0e} ({FORCE_HINT})"
 
 
 def expected_visits(s: Scenario) -> tuple[float, str]:

@@ -583,6 +583,23 @@ def test_force_limits_goes_beyond_a_size_limit_but_not_a_safety_limit(folder: Pa
     assert "nest more than 16 deep" in result.output
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[run]\ndays = 1000000000000\n",
+     "run.days: must be at most 1,000,000, even with --force-limits, got 1000000000000"),
+    ("[market]\nnew_customers_per_day = 1e308\n",
+     "expected work too large: up to more than 1e308 visits a replication (days 30 x new "
+     "customers per day 1e+308"),
+])
+def test_absurd_work_is_refused_even_with_force_limits(folder: Path, text: str,
+                                                      expected: str) -> None:
+    path = folder / "absurd.toml"
+    path.write_text(EXTENDS + text, encoding="utf-8")
+    result = invoke(["run", str(path), "--force-limits", "-q", "--out", str(folder / "out")])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert not (folder / "out").exists()
+
+
 # --- every other command's bad input: one message, exit 2, no traceback -----------------
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -250,7 +250,7 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
     for i, e in enumerate(expectations):
         issues.extend(_check_expectation(e, i, names, parameters))
     runs = len(points) * len(names) * settings.replications
-    issue = limits.too_many("sweep", runs, limits.MAX_SWEEP_RUNS,
+    issue = limits.too_many("sweep", runs, limits.MAX_SWEEP_RUNS, limits.CEILING_SWEEP_RUNS,
                             f"points ({len(points)}) x strategies ({len(names)}) x "
                             f"replications ({settings.replications}) must be")
     if issue:
@@ -271,13 +271,14 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
                 raise ScenarioError(path, [Issue(f"point {index} {_show(point)}, strategy "
                                                  f"{name}", str(i)) for i in error.issues]) from None
     work = sum(limits.expected_visits(one)[0] for one in scenarios.values())
-    if limits.over(work * settings.replications, limits.MAX_VISITS):
+    if limits.over(work * settings.replications, limits.MAX_VISITS, limits.CEILING_VISITS):
         raise ScenarioError(path, [Issue("sweep", "expected work too large: up to "
                                          f"{work * settings.replications:.2g} visits in all "
                                          "(the sum over points and strategies of days x new "
                                          "customers per day x reputation factor x visits per "
                                          "customer, times replications); the limit is "
-                                         f"{limits.MAX_VISITS:.0e} ({limits.FORCE_HINT})")])
+                                         f"{limits.MAX_VISITS:.0e} ({limits.FORCE_HINT}, up to "
+                                         f"{limits.CEILING_VISITS:.0e})")])
     return Sweep(path, settings, tuple(parameters), tuple(expectations), tuple(points),
                  tuple(names), scenarios)
 
@@ -310,7 +311,7 @@ def _size_issues(settings: SweepSettings, parameters: list[Parameter]) -> list[I
             "sobol": "samples x (parameters + 2), the points of a sobol design,",
             "morris": "samples x (parameters + 1), the points of a morris design,"}
     issue = limits.too_many("sweep.samples" if settings.design != "grid" else "parameters",
-                            points, limits.MAX_SWEEP_POINTS,
+                            points, limits.MAX_SWEEP_POINTS, limits.CEILING_SWEEP_POINTS,
                             f"{what.get(settings.design, 'the points')} must be")
     return [issue] if issue else []
 

@@ -87,11 +87,11 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
 def _too_long(raw: dict[str, Any], issues: list[Issue]) -> bool:
     """Lists of segments or tiers beyond the limits, refused before they are converted."""
     strategy = raw.get("strategy")
-    lists = (("segments", raw.get("segments"), limits.MAX_SEGMENTS),
+    lists = (("segments", raw.get("segments"), limits.MAX_SEGMENTS, limits.CEILING_SEGMENTS),
              ("strategy.tiers", strategy.get("tiers") if isinstance(strategy, dict) else None,
-              limits.MAX_TIERS))
-    found = [limits.too_many(where, len(items), limit, "must hold")
-             for where, items, limit in lists if isinstance(items, list)]
+              limits.MAX_TIERS, limits.CEILING_TIERS))
+    found = [limits.too_many(where, len(items), limit, ceiling, "must hold")
+             for where, items, limit, ceiling in lists if isinstance(items, list)]
     issues.extend(issue for issue in found if issue is not None)
     return any(found)
 

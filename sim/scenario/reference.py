@@ -24,7 +24,7 @@ where marked *(required)*. Durations take a number of hours or a string with a u
 finite (no `nan` or `inf`) and at most 1e12 in size, and so must every value a
 distribution can draw; the sizes of a run (days, replications, expected visits) have
 limits too, each with its own message (`sim/limits.py`; `--force-limits` goes beyond
-the size limits).
+the size limits, up to a ceiling).
 
 `extends = "base.toml"` (relative to the file) deep-merges another scenario under this
 one: tables merge key by key, anything else (lists included) is replaced, and a table
