@@ -587,8 +587,8 @@ def test_force_limits_goes_beyond_a_size_limit_but_not_a_safety_limit(folder: Pa
     ("[run]\ndays = 1000000000000\n",
      "run.days: must be at most 1,000,000, even with --force-limits, got 1000000000000"),
     ("[market]\nnew_customers_per_day = 1e308\n",
-     "expected work too large: up to more than 1e308 visits a replication (days 30 x new "
-     "customers per day 1e+308"),
+     ("expected work too large: up to more than 1e308 visits a replication (days 30 x new "
+     "customers per day 1e+308")),
 ])
 def test_absurd_work_is_refused_even_with_force_limits(folder: Path, text: str,
                                                       expected: str) -> None:

@@ -17,7 +17,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from sim.charts import CHARTS, figure_png, figure_svg, write_charts
-from sim.charts.files import write_charts_with
+from sim.charts.files import freeze_layout, write_charts_with
 from sim.experiment.compare import ComparisonResult, compare
 from sim.experiment.runner import ScenarioResult
 from sim.scenario import load_scenario
@@ -155,5 +155,5 @@ def test_names_with_dollar_signs_are_text_not_mathtext(result: ComparisonResult)
     renamed = tuple(replace(one, scenario=replace(one.scenario, run=replace(
         one.scenario.run, name=names[one.scenario.name]))) for one in result.results)
     odd = ComparisonResult("$ money $", renamed, names["god"], "profit")
-    for name, chart in CHARTS.items():
-        assert figure_png(chart(odd)).startswith(PNG_MAGIC), name
+    for chart in CHARTS.values():
+        freeze_layout(chart(odd))  # lays out every text, as saving does

@@ -25,8 +25,8 @@ from sim.cli import main
 from sim.scenario import load_scenario
 
 FILES = ("summary.json", "replications.csv", "daily.csv", "details.json", "scenario.toml")
-EXAMPLES = int(os.environ.get("SIMRUN_PROPERTY_EXAMPLES", "60"))
-"""Examples per run of the suite (about 20 s); set SIMRUN_PROPERTY_EXAMPLES=2000 to hunt."""
+EXAMPLES = int(os.environ.get("SIMRUN_PROPERTY_EXAMPLES", "40"))
+"""Examples per run of the suite (about 15 s); set SIMRUN_PROPERTY_EXAMPLES=2000 to hunt."""
 SMALL_WORK = 5_000
 """Visits of one replication at most (the estimate of sim.limits): a run of milliseconds."""
 
