@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
@@ -37,12 +38,15 @@ def execute(task: Task, scenario: Scenario) -> Outcome:
     return Outcome(task, result.metrics)
 
 
-def run_local(work: Sequence[tuple[Task, Scenario]], jobs: int) -> Iterator[Outcome]:
-    """Runs over local worker processes (:mod:`sim.experiment.pool`)."""
-    return run_parallel(execute, work, jobs)
+def run_local(work: Sequence[tuple[Task, Scenario]], jobs: int,
+              function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
+    """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
+    scenario)`` runs one (by default :func:`execute`)."""
+    return run_parallel(function, work, jobs)
 
 
-def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Outcome]:
+def run_dask(work: Sequence[tuple[Task, Scenario]], address: str,
+             function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
     """Runs on a Dask cluster: ``tcp://HOST:8786``, or ``local`` for a LocalCluster.
 
     Dask reschedules the runs of a worker that dies; the store's primary key makes a
@@ -62,7 +66,7 @@ def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Ou
         for task, scenario in work:
             key = f"simrun-{token}-{task[0]}-{task[1]}-{task[2]}"
             tasks[key] = task
-            futures.append(client.submit(execute, task, scenario, key=key, pure=False))
+            futures.append(client.submit(function, task, scenario, key=key, pure=False))
         # Then as_completed holds the only references, and a future is released once
         # yielded: a worker dying later does not make Dask recompute runs already stored.
         # Its loop is this client's: by default it takes the caller's current client,
