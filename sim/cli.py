@@ -394,6 +394,137 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
         sys.exit(1)
 
 
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--knob", "knobs", multiple=True, metavar="PATH=LOW..HIGH",
+              help="A knob to tune (repeatable; replaces the file's [tune] knobs): a range "
+                   "LOW..HIGH, with a step LOW..HIGH:STEP, or choices A,B,C. Whole-number "
+                   "fields are tried at whole numbers.")
+@click.option("--metric", help="Metric to optimise, in its direction (default: profit).")
+@click.option("--constraint", "constraints", multiple=True, metavar="METRIC>=VALUE",
+              help="A condition on a trial's means, e.g. customer_retention>=0.6 "
+                   "(repeatable; replaces the file's).")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials of the search.")
+@click.option("-n", "--replications", type=click.IntRange(min=2),
+              help="Replications per trial (common random numbers).")
+@click.option("--final-replications", type=click.IntRange(min=2),
+              help="Replications of each finalist and of the start on fresh seeds.")
+@click.option("--sampler", type=click.Choice(["tpe", "cmaes"]), help="Optuna's sampler.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Search seed (default: run.seed + 1); finalists are re-evaluated on seed + 1.")
+@set_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Local worker processes (default: all cores).")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a LocalCluster.")
+@click.option("--resume", is_flag=True, help="Continue the study in tune.sqlite.")
+@click.option("--fresh", is_flag=True, help="Discard tune.sqlite and start over.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Results folder (default: results/<name>-tune).")
+@click.option("--charts/--no-charts", default=True, show_default=True,
+              help="Write the tuning charts (history, importance, metric against each knob).")
+@click.option("--report", is_flag=True, help="Also write report.html (winner against start).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True, help="What to print when done.")
+def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
+         constraints: tuple[str, ...], trials: int | None, replications: int | None,
+         final_replications: int | None, sampler: str | None, seed: int | None,
+         overrides: tuple[str, ...], jobs: int | None, dask: str | None, resume: bool,
+         fresh: bool, out_dir: Path | None, charts: bool, report: bool, quiet: bool,
+         output_format: str) -> None:
+    """Tune SCENARIO's knobs for the best metric: simulation optimisation with Optuna.
+
+    Knobs and budget come from the file's [tune] table or the options. Every trial
+    runs the same replications of the search seed (common random numbers); the best
+    few trials and the start are then re-evaluated on a seed never used in the
+    search, and the winner is reported with a paired 95% CI against the start. The
+    study lives in results/<name>/tune.sqlite: --resume continues it after any
+    interruption. Writes tune.csv, tune.json, tuned.toml (the original with the
+    chosen values), start/ and tuned/ (the final runs), and charts/.
+
+    \b
+    Examples:
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140' \\
+          --trials 20 -n 4 -j 2
+      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' --report
+      simrun tune scenarios/tiered.toml --resume
+    """
+    from sim.experiment.runner import default_jobs
+    from sim.experiment.tune import run_tune
+    from sim.experiment.tune_output import tune_dict, write_tune
+    from sim.experiment.tune_spec import load_tune
+
+    options = {"metric": metric, "trials": trials, "replications": replications,
+               "final_replications": final_replications, "sampler": sampler, "seed": seed}
+    try:
+        spec = load_tune(scenario, overrides, options=options, knobs=knobs,
+                         constraints=constraints)
+        target = out_dir or Path("results") / spec.name
+        with _StageProgress(enabled=not quiet and output_format == "table") as progress:
+            result = run_tune(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                              resume=resume, fresh=fresh, progress=progress)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: finished trials are stored in tune.sqlite; add --resume "
+                   "to continue.", err=True)
+        sys.exit(130)
+    write_tune(result, target)
+    summary = tune_dict(result)
+    if charts:
+        from sim.charts.tune import write_tune_charts
+
+        write_tune_charts(summary, target / "charts")
+    if report and result.winner is not None:
+        from dataclasses import replace
+
+        from sim.report import write_report
+
+        write_report(replace(result.comparison(), tuning=summary), target / "report.html")
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views_tune import tune_view
+
+        Console().print(tune_view(summary))
+        click.echo(f"Results written to {target}/")
+    if result.winner is None:
+        sys.exit(1)
+
+
+class _StageProgress:
+    """One progress bar per stage of a long command (trials, then final runs)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: _Progress | None = None
+        self.stage = ""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def start(self, stage: str, total: int, done: int) -> None:
+        self.__exit__()
+        self.stage = stage
+        self.bar = _Progress(stage, self.enabled)
+        self.bar.start(total, done)
+
+    def advance(self, stage: str, failed: bool = False) -> None:
+        if self.bar is not None and stage == self.stage:
+            self.bar.advance(failed=failed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__()
+            self.bar = None
+
+
 class _Progress:
     """Done, rate, ETA and failures of replications or runs; a rich bar on a terminal,
     nothing otherwise. ``start`` says when earlier work is picked up."""

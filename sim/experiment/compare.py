@@ -39,6 +39,8 @@ class ComparisonResult:
     metric: str
     why: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """Why the winner wins: an explanation's summary (explain.json), when one was made."""
+    tuning: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """How the strategies were tuned: a tune's summary (tune.json), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property

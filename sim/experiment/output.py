@@ -241,8 +241,10 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     results = tuple(load_results(folder / name) for name in meta["strategies"])
     explained = folder / "explain.json"  # why the winner wins, when it was explained
     why = json.loads(explained.read_text(encoding="utf-8")) if explained.is_file() else None
+    tuned = folder / "tune.json"  # how the strategies were tuned, when they were
+    tuning = json.loads(tuned.read_text(encoding="utf-8")) if tuned.is_file() else None
     return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"],
-                            why=why)
+                            why=why, tuning=tuning)
 
 
 def load_any(folder: Path) -> ComparisonResult:
