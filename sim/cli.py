@@ -147,11 +147,17 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @click.option("--explain/--no-explain", "explain_winner", default=None,
               help="Explain why the winner wins (knob groups, Shapley; 2^k runs per "
                    "replication). Default: with --report.")
+@click.option("--tune", "tune_first", is_flag=True,
+              help="Tune each strategy on its own knobs with the same budget first (the "
+                   "[tune] tables; see 'simrun tune'), then compare them at their best.")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="With --tune: trials per strategy (default: the [tune] table's).")
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
             output_format: str, baseline: str | None, metric: str | None, name: str | None,
             allow_different_markets: bool, all_metrics: bool, charts: bool,
-            report: bool, explain_winner: bool | None) -> None:
+            report: bool, explain_winner: bool | None, tune_first: bool = False,
+            trials: int | None = None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
@@ -174,6 +180,11 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
         specs, settings = load_comparison(list(scenarios), extra)
         label = name or settings.get("name") or comparison_name(specs)
         target = out_dir or Path("results") / label
+        tuned = _tune_strategies(list(scenarios), specs, settings, extra, target, label,
+                                 tune_first, trials, jobs, quiet or output_format != "table")
+        tuning = None
+        if tuned is not None:
+            specs, tuning = tuned
         checkpoints = {s.name: Checkpoint(target / s.name, s) for s in specs}
         done = {n: c.load() for n, c in checkpoints.items()}
         with _Progress("replications", enabled=not quiet and output_format == "table") as bar:
@@ -196,6 +207,10 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     except KeyboardInterrupt:
         click.echo("\nInterrupted: run the same command again to continue.", err=True)
         sys.exit(130)
+    if tuning is not None:
+        from dataclasses import replace
+
+        result = replace(result, tuning=tuning)
     write_comparison(result, target)
     for checkpoint in checkpoints.values():
         checkpoint.clear()
@@ -220,6 +235,46 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         Console().print(comparison_table(result, all_metrics))
         click.echo(f"Results written to {target}/")
+
+
+def _tune_strategies(paths: list[Path], specs: list[Any], settings: dict[str, Any],
+                     extra: list[str], target: Path, label: str, flag: bool, trials: int | None,
+                     jobs: int | None, quiet: bool) -> tuple[list[Any], dict[str, Any]] | None:
+    """compare --tune: tune each strategy first; the tuned scenarios and tune.json's
+    content (None: no tuning asked)."""
+    from sim.experiment.tune_compare import (
+        load_comparison_tunes,
+        tune_strategies,
+        tuned_scenarios,
+        wants_tuning,
+        write_comparison_tuning,
+    )
+
+    if not wants_tuning(settings, flag, str(paths[0])):
+        return None
+    from sim.experiment.runner import default_jobs
+
+    plan = load_comparison_tunes(paths, extra, options={"trials": trials})
+    try:
+        with _StageProgress(enabled=not quiet) as progress:
+            results = tune_strategies(plan, target, jobs=jobs or default_jobs(),
+                                      progress=progress)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: finished trials are stored; run the same command again "
+                   "to continue.", err=True)
+        sys.exit(130)
+    paths_written = write_comparison_tuning(plan, results, target, label)
+    if not quiet:
+        from sim.views_tune import verdict
+
+        for strategy, result in results.items():
+            from sim.experiment.tune_output import tune_dict
+
+            click.echo(f"{strategy}: {verdict(tune_dict(result))}")
+        click.echo(f"Tuned: {', '.join(str(p) for p in paths_written)}")
+    from sim.experiment.tune_compare import comparison_tuning
+
+    return tuned_scenarios(specs, plan, results), comparison_tuning(plan, results)
 
 
 def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:

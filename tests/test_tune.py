@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from helpers import tiny_raw
 
 from sim.cli import main
-from sim.experiment.tune import candidates, final_scenarios, run_tune
 from sim.experiment.output import load_any
+from sim.experiment.tune import candidates, final_scenarios, run_tune
 from sim.experiment.tune_output import tune_dict
 from sim.experiment.tune_spec import load_tune
 from sim.scenario import load_scenario
@@ -337,3 +337,66 @@ def test_the_study_is_the_same_whatever_the_jobs(tmp_path: Path) -> None:
     two = run_tune(spec, tmp_path / "two", jobs=2)
     assert [(t.params, t.value) for t in one.trials] == [(t.params, t.value) for t in two.trials]
 
+
+
+# --- compare --tune: each strategy at its best, then compared ---
+
+
+def compare_file(folder: Path, own: dict[str, Any] | None = None,
+                 shared: dict[str, Any] | None = None) -> Path:
+    """Two one-tier strategies of the priced market: 'cheap' (price 60) tuned on its
+    price, 'dear' (price 130: nobody buys) compared as written (no knobs of its own)."""
+    raw = priced_market()
+    raw["compare"] = {"tune": True, "strategies": {
+        "cheap": {"tiers": [{"name": "only", "price": 60.0}]},
+        "dear": {"tiers": [{"name": "only", "price": 130.0}], "tune": own or {"knobs": []}}}}
+    raw["tune"] = shared or {**BUDGET, "trials": 8, "finalists": 1, "final_replications": 2,
+                             "knobs": [PRICE]}
+    path = folder / "cmp.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+def test_compare_tune_tunes_each_strategy_then_compares_them(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, text = simrun("compare", compare_file(tmp_path), "--out", out, "-n", "2", "-j", "1")
+    assert code == 0, text
+    assert "cheap: Winner strategy.tiers[0].price" in text
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["strategies"]["dear"] is None
+    winner = summary["strategies"]["cheap"]["winner"]["params"]["strategy.tiers[0].price"]
+    assert winner != 60.0
+    assert (out / "tune" / "cheap" / "tune.sqlite").is_file()
+    assert not (out / "tune" / "cheap" / "tuned.toml").exists(), "no file can extend cmp.toml"
+    cmp = json.loads((out / "comparison.json").read_text())
+    assert cmp["seed"] == 11, "compared on the scenario's own seed, which the tune never used"
+    # the tuned comparison file reproduces the comparison
+    code, again = simrun("compare", out / "tuned.toml", "--out", tmp_path / "again", "-n", "2",
+                         "-j", "1")
+    assert code == 0, again
+    other = json.loads((tmp_path / "again" / "comparison.json").read_text())
+    assert other["strategies"] == cmp["strategies"]
+
+
+@pytest.mark.parametrize(("own", "shared", "expected"), [
+    ({"knobs": [PRICE], "trials": 3}, None,
+     "compare.strategies.dear.tune.trials: a strategy's tune table holds its knobs only"),
+    (None, {"knobs": [{"path": "market.alternatives", "low": 0.1, "high": 0.9}]},
+     "tune.knobs[0].path: compare --tune tunes strategies: a knob must be a strategy.* path"),
+])
+def test_compare_tune_refuses_what_it_cannot_tune_fairly(tmp_path: Path, own: Any, shared: Any,
+                                                         expected: str) -> None:
+    code, out = simrun("compare", compare_file(tmp_path, own, shared), "-q")
+    assert code == 2
+    assert expected in out
+
+
+def test_the_tuned_workshop_declares_knobs_the_scenarios_accept() -> None:
+    from sim.experiment.tune_compare import load_comparison_tunes
+
+    root = Path(__file__).resolve().parent.parent
+    plan = load_comparison_tunes([root / "scenarios" / "workshop-tuned.toml"], [])
+    assert [n for n, spec in plan.specs.items() if spec is not None] == ["tiered", "scarcity"]
+    tiered = plan.specs["tiered"]
+    assert tiered is not None
+    assert tiered.start_params["strategy.tiers[2].price"] == 95.0

@@ -169,10 +169,22 @@ def load_comparison(paths: Sequence[Path], overrides: Iterable[str] = ()
 def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
                         ) -> tuple[list[Scenario], dict[str, Any]]:
     table = raw.pop("compare")
+    scenarios = [scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
+                                   default_name=name, overrides=overrides)
+                 for name, one in strategy_raws(path, raw, table).items()]
+    settings = {k: table[k] for k in ("name", "baseline", "metric", "tune") if k in table}
+    settings.setdefault("name", path.stem)
+    return scenarios, settings
+
+
+def strategy_raws(path: Path, raw: dict[str, Any], table: object) -> dict[str, dict[str, Any]]:
+    """Each strategy of a [compare] table as a scenario's raw table: the file's market with
+    the strategy's table merged over its [strategy] (a strategy's own ``tune`` table, which
+    only ``compare --tune`` reads, left out)."""
     issues: list[Issue] = []
     if not isinstance(table, dict):
         raise ScenarioError(path, [Issue("compare", "must be a table", table)])
-    known = ("strategies", "name", "baseline", "metric")
+    known = ("strategies", "name", "baseline", "metric", "tune")
     for key in table:
         if key not in known:
             issues.append(Issue(f"compare.{key}", "unknown key", None, suggest(key, known)))
@@ -185,17 +197,17 @@ def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
     if issues:
         raise ScenarioError(path, issues)
     assert isinstance(strategies, dict)
-    scenarios = []
+    raws = {}
     for name, strategy in strategies.items():
         one = dict(raw)
-        one["strategy"] = deep_merge(raw.get("strategy", {}), strategy) \
-            if isinstance(strategy, dict) else strategy
+        if isinstance(strategy, dict):
+            strategy = {k: v for k, v in strategy.items() if k != "tune"}
+            one["strategy"] = deep_merge(raw.get("strategy", {}), strategy)
+        else:
+            one["strategy"] = strategy
         one["run"] = {**raw.get("run", {}), "name": name}
-        scenarios.append(scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
-                                           default_name=name, overrides=overrides))
-    settings = {k: table[k] for k in ("name", "baseline", "metric") if k in table}
-    settings.setdefault("name", path.stem)
-    return scenarios, settings
+        raws[str(name)] = one
+    return raws
 
 
 def comparison_name(scenarios: Sequence[Scenario]) -> str:

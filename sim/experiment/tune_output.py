@@ -176,13 +176,15 @@ def _signed(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:+,.4g}"
 
 
-def write_tune(result: TuneResult, folder: Path) -> list[Path]:
-    """tune.csv and tune.json always; with a winner, tuned.toml and the comparison of the
-    winner against the start (start/, tuned/, comparison.json and .csv)."""
+def write_tune(result: TuneResult, folder: Path, *, scenario_file: bool = True) -> list[Path]:
+    """tune.csv and tune.json always; with a winner, tuned.toml (unless ``scenario_file``
+    is false: a strategy of a [compare] file, which no scenario file can extend) and the
+    comparison of the winner against the start (start/, tuned/, comparison.json, .csv)."""
     paths = [write_atomic(folder / "tune.csv", tune_csv(result)),
              write_atomic(folder / "tune.json", json.dumps(tune_dict(result), indent=2) + "\n")]
     if result.winner is None:
         return paths
-    paths.append(write_atomic(folder / "tuned.toml", tuned_toml(result, folder)))
+    if scenario_file:
+        paths.append(write_atomic(folder / "tuned.toml", tuned_toml(result, folder)))
     paths += write_comparison(result.comparison(), folder)
     return paths

@@ -25,14 +25,37 @@ def tuning_section(result: ComparisonResult, figure: Figure) -> Html | None:
     tuning = result.tuning
     if not tuning:
         return None
-    from sim.charts.tune import TUNE_CHARTS
+    from sim.charts.tune import TUNE_CHARTS, tune_history
 
+    if "strategies" in tuning:  # compare --tune: each strategy tuned with the same budget
+        parts: list[Html | None] = [el("p", _each(tuning["strategies"], result.labels),
+                                       cls="note")]
+        for name, one in tuning["strategies"].items():
+            if one is None:
+                continue
+            parts += [el("h3", result.labels.get(name, name)),
+                      el("p", verdict(one), cls="verdict"),
+                      el("p", search_line(one), cls="note"), _values(one), _finalists(one),
+                      figure(f"tune_history-{name}", tune_history(one),
+                             _caption(tune_history))]
+        return el("section", el("h2", "Tuning"), parts, id="tuning")
     charts = [figure(name, make(tuning), _caption(make)) for name, make in TUNE_CHARTS.items()]
     return el("section", el("h2", "Tuning"),
               el("p", verdict(tuning), cls="verdict"),
               el("p", search_line(tuning), " ", _method(tuning), cls="note"),
               _values(tuning), _finalists(tuning),
               el("div", charts, cls="charts"), id="tuning")
+
+
+def _each(strategies: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    tuned = [labels.get(n, n) for n, one in strategies.items() if one is not None]
+    plain = [labels.get(n, n) for n, one in strategies.items() if one is None]
+    text = (f"Each strategy was tuned on its own knobs with the same budget ({', '.join(tuned)})"
+            ", then all were compared on the scenario's own seed, which neither the searches "
+            "nor the re-evaluation of their finalists used.")
+    if plain:
+        text += f" Compared as written (no knobs declared): {', '.join(plain)}."
+    return text
 
 
 def _caption(make: Callable[..., Any]) -> str:
