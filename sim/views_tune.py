@@ -104,10 +104,18 @@ def finalists_table(tuning: Mapping[str, Any]) -> Table:
     return table
 
 
+def edge_cautions(tuning: Mapping[str, Any]) -> list[str]:
+    """'strategy.tiers[2].price is at the low end of its range (80): ...'."""
+    return [f"Caution: {e['path']} is at the {e['end']} end of its searched range "
+            f"({knob_value(e['bound'])}); the best may lie beyond it: widen the range."
+            for e in tuning.get("at_edge", [])]
+
+
 def tune_view(tuning: Mapping[str, Any]) -> Group:
     """What ``simrun tune`` prints when done."""
     parts: list[Any] = [Text(search_line(tuning))]
     if tuning["finalists"]:
         parts.append(finalists_table(tuning))
     parts.append(Text(verdict(tuning), style="bold" if tuning["winner"] else "yellow"))
+    parts += [Text(c, style="yellow") for c in edge_cautions(tuning)]
     return Group(*parts)

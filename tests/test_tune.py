@@ -400,3 +400,49 @@ def test_the_tuned_workshop_declares_knobs_the_scenarios_accept() -> None:
     tiered = plan.specs["tiered"]
     assert tiered is not None
     assert tiered.start_params["strategy.tiers[2].price"] == 95.0
+
+
+def test_tune_has_help_with_examples() -> None:
+    code, out = simrun("tune", "--help")
+    assert code == 0
+    assert "Examples:" in out
+    assert "--knob PATH=LOW..HIGH" in out
+
+
+@pytest.mark.slow
+def test_a_study_on_dask_equals_the_local_one(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    spec = load_tune(scenario_file(tmp_path, {**BUDGET, "trials": 8, "knobs": [PRICE],
+                                              "finalists": 1}))
+    local = run_tune(spec, tmp_path / "local", jobs=1)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = run_tune(spec, tmp_path / "dask", dask=cluster.scheduler_address)
+    assert [(t.params, t.value) for t in remote.trials] == \
+        [(t.params, t.value) for t in local.trials]
+    assert tune_dict(remote)["winner"] == tune_dict(local)["winner"]
+
+
+@pytest.mark.slow
+def test_cma_es_tunes_two_knobs_and_repeats_itself(tmp_path: Path) -> None:
+    knobs = [PRICE, {"path": "strategy.tiers[0].delight_chance", "low": 0.0, "high": 0.5}]
+    spec = load_tune(scenario_file(tmp_path, {**BUDGET, "sampler": "cmaes", "trials": 12,
+                                              "knobs": knobs, "finalists": 1}))
+    first = run_tune(spec, tmp_path / "first", jobs=1)
+    again = run_tune(spec, tmp_path / "again", jobs=2)
+    assert [(t.params, t.value) for t in first.trials] == \
+        [(t.params, t.value) for t in again.trials]
+    assert first.winner is not None
+    assert first.winner.params["strategy.tiers[0].price"] == WTP
+
+
+def test_a_winner_at_the_end_of_its_range_is_flagged(tmp_path: Path) -> None:
+    from sim.experiment.tune_output import at_edge
+    from sim.views_tune import edge_cautions
+
+    spec = load_tune(scenario_file(tmp_path, {**BUDGET, "knobs": [
+        {"path": "strategy.tiers[0].price", "low": 50, "high": 100}]}))
+    assert at_edge(spec, {"strategy.tiers[0].price": 75.0}) == []
+    edges = at_edge(spec, {"strategy.tiers[0].price": 99.0})
+    assert edges == [{"path": "strategy.tiers[0].price", "end": "high", "bound": 100.0}]
+    assert "widen the range" in edge_cautions({"at_edge": edges})[0]

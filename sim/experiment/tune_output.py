@@ -96,7 +96,27 @@ def tune_dict(result: TuneResult) -> dict[str, Any]:
         "finalists": [_finalist(f) for f in result.finalists],
         "winner": None if result.winner is None else _finalist(result.winner),
         "feasible": result.winner is not None,
+        "at_edge": at_edge(spec, result.winner.params) if result.winner else [],
     }
+
+
+EDGE_SHARE = 0.05
+"""A tuned value within this share of its range from an end is 'at the edge'."""
+
+
+def at_edge(spec: TuneSpec, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The numeric knobs whose tuned value lies at an end of the searched range: the best
+    may lie beyond it (widen the range)."""
+    found = []
+    for k in spec.knobs:
+        value = params.get(k.path)
+        if k.choices or not isinstance(value, int | float):
+            continue
+        room = max(EDGE_SHARE * (k.high - k.low), k.step)
+        for end, bound in (("low", k.low), ("high", k.high)):
+            if abs(value - bound) <= room:
+                found.append({"path": k.path, "end": end, "bound": bound})
+    return found
 
 
 def start_values(spec: TuneSpec) -> dict[str, Any]:

@@ -239,6 +239,7 @@ def tune_spec(path: Path, raw: dict[str, Any], table: object, overrides: list[st
     issues.extend(_check_settings(settings, start, where))
     start_values = resolved_raw(start)
     checked = []
+    sound = []
     for i, k in enumerate(settings.knobs):
         at = f"{where}.knobs[{i}]"
         found = _check_knob(k, at)
@@ -249,6 +250,7 @@ def tune_spec(path: Path, raw: dict[str, Any], table: object, overrides: list[st
                 found = _check_knob(k, at)
         issues.extend(found)
         checked.append(k)
+        sound.append(not found)
     seen: set[str] = set()
     for i, k in enumerate(checked):
         if k.path in seen:
@@ -256,10 +258,9 @@ def tune_spec(path: Path, raw: dict[str, Any], table: object, overrides: list[st
         seen.add(k.path)
     if settings.sampler == "cmaes":
         issues.extend(_check_cmaes(checked, parsed, where))
-    if issues:
-        raise ScenarioError(path, issues)
-    for i, k in enumerate(checked):
-        issues.extend(_probe(raw, overrides, k, f"{where}.knobs[{i}]", path))
+    for i, (k, ok) in enumerate(zip(checked, sound, strict=True)):
+        if ok:
+            issues.extend(_probe(raw, overrides, k, f"{where}.knobs[{i}]", path))
     if issues:
         raise ScenarioError(path, issues)
     start_params = {}
@@ -419,15 +420,26 @@ def _check_cmaes(knobs: list[Knob], constraints: list[Constraint | None],
 
 def _probe(raw: dict[str, Any], overrides: list[str], k: Knob, at: str,
            path: Path) -> list[Issue]:
-    """Build the scenario with the knob at each probe value; every refusal is an issue."""
-    issues: list[Issue] = []
-    for value in k.probes():
+    """Build the scenario with the knob at each probe value; every refusal is an issue
+    (once, without the value, when every value is refused alike: an unknown path)."""
+    refused: list[tuple[Any, Issue]] = []
+    probes = k.probes()
+    for value in probes:
         setting = f"{k.path}={toml_literal(value)}"
         try:
             scenario_from_raw(copy.deepcopy(raw), source=str(path), overrides=[*overrides, setting])
         except ScenarioError as error:
-            issues.extend(Issue(f"{at}.path", f"{k.path} = {toml_literal(value)}: {issue}")
-                          for issue in error.issues)
+            refused.extend((value, issue) for issue in error.issues)
+    issues: list[Issue] = []
+    for value, issue in refused:
+        alike = sum(1 for _, other in refused if (other.where, other.problem, other.hint)
+                    == (issue.where, issue.problem, issue.hint))
+        if alike == len(probes):
+            found = Issue(f"{at}.path", f"{issue.where}: {issue.problem}", None, issue.hint)
+        else:
+            found = Issue(f"{at}.path", f"{k.path} = {toml_literal(value)}: {issue}")
+        if found not in issues:
+            issues.append(found)
     return issues
 
 

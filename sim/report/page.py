@@ -151,7 +151,7 @@ def _why(result: ComparisonResult) -> Html | None:
     """Why the winner wins: its paired difference split among the knob groups in which
     the two strategies differ (Shapley values, each with its 95% CI), and the waterfall."""
     why = result.why
-    if len(result.names) < 2:
+    if len(result.names) < 2 or (why is None and result.tuning is not None):
         return None
     if why is None:
         return el("section", el("h2", "Why"), el("p", (

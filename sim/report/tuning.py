@@ -14,7 +14,7 @@ from sim.experiment.compare import ComparisonResult
 from sim.formats import format_difference, format_value
 from sim.metrics import METRIC_BY_KEY
 from sim.report.html import Html, el
-from sim.views_tune import estimate_of, knob_value, search_line, verdict
+from sim.views_tune import edge_cautions, estimate_of, knob_value, search_line, verdict
 
 Figure = Callable[[str, Any, str], Html]
 
@@ -35,6 +35,7 @@ def tuning_section(result: ComparisonResult, figure: Figure) -> Html | None:
                 continue
             parts += [el("h3", result.labels.get(name, name)),
                       el("p", verdict(one), cls="verdict"),
+                      *(el("p", c, cls="warning") for c in edge_cautions(one)),
                       el("p", search_line(one), cls="note"), _values(one), _finalists(one),
                       figure(f"tune_history-{name}", tune_history(one),
                              _caption(tune_history))]
@@ -42,6 +43,7 @@ def tuning_section(result: ComparisonResult, figure: Figure) -> Html | None:
     charts = [figure(name, make(tuning), _caption(make)) for name, make in TUNE_CHARTS.items()]
     return el("section", el("h2", "Tuning"),
               el("p", verdict(tuning), cls="verdict"),
+              [el("p", c, cls="warning") for c in edge_cautions(tuning)],
               el("p", search_line(tuning), " ", _method(tuning), cls="note"),
               _values(tuning), _finalists(tuning),
               el("div", charts, cls="charts"), id="tuning")
