@@ -10,38 +10,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from click.testing import CliRunner
 from helpers import tiny_raw
+from sweep_helpers import kill_mid_way, simrun
 
-from sim.cli import main
 from sim.experiment.output import load_any
 from sim.experiment.tune import candidates, final_scenarios, run_tune
 from sim.experiment.tune_output import tune_dict
 from sim.experiment.tune_spec import load_tune
 from sim.scenario import load_scenario
 
-SIMRUN = [sys.executable, "-c", "from sim.cli import main; main()"]
 WTP = 100.0
 """Every customer's willingness to pay: no customer pays more, every one pays up to it."""
-
-
-def simrun(*args: str | Path) -> tuple[int, str]:
-    result = CliRunner().invoke(main, [str(a) for a in args], prog_name="simrun")
-    assert "Traceback" not in result.output, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def priced_market(price: float = 70.0) -> dict[str, Any]:
@@ -291,24 +276,8 @@ def test_a_study_killed_with_sigkill_resumes_to_the_same_result(tmp_path: Path) 
     raw["run"]["days"] = 40
     path = scenario_file(tmp_path, {**BUDGET, "trials": 12, "knobs": [PRICE]}, raw=raw)
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*SIMRUN, "tune", str(path), "--out", str(killed), "-j", "1",
-                                "-q", "--no-charts"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while _complete_trials(killed / "tune.sqlite") < 5:
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-    assert process.returncode == -signal.SIGKILL
+    kill_mid_way(["tune", path, "--out", killed, "-j", "1", "-q", "--no-charts"],
+                 lambda: _complete_trials(killed / "tune.sqlite") >= 5)
     stored = _complete_trials(killed / "tune.sqlite")
     assert 5 <= stored < 12, "the kill did not land mid-search"
 

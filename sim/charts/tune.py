@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import MaxNLocator
 
 from sim.charts import style
 from sim.charts.draw import empty
@@ -100,6 +101,7 @@ def tune_history(tuning: Tuning) -> Figure:
             ax.scatter([starts[0]["number"]], [starts[0]["value"]], color=START, s=160,
                        zorder=4, label="start")
         ax.set_xlabel("trial")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric_text(tuning))
         _ticks(ax, metric.unit)
         ax.legend(loc="best")
