@@ -54,8 +54,13 @@ def verdict(tuning: Mapping[str, Any]) -> str:
     """The winner against the start in one sentence, or why there is none."""
     if tuning["winner"] is None:
         if not tuning["finalists"]:
-            return (f"No trial met {' and '.join(tuning['constraints']) or 'the constraints'}: "
-                    "nothing tuned (see tune.csv for how close each trial came).")
+            text = (f"No trial met {' and '.join(tuning['constraints']) or 'the constraints'}: "
+                    "nothing tuned (tune.csv shows how close each trial came).")
+            near = tuning.get("closest")
+            if near:
+                means = ", ".join(f"{m} {_mean(v)}" for m, v in near["means"].items())
+                text += f" Closest: trial {near['number']} ({_params(near['params'])}): {means}."
+            return text
         return ("No finalist met the constraints again on fresh seeds: nothing tuned (the "
                 "trials that met them were lucky on the search's customers).")
     metric = METRIC_BY_KEY[tuning["metric"]]
@@ -65,6 +70,10 @@ def verdict(tuning: Mapping[str, Any]) -> str:
     return (f"Winner {_params(w['params'])}: {metric_text(tuning)} "
             f"{format_difference(d, metric)} against the start (paired 95% CI), re-evaluated "
             f"with {n} replications on seed {tuning['final_seed']}, never used in the search.")
+
+
+def _mean(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def knob_value(value: Any) -> str:

@@ -238,6 +238,7 @@ def test_a_constraint_no_trial_meets_says_so_and_exits_1(tmp_path: Path) -> None
     code, out = simrun("tune", path, "--out", tmp_path / "out", "-j", "1", "--no-charts")
     assert code == 1
     assert "No trial met customers_served <= 1: nothing tuned" in out
+    assert "Closest: trial" in out
     assert not (tmp_path / "out" / "tuned.toml").exists()
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "tune.csv").read_text())))
     assert {r["feasible"] for r in rows} == {"0"}

@@ -45,7 +45,7 @@ from sim.experiment.executors import Outcome, Task, run_dask, run_local
 from sim.experiment.output import Checkpoint
 from sim.experiment.runner import ScenarioResult
 from sim.experiment.tune_spec import Knob, TuneSpec
-from sim.metrics import METRIC_BY_KEY, Estimate, RunResult, estimate
+from sim.metrics import Estimate, RunResult, estimate
 from sim.model.engine import run_replication
 from sim.scenario import Issue, Scenario, ScenarioError, scenario_toml
 
@@ -128,10 +128,6 @@ class TuneResult:
     importance: dict[str, float] | None
     ran: int
     """Trials run by this call (the rest came from the store)."""
-
-    @property
-    def feasible_trials(self) -> list[TrialRecord]:
-        return [t for t in self.trials if t.state == "complete" and t.feasible]
 
     def comparison(self) -> ComparisonResult:
         """The winner against the start on the final seed, as a two-strategy comparison
@@ -560,10 +556,6 @@ def importances(study: Any, spec: TuneSpec) -> dict[str, float] | None:
     return {k.path: float(found.get(k.path, 0.0)) for k in spec.knobs}
 
 
-def constraint_text(spec: TuneSpec) -> str:
-    return " and ".join(str(c) for c in spec.constraints)
-
-
 def closest(trials: Sequence[TrialRecord], spec: TuneSpec) -> TrialRecord | None:
     """The complete trial nearest to meeting every constraint (for an infeasible search)."""
     complete = [t for t in trials if t.state == "complete"]
@@ -571,8 +563,3 @@ def closest(trials: Sequence[TrialRecord], spec: TuneSpec) -> TrialRecord | None
         return None
     return min(complete, key=lambda t: sum(max(0.0, c.violation(t.means[c.metric]))
                                            / (abs(c.bound) or 1.0) for c in spec.constraints))
-
-
-def metric_label(spec: TuneSpec) -> str:
-    return METRIC_BY_KEY[spec.metric].text_for(spec.start)
-

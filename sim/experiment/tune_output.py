@@ -24,7 +24,7 @@ import tomli_w
 
 from sim.atomic import write_atomic
 from sim.experiment.output import write_comparison
-from sim.experiment.tune import Finalist, TuneResult
+from sim.experiment.tune import Finalist, TuneResult, closest
 from sim.experiment.tune_spec import TuneSpec, get_path
 from sim.metrics import Estimate
 from sim.scenario.errors import toml_literal
@@ -97,7 +97,13 @@ def tune_dict(result: TuneResult) -> dict[str, Any]:
         "winner": None if result.winner is None else _finalist(result.winner),
         "feasible": result.winner is not None,
         "at_edge": at_edge(spec, result.winner.params) if result.winner else [],
+        "closest": None if result.winner or not spec.constraints
+        else _maybe(closest(result.trials, spec)),
     }
+
+
+def _maybe(t: Any) -> dict[str, Any] | None:
+    return None if t is None else _trial(t)
 
 
 EDGE_SHARE = 0.05
