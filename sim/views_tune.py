@@ -83,6 +83,18 @@ def knob_value(value: Any) -> str:
     return str(value)
 
 
+def knob_range(knob: Mapping[str, Any]) -> str:
+    """What was searched: '80 to 140', '3 to 12, whole numbers', 'all, reasonable, none'."""
+    if knob["choices"]:
+        return ", ".join(knob_value(c) for c in knob["choices"])
+    text = f"{knob_value(knob['low'])} to {knob_value(knob['high'])}"
+    if knob["step"]:
+        text += f", step {knob_value(knob['step'])}"
+    elif knob["integer"]:
+        text += ", whole numbers"
+    return text
+
+
 def _params(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{p} = {knob_value(v)}" for p, v in params.items())
 

@@ -14,7 +14,14 @@ from sim.experiment.compare import ComparisonResult
 from sim.formats import format_difference, format_value
 from sim.metrics import METRIC_BY_KEY
 from sim.report.html import Html, el
-from sim.views_tune import edge_cautions, estimate_of, knob_value, search_line, verdict
+from sim.views_tune import (
+    edge_cautions,
+    estimate_of,
+    knob_range,
+    knob_value,
+    search_line,
+    verdict,
+)
 
 Figure = Callable[[str, Any, str], Html]
 
@@ -77,7 +84,7 @@ def _method(tuning: Mapping[str, Any]) -> str:
 
 def _values(tuning: Mapping[str, Any]) -> Html:
     winner = tuning["winner"]
-    rows = [el("tr", el("th", k["path"], scope="row"), el("td", k["text"]),
+    rows = [el("tr", el("th", k["path"], scope="row"), el("td", knob_range(k)),
                el("td", knob_value(tuning["start"].get(k["path"]))),
                el("td", knob_value(winner["params"][k["path"]]) if winner else "-"))
             for k in tuning["knobs"]]
