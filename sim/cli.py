@@ -43,6 +43,8 @@ def main() -> None:
       simrun scenarios/god.toml -n 40 --jobs 2     40 replications on 2 processes
       simrun scenarios/tiered.toml --set market.alternatives=0.2
       simrun check scenarios/partner.toml          validate and show the resolved scenario
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140'
+                                                   tune a knob (needs simrun[tune])
       simrun strategies                            list presets and their knobs
       simrun validate                              check the engine against queueing theory
     """
