@@ -416,3 +416,14 @@ def test_a_winner_at_the_end_of_its_range_is_flagged(tmp_path: Path) -> None:
     edges = at_edge(spec, {"strategy.tiers[0].price": 99.0})
     assert edges == [{"path": "strategy.tiers[0].price", "end": "high", "bound": 100.0}]
     assert "widen the range" in edge_cautions({"at_edge": edges})[0]
+
+
+def test_docs_tune_describes_every_field_of_the_tune_table() -> None:
+    from dataclasses import fields
+
+    from sim.experiment.tune_spec import Knob, TuneSettings
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "tune.md").read_text()
+    for cls in (TuneSettings, Knob):
+        for f in fields(cls):
+            assert f"| `{f.name}`" in text or f"`{f.name}` |" in text, f.name
