@@ -199,7 +199,10 @@ def tuned_toml(result: TuneResult, folder: Path) -> str:
 
 
 def _signed(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x:+,.4g}"
+    """'+41,004', '+0.0312'."""
+    if math.isnan(x):
+        return "n/a"
+    return f"{x:+,.0f}" if abs(x) >= 100 else f"{x:+.3g}"
 
 
 def write_tune(result: TuneResult, folder: Path, *, scenario_file: bool = True) -> list[Path]:
