@@ -53,11 +53,6 @@ def _names_a_file(word: str) -> bool:
     return "/" in word or "\\" in word or "." in word or Path(word).exists()
 
 
-def fail_on_scenario_error(error: ScenarioError) -> None:
-    click.echo(f"Error: {error.format()}", err=True)
-    sys.exit(2)
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP: the command stops as it does on Ctrl-C."""
 
@@ -118,6 +113,8 @@ def main(ctx: click.Context) -> None:
     \b
     Shell completion (bash; zsh and fish likewise):
       eval "$(_SIMRUN_COMPLETE=bash_source simrun)"
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140'
+                                                tune a knob (needs simrun[tune])
     """
     _stop_like_ctrl_c(ctx)
 
@@ -244,11 +241,17 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @click.option("--explain/--no-explain", "explain_winner", default=None,
               help="Explain why the winner wins (knob groups, Shapley; 2^k runs per "
                    "replication). Default: with --report.")
+@click.option("--tune", "tune_first", is_flag=True,
+              help="Tune each strategy on its own knobs with the same budget first (the "
+                   "[tune] tables; see 'simrun tune'), then compare them at their best.")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="With --tune: trials per strategy (default: the [tune] table's).")
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
             output_format: str, force_limits: bool, baseline: str | None, metric: str | None,
             name: str | None, allow_different_markets: bool, all_metrics: bool, charts: bool,
-            report: bool, explain_winner: bool | None) -> None:
+            report: bool, explain_winner: bool | None, tune_first: bool = False,
+            trials: int | None = None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
@@ -267,7 +270,12 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     from sim import limits
     from sim.experiment.compare import check_comparison, comparison_name, load_comparison
     from sim.experiment.compare import compare as run_compare
-    from sim.experiment.folders import results_target, same_comparison, strategy_folders
+    from sim.experiment.folders import (
+        folder_name,
+        results_target,
+        same_comparison,
+        strategy_folders,
+    )
     from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, comparison_dict, write_comparison
     from sim.progress import Progress
@@ -281,10 +289,16 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
         issues = limits.work_issues(specs[0], specs[0].run.replications * len(specs))
         if issues:
             raise ScenarioError("compare", issues)
+    label = name or settings.get("name") or comparison_name(specs)
+    tuned = _tune_strategies(list(scenarios), specs, settings, extra,
+                             out_dir or Path("results") / folder_name(label), label,
+                             tune_first, trials, jobs, quiet or output_format != "table")
+    tuning = None
+    if tuned is not None:
+        specs, tuning = tuned
     check_comparison(specs, baseline=baseline or settings.get("baseline"),
                      metric=metric or settings.get("metric") or "profit",
                      allow_different_markets=allow_different_markets)
-    label = name or settings.get("name") or comparison_name(specs)
     folders = strategy_folders([s.name for s in specs])
     target, notes = results_target(label, out_dir, same_comparison(
         {folders[s.name]: scenario_toml(s) for s in specs}), "comparison")
@@ -312,6 +326,10 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
                 metric=metric or settings.get("metric") or "profit",
                 jobs=jobs, allow_different_markets=allow_different_markets,
                 progress=finished, done=done)
+        if tuning is not None:
+            from dataclasses import replace
+
+            result = replace(result, tuning=tuning)
         write_comparison(result, target)
         for checkpoint in checkpoints.values():
             checkpoint.clear()
@@ -336,6 +354,42 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         Console().print(comparison_table(result, all_metrics))
         click.echo(f"Results written to {target}/")
+
+
+def _tune_strategies(paths: list[Path], specs: list[Any], settings: dict[str, Any],
+                     extra: list[str], target: Path, label: str, flag: bool, trials: int | None,
+                     jobs: int | None, quiet: bool) -> tuple[list[Any], dict[str, Any]] | None:
+    """compare --tune: tune each strategy first; the tuned scenarios and tune.json's
+    content (None: no tuning asked)."""
+    from sim.experiment.tune_compare import (
+        load_comparison_tunes,
+        tune_strategies,
+        tuned_scenarios,
+        wants_tuning,
+        write_comparison_tuning,
+    )
+
+    if not wants_tuning(settings, flag, str(paths[0])):
+        return None
+    from sim.experiment.runner import default_jobs
+    from sim.progress import StageProgress
+
+    plan = load_comparison_tunes(paths, extra, options={"trials": trials})
+    with interruptible("finished trials are stored; run the same command again to "
+                       "continue."), StageProgress(not quiet, say=say) as progress:
+        results = tune_strategies(plan, target, jobs=jobs or default_jobs(), progress=progress)
+    paths_written = write_comparison_tuning(plan, results, target, label)
+    if not quiet:
+        from sim.views_tune import verdict
+
+        for strategy, result in results.items():
+            from sim.experiment.tune_output import tune_dict
+
+            click.echo(f"{strategy}: {verdict(tune_dict(result))}")
+        click.echo(f"Tuned: {', '.join(str(p) for p in paths_written)}")
+    from sim.experiment.tune_compare import comparison_tuning
+
+    return tuned_scenarios(specs, plan, results), comparison_tuning(plan, results)
 
 
 def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
@@ -383,6 +437,7 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
     Example:
       simrun explain scenarios/god.toml scenarios/tiered.toml -n 10 --charts
     """
+    from sim import limits
     from sim.experiment.explain import explain as run_explain
     from sim.experiment.explain_output import (
         explain_dict,
@@ -393,8 +448,6 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
     from sim.progress import Progress
     from sim.scenario import load_scenario
     from sim.scenario.loader import run_overrides
-
-    from sim import limits
 
     extra = run_overrides(overrides, replications, seed)
     with limits.lifted(force_limits):
@@ -519,6 +572,115 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
 
             write_atomic(junit, xml)
     if check and (not all(v.passed for v in result.verdicts) or result.failures):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--knob", "knobs", multiple=True, metavar="PATH=LOW..HIGH",
+              help="A knob to tune (repeatable; replaces the file's [tune] knobs): a range "
+                   "LOW..HIGH, with a step LOW..HIGH:STEP, or choices A,B,C. Whole-number "
+                   "fields are tried at whole numbers.")
+@click.option("--metric", help="Metric to optimise, in its direction (default: profit).")
+@click.option("--constraint", "constraints", multiple=True, metavar="METRIC>=VALUE",
+              help="A condition on a trial's means, e.g. customer_retention>=0.6 "
+                   "(repeatable; replaces the file's).")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials of the search.")
+@click.option("-n", "--replications", type=click.IntRange(min=2),
+              help="Replications per trial (common random numbers).")
+@click.option("--final-replications", type=click.IntRange(min=2),
+              help="Replications of each finalist and of the start on fresh seeds.")
+@click.option("--sampler", type=click.Choice(["tpe", "cmaes"]), help="Optuna's sampler.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Search seed (default: run.seed + 1); finalists are re-evaluated on seed + 1.")
+@set_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Local worker processes (default: all cores).")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a LocalCluster.")
+@click.option("--resume", is_flag=True, help="Continue the study in tune.sqlite.")
+@click.option("--fresh", is_flag=True, help="Discard tune.sqlite and start over.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Results folder (default: results/<name>-tune).")
+@click.option("--charts/--no-charts", default=True, show_default=True,
+              help="Write the tuning charts (history, importance, metric against each knob).")
+@click.option("--report", is_flag=True, help="Also write report.html (winner against start).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True, help="What to print when done.")
+@force_option
+def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
+         constraints: tuple[str, ...], trials: int | None, replications: int | None,
+         final_replications: int | None, sampler: str | None, seed: int | None,
+         overrides: tuple[str, ...], jobs: int | None, dask: str | None, resume: bool,
+         fresh: bool, out_dir: Path | None, charts: bool, report: bool, quiet: bool,
+         output_format: str, force_limits: bool) -> None:
+    """Tune SCENARIO's knobs for the best metric: simulation optimisation with Optuna.
+
+    Knobs and budget come from the file's [tune] table or the options. Every trial
+    runs the same replications of the search seed (common random numbers); the best
+    few trials and the start are then re-evaluated on a seed never used in the
+    search, and the winner is reported with a paired 95% CI against the start. The
+    study lives in results/<name>/tune.sqlite: --resume continues it after any
+    interruption. Writes tune.csv, tune.json, tuned.toml (the original with the
+    chosen values), start/ and tuned/ (the final runs), and charts/.
+
+    \b
+    Examples:
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140' \\
+          --trials 20 -n 4 -j 2
+      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' --report
+      simrun tune scenarios/tiered.toml --resume
+    """
+    from sim import limits
+    from sim.atomic import check_folder
+    from sim.experiment.folders import folder_name
+    from sim.experiment.lock import locked
+    from sim.experiment.runner import default_jobs
+    from sim.experiment.tune import run_tune
+    from sim.experiment.tune_output import tune_dict, write_tune
+    from sim.experiment.tune_spec import load_tune
+    from sim.progress import StageProgress
+
+    options = {"metric": metric, "trials": trials, "replications": replications,
+               "final_replications": final_replications, "sampler": sampler, "seed": seed}
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
+        spec = load_tune(scenario, overrides, options=options, knobs=knobs,
+                         constraints=constraints)
+    target = out_dir or Path("results") / folder_name(spec.name)
+    if out_dir is None and target.name != spec.name:
+        say(f"{spec.name!r} is not a folder name: results go to {target}/")
+    check_folder(target)
+    with locked(target), interruptible("finished trials are stored in tune.sqlite; add "
+                                       "--resume to continue."), \
+            StageProgress(not quiet and output_format == "table", say=say) as progress:
+        result = run_tune(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                          resume=resume, fresh=fresh, progress=progress)
+        write_tune(result, target)
+    summary = tune_dict(result)
+    if charts:
+        from sim.charts.tune import write_tune_charts
+
+        write_tune_charts(summary, target / "charts")
+    if report and result.winner is not None:
+        from dataclasses import replace
+
+        from sim.report import write_report
+
+        write_report(replace(result.comparison(), tuning=summary), target / "report.html")
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views_tune import tune_view
+
+        Console().print(tune_view(summary))
+        click.echo(f"Results written to {target}/")
+    if result.winner is None:
         sys.exit(1)
 
 

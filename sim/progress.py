@@ -59,3 +59,32 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class StageProgress:
+    """One bar per stage of a long command (a tuning's trials, then its final runs):
+    ``start(stage, total, done)`` closes the previous stage's bar and opens the next."""
+
+    def __init__(self, enabled: bool, *, say: Any = None) -> None:
+        self.enabled = enabled
+        self.say = say
+        self.bar: Progress | None = None
+        self.stage = ""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def start(self, stage: str, total: int, done: int) -> None:
+        self.__exit__()
+        self.stage = stage
+        self.bar = Progress(stage, self.enabled, say=self.say)
+        self.bar.start(total, done)
+
+    def advance(self, stage: str, failed: bool = False) -> None:
+        if self.bar is not None and stage == self.stage:
+            self.bar.advance(failed=failed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__()
+            self.bar = None

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,9 +22,9 @@ import pytest
 from sweep_helpers import (
     ALTERNATIVES,
     ROOT,
-    SIMRUN,
     assert_each_run_once,
     exports,
+    kill_mid_way,
     scenario_list,
     simrun,
     store_rows,
@@ -680,23 +677,8 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_results(tmp_path: Path)
     tasks = load_sweep(path).tasks()
     assert len(tasks) == 12
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*SIMRUN, "sweep", str(path), "--out", str(killed), "-j", "1",
-                                "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while _count_stored(killed / "runs.sqlite") < 3:
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-    assert process.returncode == -signal.SIGKILL
+    kill_mid_way(["sweep", path, "--out", killed, "-j", "1", "-q"],
+                 lambda: _count_stored(killed / "runs.sqlite") >= 3, timeout_s=60)
     stored = _count_stored(killed / "runs.sqlite")
     assert 3 <= stored < len(tasks), "the kill did not land mid-sweep"
     assert not (killed / "sweep.csv").exists()

@@ -51,6 +51,8 @@ class ComparisonResult:
     metric: str
     why: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """Why the winner wins: an explanation's summary (explain.json), when one was made."""
+    tuning: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """How the strategies were tuned: a tune's summary (tune.json), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -236,12 +238,24 @@ def load_comparison(paths: Sequence[Path], overrides: Iterable[str] = ()
     return [load_scenario(p, overrides) for p in paths], {}
 
 
-COMPARE_KEYS = ("strategies", "name", "baseline", "metric")
+COMPARE_KEYS = ("strategies", "name", "baseline", "metric", "tune")
 
 
 def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
                         ) -> tuple[list[Scenario], dict[str, Any]]:
     table = raw.pop("compare")
+    scenarios = [scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
+                                   default_name=name, overrides=overrides)
+                 for name, one in strategy_raws(path, raw, table).items()]
+    settings = {k: table[k] for k in ("name", "baseline", "metric", "tune") if k in table}
+    settings.setdefault("name", path.stem)
+    return scenarios, settings
+
+
+def strategy_raws(path: Path, raw: dict[str, Any], table: object) -> dict[str, dict[str, Any]]:
+    """Each strategy of a [compare] table as a scenario's raw table: the file's market with
+    the strategy's table merged over its [strategy] (a strategy's own ``tune`` table, which
+    only ``compare --tune`` reads, left out)."""
     issues: list[Issue] = []
     if not isinstance(table, dict):
         raise ScenarioError(path, [Issue("compare", "must be a table", table)])
@@ -271,18 +285,17 @@ def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
     if issues:
         raise ScenarioError(path, issues)
     assert isinstance(strategies, dict)
-    scenarios = []
+    raws = {}
     for name, strategy in strategies.items():
         one = dict(raw)
+        if isinstance(strategy, dict):
+            strategy = {k: v for k, v in strategy.items() if k != "tune"}
         one["strategy"] = deep_merge(raw.get("strategy", {}), strategy) \
             if isinstance(raw.get("strategy", {}), dict) else strategy
         run = raw.get("run", {})
         one["run"] = {**(run if isinstance(run, dict) else {}), "name": name}
-        scenarios.append(scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
-                                           default_name=name, overrides=overrides))
-    settings = {k: table[k] for k in ("name", "baseline", "metric") if k in table}
-    settings.setdefault("name", path.stem)
-    return scenarios, settings
+        raws[str(name)] = one
+    return raws
 
 
 def comparison_name(scenarios: Sequence[Scenario]) -> str:

@@ -13,8 +13,9 @@ import socket
 import struct
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
@@ -41,9 +42,11 @@ def execute(task: Task, scenario: Scenario) -> Outcome:
     return Outcome(task, result.metrics)
 
 
-def run_local(work: Iterable[tuple[Task, Scenario]], jobs: int) -> Iterator[Outcome]:
-    """Runs over local worker processes (:mod:`sim.experiment.pool`)."""
-    return run_parallel(execute, work, jobs)
+def run_local(work: Iterable[tuple[Task, Scenario]], jobs: int,
+              function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
+    """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
+    scenario)`` runs one (by default :func:`execute`)."""
+    return run_parallel(function, work, jobs)
 
 
 DASK_IN_FLIGHT = 1000
@@ -60,7 +63,8 @@ class DaskUnavailable(SimrunError):
     """The Dask cluster cannot be used: a bad address, nothing there, or not Dask."""
 
 
-def run_dask(work: Iterable[tuple[Task, Scenario]], address: str) -> Iterator[Outcome]:
+def run_dask(work: Iterable[tuple[Task, Scenario]], address: str,
+             function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
     """Runs on a Dask cluster: ``tcp://HOST:8786``, or ``local`` for a LocalCluster.
 
     Dask reschedules the runs of a worker that dies; the store's primary key makes a
@@ -97,7 +101,7 @@ def run_dask(work: Iterable[tuple[Task, Scenario]], address: str) -> Iterator[Ou
             for task, scenario in itertools.islice(items, count):
                 key = f"simrun-{token}-{task[0]}-{task[1]}-{task[2]}"
                 tasks[key] = task
-                pending.add(client.submit(execute, task, scenario, key=key, pure=False))
+                pending.add(client.submit(function, task, scenario, key=key, pure=False))
 
         submit(DASK_IN_FLIGHT)
         # as_completed holds the only references, and a future is released once yielded:

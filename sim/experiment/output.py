@@ -413,8 +413,10 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     why = _json(explained) if explained.is_file() else None
     if why is not None and not isinstance(why, dict):
         raise ResultsError(f"{explained}: damaged results: not a table")
+    tuned = folder / "tune.json"  # how the strategies were tuned, when they were
+    tuning = _json(tuned) if tuned.is_file() else None
     return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"],
-                            why=why)
+                            why=why, tuning=tuning)
 
 
 def load_any(folder: Path) -> ComparisonResult:

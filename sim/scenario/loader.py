@@ -46,6 +46,8 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
                       default_name: str = "scenario", overrides: Iterable[str] = ()) -> Scenario:
     """Build a Scenario from a merged raw table (the API's entry for dicts)."""
     overrides = list(overrides)
+    # [tune] says how 'simrun tune' searches this scenario; running it ignores the table
+    raw = {key: value for key, value in raw.items() if key != "tune"}
     # --set strategy.preset=NAME picks the preset to expand; every other override
     # applies after the expansion, so it can reach the preset's knobs.
     picks = [o for o in overrides if o.partition("=")[0].strip() == "strategy.preset"]

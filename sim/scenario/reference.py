@@ -38,6 +38,9 @@ Without a preset the strategy is built from scratch and needs `[[strategy.tiers]
 `simrun ... --set PATH=VALUE` overrides any field after presets are expanded, e.g.
 `--set strategy.tiers[0].price=45`. VALUE is read as TOML (`0.2`, `"45 min"`, `true`).
 
+A `[tune]` table says how `simrun tune` searches the scenario's knobs (docs/tune.md);
+running the scenario ignores it.
+
 ## Distributions
 
 Fields that take a *distribution* (the "takes" column of the tables below) take a
