@@ -12,10 +12,11 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sim.atomic import Data
 from sim.experiment.compare import ComparisonResult, load_comparison
 from sim.experiment.compare import compare as _compare
 from sim.experiment.explain import Attribution
@@ -130,7 +131,7 @@ def _bar(progress: bool) -> Any:
     return Progress("replications", progress, force=True)
 
 
-def _write(files: dict[str, str], out: Path, identity: Any) -> None:
+def _write(files: Mapping[str, Data], out: Path, identity: Any) -> None:
     """Write result files into ``out`` (locked), or into a sibling when ``out`` holds the
     results of a different scenario, with a warning that says where."""
     import warnings

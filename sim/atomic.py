@@ -22,10 +22,12 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-Data = str | bytes
+Data = str | bytes | Iterable[str]
+"""Text, bytes, or text made piece by piece (each piece written as it comes, so a long
+run's daily series is never held in memory as one text)."""
 
 
 class WriteRefused(OSError):
@@ -97,12 +99,19 @@ def kind_of(mode: int) -> str:
 
 def _stage(path: Path, data: Data) -> str:
     """``data`` written and flushed to a temporary file beside ``path``; its name."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    pieces: Iterable[bytes]
+    if isinstance(data, str):
+        pieces = (data.encode("utf-8"),)
+    elif isinstance(data, bytes):
+        pieces = (data,)
+    else:
+        pieces = (piece.encode("utf-8") for piece in data)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would

@@ -16,14 +16,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import math
 import shutil
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim import limits
-from sim.atomic import write_atomic, write_atomic_many
+from sim.atomic import Data, write_atomic, write_atomic_many
 from sim.experiment.compare import ComparisonResult, comparison_rows
 from sim.experiment.folders import strategy_folders
 from sim.experiment.runner import ScenarioResult
@@ -112,6 +115,12 @@ def replications_csv(result: ScenarioResult) -> str:
 def daily_csv(result: ScenarioResult) -> str:
     """One row per replication and day (warm-up included, flagged); counts as whole
     numbers."""
+    return "".join(daily_csv_pieces(result))
+
+
+def daily_csv_pieces(result: ScenarioResult, piece_chars: int = 1 << 16) -> Iterator[str]:
+    """daily.csv in pieces of about ``piece_chars`` characters, for writing a long run's
+    file without holding all of it (memory stays flat in the horizon)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     warmup = result.scenario.run.warmup_days
@@ -121,15 +130,19 @@ def daily_csv(result: ScenarioResult) -> str:
         for day, values in enumerate(zip(*(run.daily[c] for c in DAILY_COLUMNS), strict=True)):
             writer.writerow([run.replication, day, int(day >= warmup),
                              *map(_cell, values, counts)])
-    return out.getvalue()
+            if out.tell() >= piece_chars:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+    yield out.getvalue()
 
 
-def run_files(result: ScenarioResult) -> dict[str, str]:
-    """Every result file of a run: file name -> text."""
+def run_files(result: ScenarioResult) -> dict[str, Data]:
+    """Every result file of a run: file name -> text (daily.csv piece by piece)."""
     return {
         "summary.json": json.dumps(summary_dict(result), indent=2) + "\n",
         "replications.csv": replications_csv(result),
-        "daily.csv": daily_csv(result),
+        "daily.csv": daily_csv_pieces(result),
         "details.json": details_json(result),
         "scenario.toml": scenario_toml(result.scenario),
     }
@@ -151,13 +164,20 @@ def run_to_dict(run: RunResult, *, daily: bool = True) -> dict[str, Any]:
     return raw
 
 
-def run_from_dict(raw: dict[str, Any], daily: dict[str, tuple[float, ...]] | None = None) -> RunResult:
+def run_from_dict(raw: dict[str, Any], daily: Mapping[str, Sequence[float]] | None = None
+                  ) -> RunResult:
     return RunResult(
         replication=raw["replication"], metrics=raw["metrics"],
-        daily=daily if daily is not None else {k: tuple(v) for k, v in raw["daily"].items()},
+        daily=dict(daily) if daily is not None else {k: array("d", v) for k, v in raw["daily"].items()},
         distributions={k: tuple(v) for k, v in raw["distributions"].items()},
         segments=raw["segments"], tiers=raw.get("tiers", {}), checks=raw["checks"],
         visits_simulated=raw["visits_simulated"])
+
+
+def _joined(pieces: Iterator[str], size: int = 4096) -> Iterator[str]:
+    """Small pieces (a JSON encoder's tokens) joined ``size`` at a time."""
+    while batch := list(itertools.islice(pieces, size)):
+        yield "".join(batch)
 
 
 def details_json(result: ScenarioResult) -> str:
@@ -193,7 +213,7 @@ def load_results(folder: Path) -> ScenarioResult:
         for raw in details:
             _need(isinstance(raw, dict) and raw.get("replication") in series,
                   "details.json and daily.csv hold different replications")
-            daily = {c: tuple(v) for c, v in series[raw["replication"]].items()}
+            daily = {c: array("d", v) for c, v in series[raw["replication"]].items()}
             runs.append(checked_run(raw, scenario, daily))
         _need(len({run.replication for run in runs}) == len(runs) == len(series),
               "details.json and daily.csv hold different replications")
@@ -205,7 +225,7 @@ def load_results(folder: Path) -> ScenarioResult:
 
 
 def checked_run(raw: Any, scenario: Scenario,
-                daily: dict[str, tuple[float, ...]] | None = None) -> RunResult:
+                daily: Mapping[str, Sequence[float]] | None = None) -> RunResult:
     """A replication from JSON-ready data, checked against what the engine makes for
     this scenario; ValueError (saying what is wrong) otherwise."""
     _need(isinstance(raw, dict), "a replication is not a table")
@@ -235,7 +255,7 @@ def checked_run(raw: Any, scenario: Scenario,
         _need(isinstance(daily_raw, dict) and all(
             isinstance(daily_raw.get(c), list) and all(map(_number, daily_raw[c]))
             for c in DAILY_COLUMNS), f"replication {replication}: damaged daily series")
-        daily = {c: tuple(daily_raw[c]) for c in DAILY_COLUMNS}
+        daily = {c: array("d", daily_raw[c]) for c in DAILY_COLUMNS}
     _need(all(len(daily[c]) == scenario.run.days for c in DAILY_COLUMNS),
           f"replication {replication}: the daily series do not cover run.days")
     return run_from_dict(raw, daily)
@@ -316,7 +336,10 @@ class Checkpoint:
         return runs
 
     def save(self, run: RunResult) -> None:
-        write_atomic(self.folder / self._name(run.replication), json.dumps(run_to_dict(run)))
+        """Written piece by piece, a daily series (an array) as a list one at a time, so
+        a long run's checkpoint is never one text in memory."""
+        pieces = json.JSONEncoder(default=list).iterencode(run_to_dict(run))
+        write_atomic(self.folder / self._name(run.replication), _joined(pieces))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -368,7 +391,7 @@ def rows_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def comparison_files(result: ComparisonResult) -> dict[str, str]:
+def comparison_files(result: ComparisonResult) -> dict[str, Data]:
     """Every file of a comparison, by path inside its folder: each strategy's files in
     its folder (:func:`~sim.experiment.folders.strategy_folders`), comparison.json and
     comparison.csv."""
