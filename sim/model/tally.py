@@ -330,12 +330,14 @@ class Tally:
         if measured:
             self.segments[segment][SEG_BALKED] += 1
             self.tiers[tier][TIER_BALKED] += 1
-            self.min_ahead_balked = min(self.min_ahead_balked, waiting_ahead)
+            if waiting_ahead < self.min_ahead_balked:  # noqa: PLR1730 -- min(), per visit
+                self.min_ahead_balked = waiting_ahead
 
     def joined(self, waiting_ahead: int, measured: bool) -> None:
         if measured:
             self.visits_joined += 1
-            self.max_ahead_joined = max(self.max_ahead_joined, waiting_ahead)
+            if waiting_ahead > self.max_ahead_joined:  # noqa: PLR1730 -- max(), per visit
+                self.max_ahead_joined = waiting_ahead
 
     def abandoned(self, segment: int, tier: int, wait_h: float, measured: bool) -> None:
         self.day[DAY_ABANDONED] += 1
