@@ -73,11 +73,100 @@ def run_options(function: Any) -> Any:
     return function
 
 
+def precision_options(function: Any) -> Any:
+    """Options of sequential runs, shared by run and compare."""
+    for option in reversed((
+        click.option("--precision", "precision_text", metavar="PERCENT",
+                     help="Add replications in batches until the 95% CI half-width of the "
+                          "metric is at most this share of its mean, e.g. 2% (compare: of "
+                          "each paired difference to the baseline, as a share of the "
+                          "baseline's mean)."),
+        click.option("--half-width", type=float, metavar="AMOUNT",
+                     help="Like --precision, with the half-width in the metric's unit, "
+                          "e.g. 500."),
+        click.option("--min-replications", type=int,
+                     help="Replications before the first look of --precision (default 10)."),
+        click.option("--max-replications", type=int,
+                     help="Cap of --precision and --select, replications per strategy "
+                          "(default 200)."),
+    )):
+        function = option(function)
+    return function
+
+
+def _precision_target(metric: str, text: str | None, half_width: float | None,
+                      least: int | None, most: int | None, replications: int | None) -> Any:
+    """The Precision asked for on the command line, or None; a ScenarioError for options
+    that do not go together or values that cannot be."""
+    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
+    from sim.experiment.sequential import check_target
+    from sim.scenario import Issue
+
+    if text is None and half_width is None:
+        if least is not None:
+            raise ScenarioError("--min-replications", [Issue(
+                "--min-replications", "goes with --precision or --half-width")])
+        return None
+    if replications is not None:
+        raise ScenarioError("-n", [Issue("-n", "sets a fixed number of replications; "
+                                         "--precision and --half-width find it (bound it with "
+                                         "--min-replications and --max-replications)")])
+    relative = None
+    if text is not None:
+        from sim.experiment.precision import parse_relative
+
+        try:
+            relative = parse_relative(text)
+        except ValueError:
+            raise ScenarioError("--precision", [Issue(
+                "--precision", "must be a percentage such as 2% (or a share such as 0.02)",
+                text)]) from None
+    target = Precision(metric, relative, half_width,
+                       MIN_REPLICATIONS if least is None else least,
+                       MAX_REPLICATIONS if most is None else most)
+    check_target(target)
+    return target
+
+
+def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
+    """The scenarios with run.warmup_days = "auto" found by a pilot (progress and what
+    was found on stderr); the others as they are."""
+    if not any(s.warmup_auto for s in specs):
+        return specs
+    from sim.experiment.warmup import PILOT_REPLICATIONS, resolve_auto
+
+    try:
+        with _Progress("pilot replications (warm-up)", enabled=show) as bar:
+            bar.start(PILOT_REPLICATIONS * sum(1 for s in specs if s.warmup_auto))
+            resolved, found = resolve_auto(specs, jobs=jobs,
+                                           progress=lambda _run: bar.advance())
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted while finding the warm-up: nothing was written.", err=True)
+        sys.exit(130)
+    days = resolved[0].run.warmup_days
+    each = ", ".join(f"{w.scenario.name} {w.days}" for w in found) if len(found) > 1 else ""
+    click.echo(f'Warm-up ("auto"): {days} days, by MSER-5 on {PILOT_REPLICATIONS} pilot '
+               f"replications{' (' + each + ')' if each else ''}; the resolved scenario "
+               "records it ('simrun warmup' draws the chart).", err=True)
+    for w in found:
+        for series in w.series:
+            if not series.settled:
+                click.echo(f"Warning: {w.scenario.name}'s {series.column} has not settled "
+                           f"within the first half of the horizon ({series.search_days} days): "
+                           "simulate longer.", err=True)
+    return resolved
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
+@precision_options
+@click.option("--metric", help="Metric of --precision and --half-width (default: profit).")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
-        jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str) -> None:
+        jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
+        precision_text: str | None = None, half_width: float | None = None,
+        min_replications: int | None = None, max_replications: int | None = None,
+        metric: str | None = None) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
@@ -87,32 +176,60 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     picks them up when the same command runs again.
 
     \b
-    Example:
+    With --precision 2% (or --half-width 500) it adds replications in batches until
+    the 95% CI of --metric is that narrow, from --min-replications (10) up to
+    --max-replications (200), and says how narrow it got.
+
+    \b
+    Examples:
       simrun run scenarios/tiered.toml -n 10 --seed 7 --set market.alternatives=0.2
+      simrun scenarios/tiered.toml --precision 2% --metric profit
     """
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
     from sim.scenario import load_scenario
     from sim.scenario.loader import run_overrides
 
+    show = not quiet and output_format == "table"
     try:
         spec = load_scenario(scenario, run_overrides(overrides, replications, seed))
+        target_precision = _precision_target(metric or "profit", precision_text, half_width,
+                                             min_replications, max_replications, replications)
+        if target_precision is None and metric is not None:
+            from sim.scenario import Issue
+
+            raise ScenarioError("--metric", [Issue("--metric", "is the metric of --precision "
+                                                   "or --half-width; a run reports every "
+                                                   "metric")])
+        if target_precision is None and max_replications is not None:
+            from sim.scenario import Issue
+
+            raise ScenarioError("--max-replications", [Issue(
+                "--max-replications", "goes with --precision or --half-width")])
     except ScenarioError as error:
         fail_on_scenario_error(error)
         return
+    spec = _found_warmups([spec], jobs, show)[0]
     target = out_dir or Path("results") / spec.name
     checkpoint = Checkpoint(target, spec)
     done = checkpoint.load()
     try:
-        with _Progress("replications", enabled=not quiet and output_format == "table") as bar:
-            bar.start(spec.run.replications, len(done))
+        with _Progress("replications", enabled=show) as bar:
+            bar.start(spec.run.replications if target_precision is None
+                      else target_precision.min_replications, len(done))
 
             def finished(run_result: Any) -> None:
                 if run_result.replication not in done:
                     checkpoint.save(run_result)
                     bar.advance()
 
-            result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+            if target_precision is None:
+                result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+            else:
+                from sim.experiment.sequential import run_to_precision
+
+                result = run_to_precision(spec, target_precision, jobs=jobs, done=done,
+                                          progress=finished, plan=bar.plan)
     except KeyboardInterrupt:
         click.echo("\nInterrupted: finished replications are kept; run the same command "
                    "again to continue.", err=True)
@@ -130,6 +247,10 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
         console = Console()
         console.print(results_table(result))
+        if result.precision is not None:
+            from sim.views import precision_view
+
+            console.print(precision_view(result.precision))
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
 
 
@@ -147,11 +268,28 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @click.option("--explain/--no-explain", "explain_winner", default=None,
               help="Explain why the winner wins (knob groups, Shapley; 2^k runs per "
                    "replication). Default: with --report.")
+@click.option("--select", "select_best", is_flag=True,
+              help="Select the best on --metric with a stated confidence (Kim and Nelson's "
+                   "KN on common random numbers): -n replications of every strategy, then "
+                   "one more per stage for those still in contention.")
+@click.option("--delta", type=float, metavar="AMOUNT",
+              help="--select: the smallest difference in the metric worth telling apart, "
+                   "in its unit (e.g. 2000 of profit).")
+@click.option("--confidence", type=float,
+              help="--select: the probability of a correct selection (default 0.95).")
+@click.option("--subset", is_flag=True,
+              help="--select: the subset of strategies that cannot be ruled out as the "
+                   "best (screening on -n replications; needs no --delta).")
+@precision_options
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
             output_format: str, baseline: str | None, metric: str | None, name: str | None,
             allow_different_markets: bool, all_metrics: bool, charts: bool,
-            report: bool, explain_winner: bool | None) -> None:
+            report: bool, explain_winner: bool | None, select_best: bool = False,
+            delta: float | None = None, confidence: float | None = None,
+            subset: bool = False, precision_text: str | None = None,
+            half_width: float | None = None, min_replications: int | None = None,
+            max_replications: int | None = None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
@@ -159,10 +297,20 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     in each replication (common random numbers), so differences are paired.
 
     \b
+    --select names the best on --metric with a stated probability of being right:
+    with probability at least --confidence it is the best whenever the best leads
+    every other by --delta or more. --select --subset keeps every strategy that
+    cannot be ruled out. --precision 2% (or --half-width 500) adds replications
+    until every paired difference to the baseline is that precise.
+
+    \b
     Examples:
       simrun compare scenarios/god.toml scenarios/tiered.toml scenarios/scarcity.toml \\
           scenarios/partner.toml --charts --report
       simrun compare scenarios/workshop.toml --baseline god --metric customer_retention
+      simrun compare scenarios/workshop.toml --select --delta 2000 --confidence 0.95
+      simrun compare scenarios/workshop.toml --select --subset
+      simrun compare scenarios/workshop.toml --precision 5%
     """
     from sim.experiment.compare import compare as run_compare
     from sim.experiment.compare import comparison_name, load_comparison
@@ -170,26 +318,58 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     from sim.scenario.loader import run_overrides
 
     extra = run_overrides(overrides, replications, seed)
+    show = not quiet and output_format == "table"
     try:
         specs, settings = load_comparison(list(scenarios), extra)
+        metric = metric or settings.get("metric") or "profit"
+        baseline = baseline or settings.get("baseline")
+        target_precision = _precision_target(metric, precision_text, half_width,
+                                             min_replications, None if select_best
+                                             else max_replications, replications)
+        _check_select_options(select_best, subset, delta, confidence, target_precision,
+                              max_replications)
+        most = max_replications or _max_replications()
+        if select_best:
+            from sim.experiment.sequential import check_selection
+
+            check_selection(specs, metric=metric, delta=delta, confidence=confidence or 0.95,
+                            subset=subset, max_replications=most, baseline=baseline,
+                            allow_different_markets=allow_different_markets)
+        specs = _found_warmups(specs, jobs, show)
         label = name or settings.get("name") or comparison_name(specs)
         target = out_dir or Path("results") / label
         checkpoints = {s.name: Checkpoint(target / s.name, s) for s in specs}
         done = {n: c.load() for n, c in checkpoints.items()}
-        with _Progress("replications", enabled=not quiet and output_format == "table") as bar:
-            bar.start(sum(s.run.replications for s in specs),
-                      sum(len(runs) for runs in done.values()))
+        with _Progress("replications", enabled=show) as bar:
+            first = (target_precision.min_replications if target_precision is not None
+                     else specs[0].run.replications)
+            bar.start(first * len(specs), sum(len(runs) for runs in done.values()))
 
             def finished(strategy: str, run_result: Any) -> None:
                 if run_result.replication not in done[strategy]:
                     checkpoints[strategy].save(run_result)
                     bar.advance()
 
-            result = run_compare(
-                specs, name=label, baseline=baseline or settings.get("baseline"),
-                metric=metric or settings.get("metric") or "profit",
-                jobs=jobs, allow_different_markets=allow_different_markets,
-                progress=finished, done=done)
+            if select_best:
+                from sim.experiment.sequential import select_best as run_select
+
+                result = run_select(
+                    specs, metric=metric, delta=delta, confidence=confidence or 0.95,
+                    subset=subset, max_replications=most, baseline=baseline, name=label,
+                    jobs=jobs, allow_different_markets=allow_different_markets, done=done,
+                    progress=finished, plan=bar.plan)
+            elif target_precision is not None:
+                from sim.experiment.sequential import compare_to_precision
+
+                result = compare_to_precision(
+                    specs, target_precision, baseline=baseline, name=label, jobs=jobs,
+                    allow_different_markets=allow_different_markets, done=done,
+                    progress=finished, plan=bar.plan)
+            else:
+                result = run_compare(
+                    specs, name=label, baseline=baseline, metric=metric,
+                    jobs=jobs, allow_different_markets=allow_different_markets,
+                    progress=finished, done=done)
     except ScenarioError as error:
         fail_on_scenario_error(error)
         return
@@ -218,8 +398,45 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         from sim.views import comparison_table
 
-        Console().print(comparison_table(result, all_metrics))
+        console = Console()
+        console.print(comparison_table(result, all_metrics))
+        if result.selection is not None:
+            from sim.views import selection_view
+
+            console.print(selection_view(result))
+        if result.precision is not None:
+            from sim.views import precision_view
+
+            console.print(precision_view(result.precision))
         click.echo(f"Results written to {target}/")
+
+
+def _max_replications() -> int:
+    from sim.experiment.precision import MAX_REPLICATIONS
+
+    return MAX_REPLICATIONS
+
+
+def _check_select_options(select_best: bool, subset: bool, delta: float | None,
+                          confidence: float | None, target_precision: Any,
+                          max_replications: int | None) -> None:
+    """A ScenarioError for selection options without --select, or with --precision."""
+    from sim.scenario import Issue
+
+    issues = []
+    if not select_best:
+        for flag, given in (("--subset", subset), ("--delta", delta is not None),
+                            ("--confidence", confidence is not None)):
+            if given:
+                issues.append(Issue(flag, "goes with --select"))
+        if max_replications is not None and target_precision is None:
+            issues.append(Issue("--max-replications", "goes with --select, --precision or "
+                                                      "--half-width"))
+    elif target_precision is not None:
+        issues.append(Issue("--select", "decides its own replications: leave out "
+                                        "--precision and --half-width"))
+    if issues:
+        raise ScenarioError("compare", issues)
 
 
 def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
@@ -431,6 +648,11 @@ class _Progress:
         self.task = self.bar.add_task(self.unit, total=total, completed=done, failed="",
                                       rate="")
 
+    def plan(self, total: int) -> None:
+        """The work now expected in all: a sequential procedure learns it as it goes."""
+        if self.bar is not None:
+            self.bar.update(self.task, total=max(total, self.bar.tasks[0].completed))
+
     def advance(self, failed: bool = False) -> None:
         self.failed += failed
         if self.bar is not None:
@@ -471,6 +693,78 @@ def report(folder: Path, output: Path | None) -> None:
     target = output or folder / "report.html"
     write_report(result, target)
     click.echo(f"Report written to {target}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=10,
+              show_default=True, help="Pilot replications.")
+@click.option("--metric", "columns", multiple=True, metavar="SERIES",
+              help="Daily series to judge (repeatable; default: profit and customers_alive).")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the files (default: results/<name>/warmup).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Pilot replications in parallel (default: all cores).")
+@set_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
+def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: int | None,
+           out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...],
+           quiet: bool) -> None:
+    """Find the warm-up: MSER-5 on the daily series of pilot replications.
+
+    Simulates SCENARIO (a file with a [compare] table: each of its strategies) with no
+    warm-up, cuts each replication's daily series into batch means of 5 days and finds
+    the truncation that minimises their marginal standard error (MSER-5, searched over
+    the first half of the horizon); the recommended warm-up is the mean over the
+    replications, the largest over the series (and the strategies). Writes
+    <strategy>.json, .csv, .png and .svg (the daily series, their mean, Welch's moving
+    average and the cut) to results/<name>/warmup/. run.warmup_days = "auto" in a
+    scenario does the same before a run.
+
+    \b
+    Examples:
+      simrun warmup scenarios/tiered.toml
+      simrun warmup scenarios/workshop.toml -n 20 --metric profit --metric served
+    """
+    from sim.experiment.compare import load_comparison
+    from sim.experiment.warmup import SERIES, check_columns, find_warmup, write_warmup
+    from sim.scenario import load_scenario
+    from sim.scenario.loader import read_with_extends, run_overrides
+
+    extra = run_overrides(overrides, None, seed)
+    try:
+        if "compare" in read_with_extends(scenario):
+            specs, settings = load_comparison([scenario], extra)
+            name = settings.get("name") or scenario.stem
+        else:
+            specs = [load_scenario(scenario, extra)]
+            name = specs[0].name
+        check_columns(columns or SERIES)
+    except ScenarioError as error:
+        fail_on_scenario_error(error)
+        return
+    try:
+        with _Progress("pilot replications", enabled=not quiet) as bar:
+            bar.start(replications * len(specs))
+            found = find_warmup(specs, replications, columns=columns or SERIES, jobs=jobs,
+                                progress=lambda _run: bar.advance())
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted: nothing was written.", err=True)
+        sys.exit(130)
+    from sim.charts.warmup import write_warmup_chart
+
+    folder = out_dir or Path("results") / name / "warmup"
+    for one in found:
+        write_warmup(one, folder, one.scenario.name)
+        write_warmup_chart(one, folder, one.scenario.name)
+    if not quiet:
+        from rich.console import Console
+
+        from sim.views import warmup_view
+
+        Console().print(warmup_view(found))
+        click.echo(f"Files written to {folder}/")
 
 
 @main.command()

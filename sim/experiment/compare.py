@@ -39,6 +39,13 @@ class ComparisonResult:
     metric: str
     why: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """Why the winner wins: an explanation's summary (explain.json), when one was made."""
+    selection: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The best with a stated confidence (``--select``): what the selection procedure
+    decided, its guarantee in words and each strategy's replications
+    (:func:`sim.experiment.sequential.selection_dict`)."""
+    precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Replications run until the paired differences were precise enough
+    (``--precision``, ``--half-width``): the target and what was reached."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -210,7 +217,33 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
 
     ``done`` holds, per strategy name, replications already finished (a checkpoint);
     ``progress`` is called with the strategy's name and each replication as it finishes.
+    ``run.warmup_days = "auto"`` is found first, by pilots, the same for every strategy.
     """
+    baseline = check_comparison(scenarios, baseline=baseline, metric=metric,
+                                allow_different_markets=allow_different_markets)
+    scenarios = resolve_warmups(scenarios, jobs)
+    done = done or {}
+    results = tuple(
+        run_scenario(s, jobs=jobs, done=done.get(s.name),
+                     progress=None if progress is None else functools.partial(progress, s.name))
+        for s in scenarios)
+    return ComparisonResult(name or comparison_name(scenarios), results, baseline, metric)
+
+
+def resolve_warmups(scenarios: Sequence[Scenario], jobs: int | None) -> list[Scenario]:
+    """The scenarios with any ``run.warmup_days = "auto"`` found by a pilot, the same
+    warm-up for every strategy (:func:`sim.experiment.warmup.resolve_auto`)."""
+    if not any(s.warmup_auto for s in scenarios):
+        return list(scenarios)
+    from sim.experiment.warmup import resolve_auto
+
+    return resolve_auto(scenarios, jobs=jobs)[0]
+
+
+def check_comparison(scenarios: Sequence[Scenario], *, baseline: str | None, metric: str,
+                     allow_different_markets: bool = False) -> str:
+    """Raise a ScenarioError listing every reason the scenarios cannot be compared on
+    ``metric``; returns the baseline's name (default: the first strategy)."""
     names = [s.name for s in scenarios]
     problems = []
     if len(scenarios) < 2:
@@ -219,7 +252,7 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
         problems.append(Issue("run.name", "strategies to compare need distinct names", names))
     if metric not in METRIC_BY_KEY:
         problems.append(Issue("--metric", "unknown metric", metric, suggest(metric, METRIC_BY_KEY)))
-    baseline = baseline or names[0]
+    baseline = baseline or (names[0] if names else "")
     if baseline not in names:
         problems.append(Issue("--baseline", f"must be one of {', '.join(names)}", baseline,
                               suggest(baseline, names)))
@@ -229,12 +262,7 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
                         for d in check_same_market(scenarios))
     if problems:
         raise ScenarioError("compare", problems)
-    done = done or {}
-    results = tuple(
-        run_scenario(s, jobs=jobs, done=done.get(s.name),
-                     progress=None if progress is None else functools.partial(progress, s.name))
-        for s in scenarios)
-    return ComparisonResult(name or comparison_name(scenarios), results, baseline, metric)
+    return baseline
 
 
 def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:

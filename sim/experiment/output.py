@@ -49,6 +49,7 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
         "retention_period_days": s.run.retention_period_days,
         "metrics": metrics,
         "tiers": tiers,
+        **({"precision": result.precision} if result.precision is not None else {}),
     }
 
 
@@ -152,7 +153,8 @@ def load_results(folder: Path) -> ScenarioResult:
     runs = tuple(run_from_dict(raw, {c: tuple(v) for c, v in series[raw["replication"]].items()})
                  for raw in details)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    return ScenarioResult(scenario, runs, version=summary["simrun_version"])
+    return ScenarioResult(scenario, runs, version=summary["simrun_version"],
+                          precision=summary.get("precision"))
 
 
 class Checkpoint:
@@ -205,6 +207,8 @@ def comparison_dict(result: ComparisonResult) -> dict[str, Any]:
         "metric": result.metric,
         "probability_best": result.probability_best(),
         "strategies": strategies,
+        **({"selection": result.selection} if result.selection is not None else {}),
+        **({"precision": result.precision} if result.precision is not None else {}),
     }
 
 
@@ -242,7 +246,8 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     explained = folder / "explain.json"  # why the winner wins, when it was explained
     why = json.loads(explained.read_text(encoding="utf-8")) if explained.is_file() else None
     return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"],
-                            why=why)
+                            why=why, selection=meta.get("selection"),
+                            precision=meta.get("precision"))
 
 
 def load_any(folder: Path) -> ComparisonResult:
