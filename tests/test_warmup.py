@@ -156,3 +156,16 @@ def test_simrun_warmup_refuses_an_unknown_series(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["warmup", str(source), "--metric", "proft"])
     assert result.exit_code == 2
     assert "did you mean 'profit'?" in result.output
+
+
+def test_strategies_compared_together_share_auto_or_not(tmp_path: Path) -> None:
+    """One strategy finding its warm-up and another measuring from day 0 would measure
+    different windows: that is a different market."""
+    from sim.experiment.compare import check_comparison
+
+    auto = load_scenario(tiny_file(tmp_path / "a.toml", "god", {"run.warmup_days": "auto",
+                                                                "run.name": "a"}))
+    fixed = load_scenario(tiny_file(tmp_path / "b.toml", "tiered", {"run.warmup_days": 0,
+                                                                    "run.name": "b"}))
+    with pytest.raises(ScenarioError, match=r'run.warmup_days \("auto" or not\) differs'):
+        check_comparison([auto, fixed], baseline=None, metric="profit")

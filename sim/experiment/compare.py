@@ -143,6 +143,9 @@ def check_same_market(scenarios: Sequence[Scenario]) -> list[str]:
     first = scenarios[0]
     differences = []
     for other in scenarios[1:]:
+        if other.warmup_auto != first.warmup_auto:
+            differences.append(f"run.warmup_days (\"auto\" or not) differs between "
+                               f"{first.source or first.name} and {other.source or other.name}")
         for part in MARKET_PARTS:
             mine, theirs = getattr(first, part), getattr(other, part)
             if part == "run":
