@@ -9,6 +9,7 @@ Notebook use::
     cmp.summary()
     why = sim.explain("scenarios/god.toml", "scenarios/tiered.toml")
     why.summary()
+    sim.charts.headline(cmp)
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "compare", "explain", "load_scenario", "run"]
+__all__ = ["__version__", "charts", "compare", "explain", "limits", "load_scenario", "run"]
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy API: ``import sim`` stays cheap for the CLI and worker processes."""
+    """Lazy API: ``import sim`` stays cheap for the CLI and worker processes;
+    ``sim.charts`` loads matplotlib when first used."""
     if name in ("run", "compare", "explain"):
         from sim import api
 
@@ -29,4 +31,10 @@ def __getattr__(name: str) -> Any:
         from sim.scenario import load_scenario
 
         return load_scenario
-    raise AttributeError(name)
+    if name in ("charts", "limits"):
+        import importlib
+
+        if name == "charts":
+            import sim.api  # noqa: F401 -- results get their .charts
+        return importlib.import_module(f"sim.{name}")
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

@@ -12,10 +12,11 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sim.atomic import Data
 from sim.experiment.compare import ComparisonResult, load_comparison
 from sim.experiment.compare import compare as _compare
 from sim.experiment.explain import Attribution
@@ -56,18 +57,27 @@ def _load(scenario: ScenarioLike, extra: list[str]) -> Scenario:
 
 def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | None = None,
         overrides: Iterable[str] = (), jobs: int | None = None,
-        out: str | Path | None = None) -> ScenarioResult:
+        out: str | Path | None = None, progress: bool = False) -> ScenarioResult:
     """Run a scenario (a path or a loaded Scenario); write its files when ``out`` is given.
+
+    ``progress=True`` shows a progress bar (in a terminal or a notebook). Replications
+    run on every core; a script that calls this at its top level without
+    ``if __name__ == "__main__":`` runs them in this one process, with a warning.
 
     >>> result = sim.run("scenarios/tiered.toml", replications=5, jobs=2)
     >>> result.summary()          # a DataFrame with pandas installed
     """
+    _check_jobs(jobs)
     spec = _load(scenario, run_overrides(overrides, replications, seed))
-    result = run_scenario(spec, jobs=jobs)
+    with _bar(progress) as bar:
+        bar.start(spec.run.replications)
+        result = run_scenario(spec, jobs=jobs, progress=lambda _: bar.advance())
     if out is not None:
-        from sim.experiment.output import write_results
+        from sim.experiment.folders import same_run
+        from sim.experiment.output import run_files
+        from sim.scenario import scenario_toml
 
-        write_results(result, Path(out))
+        _write(run_files(result), Path(out), same_run(scenario_toml(spec)))
     return result
 
 
@@ -75,28 +85,66 @@ def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str |
             replications: int | None = None, seed: int | None = None,
             overrides: Iterable[str] = (), jobs: int | None = None, name: str | None = None,
             allow_different_markets: bool = False,
-            out: str | Path | None = None) -> ComparisonResult:
+            out: str | Path | None = None, progress: bool = False) -> ComparisonResult:
     """Several strategies on the same customers: files, Scenarios, or one [compare] file.
 
     >>> cmp = sim.compare("scenarios/god.toml", "scenarios/tiered.toml", replications=10)
     >>> cmp.summary()
     >>> cmp.paired_difference("tiered", "profit")
     """
+    _check_jobs(jobs)
     extra = run_overrides(overrides, replications, seed)
     settings: dict[str, str] = {}
     if len(scenarios) == 1 and not isinstance(scenarios[0], Scenario):
         specs, settings = load_comparison([Path(scenarios[0])], extra)
     else:
         specs = [_load(s, extra) for s in scenarios]
-    result = _compare(specs, name=name or settings.get("name"),
-                      baseline=baseline or settings.get("baseline"),
-                      metric=metric or settings.get("metric") or "profit",
-                      jobs=jobs, allow_different_markets=allow_different_markets)
+    with _bar(progress) as bar:
+        bar.start(sum(s.run.replications for s in specs))
+        result = _compare(specs, name=name or settings.get("name"),
+                          baseline=baseline or settings.get("baseline"),
+                          metric=metric or settings.get("metric") or "profit",
+                          jobs=jobs, allow_different_markets=allow_different_markets,
+                          progress=lambda *_: bar.advance())
     if out is not None:
-        from sim.experiment.output import write_comparison
+        from sim.experiment.folders import same_comparison, strategy_folders
+        from sim.experiment.output import comparison_files
+        from sim.scenario import scenario_toml
 
-        write_comparison(result, Path(out))
+        folders = strategy_folders(result.names)
+        _write(comparison_files(result), Path(out), same_comparison(
+            {folders[one.scenario.name]: scenario_toml(one.scenario) for one in result.results}))
     return result
+
+
+def _check_jobs(jobs: int | None) -> None:
+    from sim import limits
+
+    problem = limits.jobs_problem(jobs)
+    if problem:
+        raise ValueError(f"jobs={jobs}: {problem.replace('--force-limits', 'sim.limits.lifted()')}")
+
+
+def _bar(progress: bool) -> Any:
+    from sim.progress import Progress
+
+    return Progress("replications", progress, force=True)
+
+
+def _write(files: Mapping[str, Data], out: Path, identity: Any) -> None:
+    """Write result files into ``out`` (locked), or into a sibling when ``out`` holds the
+    results of a different scenario, with a warning that says where."""
+    import warnings
+
+    from sim.atomic import write_atomic_many
+    from sim.experiment.folders import results_target
+    from sim.experiment.lock import locked
+
+    target, notes = results_target(out.name, out, identity)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    with locked(target):
+        write_atomic_many({target / name: text for name, text in files.items()})
 
 
 def explain(a: ScenarioLike, b: ScenarioLike, *, metric: str = "profit",

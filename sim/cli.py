@@ -1,53 +1,128 @@
 """The ``simrun`` command: a thin shell over the library.
 
 It parses options, calls :mod:`sim.scenario`, :mod:`sim.experiment` and the views,
-and maps errors to exit codes (2: bad input). Heavy imports stay inside commands.
+and maps errors to exit codes (2: bad input, a folder in use, damaged results, a write
+that failed; never a traceback). SIGTERM and SIGHUP stop a command as Ctrl-C does:
+finished work is kept. Heavy imports stay inside commands.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import click
 
 from sim import __version__
-from sim.scenario.errors import ScenarioError
+from sim.scenario.errors import ScenarioError, SimrunError
 
 
 class DefaultGroup(click.Group):
-    """A group where ``simrun FILE`` means ``simrun run FILE``."""
+    """A group where ``simrun FILE`` means ``simrun run FILE``; a word that is neither a
+    command nor a file gets click's "No such command" with a suggestion. Errors meant
+    for people (:class:`~sim.scenario.errors.SimrunError`, a failed write) end the
+    command with their message and exit code 2."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and not args[0].startswith("-") \
+                and _names_a_file(args[0]):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SimrunError as error:
+            click.echo(f"Error: {error.format()}", err=True)
+            ctx.exit(2)
+        except BrokenPipeError:
+            raise
+        except OSError as error:  # a full disk, a read-only folder, a file-size limit
+            where = f"{error.filename}: " if error.filename else ""
+            click.echo(f"Error: {where}{error.strerror or error}", err=True)
+            ctx.exit(2)
 
-def fail_on_scenario_error(error: ScenarioError) -> None:
-    click.echo(f"Error: {error.format()}", err=True)
-    sys.exit(2)
+
+def _names_a_file(word: str) -> bool:
+    """Whether ``simrun WORD`` means a scenario file rather than a mistyped command."""
+    return "/" in word or "\\" in word or "." in word or Path(word).exists()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: the command stops as it does on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_like_ctrl_c(ctx: click.Context) -> None:
+    """Make SIGTERM and SIGHUP raise :class:`Terminated` until the command ends."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous = signal.signal(number, stop)
+            ctx.call_on_close(lambda n=number, p=previous: signal.signal(n, p))
+
+
+@contextmanager
+def interruptible(kept: str) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP inside the block: say so and what was kept, and exit
+    with 128 + the signal's number."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+        what = "Terminated" if isinstance(stop, Terminated) else "Interrupted"
+        click.echo(f"\n{what}: {kept}", err=True)
+        sys.exit(128 + signum)
+
+
+def say(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simrun")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Test service strategies with numbers: a discrete-event simulation of
     heterogeneous customers served under "customer is God", tiered, scarcity or
     partner strategies, with confidence intervals.
 
     \b
     Examples:
-      simrun scenarios/tiered.toml                 run a scenario (same as 'simrun run')
-      simrun scenarios/god.toml -n 40 --jobs 2     40 replications on 2 processes
+      simrun scenarios/tiered.toml              run a scenario ('simrun run FILE')
+      simrun scenarios/god.toml -n 40 --jobs 2  40 replications on 2 processes
       simrun scenarios/tiered.toml --set market.alternatives=0.2
-      simrun check scenarios/partner.toml          validate and show the resolved scenario
-      simrun strategies                            list presets and their knobs
-      simrun validate                              check the engine against queueing theory
+      simrun check scenarios/partner.toml       validate, print it resolved
+      simrun strategies                         list presets and their knobs
+      simrun validate                           the engine against queueing theory
+
+    \b
+    Shell completion (bash; zsh and fish likewise):
+      eval "$(_SIMRUN_COMPLETE=bash_source simrun)"
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140'
+                                                tune a knob (needs simrun[tune])
     """
+    _stop_like_ctrl_c(ctx)
 
 
+force_option = click.option(
+    "--force-limits", is_flag=True,
+    help="Go beyond the size limits (replications, days, expected work, sweep size, "
+         "jobs beyond the cores); see sim/limits.py.")
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="PATH=VALUE",
     help="Override any field, e.g. --set market.alternatives=0.2 "
@@ -68,9 +143,19 @@ def run_options(function: Any) -> Any:
         click.option("-q", "--quiet", is_flag=True, help="No progress and no table."),
         click.option("--format", "output_format", type=click.Choice(["table", "json"]),
                      default="table", show_default=True, help="What to print when done."),
+        force_option,
     )):
         function = option(function)
     return function
+
+
+def check_jobs(jobs: int | None) -> None:
+    """Refuse more worker processes than cores (unless limits are lifted)."""
+    from sim import limits
+
+    problem = limits.jobs_problem(jobs)
+    if problem:
+        raise click.BadParameter(problem, param_hint="'-j' / '--jobs'")
 
 
 def precision_options(function: Any) -> Any:
@@ -134,26 +219,23 @@ def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
     if not any(s.warmup_auto for s in specs):
         return specs
     from sim.experiment.warmup import PILOT_REPLICATIONS, resolve_auto
+    from sim.progress import Progress
 
-    try:
-        with _Progress("pilot replications (warm-up)", enabled=show) as bar:
-            bar.start(PILOT_REPLICATIONS * sum(1 for s in specs if s.warmup_auto))
-            resolved, found = resolve_auto(specs, jobs=jobs,
-                                           progress=lambda _run: bar.advance())
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted while finding the warm-up: nothing was written.", err=True)
-        sys.exit(130)
+    with interruptible("nothing was written (the warm-up was being found)."), \
+            Progress("pilot replications (warm-up)", show, say=say) as bar:
+        bar.start(PILOT_REPLICATIONS * sum(1 for s in specs if s.warmup_auto))
+        resolved, found = resolve_auto(specs, jobs=jobs, progress=lambda _run: bar.advance())
     days = resolved[0].run.warmup_days
     each = ", ".join(f"{w.scenario.name} {w.days}" for w in found) if len(found) > 1 else ""
-    click.echo(f'Warm-up ("auto"): {days} days, by MSER-5 on {PILOT_REPLICATIONS} pilot '
+    say(f'Warm-up ("auto"): {days} days, by MSER-5 on {PILOT_REPLICATIONS} pilot '
                f"replications{' (' + each + ')' if each else ''}; the resolved scenario "
-               "records it ('simrun warmup' draws the chart).", err=True)
+               "records it ('simrun warmup' draws the chart).")
     for w in found:
         for series in w.series:
             if not series.settled:
-                click.echo(f"Warning: {w.scenario.name}'s {series.column} has not settled "
+                say(f"Warning: {w.scenario.name}'s {series.column} has not settled "
                            f"within the first half of the horizon ({series.search_days} days): "
-                           "simulate longer.", err=True)
+                           "simulate longer.")
     return resolved
 
 
@@ -164,7 +246,7 @@ def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
 @click.option("--metric", help="Metric of --precision and --half-width (default: profit).")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
-        precision_text: str | None = None, half_width: float | None = None,
+        force_limits: bool, precision_text: str | None = None, half_width: float | None = None,
         min_replications: int | None = None, max_replications: int | None = None,
         metric: str | None = None) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
@@ -172,8 +254,10 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     \b
     Writes summary.json (every metric: mean, sd, 95% CI, n), replications.csv,
     daily.csv and scenario.toml (the resolved scenario: 'simrun' on it reproduces
-    the run exactly). An interrupted run keeps its finished replications and
-    picks them up when the same command runs again.
+    the run exactly). An interrupted run (Ctrl-C, SIGTERM) keeps its finished
+    replications and picks them up when the same command runs again. A folder that
+    holds the results of a different scenario is left as it is: the run goes to
+    results/<name>-2/ and says so.
 
     \b
     With --precision 2% (or --half-width 500) it adds replications in batches until
@@ -182,39 +266,47 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
     \b
     Examples:
-      simrun run scenarios/tiered.toml -n 10 --seed 7 --set market.alternatives=0.2
+      simrun run scenarios/tiered.toml -n 10 --seed 7 \\
+          --set market.alternatives=0.2
       simrun scenarios/tiered.toml --precision 2% --metric profit
     """
+    from sim import limits
+    from sim.experiment.folders import results_target, same_run
+    from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
-    from sim.scenario import load_scenario
+    from sim.progress import Progress
+    from sim.scenario import load_scenario, scenario_toml
     from sim.scenario.loader import run_overrides
 
     show = not quiet and output_format == "table"
-    try:
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
         spec = load_scenario(scenario, run_overrides(overrides, replications, seed))
         target_precision = _precision_target(metric or "profit", precision_text, half_width,
                                              min_replications, max_replications, replications)
-        if target_precision is None and metric is not None:
-            from sim.scenario import Issue
+    if target_precision is None:
+        from sim.scenario import Issue
 
+        if metric is not None:
             raise ScenarioError("--metric", [Issue("--metric", "is the metric of --precision "
                                                    "or --half-width; a run reports every "
                                                    "metric")])
-        if target_precision is None and max_replications is not None:
-            from sim.scenario import Issue
-
+        if max_replications is not None:
             raise ScenarioError("--max-replications", [Issue(
                 "--max-replications", "goes with --precision or --half-width")])
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
     spec = _found_warmups([spec], jobs, show)[0]
-    target = out_dir or Path("results") / spec.name
-    checkpoint = Checkpoint(target, spec)
-    done = checkpoint.load()
-    try:
-        with _Progress("replications", enabled=show) as bar:
+    target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
+    for note in notes:
+        say(note)
+    with locked(target):
+        checkpoint = Checkpoint(target, spec)
+        done = checkpoint.load()
+        for path, reason in checkpoint.discarded:
+            say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+        with interruptible("finished replications are kept; run the same command again to "
+                           "continue."), \
+                Progress("replications", show, say=say) as bar:
             bar.start(spec.run.replications if target_precision is None
                       else target_precision.min_replications, len(done))
 
@@ -230,12 +322,8 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
                 result = run_to_precision(spec, target_precision, jobs=jobs, done=done,
                                           progress=finished, plan=bar.plan)
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: finished replications are kept; run the same command "
-                   "again to continue.", err=True)
-        sys.exit(130)
-    paths = write_results(result, target)
-    checkpoint.clear()
+        paths = write_results(result, target)
+        checkpoint.clear()
     if output_format == "json":
         import json
 
@@ -268,6 +356,11 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @click.option("--explain/--no-explain", "explain_winner", default=None,
               help="Explain why the winner wins (knob groups, Shapley; 2^k runs per "
                    "replication). Default: with --report.")
+@click.option("--tune", "tune_first", is_flag=True,
+              help="Tune each strategy on its own knobs with the same budget first (the "
+                   "[tune] tables; see 'simrun tune'), then compare them at their best.")
+@click.option("--trials", type=click.IntRange(min=1),
+              help="With --tune: trials per strategy (default: the [tune] table's).")
 @click.option("--select", "select_best", is_flag=True,
               help="Select the best on --metric with a stated confidence (Kim and Nelson's "
                    "KN on common random numbers): -n replications of every strategy, then "
@@ -283,18 +376,20 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 @precision_options
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
-            output_format: str, baseline: str | None, metric: str | None, name: str | None,
-            allow_different_markets: bool, all_metrics: bool, charts: bool,
-            report: bool, explain_winner: bool | None, select_best: bool = False,
-            delta: float | None = None, confidence: float | None = None,
-            subset: bool = False, precision_text: str | None = None,
-            half_width: float | None = None, min_replications: int | None = None,
-            max_replications: int | None = None) -> None:
+            output_format: str, force_limits: bool, baseline: str | None, metric: str | None,
+            name: str | None, allow_different_markets: bool, all_metrics: bool, charts: bool,
+            report: bool, explain_winner: bool | None, tune_first: bool = False,
+            trials: int | None = None, select_best: bool = False, delta: float | None = None,
+            confidence: float | None = None, subset: bool = False,
+            precision_text: str | None = None, half_width: float | None = None,
+            min_replications: int | None = None, max_replications: int | None = None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
-    a [compare] table naming the strategies. Every strategy meets the same customers
-    in each replication (common random numbers), so differences are paired.
+    a [compare] table naming the strategies (docs/compare.md). Every strategy meets
+    the same customers in each replication (common random numbers), so differences
+    are paired. Writes results/<name>/: each strategy's files in its own folder,
+    comparison.json and comparison.csv; charts/ and report.html when asked.
 
     \b
     --select names the best on --metric with a stated probability of being right:
@@ -305,21 +400,33 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
     \b
     Examples:
-      simrun compare scenarios/god.toml scenarios/tiered.toml scenarios/scarcity.toml \\
-          scenarios/partner.toml --charts --report
-      simrun compare scenarios/workshop.toml --baseline god --metric customer_retention
+      simrun compare scenarios/god.toml scenarios/tiered.toml \\
+          scenarios/scarcity.toml scenarios/partner.toml --charts --report
+      simrun compare scenarios/workshop.toml --baseline god \\
+          --metric customer_retention
       simrun compare scenarios/workshop.toml --select --delta 2000 --confidence 0.95
       simrun compare scenarios/workshop.toml --select --subset
       simrun compare scenarios/workshop.toml --precision 5%
     """
+    from sim import limits
+    from sim.experiment.compare import check_comparison, comparison_name, load_comparison
     from sim.experiment.compare import compare as run_compare
-    from sim.experiment.compare import comparison_name, load_comparison
+    from sim.experiment.folders import (
+        folder_name,
+        results_target,
+        same_comparison,
+        strategy_folders,
+    )
+    from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, comparison_dict, write_comparison
+    from sim.progress import Progress
+    from sim.scenario import scenario_toml
     from sim.scenario.loader import run_overrides
 
     extra = run_overrides(overrides, replications, seed)
     show = not quiet and output_format == "table"
-    try:
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
         specs, settings = load_comparison(list(scenarios), extra)
         metric = metric or settings.get("metric") or "profit"
         baseline = baseline or settings.get("baseline")
@@ -335,12 +442,34 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
             check_selection(specs, metric=metric, delta=delta, confidence=confidence or 0.95,
                             subset=subset, max_replications=most, baseline=baseline,
                             allow_different_markets=allow_different_markets)
-        specs = _found_warmups(specs, jobs, show)
-        label = name or settings.get("name") or comparison_name(specs)
-        target = out_dir or Path("results") / label
-        checkpoints = {s.name: Checkpoint(target / s.name, s) for s in specs}
+        sequential = select_best or target_precision is not None
+        issues = limits.work_issues(specs[0], (most if sequential else specs[0].run.replications)
+                                    * len(specs))
+        if issues:
+            raise ScenarioError("compare", issues)
+    label = name or settings.get("name") or comparison_name(specs)
+    tuned = _tune_strategies(list(scenarios), specs, settings, extra,
+                             out_dir or Path("results") / folder_name(label), label,
+                             tune_first, trials, jobs, quiet or output_format != "table")
+    tuning = None
+    if tuned is not None:
+        specs, tuning = tuned
+    check_comparison(specs, baseline=baseline, metric=metric,
+                     allow_different_markets=allow_different_markets)
+    specs = _found_warmups(specs, jobs, show)
+    folders = strategy_folders([s.name for s in specs])
+    target, notes = results_target(label, out_dir, same_comparison(
+        {folders[s.name]: scenario_toml(s) for s in specs}), "comparison")
+    for note in notes:
+        say(note)
+    with locked(target):
+        checkpoints = {s.name: Checkpoint(target / folders[s.name], s) for s in specs}
         done = {n: c.load() for n, c in checkpoints.items()}
-        with _Progress("replications", enabled=show) as bar:
+        for path, reason in (d for c in checkpoints.values() for d in c.discarded):
+            say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+        with interruptible("finished replications are kept; run the same command again to "
+                           "continue."), \
+                Progress("replications", show, say=say) as bar:
             first = (target_precision.min_replications if target_precision is not None
                      else specs[0].run.replications)
             bar.start(first * len(specs), sum(len(runs) for runs in done.values()))
@@ -370,25 +499,23 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
                     specs, name=label, baseline=baseline, metric=metric,
                     jobs=jobs, allow_different_markets=allow_different_markets,
                     progress=finished, done=done)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: run the same command again to continue.", err=True)
-        sys.exit(130)
-    write_comparison(result, target)
-    for checkpoint in checkpoints.values():
-        checkpoint.clear()
-    if report if explain_winner is None else explain_winner:
-        result = _explained(result, target, jobs, quiet or output_format != "table")
-    if charts or report:
-        from sim.charts import write_charts
+        if tuning is not None:
+            from dataclasses import replace
 
-        write_charts(result, target / "charts")
-    if report:
-        from sim.report import write_report
+            result = replace(result, tuning=tuning)
+        write_comparison(result, target)
+        for checkpoint in checkpoints.values():
+            checkpoint.clear()
+        if report if explain_winner is None else explain_winner:
+            result = _explained(result, target, jobs, quiet or output_format != "table")
+        if charts or report:
+            from sim.charts import write_charts
 
-        write_report(result, target / "report.html")
+            write_charts(result, target / "charts")
+        if report:
+            from sim.report import write_report
+
+            write_report(result, target / "report.html")
     if output_format == "json":
         import json
 
@@ -439,6 +566,42 @@ def _check_select_options(select_best: bool, subset: bool, delta: float | None,
         raise ScenarioError("compare", issues)
 
 
+def _tune_strategies(paths: list[Path], specs: list[Any], settings: dict[str, Any],
+                     extra: list[str], target: Path, label: str, flag: bool, trials: int | None,
+                     jobs: int | None, quiet: bool) -> tuple[list[Any], dict[str, Any]] | None:
+    """compare --tune: tune each strategy first; the tuned scenarios and tune.json's
+    content (None: no tuning asked)."""
+    from sim.experiment.tune_compare import (
+        load_comparison_tunes,
+        tune_strategies,
+        tuned_scenarios,
+        wants_tuning,
+        write_comparison_tuning,
+    )
+
+    if not wants_tuning(settings, flag, str(paths[0])):
+        return None
+    from sim.experiment.runner import default_jobs
+    from sim.progress import StageProgress
+
+    plan = load_comparison_tunes(paths, extra, options={"trials": trials})
+    with interruptible("finished trials are stored; run the same command again to "
+                       "continue."), StageProgress(not quiet, say=say) as progress:
+        results = tune_strategies(plan, target, jobs=jobs or default_jobs(), progress=progress)
+    paths_written = write_comparison_tuning(plan, results, target, label)
+    if not quiet:
+        from sim.views_tune import verdict
+
+        for strategy, result in results.items():
+            from sim.experiment.tune_output import tune_dict
+
+            click.echo(f"{strategy}: {verdict(tune_dict(result))}")
+        click.echo(f"Tuned: {', '.join(str(p) for p in paths_written)}")
+    from sim.experiment.tune_compare import comparison_tuning
+
+    return tuned_scenarios(specs, plan, results), comparison_tuning(plan, results)
+
+
 def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
     """The comparison with why its winner wins (explain.json and .csv written), or as it
     was when that cannot be explained (one strategy, different markets, a tie of knobs)."""
@@ -446,19 +609,17 @@ def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
 
     from sim.experiment.explain import explain_winner
     from sim.experiment.explain_output import as_written, explain_dict, write_explanation
+    from sim.progress import Progress
 
     if len(result.names) < 2:
         return result
-    try:
-        with _Progress("runs to explain the winner", enabled=not quiet) as bar:
+    with interruptible("the comparison is written; the explanation is not."), \
+            Progress("runs to explain the winner", not quiet, say=say) as bar:
+        try:
             why = explain_winner(result, jobs=jobs, on_start=bar.start, progress=bar.advance)
-    except ScenarioError as error:
-        click.echo(f"Not explained: {error.format()}", err=True)
-        return result
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: the comparison is written; the explanation is not.",
-                   err=True)
-        sys.exit(130)
+        except ScenarioError as error:
+            say(f"Not explained: {error.format()}")
+            return result
     write_explanation(why, target)
     return replace(result, why=as_written(explain_dict(why)))
 
@@ -472,7 +633,7 @@ def _explained(result: Any, target: Path, jobs: int | None, quiet: bool) -> Any:
 @click.option("--charts", is_flag=True, help="Also write the waterfall chart (PNG and SVG).")
 def explain(a: Path, b: Path, replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
-            output_format: str, metric: str, charts: bool) -> None:
+            output_format: str, force_limits: bool, metric: str, charts: bool) -> None:
     """Explain why strategy B beats (or trails) strategy A on one metric.
 
     A and B are two files on the same market. The paired difference B - A is split
@@ -486,30 +647,29 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
     Example:
       simrun explain scenarios/god.toml scenarios/tiered.toml -n 10 --charts
     """
+    from sim import limits
     from sim.experiment.explain import explain as run_explain
     from sim.experiment.explain_output import (
         explain_dict,
         explain_folder_name,
         write_explanation,
     )
+    from sim.experiment.lock import locked
+    from sim.progress import Progress
     from sim.scenario import load_scenario
     from sim.scenario.loader import run_overrides
 
     extra = run_overrides(overrides, replications, seed)
-    bar = _Progress("runs", enabled=not quiet and output_format == "table")
-    try:
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
         specs = [load_scenario(path, extra) for path in (a, b)]
-        with bar:
-            result = run_explain(specs[0], specs[1], metric=metric, jobs=jobs,
-                                 on_start=bar.start, progress=bar.advance)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: nothing was written.", err=True)
-        sys.exit(130)
+    with interruptible("nothing was written."), \
+            Progress("runs", not quiet and output_format == "table", say=say) as bar:
+        result = run_explain(specs[0], specs[1], metric=metric, jobs=jobs,
+                             on_start=bar.start, progress=bar.advance)
     target = out_dir or Path("results") / explain_folder_name(result)
-    write_explanation(result, target)
+    with locked(target):
+        write_explanation(result, target)
     if charts:
         from sim.charts.explain import write_explain_chart
 
@@ -537,161 +697,246 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
 @click.option("--fresh", is_flag=True, help="Discard runs.sqlite and start over.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Results folder (default: results/<sweep name>).")
+@click.option("-n", "--replications", type=click.IntRange(min=1),
+              help="Replications per point (default: the sweep's replications).")
+@set_option
 @click.option("--check", is_flag=True, help="Exit 1 if an expectation fails (for CI).")
-@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the expectations as JUnit XML to this file.")
+@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Write the expectations as JUnit XML to this file ('-': standard output).")
 @click.option("--charts", is_flag=True, help="Also write the sweep charts.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fresh: bool,
-          out_dir: Path | None, check: bool, junit: Path | None, charts: bool,
+          out_dir: Path | None, replications: int | None, overrides: tuple[str, ...],
+          check: bool, junit: Path | None, charts: bool, force_limits: bool,
           quiet: bool) -> None:
     """Run a parameter sweep: every point of the design, its strategies, replications.
 
     Each finished run is committed to results/<name>/runs.sqlite at once; --resume
     skips what is there. Writes sweep.csv (one row per point, strategy and
     replication), summary.csv (means and 95% CIs), Parquet too when pyarrow is
-    installed, and judges the sweep's expectations.
+    installed, and judges the sweep's expectations. The file format: docs/sweep.md.
+    -n and --set make a quick smoke run of a big sweep (--set joins sweep.set).
 
     \b
     Examples:
       simrun sweep scenarios/sweeps/tiered-price.toml --jobs 2
+      simrun sweep scenarios/sweeps/abuse.toml -n 1 --set run.days=60 \\
+          --out /tmp/smoke
       simrun sweep scenarios/sweeps/abuse.toml --check --junit results/abuse.xml
-      simrun sweep scenarios/sweeps/scarcity-alternatives.toml --dask tcp://10.0.0.5:8786
+      simrun sweep scenarios/sweeps/scarcity-alternatives.toml \\
+          --dask tcp://10.0.0.5:8786
     """
-    from sim.atomic import write_atomic
+    from sim import limits
+    from sim.atomic import check_folder, check_target
     from sim.experiment.executors import Outcome
     from sim.experiment.expect import junit_xml
+    from sim.experiment.folders import folder_name
     from sim.experiment.runner import default_jobs
     from sim.experiment.sweep import load_sweep
     from sim.experiment.sweep_runner import run_sweep
+    from sim.progress import Progress
 
-    try:
-        spec = load_sweep(sweep_file)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
-    target = out_dir or Path("results") / spec.name
-    bar = _Progress("runs", enabled=not quiet)
-    try:
-        with bar:
-            def finished(outcome: Outcome) -> None:
-                bar.advance(failed=outcome.metrics is None)
+    to_stdout = junit is not None and str(junit) == "-"
+    if junit is not None and not to_stdout:
+        check_target(junit)
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
+        spec = load_sweep(sweep_file, replications=replications, overrides=overrides)
+    target = out_dir or Path("results") / folder_name(spec.name)
+    if out_dir is None and target.name != spec.name:
+        say(f"{spec.name!r} is not a folder name: results go to {target}/")
+    check_folder(target)
+    bar = Progress("runs", not quiet, say=say)
+    with interruptible("finished runs are stored; add --resume to continue."), bar:
+        def finished(outcome: Outcome) -> None:
+            bar.advance(failed=outcome.metrics is None)
 
-            result = run_sweep(spec, target, jobs=jobs or default_jobs(), dask=dask,
-                               resume=resume, fresh=fresh, progress=finished, on_start=bar.start)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: finished runs are stored; add --resume to continue.", err=True)
-        sys.exit(130)
+        result = run_sweep(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                           resume=resume, fresh=fresh, progress=finished, on_start=bar.start)
     if charts:
         from sim.charts.sweep import write_sweep_charts
 
         write_sweep_charts(result, target / "charts")
+    echo = say if to_stdout else click.echo
     for point, strategy, replication, trace in result.failures:
         last = trace.strip().splitlines()[-1] if trace else "unknown error"
-        click.echo(f"run failed: point {point}, {strategy}, replication {replication}: {last}",
-                   err=True)
-    click.echo(f"{len(spec.tasks())} runs ({result.ran} run now), {len(spec.points)} points x "
-               f"{len(spec.strategies)} strategies x {spec.settings.replications} replications; "
-               f"results in {target}/")
+        say(f"run failed: point {point}, {strategy}, replication {replication}: {last}")
+    echo(f"{spec.task_count} runs ({result.ran} run now), {len(spec.points)} points x "
+         f"{len(spec.strategies)} strategies x {spec.settings.replications} replications; "
+         f"results in {target}/")
     for verdict in result.verdicts:
         mark = "PASS" if verdict.passed else "FAIL"
         points = "point" if verdict.checked == 1 else "points"
-        click.echo(f"  {mark}  {verdict.expectation.describe()}  "
-                   f"({verdict.checked} {points} checked)")
+        echo(f"  {mark}  {verdict.expectation.describe()}  ({verdict.checked} {points} checked)")
         for line in verdict.failures[:20]:
-            click.echo(f"          {line}")
+            echo(f"          {line}")
         if len(verdict.failures) > 20:
-            click.echo(f"          ... and {len(verdict.failures) - 20} more")
-    if junit:
-        write_atomic(junit, junit_xml(spec, result.verdicts))
+            echo(f"          ... and {len(verdict.failures) - 20} more")
+    if junit is not None:
+        xml = junit_xml(spec, result.verdicts)
+        if to_stdout:
+            click.echo(xml, nl=False)
+        else:
+            from sim.atomic import write_atomic
+
+            write_atomic(junit, xml)
     if check and (not all(v.passed for v in result.verdicts) or result.failures):
         sys.exit(1)
 
 
-class _Progress:
-    """Done, rate, ETA and failures of replications or runs; a rich bar on a terminal,
-    nothing otherwise. ``start`` says when earlier work is picked up."""
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--knob", "knobs", multiple=True, metavar="PATH=LOW..HIGH",
+              help="A knob to tune (repeatable; replaces the file's [tune] knobs): a range "
+                   "LOW..HIGH, with a step LOW..HIGH:STEP, or choices A,B,C. Whole-number "
+                   "fields are tried at whole numbers.")
+@click.option("--metric", help="Metric to optimise, in its direction (default: profit).")
+@click.option("--constraint", "constraints", multiple=True, metavar="METRIC>=VALUE",
+              help="A condition on a trial's means, e.g. customer_retention>=0.6 "
+                   "(repeatable; replaces the file's).")
+@click.option("--trials", type=click.IntRange(min=1), help="Trials of the search.")
+@click.option("-n", "--replications", type=click.IntRange(min=2),
+              help="Replications per trial (common random numbers).")
+@click.option("--final-replications", type=click.IntRange(min=2),
+              help="Replications of each finalist and of the start on fresh seeds.")
+@click.option("--sampler", type=click.Choice(["tpe", "cmaes"]), help="Optuna's sampler.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Search seed (default: run.seed + 1); finalists are re-evaluated on seed + 1.")
+@set_option
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Local worker processes (default: all cores).")
+@click.option("--dask", metavar="ADDRESS",
+              help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a LocalCluster.")
+@click.option("--resume", is_flag=True, help="Continue the study in tune.sqlite.")
+@click.option("--fresh", is_flag=True, help="Discard tune.sqlite and start over.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Results folder (default: results/<name>-tune).")
+@click.option("--charts/--no-charts", default=True, show_default=True,
+              help="Write the tuning charts (history, importance, metric against each knob).")
+@click.option("--report", is_flag=True, help="Also write report.html (winner against start).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]),
+              default="table", show_default=True, help="What to print when done.")
+@force_option
+def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
+         constraints: tuple[str, ...], trials: int | None, replications: int | None,
+         final_replications: int | None, sampler: str | None, seed: int | None,
+         overrides: tuple[str, ...], jobs: int | None, dask: str | None, resume: bool,
+         fresh: bool, out_dir: Path | None, charts: bool, report: bool, quiet: bool,
+         output_format: str, force_limits: bool) -> None:
+    """Tune SCENARIO's knobs for the best metric: simulation optimisation with Optuna.
 
-    def __init__(self, unit: str, enabled: bool) -> None:
-        self.unit = unit
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar: Any = None
-        self.task: Any = None
-        self.failed = 0
+    Knobs and budget come from the file's [tune] table or the options. Every trial
+    runs the same replications of the search seed (common random numbers); the best
+    few trials and the start are then re-evaluated on a seed never used in the
+    search, and the winner is reported with a paired 95% CI against the start. The
+    study lives in results/<name>/tune.sqlite: --resume continues it after any
+    interruption. Writes tune.csv, tune.json, tuned.toml (the original with the
+    chosen values), start/ and tuned/ (the final runs), and charts/.
 
-    def __enter__(self) -> Self:
-        return self
+    \b
+    Examples:
+      simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140' \\
+          --trials 20 -n 4 -j 2
+      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' --report
+      simrun tune scenarios/tiered.toml --resume
+    """
+    from sim import limits
+    from sim.atomic import check_folder
+    from sim.experiment.folders import folder_name
+    from sim.experiment.lock import locked
+    from sim.experiment.runner import default_jobs
+    from sim.experiment.tune import run_tune
+    from sim.experiment.tune_output import tune_dict, write_tune
+    from sim.experiment.tune_spec import load_tune
+    from sim.progress import StageProgress
 
-    def start(self, total: int, done: int = 0) -> None:
-        if done:
-            click.echo(f"Resuming: {done} of {total} {self.unit} already stored.", err=True)
-        if not self.enabled:
-            return
+    options = {"metric": metric, "trials": trials, "replications": replications,
+               "final_replications": final_replications, "sampler": sampler, "seed": seed}
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
+        spec = load_tune(scenario, overrides, options=options, knobs=knobs,
+                         constraints=constraints)
+    target = out_dir or Path("results") / folder_name(spec.name)
+    if out_dir is None and target.name != spec.name:
+        say(f"{spec.name!r} is not a folder name: results go to {target}/")
+    check_folder(target)
+    with locked(target), interruptible("finished trials are stored in tune.sqlite; add "
+                                       "--resume to continue."), \
+            StageProgress(not quiet and output_format == "table", say=say) as progress:
+        result = run_tune(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                          resume=resume, fresh=fresh, progress=progress)
+        write_tune(result, target)
+    summary = tune_dict(result)
+    if charts:
+        from sim.charts.tune import write_tune_charts
+
+        write_tune_charts(summary, target / "charts")
+    if report and result.winner is not None:
+        from dataclasses import replace
+
+        from sim.report import write_report
+
+        write_report(replace(result.comparison(), tuning=summary), target / "report.html")
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
 
-        self.bar = Progress(TextColumn(self.unit), BarColumn(), MofNCompleteColumn(),
-                            TaskProgressColumn(), TextColumn("[dim]{task.fields[rate]}"),
-                            TimeRemainingColumn(), TextColumn("{task.fields[failed]}"),
-                            console=Console(stderr=True), transient=True)
-        self.bar.start()
-        self.task = self.bar.add_task(self.unit, total=total, completed=done, failed="",
-                                      rate="")
+        from sim.views_tune import tune_view
 
-    def plan(self, total: int) -> None:
-        """The work now expected in all: a sequential procedure learns it as it goes."""
-        if self.bar is not None:
-            self.bar.update(self.task, total=max(total, self.bar.tasks[0].completed))
-
-    def advance(self, failed: bool = False) -> None:
-        self.failed += failed
-        if self.bar is not None:
-            speed = self.bar.tasks[0].speed
-            self.bar.update(self.task, advance=1,
-                            rate=f"{speed:.1f} {self.unit}/s" if speed else "",
-                            failed=f"[red]{self.failed} failed" if self.failed else "")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        Console().print(tune_view(summary))
+        click.echo(f"Results written to {target}/")
+    if result.winner is None:
+        sys.exit(1)
 
 
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the report (default: FOLDER/report.html).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              help="Where to write the report (default: FOLDER/report.html; '-': standard "
+                   "output).")
 def report(folder: Path, output: Path | None) -> None:
-    """Write one self-contained HTML report of a finished run or comparison.
+    """Write one self-contained HTML report of a finished run, comparison or sweep.
 
-    FOLDER is what 'simrun' or 'simrun compare' wrote (results/<name>). The report
-    embeds the charts and tables, says in plain words who wins on what, and lists the
-    key parameters, seed and version; it opens offline and prints cleanly.
+    FOLDER is what 'simrun', 'simrun compare' or 'simrun sweep' wrote
+    (results/<name>). The report embeds the charts and tables, says in plain words
+    who wins on what (a sweep: its expectations and where each strategy wins), and
+    lists the key parameters, seed and version; it opens offline and prints cleanly.
 
     \b
-    Example:
+    Examples:
       simrun report results/workshop
+      simrun report results/tiered-price -o /tmp/tiered-price.html
     """
-    from sim.experiment.output import load_any
-    from sim.report import write_report
+    from sim.atomic import check_target, write_atomic
+    from sim.experiment.lock import locked
 
-    try:
-        result = load_any(folder)
-    except FileNotFoundError as error:
-        click.echo(f"Error: {folder}: not a results folder ({error.filename} is missing); "
-                   "run 'simrun' or 'simrun compare' first", err=True)
-        sys.exit(2)
-    target = output or folder / "report.html"
-    write_report(result, target)
+    to_stdout = output is not None and str(output) == "-"
+    target = folder / "report.html" if output is None else output
+    if not to_stdout:
+        check_target(target)
+    if (folder / "runs.sqlite").exists():
+        from sim.experiment.sweep_runner import load_stored_sweep
+        from sim.report.sweep import render_sweep_report
+
+        html = render_sweep_report(load_stored_sweep(folder))
+    else:
+        from sim.experiment.output import load_any
+        from sim.report import render_report
+
+        html = render_report(load_any(folder))
+    if to_stdout:
+        click.echo(html, nl=False)
+        return
+    if output is None:
+        with locked(folder):
+            write_atomic(target, html)
+    else:
+        write_atomic(target, html)
     click.echo(f"Report written to {target}")
 
 
@@ -708,9 +953,10 @@ def report(folder: Path, output: Path | None) -> None:
               help="Pilot replications in parallel (default: all cores).")
 @set_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
+@force_option
 def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: int | None,
            out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...],
-           quiet: bool) -> None:
+           quiet: bool, force_limits: bool) -> None:
     """Find the warm-up: MSER-5 on the daily series of pilot replications.
 
     Simulates SCENARIO (a file with a [compare] table: each of its strategies) with no
@@ -727,13 +973,19 @@ def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: in
       simrun warmup scenarios/tiered.toml
       simrun warmup scenarios/workshop.toml -n 20 --metric profit --metric served
     """
+    from sim import limits
+    from sim.atomic import check_folder
     from sim.experiment.compare import load_comparison
+    from sim.experiment.folders import folder_name
+    from sim.experiment.lock import locked
     from sim.experiment.warmup import SERIES, check_columns, find_warmup, write_warmup
+    from sim.progress import Progress
     from sim.scenario import load_scenario
     from sim.scenario.loader import read_with_extends, run_overrides
 
     extra = run_overrides(overrides, None, seed)
-    try:
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
         if "compare" in read_with_extends(scenario):
             specs, settings = load_comparison([scenario], extra)
             name = settings.get("name") or scenario.stem
@@ -741,23 +993,22 @@ def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: in
             specs = [load_scenario(scenario, extra)]
             name = specs[0].name
         check_columns(columns or SERIES)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
-    try:
-        with _Progress("pilot replications", enabled=not quiet) as bar:
-            bar.start(replications * len(specs))
-            found = find_warmup(specs, replications, columns=columns or SERIES, jobs=jobs,
-                                progress=lambda _run: bar.advance())
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: nothing was written.", err=True)
-        sys.exit(130)
+        issues = limits.work_issues(specs[0], replications * len(specs))
+        if issues:
+            raise ScenarioError(str(scenario), issues)
+    folder = out_dir or Path("results") / folder_name(name) / "warmup"
+    check_folder(folder)
+    with interruptible("nothing was written."), \
+            Progress("pilot replications", not quiet, say=say) as bar:
+        bar.start(replications * len(specs))
+        found = find_warmup(specs, replications, columns=columns or SERIES, jobs=jobs,
+                            progress=lambda _run: bar.advance())
     from sim.charts.warmup import write_warmup_chart
 
-    folder = out_dir or Path("results") / name / "warmup"
-    for one in found:
-        write_warmup(one, folder, one.scenario.name)
-        write_warmup_chart(one, folder, one.scenario.name)
+    with locked(folder):
+        for one in found:
+            write_warmup(one, folder, one.scenario.name)
+            write_warmup_chart(one, folder, one.scenario.name)
     if not quiet:
         from rich.console import Console
 
@@ -770,20 +1021,20 @@ def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: in
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @set_option
-def check(scenario: Path, overrides: tuple[str, ...]) -> None:
-    """Validate SCENARIO and print it resolved, every default filled in.
+@force_option
+def check(scenario: Path, overrides: tuple[str, ...], force_limits: bool) -> None:
+    """Validate SCENARIO and print it resolved, every default filled in (nothing is
+    written; the resolved scenario goes to standard output).
 
     \b
     Example:
       simrun check scenarios/tiered.toml --set strategy.tiers[0].price=45
     """
+    from sim import limits
     from sim.scenario import load_scenario, scenario_toml
 
-    try:
+    with limits.lifted(force_limits):
         spec = load_scenario(scenario, overrides)
-    except ScenarioError as error:
-        fail_on_scenario_error(error)
-        return
     click.echo(scenario_toml(spec), nl=False)
     click.echo(f"# {scenario}: valid", err=True)
 
@@ -826,6 +1077,7 @@ def validate(replications: int, jobs: int | None, seed: int) -> None:
 
     from sim.checks.validate import render_checks, run_checks
 
+    check_jobs(jobs)
     checks = run_checks(replications=replications, jobs=jobs, seed=seed)
     Console().print(render_checks(checks))
     if not all(c.passed for c in checks):

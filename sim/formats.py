@@ -20,6 +20,14 @@ MINUS = "\u2212"
 """The typographic minus, as matplotlib's own tick labels use."""
 
 
+def in_sentence(label: str) -> str:
+    """A metric's name inside a sentence: 'Profit (EUR)' -> 'profit (EUR)'; an acronym
+    such as 'CLV / CAC' or 'NPS' stays as it is (a label is never lowercased whole)."""
+    if label[1:2].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
 def with_minus(text: str) -> str:
     """``text`` with its hyphen-minus signs set as typographic minus signs (charts)."""
     return text.replace("-", MINUS)

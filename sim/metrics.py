@@ -144,8 +144,10 @@ class RunResult:
 
     replication: int
     metrics: dict[str, float]
-    daily: dict[str, tuple[float, ...]]
-    """Each DAILY_COLUMNS series, one value per simulated day (warm-up included)."""
+    daily: dict[str, Sequence[float]]
+    """Each DAILY_COLUMNS series, one value per simulated day (warm-up included): an
+    ``array("d")`` from the engine (8 bytes a day: a long horizon stays small), a tuple
+    when read back from a result folder."""
     distributions: dict[str, tuple[float, ...]]
     """Shapes for charts: ``satisfaction`` (served visits by whole score 0-10),
     ``wait_minutes`` (served visits per 5-minute bin up to 2 h, then 2 h+),

@@ -20,7 +20,13 @@ from sim.experiment.diagnostics import cautions
 from sim.experiment.explain import Attribution
 from sim.experiment.runner import ScenarioResult
 from sim.experiment.warmup import Warmup
-from sim.formats import format_difference, format_half_width, format_probability, format_value
+from sim.formats import (
+    format_difference,
+    format_half_width,
+    format_probability,
+    format_value,
+    in_sentence,
+)
 from sim.metrics import METRIC_BY_KEY, METRICS, verdict
 
 
@@ -131,7 +137,7 @@ def explain_table(result: Attribution) -> Group:
     label = metric.text_for(result.a)
     head = f"{b} against {a}" if result.verb == "is within noise of" else \
         f"Why {b} {result.verb} {a}"
-    title = (f"{head} on {label.lower()}: Shapley contributions of the "
+    title = (f"{head} on {in_sentence(label)}: Shapley contributions of the "
              f"strategy's knob groups, {result.used} replications on the same customers, "
              f"seed {result.seed}")
     table = Table(title=title, title_justify="left", header_style="bold")

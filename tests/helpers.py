@@ -9,6 +9,7 @@ preset is expanded, so ``strategy.tiers[0].price`` reaches preset knobs too.
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,10 @@ def run_many(scenarios: Mapping[str, Scenario], jobs: int = 2) -> dict[str, list
     for name, run in run_parallel(_named_replication, tasks, jobs):
         found[name][run.replication] = run
     return {name: [runs_[r] for r in sorted(runs_)] for name, runs_ in found.items()}
+
+
+class Terminal(io.StringIO):
+    """A stand-in for stderr that says it is a terminal, so progress bars draw on it."""
+
+    def isatty(self) -> bool:
+        return True

@@ -7,9 +7,13 @@ by absolute path (``scenarios`` is relative to the sweep file), shortened with
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -85,3 +89,26 @@ def assert_each_run_once(folder: Path, tasks: Sequence[tuple[int, str, int]]) ->
 def exports(folder: Path) -> dict[str, bytes]:
     """The bytes of sweep.csv and summary.csv."""
     return {name: (folder / name).read_bytes() for name in ("sweep.csv", "summary.csv")}
+
+
+def kill_mid_way(args: Sequence[str | Path], ready: Callable[[], bool],
+                 timeout_s: float = 120) -> None:
+    """Run ``simrun ARGS`` in a subprocess and SIGKILL it as soon as ``ready()`` holds (it
+    must not finish first)."""
+    process = subprocess.Popen([*SIMRUN, *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            assert process.poll() is None, process.communicate()[0].decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+    assert process.returncode == -signal.SIGKILL

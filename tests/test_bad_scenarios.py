@@ -1,4 +1,5 @@
-"""Specification: every bad scenario is refused with a message meant for a person.
+"""Specification: every bad scenario (and every other bad input) is refused with a
+message meant for a person.
 
 Each case is a small TOML file fed through the real command line (``simrun check``,
 ``simrun run`` or ``simrun FILE``, some with ``--set``). Whatever is wrong, the command
@@ -11,10 +12,17 @@ must exit with code 2 and print, without a traceback:
 
 Most cases ``extends`` a tiny valid base written next to them, so each file holds only
 its one defect. Lists (segments, tiers) are replaced whole by a file that extends.
+
+The second corpus (``COMMAND_CASES``) holds the other commands' bad input: damaged or
+crafted results for ``simrun report``, ``[compare]`` tables of the wrong types, options
+beyond the limits, a mistyped command. Bad sweep files are in test_sweep.py.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -100,6 +108,19 @@ class Bad(NamedTuple):
     """Further files written next to the case: (name, text)."""
     source_suffix: str = ""
     """What follows the file name in the count line, e.g. ' (--set)'."""
+    special: str = ""
+    """'fifo': the case's path is a FIFO; 'zero': a symbolic link to /dev/zero."""
+
+
+def chain(length: int) -> tuple[tuple[str, str], ...]:
+    """Files link-1.toml ... link-N.toml, each extending the next, the last the base."""
+    return tuple((f"link-{i}.toml", f'extends = "link-{i + 1}.toml"\n' if i < length
+                  else EXTENDS) for i in range(1, length + 1))
+
+
+def many(table: str, count: int, body: str) -> str:
+    """``count`` [[table]] entries, the i-th named t{i}, each with ``body``."""
+    return EXTENDS + "".join(f'[[{table}]]\nname = "t{i}"\n{body}' for i in range(count))
 
 
 CASES: dict[str, Bad] = {
@@ -174,6 +195,92 @@ CASES: dict[str, Bad] = {
     "policy-setting-out-of-range": Bad(
         f'{EXTENDS}[strategy]\nadmission = {{ kind = "daily_slots", slots_per_day = 0 }}\n',
         ("strategy.admission.slots_per_day: must be >= 1, got 0",)),
+    "nan-in-a-distribution": Bad(
+        segments(second='wtp = { dist = "normal", mean = nan, sd = 5 }\n')
+        .replace("wtp = 45\n", ""),
+        ("segments[1].wtp.mean: must be a finite number, got nan",)),
+    "infinity-in-a-distribution": Bad(
+        segments(first='service_time = { dist = "gamma", mean = inf, cv = 0.4 }\n'),
+        ("segments[0].service_time.mean: must be a finite number, got inf",)),
+    "infinite-duration-in-a-distribution": Bad(
+        segments(first='patience = { dist = "exponential", mean = "1e999 h" }\n'),
+        ("segments[0].patience.mean: must be a finite number, got \"1e999 h\"",)),
+    "infinite-duration-constant": Bad(
+        segments(first='patience = "1e400 min"\n'),
+        ("segments[0].patience: must be a finite number, got \"1e400 min\"",)),
+    "negative-infinity-for-a-number": Bad(
+        f"{EXTENDS}[market]\nlock_in = -inf\n",
+        ("market.lock_in: must be a finite number, got -inf",)),
+    "normal-bounded-outside-the-field": Bad(
+        segments(first='abuse_propensity = { dist = "normal", mean = 0.5, sd = 0.1, low = 2 }\n'),
+        ("segments[0].abuse_propensity.low: must be < 1, the field's largest value, got 2.0",)),
+    "whole-number-beyond-64-bits": Bad(
+        f"{EXTENDS}[business]\nservers = 99999999999999999999999\n",
+        (("business.servers: must be a whole number of at most 64 bits (TOML's integers), "
+         "got 99999999999999999999999"),)),
+    # --- limits (checked before any work) ------------------------------------
+    "replications-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\nreplications = 20000\n",
+        (("run.replications: must be at most 10,000 (a limit; --force-limits to go beyond it), "
+         "got 20000"),), command="run"),
+    "days-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\ndays = 1000000000000\n",
+        (("run.days: must be at most 36,500 (a limit; --force-limits to go beyond it), "
+         "got 1000000000000"),)),
+    "replication-days-beyond-the-limit": Bad(
+        f"{EXTENDS}[run]\nreplications = 5000\ndays = 1000\n",
+        ("run.replications: x run.days (1000) must be at most 3,000,000", "got 5000000")),
+    "priority-beyond-the-limit": Bad(
+        tiers(second="priority = 1000000000000\n"),
+        (("strategy.tiers[1].priority: must be at most 1,000 (priorities only order the "
+         "tiers), got 1000000000000"),)),
+    "waitlist-patience-beyond-the-limit": Bad(
+        segments(first="waitlist_patience_days = 1e300\n"),
+        ("segments[0].waitlist_patience_days: must be at most 36,500", "got 1e+300")),
+    "absurd-rate-of-new-customers": Bad(
+        f"{EXTENDS}[market]\nnew_customers_per_day = 1e308\n",
+        (("expected work too large: up to more than 1e308 visits a replication (days 30 x "
+         "new customers per day 1e+308 x reputation factor 1.37 x visits per customer"),
+         ("1 + days x 24 h / mean visit interval); the limit is 1e+08 "
+         "(--force-limits to go beyond it)")), command="run"),
+    "customers-who-come-back-at-once": Bad(
+        segments(first="visit_interval = 0\n"),
+        ("expected work too large", "visits per customer more than 1e308"), command=""),
+    "number-too-large-to-compute-with": Bad(
+        f"{EXTENDS}[business]\nstaff_cost_per_hour = 1e308\n",
+        (("business.staff_cost_per_hour: must be at most 1e+12 in size (too large to compute "
+         "with), got 1e+308"),)),
+    "distribution-that-draws-beyond-the-limit": Bad(
+        segments(first='wtp = { dist = "lognormal", median = 50, sigma = 1e6 }\n')
+        .replace("wtp = 70\n", "", 1),
+        (("segments[0].wtp: can draw values beyond 1e+12 in size (too large to compute with): "
+         "use smaller parameters"),)),
+    "too-many-segments": Bad(
+        many("segments", 101, "share = 0.0\nwtp = 50\n"),
+        ("segments: must hold at most 100 (a limit; --force-limits to go beyond it), got 101",)),
+    "too-many-tiers": Bad(
+        many("strategy.tiers", 101, "price = 10\n"),
+        (("strategy.tiers: must hold at most 100 (a limit; --force-limits to go beyond it), "
+         "got 101"),)),
+    "extends-chain-too-long": Bad(
+        'extends = "link-1.toml"\n',
+        ("extends: the chain of files that extend one another is longer than 16 files",),
+        files=chain(20), source_suffix=""),
+    "tables-nested-too-deep": Bad(
+        EXTENDS + "x = " + "[" * 40 + "]" * 40 + "\n",
+        ("tables and lists nest more than 16 deep",)),
+    "lists-nested-beyond-the-stack": Bad(
+        "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        ("tables and lists nest more than 16 deep",)),
+    "file-too-large": Bad(
+        EXTENDS + "# " + "x" * 1_000_001 + "\n",
+        ("is 1,000,0", "bytes; files of at most 1,000,000 bytes are read")),
+    "a-fifo": Bad("", ("is a FIFO, not a regular file",), special="fifo"),
+    "a-device": Bad("", ("is a character device, not a regular file",), special="zero",
+                    command="run"),
+    "set-value-nested-too-deep": Bad(
+        EXTENDS, ("market.alternatives: tables and lists nest more than 16 deep",),
+        overrides=("market.alternatives=" + "[" * 30 + "]" * 30,), source_suffix=" (--set)"),
     # --- durations ---------------------------------------------------------
     "duration-with-unknown-unit": Bad(
         f'{EXTENDS}[business]\nrequest_time_h = "3 fortnights"\n',
@@ -413,7 +520,11 @@ def test_bad_scenario_is_refused_with_file_field_value_and_rule(
         folder: Path, case: Bad, request: pytest.FixtureRequest) -> None:
     name = request.node.callspec.id
     path = folder / f"{name}.toml"
-    if case.toml is not None:
+    if case.special == "fifo":
+        os.mkfifo(path)
+    elif case.special == "zero":
+        path.symlink_to("/dev/zero")
+    elif case.toml is not None:
         path.write_text(case.toml, encoding="utf-8")
     for other, text in case.files:
         (folder / other).write_text(text, encoding="utf-8")
@@ -458,3 +569,191 @@ def test_several_errors_are_reported_together_in_one_message(folder: Path) -> No
         "  segments[0].wtp.sigma: must be >= 0, got -0.2",
         "  strategy.tiers[0].refund: unknown key (did you mean 'refunds'?)",
     ])
+
+
+def test_force_limits_goes_beyond_a_size_limit_but_not_a_safety_limit(folder: Path) -> None:
+    big = folder / "big.toml"
+    big.write_text(f"{EXTENDS}[run]\nreplications = 20000\n", encoding="utf-8")
+    assert invoke(["check", str(big)]).exit_code == 2
+    assert invoke(["check", str(big), "--force-limits"]).exit_code == 0
+    deep = folder / "deep.toml"
+    deep.write_text(EXTENDS + "x = " + "[" * 40 + "]" * 40 + "\n", encoding="utf-8")
+    result = invoke(["check", str(deep), "--force-limits"])
+    assert result.exit_code == 2
+    assert "nest more than 16 deep" in result.output
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[run]\ndays = 1000000000000\n",
+     "run.days: must be at most 1,000,000, even with --force-limits, got 1000000000000"),
+    ("[market]\nnew_customers_per_day = 1e308\n",
+     ("expected work too large: up to more than 1e308 visits a replication (days 30 x new "
+     "customers per day 1e+308")),
+])
+def test_absurd_work_is_refused_even_with_force_limits(folder: Path, text: str,
+                                                      expected: str) -> None:
+    path = folder / "absurd.toml"
+    path.write_text(EXTENDS + text, encoding="utf-8")
+    result = invoke(["run", str(path), "--force-limits", "-q", "--out", str(folder / "out")])
+    assert result.exit_code == 2
+    assert expected in result.output
+    assert not (folder / "out").exists()
+
+
+# --- every other command's bad input: one message, exit 2, no traceback -----------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT_RUN = ["-n", "2", "-j", "1", "-q", "--set", "run.days=20", "--set", "run.warmup_days=5"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished comparison (two strategies), copied by the cases that damage it."""
+    folder = tmp_path_factory.mktemp("results") / "cmp"
+    result = invoke(["compare", str(ROOT / "scenarios/god.toml"),
+                     str(ROOT / "scenarios/tiered.toml"), "--out", str(folder), *SHORT_RUN])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def damaged(change: Callable[[Path], None]) -> Callable[[Path, Path], list[str]]:
+    """A case: a copy of the finished comparison, changed, then ``simrun report`` on it."""
+
+    def setup(folder: Path, results: Path) -> list[str]:
+        copy = folder / "copy"
+        shutil.copytree(results, copy)
+        change(copy)
+        return ["report", str(copy)]
+
+    return setup
+
+
+def edit(name: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        path = folder / name
+        path.write_text(path.read_text().replace(old, new, count))
+
+    return change
+
+
+def with_compare_table(table: str, *args: str) -> Callable[[Path, Path], list[str]]:
+    def setup(folder: Path, results: Path) -> list[str]:
+        path = folder / "cmp.toml"
+        path.write_text(f'{EXTENDS}[compare]\n{table}\n', encoding="utf-8")
+        return ["compare", str(path), "--out", str(folder / "out"), *SHORT_RUN, *args]
+
+    return setup
+
+
+def replace_with_fifo(name: str) -> Callable[[Path], None]:
+    def change(folder: Path) -> None:
+        (folder / name).unlink()
+        os.mkfifo(folder / name)
+
+    return change
+
+
+COMMAND_CASES: dict[str, tuple[Callable[[Path, Path], list[str]], tuple[str, ...]]] = {
+    "report-on-an-empty-folder": (
+        lambda folder, _: ["report", str(folder)],
+        (("not a results folder (no scenario.toml or comparison.json); run 'simrun' or "
+         "'simrun compare' first"),)),
+    "report-on-details-that-are-not-json": (
+        damaged(edit("god/details.json", "[", "{")), ("details.json: not valid JSON",)),
+    "report-on-details-without-metrics": (
+        damaged(edit("tiered/details.json", '"metrics": {"profit": ',
+                     '"metrics": {"profit": "a lot", "was": ')),
+        ("damaged results: replication 0: a metric is missing or not a number",)),
+    "report-on-daily-without-a-column": (
+        damaged(edit("god/daily.csv", "revenue", "revenu")),
+        ("damaged results: a column or key is missing: 'revenue'",)),
+    "report-on-a-damaged-scenario": (
+        damaged(edit("god/scenario.toml", "[run]", "[run")),
+        ("damaged results: ", "scenario.toml: 1 problem", "not valid TOML")),
+    "report-on-a-strategy-that-is-a-path": (
+        damaged(edit("comparison.json", '"god": {', '"../../../etc": {')),
+        ("comparison.json: the baseline is not a strategy",)),
+    "report-on-a-strategy-folder-elsewhere": (
+        damaged(edit("comparison.json", '"god"', '"../../god"', -1)),
+        ("_.._god: not the results of a run (scenario.toml is missing)",)),
+    "report-on-an-unknown-metric": (
+        damaged(edit("comparison.json", '"metric": "profit"', '"metric": "proft"')),
+        ("comparison.json: unknown metric",)),
+    "report-on-a-fifo": (
+        damaged(replace_with_fifo("god/details.json")), ("is a FIFO, not a regular file",)),
+    "report-on-a-damaged-sweep-store": (
+        lambda folder, _: ((folder / "runs.sqlite").write_bytes(b"\0" * 4096),
+                           ["report", str(folder)])[1],
+        ("runs.sqlite: 1 problem", "not a sweep's store")),
+    "compare-name-of-the-wrong-type": (
+        with_compare_table('strategies = ["god", "tiered"]\nname = 5'),
+        ("compare.name: must be a string, got 5",)),
+    "compare-baseline-of-the-wrong-type": (
+        with_compare_table('strategies = ["god", "tiered"]\nbaseline = ["god"]'),
+        ('compare.baseline: must be a string, got ["god"]',)),
+    "compare-metric-of-the-wrong-type": (
+        with_compare_table('strategies = ["god", "tiered"]\nmetric = 3'),
+        ("compare.metric: must be a string, got 3",)),
+    "compare-strategy-that-is-not-a-name": (
+        with_compare_table('strategies = [1, "god"]'),
+        ("compare.strategies[0]: must be a preset's name, got 1",)),
+    "compare-strategy-that-is-not-a-table": (
+        with_compare_table("strategies = { cheap = 5, dear = 6 }"),
+        ("compare.strategies.cheap: must be a table of strategy knobs",)),
+    "compare-misspelt-key": (
+        with_compare_table('strategies = ["god", "tiered"]\nmetrc = "profit"'),
+        ("compare.metrc: unknown key (did you mean 'metric'?)",)),
+    "compare-unknown-metric": (
+        with_compare_table('strategies = ["god", "tiered"]', "--metric", "proft"),
+        (("--metric: unknown metric, got \"proft\" (did you mean 'profit'? known: profit, "
+         "customer_retention"),)),
+    "run-with-more-jobs-than-cores": (
+        lambda folder, _: [str(folder / "base.toml"), "-j", "100000", "--out",
+                           str(folder / "out")],
+        ("Invalid value for '-j' / '--jobs': 100000 is more than the",
+         "cores of this machine (--force-limits to go beyond it)")),
+    "mistyped-command": (
+        lambda folder, _: ["chek", str(folder / "base.toml")],
+        ("No such command 'chek'. Did you mean 'check'?",)),
+}
+
+
+@pytest.mark.parametrize("case", COMMAND_CASES.values(), ids=COMMAND_CASES.keys())
+def test_every_command_refuses_bad_input_with_one_message(
+        folder: Path, results: Path, case: tuple[Callable[[Path, Path], list[str]],
+                                                 tuple[str, ...]]) -> None:
+    setup, expected = case
+    result = invoke(setup(folder, results))
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.count("Error: ") == 1, result.output
+    for text in expected:
+        assert text in result.output, f"{text!r} not in:\n{result.output}"
+    assert not (folder / "out").exists()
+
+
+def test_a_damaged_checkpoint_is_discarded_with_a_warning_and_redone(folder: Path) -> None:
+    out = folder / "out"
+    args = ["run", str(folder / "base.toml"), "-q", "--out", str(out), "-j", "1"]
+    whole = folder / "whole"
+    assert invoke(["run", str(folder / "base.toml"), "-q", "--out", str(whole), "-j", "1"]
+                  ).exit_code == 0
+    from sim.experiment.output import Checkpoint
+    from sim.model.engine import run_replication
+    from sim.scenario import load_scenario
+
+    checkpoint = Checkpoint(out, load_scenario(folder / "base.toml"))
+    checkpoint.save(run_replication(checkpoint.scenario, 0))
+    checkpoint.save(run_replication(checkpoint.scenario, 1))
+    broken = checkpoint.folder / "rep-00001.json"
+    broken.write_text(broken.read_text()[:100])
+    (checkpoint.folder / "rep-00007.json").write_text("{}")
+
+    result = invoke(args)
+
+    assert result.exit_code == 0, result.output
+    assert f"Warning: discarded {broken} (" in result.output
+    assert "that replication runs again" in result.output
+    for name in ("summary.json", "daily.csv", "details.json"):
+        assert (out / name).read_bytes() == (whole / name).read_bytes()

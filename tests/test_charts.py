@@ -20,7 +20,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from sim.charts import CHARTS, figure_png, figure_svg, write_charts
-from sim.charts.files import write_charts_with
+from sim.charts.files import freeze_layout, write_charts_with
 from sim.experiment.compare import ComparisonResult, compare
 from sim.experiment.runner import ScenarioResult
 from sim.metrics import RunResult
@@ -262,3 +262,16 @@ def test_a_single_run_gets_every_chart_even_with_one_replication(
         fig.draw_without_rendering()
         assert "no confidence interval" in fig.get_supxlabel(), name
     assert figure_svg(CHARTS["headline"](solo(result, 3))).startswith("<?xml")
+
+
+def test_names_with_dollar_signs_are_text_not_mathtext(result: ComparisonResult) -> None:
+    """Names come from users' files: '$' must not start TeX (an unbalanced one would fail
+    to draw, a balanced pair would set the name in math italics)."""
+    from dataclasses import replace
+
+    names = {"god": "$x^{2$ & co", "tiered": "save $5, pay $\\frac$"}
+    renamed = tuple(replace(one, scenario=replace(one.scenario, run=replace(
+        one.scenario.run, name=names[one.scenario.name]))) for one in result.results)
+    odd = ComparisonResult("$ money $", renamed, names["god"], "profit")
+    for chart in CHARTS.values():
+        freeze_layout(chart(odd))  # lays out every text, as saving does

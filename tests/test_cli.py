@@ -145,12 +145,14 @@ def test_strategies_lists_the_presets_and_their_knobs() -> None:
         assert name in out
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"],
+                                     ["compare"], ["sweep"], ["report"]])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     code, out = simrun(*command, "--help")
     assert code == 0
     assert "Usage: simrun" in out
     assert "Example" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
@@ -184,3 +186,36 @@ def test_running_a_comparison_file_points_to_compare() -> None:
     assert code == 2
     assert "1 problem" in out
     assert "simrun compare FILE" in out
+
+
+def test_strategies_fits_an_80_column_terminal() -> None:
+    code, out = simrun("strategies")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_a_mistyped_command_gets_a_suggestion_and_a_file_still_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = simrun("strategeis")
+    assert code == 2
+    assert "No such command 'strategeis'. Did you mean 'strategies'?" in out
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiered").write_text((ROOT / "scenarios/tiered.toml").read_text()
+                                     .replace('"base.toml"', f'"{ROOT / "scenarios/base.toml"}"'))
+    code, out = simrun("tiered", "-n", "1", "-j", "1", "-q", *SHORT)
+    assert code == 0, out
+    assert (tmp_path / "results" / "tiered" / "summary.json").is_file()
+
+
+def test_shell_completion_completes_commands_and_options() -> None:
+    runner = CliRunner()
+    script = runner.invoke(main, [], prog_name="simrun",
+                           env={"_SIMRUN_COMPLETE": "bash_source"})
+    assert "_simrun_completion" in script.output
+    words = runner.invoke(main, [], prog_name="simrun", env={
+        "_SIMRUN_COMPLETE": "bash_complete", "COMP_WORDS": "simrun ch", "COMP_CWORD": "1"})
+    assert "plain,check" in words.output.splitlines()
+    options = runner.invoke(main, [], prog_name="simrun", env={
+        "_SIMRUN_COMPLETE": "bash_complete", "COMP_WORDS": "simrun sweep x.toml --res",
+        "COMP_CWORD": "3"})
+    assert "plain,--resume" in options.output.splitlines()

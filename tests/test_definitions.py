@@ -212,8 +212,8 @@ def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
     scenario = hand_market(**{"strategy.tiers[0].price": 500.0})
     arrivals = [24.0 * day + 5 for day in range(21)]
     run = scripted_run(scenario, arrivals)
-    assert run.daily["prospects"] == tuple([1.0] * 21)
-    assert run.daily["profit"] == tuple([-15.0] * 21)
+    assert tuple(run.daily["prospects"]) == tuple([1.0] * 21)
+    assert tuple(run.daily["profit"]) == tuple([-15.0] * 21)
     assert run.metrics["acquisition_cost"] == 14 * 15  # the measured days only
     assert run.metrics["lost_prospects"] == 14
 

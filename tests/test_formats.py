@@ -92,3 +92,11 @@ def test_settings_read_as_durations_and_plain_numbers() -> None:
     assert format_duration(672) == "4 w"
     assert format_number(2500) == "2,500"
     assert format_number(0.12345) == "0.1235"
+
+
+def test_a_label_inside_a_sentence_keeps_its_acronyms_and_currency() -> None:
+    from sim.formats import in_sentence
+
+    assert in_sentence("Profit (EUR)") == "profit (EUR)"
+    assert in_sentence("CLV / CAC") == "CLV / CAC"
+    assert in_sentence("NPS") == "NPS"

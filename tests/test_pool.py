@@ -1,11 +1,18 @@
-"""The process pool hands out work lazily and stops at the first error."""
+"""The process pool hands out work lazily, stops at the first error, and its workers
+never outlive the process that started them."""
 
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
+import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from processes import descendants, gone, needs_proc, wait_until
 
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
 
@@ -45,3 +52,78 @@ def test_an_error_in_a_task_stops_the_rest() -> None:
     with pytest.raises(ValueError, match="math domain error"):
         list(run_parallel(math.sqrt, tasks, jobs=2))
     assert tasks.taken < 200
+
+
+SLEEPER = """
+import time
+from sim.experiment.pool import run_parallel
+if __name__ == "__main__":
+    for _ in run_parallel(time.sleep, [(60,)] * 8, 2):
+        pass
+"""
+
+
+@needs_proc
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_die_with_their_parent_however_it_ends(tmp_path: Path, how: int) -> None:
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert wait_until(lambda: len(descendants(parent.pid)) >= 2, timeout=30)
+        children = descendants(parent.pid)
+        parent.send_signal(how)
+        parent.communicate(timeout=15)  # no process holds its pipes open any more
+        assert gone(children, timeout=10) == set()
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_an_unguarded_script_runs_in_one_process_and_says_why(tmp_path: Path) -> None:
+    unguarded = tmp_path / "unguarded.py"
+    unguarded.write_text("import math\nfrom sim.experiment.pool import run_parallel\n"
+                         "print(sorted(run_parallel(math.sqrt, [(4.0,), (9.0,)], 2)))\n")
+    done = subprocess.run([sys.executable, str(unguarded)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[2.0, 3.0]\n"
+    assert "unguarded.py:3: RuntimeWarning: unguarded.py calls simrun at its top level " \
+           "without 'if __name__ == \"__main__\":'" in done.stderr
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("import math\nfrom sim.experiment.pool import run_parallel\n"
+                       "if __name__ == '__main__':\n"
+                       "    print(sorted(run_parallel(math.sqrt, [(4.0,), (9.0,)], 2)))\n")
+    done = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[2.0, 3.0]\n", "")
+
+
+class Enough(Exception):
+    """Raised by the caller after its first result."""
+
+
+def test_queued_replications_take_no_memory() -> None:
+    """A million replications queued: only those in flight exist, so memory before the
+    first result is what one replication needs, not a million task descriptions."""
+    from helpers import tiny_scenario
+
+    from sim import limits
+    from sim.experiment.runner import run_scenario
+
+    with limits.lifted():
+        spec = tiny_scenario("god", {"run.replications": 1_000_000, "run.days": 10,
+                                     "run.warmup_days": 2})
+
+    def stop(_: object) -> None:
+        raise Enough
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(Enough):
+            run_scenario(spec, jobs=2, progress=stop)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000

@@ -17,7 +17,7 @@ from pathlib import Path
 from sim.scenario.distributions import Distribution
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("numpy", "scipy", "matplotlib", "pandas")
+HEAVY = ("numpy", "scipy", "matplotlib", "pandas", "optuna", "sqlalchemy")
 
 
 def imported_by(*args: str) -> set[str]:

@@ -8,13 +8,9 @@ Dask is tested in test_sweep_dask.py. Every sweep here is tiny: runs of 30 to 12
 from __future__ import annotations
 
 import csv
-import io
 import math
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,9 +21,10 @@ import numpy as np
 import pytest
 from sweep_helpers import (
     ALTERNATIVES,
-    SIMRUN,
+    ROOT,
     assert_each_run_once,
     exports,
+    kill_mid_way,
     scenario_list,
     simrun,
     store_rows,
@@ -238,6 +235,133 @@ values = [0.3, 1.7]
 """, [("point 1 (market.alternatives=1.7), strategy god: market.alternatives: must be <= 1, "
       "got 1.7")]),
     "not TOML": ("[sweep\n", ["not valid TOML"]),
+    "expectation where-value of the wrong type": (f"""
+[sweep]
+scenarios = {TWO}
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+values = [0.3, 0.6]
+[[expect]]
+metric = "profit"
+left = "tiered"
+right = "god"
+where = [{{ path = "market.alternatives", op = ">=", value = "high" }}]
+""", [('expect[0].where[0].value: must be a number, like the values of market.alternatives, '
+      'got "high"')]),
+    "expectation ordering true/false": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "behaviour.recovery_restores_loyalty"
+values = [true, false]
+[[expect]]
+metric = "profit"
+left = "god"
+value = 0
+where = [{{ path = "behaviour.recovery_restores_loyalty", op = "<", value = true }}]
+""", [("expect[0].where[0].value: can only be compared with == or != ('<' orders numbers), "
+      "got true")]),
+    "expectation value of the wrong type": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+values = [0.3]
+[[expect]]
+metric = "profit"
+left = "god"
+value = "a lot"
+""", ['expect[0].value: must be a number, got "a lot"']),
+    "sweeping run.seed": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "run.seed"
+values = [1, 2]
+""", ["parameters[0].path: is set per point by the sweep, from sweep.seed, got \"run.seed\""]),
+    "sweeping run.replications": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "run.replications"
+values = [1, 2]
+""", ["parameters[0].path: is set by the sweep: use sweep.replications (or simrun sweep -n N)"]),
+    "fixing run.seed in sweep.set": (f"""
+[sweep]
+scenarios = {GOD}
+set = ["run.days=30", "run.seed=7"]
+[[parameters]]
+path = "market.alternatives"
+values = [0.3]
+""", ['sweep.set[1]: is set per point by the sweep, from sweep.seed, got "run.seed=7"']),
+    "a parameter swept twice": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+values = [0.3]
+[[parameters]]
+path = "market.alternatives"
+values = [0.6]
+""", [("parameters[1].path: is swept twice (also parameters[0]): give each path one "
+      "[[parameters]] table")]),
+    "no scenarios": (f"""
+[sweep]
+scenarios = []
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+values = [0.3]
+""", ["sweep.scenarios: must name at least one scenario file, got []"]),
+    "a sampling design without parameters": (f"""
+parameters = []
+[sweep]
+scenarios = {GOD}
+design = "sobol"
+{SHORT}
+""", ["parameters: design 'sobol' needs at least one [[parameters]] table with a range"]),
+    "a grid beyond the limit": (f"""
+[sweep]
+scenarios = {GOD}
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+low = 0
+high = 1
+steps = 100000
+[[parameters]]
+path = "market.lock_in"
+low = 0
+high = 1
+steps = 100000
+""", [("parameters: the grid's points (the product of the parameters' values or steps) must "
+      "be at most 10,000 (a limit; --force-limits to go beyond it), got 10000000000")]),
+    "samples beyond the limit": (f"""
+[sweep]
+scenarios = {GOD}
+design = "lhs"
+samples = 1000000000
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+low = 0
+high = 1
+""", ["sweep.samples: the points must be at most 10,000"]),
+    "runs beyond the limit": (f"""
+[sweep]
+scenarios = {TWO}
+replications = 200000
+{SHORT}
+[[parameters]]
+path = "market.alternatives"
+values = [0.2, 0.4, 0.6, 0.8]
+""", ["sweep: points (4) x strategies (2) x replications (200000) must be at most 1,000,000"]),
 }
 
 
@@ -253,6 +377,72 @@ def test_a_bad_sweep_file_is_reported_with_file_and_field(tmp_path: Path, case: 
         assert line in out
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["-n", "2", "--set", "run.seed=4"], "sweep.set[2]: is set per point by the sweep"),
+    (["--set", "run.replications=4"], "sweep.set[2]: is set by the sweep"),
+    (["--dask", "nonsense"], ("--dask 'nonsense': not a scheduler address; give "
+                             "tcp://HOST:PORT")),
+    (["--dask", "tcp://127.0.0.1:1"], "--dask tcp://127.0.0.1:1: cannot connect"),
+    (["-j", "100000"], "Invalid value for '-j' / '--jobs': 100000 is more than the"),
+])
+def test_bad_sweep_options_are_refused_before_running(tmp_path: Path, args: list[str],
+                                                      expected: str) -> None:
+    path = sweep_file(tmp_path, ALTERNATIVES)
+    code, out = simrun("sweep", path, "--out", tmp_path / "out", "-q", *args)
+    assert code == 2
+    assert expected in out
+    assert not (tmp_path / "out" / "sweep.csv").exists()
+
+
+class Server:
+    """A TCP server on loopback that is not Dask: it says ``greeting`` on connection
+    (an SSH-like banner) or nothing at all."""
+
+    def __init__(self, greeting: bytes) -> None:
+        import socket
+        import threading
+
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.greeting = greeting
+        self.clients: list[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.socket.accept()
+            except OSError:
+                return
+            self.clients.append(client)
+            if self.greeting:
+                client.sendall(self.greeting)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.socket.close()
+
+
+@pytest.mark.parametrize(("greeting", "expected"), [
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "the server there is not a Dask scheduler"),
+    (b"", "no answer within 1 s; is it a Dask scheduler?")])
+def test_a_port_that_is_not_a_dask_scheduler_fails_within_seconds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, greeting: bytes, expected: str) -> None:
+    pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
+    server = Server(greeting)
+    try:
+        started = time.monotonic()
+        code, out = simrun("sweep", sweep_file(tmp_path, ALTERNATIVES), "--out", tmp_path / "o",
+                           "-q", "--dask", f"tcp://127.0.0.1:{server.port}")
+        assert time.monotonic() - started < 10
+    finally:
+        server.close()
+    assert code == 2
+    assert expected in out
 
 
 def test_a_missing_sweep_file_is_reported(tmp_path: Path) -> None:
@@ -439,11 +629,9 @@ def test_without_check_a_failed_run_is_reported_but_exits_0(
 
 def test_progress_shows_runs_done_rate_eta_and_failures(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from sim.cli import _Progress
+    from helpers import Terminal
 
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+    from sim.progress import Progress as _Progress
 
     screen = Terminal()
     monkeypatch.setattr(sys, "stderr", screen)
@@ -489,23 +677,8 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_results(tmp_path: Path)
     tasks = load_sweep(path).tasks()
     assert len(tasks) == 12
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*SIMRUN, "sweep", str(path), "--out", str(killed), "-j", "1",
-                                "-q"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while _count_stored(killed / "runs.sqlite") < 3:
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        assert process.stdout is not None
-        process.stdout.close()
-    assert process.returncode == -signal.SIGKILL
+    kill_mid_way(["sweep", path, "--out", killed, "-j", "1", "-q"],
+                 lambda: _count_stored(killed / "runs.sqlite") >= 3, timeout_s=60)
     stored = _count_stored(killed / "runs.sqlite")
     assert 3 <= stored < len(tasks), "the kill did not land mid-sweep"
     assert not (killed / "sweep.csv").exists()
@@ -751,3 +924,49 @@ def test_check_fails_with_the_failing_points_listed_and_junit_failures(
     code, out = simrun("sweep", path, "--out", out_dir, "-j", "1", "-q", "--resume")
     assert code == 0
     assert "FAIL  tiered.profit > 1e+12" in out
+
+
+# --- simrun report on a sweep's folder --------------------------------------------------
+
+def test_report_on_a_sweep_folder_writes_a_sweep_report(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, ALTERNATIVES + """
+[[expect]]
+name = "tiered <b>beats</b> god"
+metric = "profit"
+left = "tiered"
+op = ">"
+right = "god"
+""", extra='name = "<i>$odd$</i> sweep"', days=30, warmup=5)
+    out = tmp_path / "out"
+    assert simrun("sweep", path, "--out", out, "-j", "1", "-q")[0] == 0
+    code, text = simrun("report", out)
+    assert code == 0, text
+    html = (out / "report.html").read_text()
+    assert "<h1>Sweep &lt;i&gt;$odd$&lt;/i&gt; sweep</h1>" in html
+    assert "tiered &lt;b&gt;beats&lt;/b&gt; god" in html
+    assert html.count('src="data:image/svg+xml;base64,') >= 3
+    assert "<script" not in html
+    assert "http" not in html.replace("http-equiv", "")
+    assert simrun("report", out, "-o", tmp_path / "again.html")[0] == 0
+    assert (tmp_path / "again.html").read_bytes() == html.encode()
+
+
+def test_report_on_a_sweep_whose_file_changed_says_so(tmp_path: Path) -> None:
+    path = sweep_file(tmp_path, ALTERNATIVES, days=30, warmup=5, replications=1)
+    out = tmp_path / "out"
+    assert simrun("sweep", path, "--out", out, "-j", "1", "-q")[0] == 0
+    path.write_text(path.read_text().replace("values = [0.3, 0.6]", "values = [0.4]"))
+    code, text = simrun("report", out)
+    assert code == 2
+    assert f"comes from {path.resolve()}, which has changed since" in text
+    assert not (out / "report.html").exists()
+
+
+def test_a_smoke_run_of_a_sweep_with_n_and_set(tmp_path: Path) -> None:
+    out = tmp_path / "smoke"
+    code, text = simrun("sweep", ROOT / "scenarios/sweeps/abuse.toml", "-n", "1", "--set",
+                        "run.days=20", "--set", "run.warmup_days=5", "--out", out, "-j", "1",
+                        "-q")
+    assert code == 0, text
+    assert "x 1 replications; results in" in text
+    assert {row[2] for row in store_rows(out)} == {0}

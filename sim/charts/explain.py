@@ -10,6 +10,7 @@ draws the same chart as one rendered from memory.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,8 @@ def _waterfall(why: Mapping[str, Any]) -> Figure:
     a, b = why["a_label"], why["b_label"]
     fig = Figure(figsize=style.FIGSIZE_IN,
                  layout=ConstrainedLayoutEngine(w_pad=0.08, h_pad=0.08))
-    fig.suptitle(f"{why['metric_label']}: from {a} to {b}, knob group by knob group "
-                 "(Shapley contributions)", x=0.01, ha="left")
+    fig.suptitle(textwrap.fill(f"{why['metric_label']}, from {a} to {b}: each knob group's "
+                               "Shapley contribution", 70), x=0.01, ha="left")
     fig.supxlabel(_footer(why), x=0.01, ha="left", fontsize=style.FOOTER_PT,
                   color=style.NEUTRAL, fontweight="normal")
     ax = fig.subplots()
@@ -65,8 +66,7 @@ def _waterfall(why: Mapping[str, Any]) -> Figure:
                     capsize=5, capthick=2)
     texts = [format_value(ends[0].mean, metric.unit),
              *(format_difference(e, metric) for _, e in steps),
-             (f"{format_value(ends[1].mean, metric.unit)}  "
-              f"({format_difference(total, metric)} on {a}, paired)")]
+             f"{format_value(ends[1].mean, metric.unit)} ({format_difference(total, metric)})"]
     reach = np.maximum(np.maximum(lefts, rights), rights + (0 if err is None else err[1]))
     for y, text in zip(ys, texts, strict=True):
         ax.annotate(with_minus(text), xy=(float(reach[y]), float(y)), xytext=(6, 0),
@@ -92,9 +92,10 @@ def _footer(why: Mapping[str, Any]) -> str:
     ci = ("error bars: 95% CI (Student t over replications)" if n > 1
           else "one replication: no confidence interval")
     return "  ·  ".join([
-        f"{why['a_label']} vs {why['b_label']}", f"{n} replication{'s' if n != 1 else ''}",
-        f"seed {why['seed']}", f"days {why['warmup_days']}-{why['days']} measured", ci,
-        f"the steps add up to {why['b_label']} {MINUS} {why['a_label']}"])
+        f"{n} replication{'s' if n != 1 else ''}", f"seed {why['seed']}",
+        f"days {why['warmup_days']}-{why['days']} measured", ci]) + (
+        f"\nthe steps add up to the paired difference {why['b_label']} {MINUS} "
+        f"{why['a_label']}")
 
 
 def write_explain_chart(why: Mapping[str, Any], folder: Path) -> list[Path]:

@@ -74,6 +74,7 @@ RC: dict[RcKeyType, Any] = {
     "savefig.facecolor": "white",
     "svg.fonttype": "path",
     "svg.hashsalt": "simrun",
+    "text.parse_math": False,  # names come from users' files: "$" is a dollar, not TeX
 }
 """Applied while a figure is built and while it is saved (``svg.hashsalt`` makes the
 SVG ids, hence the bytes, the same for the same figure)."""

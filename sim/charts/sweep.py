@@ -65,7 +65,13 @@ from sim.experiment.sweep_analysis import (
     winners,
 )
 from sim.experiment.sweep_runner import SweepResult
-from sim.formats import format_amount_tick, format_compact, format_parameter, format_wait_tick
+from sim.formats import (
+    format_amount_tick,
+    format_compact,
+    format_parameter,
+    format_wait_tick,
+    in_sentence,
+)
 from sim.metrics import METRIC_BY_KEY
 from sim.scenario.model import Scenario
 
@@ -222,13 +228,6 @@ def labels(sweep: Sweep) -> dict[str, str]:
     return ComparisonResult(sweep.name, runs, sweep.strategies[0], "profit").labels
 
 
-def _lower_first(text: str) -> str:
-    """A name inside a sentence: 'Profit (EUR)' -> 'profit (EUR)'; 'CLV / CAC' stays."""
-    if text[1:2].isupper():
-        return text
-    return text[:1].lower() + text[1:]
-
-
 def value_text(metric: str, value: float) -> str:
     """A value as written on a chart: 57.5%, 12k, 48.3, −1.2k."""
     return format_compact(value, METRIC_BY_KEY[metric].unit)
@@ -306,7 +305,7 @@ def _legend(strip: Axes | None, handles: list[Any]) -> None:
 
 def _undefined(result: SweepResult, metric: str) -> str:
     """Why a metric has no value anywhere, and for the period metrics what to do."""
-    text = f"No value of {_lower_first(metric_label(result, metric))} at any point"
+    text = f"No value of {in_sentence(metric_label(result, metric))} at any point"
     periods = {"customer_retention": 1, "repeat_rate": 2}.get(metric)
     lengths = {s.run.retention_period_days for s in result.sweep.scenarios.values()}
     if periods is None or not lengths:
@@ -454,7 +453,7 @@ def _winner_chart(result: SweepResult, metric: str) -> Figure:
     xs, ys = axis_values(sweep, px), axis_values(sweep, py)
     better = "higher" if METRIC_BY_KEY[metric].higher_is_better else "lower"
     fig = _figure(result, f"Where each strategy wins on "
-                          f"{_lower_first(metric_label(result, metric))} ({better} is better)",
+                          f"{in_sentence(metric_label(result, metric))} ({better} is better)",
                   "hatched: too close to call, the paired 95% CI of the lead includes 0"
                   if sweep.settings.replications > 1 else
                   "one replication: no CI, so every cell is hatched")
@@ -576,7 +575,7 @@ def _sensitivity_chart(result: SweepResult, metric: str) -> Figure:
     sweep = result.sweep
     design = sweep.settings.design
     n = sweep.settings.samples
-    driven = _lower_first(metric_label(result, metric))
+    driven = in_sentence(metric_label(result, metric))
     shown = labels(sweep)
     if design == "sobol":
         title = f"Which parameters drive {driven}? Sobol indices"

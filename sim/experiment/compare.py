@@ -19,7 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment.runner import ScenarioResult, charts_of, run_scenario, tabulate
+from sim.experiment.folders import strategy_folders
+from sim.experiment.runner import (
+    HEADLINE,
+    ScenarioResult,
+    charts_of,
+    check_metric,
+    daily_columns,
+    dataframe,
+    did_you_mean,
+    replication_columns,
+    run_scenario,
+    tabulate,
+)
 from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate, t_quantile
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario, scenario_from_raw
 from sim.scenario.errors import suggest
@@ -46,6 +58,8 @@ class ComparisonResult:
     precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """Replications run until the paired differences were precise enough
     (``--precision``, ``--half-width``): the target and what was reached."""
+    tuning: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """How the strategies were tuned: a tune's summary (tune.json), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -71,6 +85,10 @@ class ComparisonResult:
         return sorted(self.names, key=lambda n: (math.isnan(means[n]), -sign * means[n]))
 
     def result(self, name: str) -> ScenarioResult:
+        """One strategy's results; a clear error naming the strategies otherwise."""
+        if name not in self.names:
+            raise ValueError(f"unknown strategy {name!r}{did_you_mean(name, self.names)}; "
+                             f"strategies: {', '.join(self.names)}")
         return self.results[self.names.index(name)]
 
     @classmethod
@@ -91,6 +109,61 @@ class ComparisonResult:
         a pandas DataFrame when pandas is installed, else a list of dicts."""
         return tabulate(comparison_rows(self))
 
+    def replications(self) -> Any:
+        """Every metric of every strategy's replications, one row each (columns strategy,
+        replication, metric, unit, value): a long pandas DataFrame (pandas is needed)."""
+        return dataframe(self._stacked(replication_columns), "cmp.replications()")
+
+    def daily(self) -> Any:
+        """Every daily series of every strategy's replications (columns strategy,
+        replication, day, measured, series, value): a long pandas DataFrame."""
+        return dataframe(self._stacked(daily_columns), "cmp.daily()")
+
+    def _stacked(self, columns_of: Callable[[ScenarioResult], dict[str, list[Any]]]
+                 ) -> dict[str, list[Any]]:
+        stacked: dict[str, list[Any]] = {"strategy": []}
+        for one in self.results:
+            columns = columns_of(one)
+            stacked["strategy"] += [one.scenario.name] * len(next(iter(columns.values())))
+            for key, values in columns.items():
+                stacked.setdefault(key, []).extend(values)
+        return stacked
+
+    def __repr__(self) -> str:
+        first = self.results[0].scenario
+        names = ", ".join(n + (" (baseline)" if n == self.baseline else "") for n in self.names)
+        best = sorted(self.probability_best().items(), key=lambda kv: -kv[1])
+        ranking = ", ".join(f"{n} {p:.0%}" for n, p in best)
+        return (f"<ComparisonResult {self.name!r}: {names}; {len(self.results[0].runs)} "
+                f"replications, seed {first.run.seed}; probability of the best {self.metric}: "
+                f"{ranking}>")
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from sim.formats import format_difference, format_value
+
+        head = "".join(f"<th>{escape(n)}{' (baseline)' if n == self.baseline else ''}</th>"
+                       for n in self.names)
+        rows = []
+        for key in HEADLINE:
+            metric = METRIC_BY_KEY[key]
+            cells = []
+            for n in self.names:
+                text = format_value(self.result(n).estimates()[key].mean, metric.unit)
+                if n != self.baseline:
+                    text += f"<br><small>{escape(format_difference(self.paired_difference(n, key), metric))}</small>"
+                cells.append(f"<td>{text}</td>")
+            rows.append(f"<tr><td>{escape(metric.text(self.results[0].scenario.run.retention_period_days))}"
+                        f"</td>{''.join(cells)}</tr>")
+        best = ", ".join(f"{escape(n)} {p:.0%}" for n, p in
+                         sorted(self.probability_best().items(), key=lambda kv: -kv[1]))
+        return (f"<div><b>{escape(self.name)}</b>: {len(self.names)} strategies on the same "
+                f"customers, {len(self.results[0].runs)} replications<table><tr><th>metric</th>"
+                f"{head}</tr>{''.join(rows)}</table><small>second line: paired difference to "
+                f"{escape(self.baseline)}; probability of the best {escape(self.metric)}: {best}"
+                "</small></div>")
+
     def paired_difference(self, name: str, metric: str) -> Estimate:
         """Mean and CI of (strategy - baseline) per replication, on the same customers."""
         mine, base = self._values(name, metric), self._values(self.baseline, metric)
@@ -105,7 +178,7 @@ class ComparisonResult:
     def probability_best(self, metric: str | None = None) -> dict[str, float]:
         """Share of bootstrap resamples of replications (paired: whole replications are
         resampled) in which each strategy has the best mean. Seeded from the run seed."""
-        metric = metric or self.metric
+        metric = check_metric(metric or self.metric)
         key = f"best:{metric}"
         if key not in self._cache:
             values = np.array([self._values(n, metric) for n in self.names], dtype=float)
@@ -121,7 +194,8 @@ class ComparisonResult:
         return dict(self._cache[key])
 
     def _values(self, name: str, metric: str) -> list[float]:
-        return [run.metrics[metric] for run in self.result(name).runs]
+        key = check_metric(metric)
+        return [run.metrics[key] for run in self.result(name).runs]
 
 
 def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> Estimate:
@@ -174,41 +248,103 @@ def load_comparison(paths: Sequence[Path], overrides: Iterable[str] = ()
     return [load_scenario(p, overrides) for p in paths], {}
 
 
+COMPARE_KEYS = ("strategies", "name", "baseline", "metric", "tune")
+
+
 def _from_compare_table(path: Path, raw: dict[str, Any], overrides: list[str]
                         ) -> tuple[list[Scenario], dict[str, Any]]:
     table = raw.pop("compare")
+    scenarios = [scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
+                                   default_name=name, overrides=overrides)
+                 for name, one in strategy_raws(path, raw, table).items()]
+    settings = {k: table[k] for k in ("name", "baseline", "metric", "tune") if k in table}
+    settings.setdefault("name", path.stem)
+    return scenarios, settings
+
+
+def strategy_raws(path: Path, raw: dict[str, Any], table: object) -> dict[str, dict[str, Any]]:
+    """Each strategy of a [compare] table as a scenario's raw table: the file's market with
+    the strategy's table merged over its [strategy] (a strategy's own ``tune`` table, which
+    only ``compare --tune`` reads, left out)."""
     issues: list[Issue] = []
     if not isinstance(table, dict):
         raise ScenarioError(path, [Issue("compare", "must be a table", table)])
-    known = ("strategies", "name", "baseline", "metric")
     for key in table:
-        if key not in known:
-            issues.append(Issue(f"compare.{key}", "unknown key", None, suggest(key, known)))
+        if key not in COMPARE_KEYS:
+            issues.append(Issue(f"compare.{key}", "unknown key", None,
+                                suggest(key, COMPARE_KEYS) or f"known: {', '.join(COMPARE_KEYS)}"))
+    for key in ("name", "baseline", "metric"):
+        if key in table and not isinstance(table[key], str):
+            issues.append(Issue(f"compare.{key}", "must be a string", table[key]))
     strategies = table.get("strategies")
     if isinstance(strategies, list):
+        for i, preset_name in enumerate(strategies):
+            if not isinstance(preset_name, str):
+                issues.append(Issue(f"compare.strategies[{i}]", "must be a preset's name",
+                                    preset_name))
         strategies = {str(n): {"preset": n} for n in strategies}
+    elif isinstance(strategies, dict):
+        for key, value in strategies.items():
+            if not isinstance(value, dict):
+                issues.append(Issue(f"compare.strategies.{key}", "must be a table of strategy "
+                                    "knobs, e.g. [compare.strategies.cheap] preset = "
+                                    '"tiered"', value))
     if not isinstance(strategies, dict) or len(strategies) < 2:
         issues.append(Issue("compare.strategies", "must name at least two strategies (a list "
                             "of presets or [compare.strategies.NAME] tables)", strategies))
     if issues:
         raise ScenarioError(path, issues)
     assert isinstance(strategies, dict)
-    scenarios = []
+    raws = {}
     for name, strategy in strategies.items():
         one = dict(raw)
+        if isinstance(strategy, dict):
+            strategy = {k: v for k, v in strategy.items() if k != "tune"}
         one["strategy"] = deep_merge(raw.get("strategy", {}), strategy) \
-            if isinstance(strategy, dict) else strategy
-        one["run"] = {**raw.get("run", {}), "name": name}
-        scenarios.append(scenario_from_raw(one, source=f"{path} [compare.strategies.{name}]",
-                                           default_name=name, overrides=overrides))
-    settings = {k: table[k] for k in ("name", "baseline", "metric") if k in table}
-    settings.setdefault("name", path.stem)
-    return scenarios, settings
+            if isinstance(raw.get("strategy", {}), dict) else strategy
+        run = raw.get("run", {})
+        one["run"] = {**(run if isinstance(run, dict) else {}), "name": name}
+        raws[str(name)] = one
+    return raws
 
 
 def comparison_name(scenarios: Sequence[Scenario]) -> str:
     """The default name of a comparison (and its results folder): the strategies' names."""
     return "-".join(s.name for s in scenarios)
+
+
+def check_comparison(scenarios: Sequence[Scenario], *, baseline: str | None = None,
+                     metric: str = "profit", allow_different_markets: bool = False) -> str:
+    """Refuse a comparison that cannot be made (too few strategies, names that clash as
+    names or as folders, an unknown metric or baseline, different markets) before
+    anything runs; returns the baseline."""
+    names = [s.name for s in scenarios]
+    problems = []
+    if len(scenarios) < 2:
+        problems.append(Issue("", "needs at least two strategies to compare"))
+    if len(set(names)) != len(names):
+        problems.append(Issue("run.name", "strategies to compare need distinct names", names))
+    else:
+        try:
+            strategy_folders(names)
+        except ScenarioError as error:
+            problems.extend(error.issues)
+    if metric not in METRIC_BY_KEY:
+        known = f"known: {', '.join(METRIC_BY_KEY)}"
+        close = suggest(metric, METRIC_BY_KEY) if isinstance(metric, str) else None
+        problems.append(Issue("--metric", "unknown metric", metric,
+                              f"{close} {known}" if close else known))
+    baseline = baseline or (names[0] if names else "")
+    if baseline not in names:
+        problems.append(Issue("--baseline", f"must be one of {', '.join(names)}", baseline,
+                              suggest(baseline, names)))
+    if not allow_different_markets and scenarios:
+        problems.extend(Issue("", f"{d}: strategies must meet the same customers "
+                                  "(use --allow-different-markets to compare anyway)")
+                        for d in check_same_market(scenarios))
+    if problems:
+        raise ScenarioError("compare", problems)
+    return baseline
 
 
 def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
@@ -242,30 +378,6 @@ def resolve_warmups(scenarios: Sequence[Scenario], jobs: int | None) -> list[Sce
 
     return resolve_auto(scenarios, jobs=jobs)[0]
 
-
-def check_comparison(scenarios: Sequence[Scenario], *, baseline: str | None, metric: str,
-                     allow_different_markets: bool = False) -> str:
-    """Raise a ScenarioError listing every reason the scenarios cannot be compared on
-    ``metric``; returns the baseline's name (default: the first strategy)."""
-    names = [s.name for s in scenarios]
-    problems = []
-    if len(scenarios) < 2:
-        problems.append(Issue("", "needs at least two strategies to compare"))
-    if len(set(names)) != len(names):
-        problems.append(Issue("run.name", "strategies to compare need distinct names", names))
-    if metric not in METRIC_BY_KEY:
-        problems.append(Issue("--metric", "unknown metric", metric, suggest(metric, METRIC_BY_KEY)))
-    baseline = baseline or (names[0] if names else "")
-    if baseline not in names:
-        problems.append(Issue("--baseline", f"must be one of {', '.join(names)}", baseline,
-                              suggest(baseline, names)))
-    if not allow_different_markets:
-        problems.extend(Issue("", f"{d}: strategies must meet the same customers "
-                                  "(use --allow-different-markets to compare anyway)")
-                        for d in check_same_market(scenarios))
-    if problems:
-        raise ScenarioError("compare", problems)
-    return baseline
 
 
 def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:

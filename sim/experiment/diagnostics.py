@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.runner import ScenarioResult
+from sim.formats import in_sentence
 from sim.metrics import METRIC_BY_KEY, estimate
 
 RARELY_BINDS = 0.01
@@ -141,6 +142,6 @@ def too_close_to_call(result: ComparisonResult) -> Caution | None:
     period = result.results[0].scenario
     return Caution("", "too close to call", (
         f"{labels[first]} and {labels[second]} cannot be told apart on "
-        f"{metric.text_for(period).lower()}: the paired 95% interval of their difference "
+        f"{in_sentence(metric.text_for(period))}: the paired 95% interval of their difference "
         f"includes zero after {n} replications; {needed} would be needed to resolve a "
         "difference of this size."))

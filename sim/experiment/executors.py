@@ -8,13 +8,18 @@ its scenario and replication index.
 
 from __future__ import annotations
 
+import itertools
+import socket
+import struct
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
+from sim.scenario.errors import SimrunError
 from sim.scenario.model import Scenario
 
 Task = tuple[int, str, int]
@@ -37,46 +42,116 @@ def execute(task: Task, scenario: Scenario) -> Outcome:
     return Outcome(task, result.metrics)
 
 
-def run_local(work: Sequence[tuple[Task, Scenario]], jobs: int) -> Iterator[Outcome]:
-    """Runs over local worker processes (:mod:`sim.experiment.pool`)."""
-    return run_parallel(execute, work, jobs)
+def run_local(work: Iterable[tuple[Task, Scenario]], jobs: int,
+              function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
+    """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
+    scenario)`` runs one (by default :func:`execute`)."""
+    return run_parallel(function, work, jobs)
 
 
-def run_dask(work: Sequence[tuple[Task, Scenario]], address: str) -> Iterator[Outcome]:
+DASK_IN_FLIGHT = 1000
+"""Runs submitted to a Dask cluster ahead of the results: the client and the scheduler
+hold at most this many, whatever the size of the sweep."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long to wait for a Dask scheduler to answer."""
+HANDSHAKE_MAX_BYTES = 1_000_000
+"""A Dask scheduler's first message is a few hundred bytes; a server that announces more
+is not one (and is not given the chance to make this process allocate it)."""
+
+
+class DaskUnavailable(SimrunError):
+    """The Dask cluster cannot be used: a bad address, nothing there, or not Dask."""
+
+
+def run_dask(work: Iterable[tuple[Task, Scenario]], address: str,
+             function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
     """Runs on a Dask cluster: ``tcp://HOST:8786``, or ``local`` for a LocalCluster.
 
     Dask reschedules the runs of a worker that dies; the store's primary key makes a
-    run delivered twice count once. Workers need simrun installed (same version).
+    run delivered twice count once. Workers need simrun installed (same version). A
+    scheduler that does not answer within seconds, or a server that is not Dask, is a
+    :class:`DaskUnavailable` error before any run is submitted.
     """
-    from dask.distributed import Client, LocalCluster, as_completed
-
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise DaskUnavailable("--dask needs dask.distributed: pip install 'simrun[dask]'") from None
+    if address != "local":
+        probe_scheduler(address)
     cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) \
         if address == "local" else None
-    client = Client(cluster if cluster is not None else address)
+    try:
+        client = Client(cluster if cluster is not None else address,
+                        timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise DaskUnavailable(f"--dask {address}: no Dask scheduler answered ({exc})") from None
     # Keys unique to this call: a shared cluster may hold another sweep's runs with the
     # same (point, strategy, replication), and Dask would hand back their results.
     token = uuid.uuid4().hex[:12]
     try:
         tasks: dict[str, Task] = {}
-        futures = []
-        for task, scenario in work:
-            key = f"simrun-{token}-{task[0]}-{task[1]}-{task[2]}"
-            tasks[key] = task
-            futures.append(client.submit(execute, task, scenario, key=key, pure=False))
-        # Then as_completed holds the only references, and a future is released once
-        # yielded: a worker dying later does not make Dask recompute runs already stored.
         # Its loop is this client's: by default it takes the caller's current client,
         # and a result lost with a worker is then awaited on the wrong event loop.
-        pending = as_completed(futures, loop=client.loop)
-        futures.clear()
+        pending = as_completed(loop=client.loop)
+        items = iter(work)
+
+        def submit(count: int) -> None:
+            for task, scenario in itertools.islice(items, count):
+                key = f"simrun-{token}-{task[0]}-{task[1]}-{task[2]}"
+                tasks[key] = task
+                pending.add(client.submit(function, task, scenario, key=key, pure=False))
+
+        submit(DASK_IN_FLIGHT)
+        # as_completed holds the only references, and a future is released once yielded:
+        # a worker dying later does not make Dask recompute runs already stored.
         for future in pending:
             try:
                 outcome = future.result()
             except Exception:  # noqa: BLE001 -- the task failed in Dask (workers kept dying)
                 outcome = Outcome(tasks[future.key], None, traceback.format_exc())
+            del tasks[future.key]
             future.release()
+            submit(1)
             yield outcome
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def probe_scheduler(address: str) -> None:
+    """Connect to ``address`` and read the first frame header a Dask scheduler sends;
+    a DaskUnavailable error when the address is malformed, nothing listens, nothing
+    answers within seconds, or what answers is not Dask."""
+    host, port = parse_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as sock:
+            sock.settimeout(CONNECT_TIMEOUT_S)
+            header = b""
+            while len(header) < 8:
+                chunk = sock.recv(8 - len(header))
+                if not chunk:
+                    raise DaskUnavailable(f"--dask {address}: the server closed the connection; "
+                                          "it is not a Dask scheduler")
+                header += chunk
+    except TimeoutError:
+        raise DaskUnavailable(f"--dask {address}: no answer within {CONNECT_TIMEOUT_S:g} s; is "
+                              "it a Dask scheduler?") from None
+    except OSError as exc:
+        raise DaskUnavailable(f"--dask {address}: cannot connect ({exc.strerror or exc})") from None
+    (size,) = struct.unpack("Q", header)
+    if not 0 < size <= HANDSHAKE_MAX_BYTES:
+        raise DaskUnavailable(f"--dask {address}: the server there is not a Dask scheduler")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """(host, port) of ``tcp://HOST:PORT`` or ``HOST:PORT``; DaskUnavailable otherwise."""
+    text = address.removeprefix("tcp://")
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if "://" in text or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DaskUnavailable(f"--dask {address!r}: not a scheduler address; give "
+                              "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or 'local'")
+    return host, int(port)

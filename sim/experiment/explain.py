@@ -36,7 +36,7 @@ from sim.experiment import knob_groups, shapley
 from sim.experiment.compare import check_same_market
 from sim.experiment.pool import run_parallel
 from sim.experiment.runner import charts_of, default_jobs, tabulate
-from sim.formats import format_difference
+from sim.formats import format_difference, in_sentence
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, RunResult, estimate, verdict
 from sim.model.engine import run_replication
 from sim.scenario import Issue, Scenario, ScenarioError
@@ -149,7 +149,7 @@ class Attribution:
         """'Tiered service beats Customer is God by 46,000 on profit (EUR): +30,000 from
         prices and tiers, ...'."""
         metric, total = self.metric_info, self.total
-        label = metric.text_for(self.a).lower()
+        label = in_sentence(metric.text_for(self.a))
         a, b = self.labels
         if self.verb == "is within noise of":
             head = f"{b} is within noise of {a} on {label} ({format_difference(total, metric)})"

@@ -23,8 +23,11 @@ CSV_COLUMNS = ("replication", "group", "differs", "contribution", "difference", 
 
 
 def explain_folder_name(result: Attribution) -> str:
-    """The default results folder: results/<A>-vs-<B>-explained."""
-    return f"{result.a.name}-vs-{result.b.name}-explained"
+    """The default results folder: results/<A>-vs-<B>-explained (a safe folder name
+    whatever the strategies are called)."""
+    from sim.experiment.folders import folder_name
+
+    return folder_name(f"{result.a.name}-vs-{result.b.name}-explained")
 
 
 def explain_dict(result: Attribution) -> dict[str, Any]:

@@ -34,13 +34,31 @@ CREATE TABLE IF NOT EXISTS runs (
 class Store:
     """A sweep's runs on disk (SQLite in WAL mode; one writer: the sweep's main process)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, existing: bool = False) -> None:
         self.path = path
+        if existing:  # to read: no schema, and the WAL folded in as the connection closes
+            self.db = sqlite3.connect(path, isolation_level=None)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open_existing(cls, path: Path) -> Store:
+        """An existing store, to read; a ScenarioError when it is not a sweep's store."""
+        from sim.scenario import Issue, ScenarioError
+
+        if not path.is_file():
+            raise ScenarioError(path, [Issue("", "no such file")])
+        try:
+            store = cls(path, existing=True)
+            store.db.execute("SELECT COUNT(*) FROM runs").fetchone()
+            store.db.execute("SELECT value FROM meta").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ScenarioError(path, [Issue("", f"not a sweep's store ({exc})")]) from None
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -49,11 +67,24 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
         return None if row is None else str(row[0])
 
-    def start(self, fingerprint: str, points: list[dict[str, Any]]) -> None:
-        """Record what this store belongs to (once) and the points' parameters."""
+    def origin(self) -> Any:
+        """Where the sweep came from (its file and command-line settings), or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'origin'").fetchone()
+        try:
+            return None if row is None else json.loads(row[0])
+        except (TypeError, ValueError):
+            return None
+
+    def start(self, fingerprint: str, points: list[dict[str, Any]],
+              origin: dict[str, Any] | None = None) -> None:
+        """Record what this store belongs to (once), where it came from (each time) and
+        the points' parameters."""
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            if origin is not None:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('origin', ?)",
+                                (json.dumps(origin),))
             self.db.executemany("INSERT OR IGNORE INTO points VALUES (?, ?)",
                                 [(i, json.dumps(p)) for i, p in enumerate(points)])
 

@@ -14,14 +14,17 @@ customers (common random numbers).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 
+from sim import limits
 from sim.scenario import Issue, Scenario, ScenarioError, load_scenario
 from sim.scenario.errors import toml_literal
 from sim.scenario.loader import read_toml
@@ -63,7 +66,10 @@ class Condition:
     path: str = knob()
     """A swept parameter's path."""
     value: Scalar = knob()
+    """The value the parameter is compared with: a number, or for parameters that take
+    text or true/false, one of those (compared with == or != only)."""
     op: Op = ">="
+    """How the point's value compares with ``value``: <, <=, >, >=, == or !=."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class Expectation:
     left: str = knob()
     """A strategy (scenario name)."""
     op: Op = ">"
+    """<, <=, >, >=, == or !=."""
     right: str = ""
     """Another strategy, compared on the same metric (paired, same customers)."""
     value: float = math.nan
@@ -102,15 +109,21 @@ class SweepSettings:
     scenarios: tuple[str, ...] = knob()
     """Scenario files (relative to the sweep file); several = strategies compared."""
     name: str = ""
-    """Results go to results/<name>/ (default: the sweep file's stem)."""
+    """Results go to results/<name>/ (default: the sweep file's stem; a name that is not
+    a safe folder name is mapped to one)."""
     design: Design = "grid"
+    """grid (every combination of the parameters' values or steps), random (values drawn
+    uniformly), lhs (Latin hypercube), sobol or morris (sensitivity designs, need SALib)."""
     samples: int = knob(16, ge=1)
     """Points for random and lhs; base samples N for sobol (N(D+2) points) and morris
     (trajectories, N(D+1) points)."""
     replications: int = knob(5, ge=1)
+    """Replications per point and strategy (simrun sweep -n overrides it)."""
     seed: int = knob(1, ge=0)
+    """Root seed of the design and of every point's run.seed."""
     set: tuple[str, ...] = ()
-    """Fixed overrides for every point, e.g. "run.days=365"."""
+    """Fixed overrides for every point, e.g. "run.days=365" (simrun sweep --set adds to
+    them); run.seed, run.replications and run.name are the sweep's own."""
 
 
 @dataclass(frozen=True)
@@ -129,14 +142,38 @@ class Sweep:
     def name(self) -> str:
         return self.settings.name or self.source.stem
 
+    @property
+    def task_count(self) -> int:
+        """How many runs the sweep has: points x strategies x replications."""
+        return len(self.points) * len(self.strategies) * self.settings.replications
+
+    def iter_tasks(self) -> Iterator[tuple[int, str, int]]:
+        """Every run: (point, strategy, replication), in a fixed order, one at a time."""
+        for p in range(len(self.points)):
+            for s in self.strategies:
+                for r in range(self.settings.replications):
+                    yield p, s, r
+
     def tasks(self) -> list[tuple[int, str, int]]:
         """Every run: (point, strategy, replication), in a fixed order."""
-        return [(p, s, r) for p in range(len(self.points)) for s in self.strategies
-                for r in range(self.settings.replications)]
+        return list(self.iter_tasks())
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Parse and validate a sweep file and build every point's scenarios."""
+SET_BY_THE_SWEEP = {
+    "run.seed": "is set per point by the sweep, from sweep.seed",
+    "run.replications": "is set by the sweep: use sweep.replications (or simrun sweep -n N)",
+    "run.name": "names the strategy at every point: set it in the scenario file",
+}
+"""Scenario fields a sweep sets itself: sweeping or fixing them is refused, never ignored."""
+
+
+def load_sweep(path: str | Path, *, replications: int | None = None,
+               overrides: Sequence[str] = ()) -> Sweep:
+    """Parse and validate a sweep file and build every point's scenarios.
+
+    ``replications`` and ``overrides`` (``PATH=VALUE``, added to ``sweep.set``) come
+    from the command line: ``simrun sweep -n 1 --set run.days=60`` for a quick smoke run.
+    """
     path = Path(path)
     raw = read_toml(path)
     issues: list[Issue] = []
@@ -152,6 +189,23 @@ def load_sweep(path: str | Path) -> Sweep:
     expectations = _list(Expectation, raw.get("expect", []), "expect", issues, required=False)
     if issues or settings is None:
         raise ScenarioError(path, issues)
+    if replications is not None or overrides:
+        settings = dataclasses.replace(
+            settings, set=(*settings.set, *overrides),
+            replications=settings.replications if replications is None else replications)
+    issues += _set_by_the_sweep(settings, parameters)
+    if not settings.scenarios:
+        issues.append(Issue("sweep.scenarios", "must name at least one scenario file", []))
+    if not parameters and settings.design != "grid":
+        issues.append(Issue("parameters", f"design {settings.design!r} needs at least one "
+                            "[[parameters]] table with a range"))
+    seen: dict[str, int] = {}
+    for i, p in enumerate(parameters):
+        if p.path in seen:
+            issues.append(Issue(f"parameters[{i}].path", f"is swept twice (also parameters"
+                                f"[{seen[p.path]}]): give each path one [[parameters]] table",
+                                p.path))
+        seen.setdefault(p.path, i)
     for i, p in enumerate(parameters):
         has_range = not (math.isnan(p.low) or math.isnan(p.high))
         if not p.values and not has_range:
@@ -161,6 +215,9 @@ def load_sweep(path: str | Path) -> Sweep:
         if settings.design != "grid" and not has_range and settings.design != "random":
             issues.append(Issue(f"parameters[{i}]", f"design {settings.design!r} needs a range "
                                 "(low and high)"))
+    if issues:
+        raise ScenarioError(path, issues)
+    issues += _size_issues(settings, parameters)
     if issues:
         raise ScenarioError(path, issues)
     if settings.design in ("sobol", "morris"):
@@ -198,6 +255,12 @@ def load_sweep(path: str | Path) -> Sweep:
                                     f"{', '.join(names)}", s))
     for i, e in enumerate(expectations):
         issues.extend(_check_expectation(e, i, names, parameters))
+    runs = len(points) * len(names) * settings.replications
+    issue = limits.too_many("sweep", runs, limits.MAX_SWEEP_RUNS, limits.CEILING_SWEEP_RUNS,
+                            f"points ({len(points)}) x strategies ({len(names)}) x "
+                            f"replications ({settings.replications}) must be")
+    if issue:
+        issues.append(issue)
     if issues:
         raise ScenarioError(path, issues)
     scenarios: dict[tuple[int, str], Scenario] = {}
@@ -213,8 +276,50 @@ def load_sweep(path: str | Path) -> Sweep:
             except ScenarioError as error:
                 raise ScenarioError(path, [Issue(f"point {index} {_show(point)}, strategy "
                                                  f"{name}", str(i)) for i in error.issues]) from None
+    work = sum(limits.expected_visits(one)[0] for one in scenarios.values())
+    if limits.over(work * settings.replications, limits.MAX_VISITS, limits.CEILING_VISITS):
+        raise ScenarioError(path, [Issue("sweep", "expected work too large: up to "
+                                         f"{work * settings.replications:.2g} visits in all "
+                                         "(the sum over points and strategies of days x new "
+                                         "customers per day x reputation factor x visits per "
+                                         "customer, times replications); the limit is "
+                                         f"{limits.MAX_VISITS:.0e} ({limits.FORCE_HINT}, up to "
+                                         f"{limits.CEILING_VISITS:.0e})")])
     return Sweep(path, settings, tuple(parameters), tuple(expectations), tuple(points),
                  tuple(names), scenarios)
+
+
+def _set_by_the_sweep(settings: SweepSettings, parameters: list[Parameter]) -> list[Issue]:
+    """Fields the sweep sets itself, swept or fixed in sweep.set: refused."""
+    issues = [Issue(f"parameters[{i}].path", SET_BY_THE_SWEEP[p.path], p.path)
+              for i, p in enumerate(parameters) if p.path in SET_BY_THE_SWEEP]
+    for i, override in enumerate(settings.set):
+        target = override.partition("=")[0].strip()
+        if target in SET_BY_THE_SWEEP:
+            issues.append(Issue(f"sweep.set[{i}]", SET_BY_THE_SWEEP[target], override))
+    return issues
+
+
+def point_count(settings: SweepSettings, parameters: Sequence[Parameter]) -> int:
+    """How many points the design has, computed without making them."""
+    if settings.design == "grid":
+        return math.prod(len(p.values) if p.values else p.steps for p in parameters)
+    if settings.design == "sobol":
+        return settings.samples * (len(parameters) + 2)
+    if settings.design == "morris":
+        return settings.samples * (len(parameters) + 1)
+    return settings.samples
+
+
+def _size_issues(settings: SweepSettings, parameters: list[Parameter]) -> list[Issue]:
+    points = point_count(settings, parameters)
+    what = {"grid": "the grid's points (the product of the parameters' values or steps)",
+            "sobol": "samples x (parameters + 2), the points of a sobol design,",
+            "morris": "samples x (parameters + 1), the points of a morris design,"}
+    issue = limits.too_many("sweep.samples" if settings.design != "grid" else "parameters",
+                            points, limits.MAX_SWEEP_POINTS, limits.CEILING_SWEEP_POINTS,
+                            f"{what.get(settings.design, 'the points')} must be")
+    return [issue] if issue else []
 
 
 def _show(point: dict[str, Any]) -> str:
@@ -248,12 +353,35 @@ def _check_expectation(e: Expectation, i: int, names: list[str],
                                 name, suggest(name, names)))
     if bool(e.right) == (not math.isnan(e.value)):
         issues.append(Issue(at, "needs exactly one of right (a strategy) or value (a number)"))
-    swept = [p.path for p in parameters]
+    swept = {p.path: p for p in parameters}
     for j, c in enumerate(e.where):
         if c.path not in swept:
             issues.append(Issue(f"{at}.where[{j}].path", "is not a swept parameter", c.path,
-                                suggest(c.path, swept)))
+                                suggest(c.path, list(swept))))
+            continue
+        problem = _comparable(c, swept[c.path])
+        if problem:
+            issues.append(Issue(f"{at}.where[{j}].value", problem, c.value))
     return issues
+
+
+def _comparable(c: Condition, p: Parameter) -> str | None:
+    """Why ``c`` cannot be judged on the values ``p`` takes, or None."""
+    has_range = not (math.isnan(p.low) or math.isnan(p.high))
+    kinds = {_kind(v) for v in p.values} | ({"number"} if has_range else set())
+    mine = _kind(c.value)
+    if mine not in kinds:
+        takes = " or ".join(sorted(kinds))
+        return f"must be a {takes}, like the values of {p.path}"
+    if mine != "number" and c.op not in ("==", "!="):
+        return f"can only be compared with == or != ({c.op!r} orders numbers)"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return "number" if isinstance(value, int | float) else "string"
 
 
 def point_seed(sweep_seed: int, point: int) -> int:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sim.atomic import write_atomic
+from sim.atomic import write_atomic_many
 from sim.experiment.output import rows_csv
 from sim.experiment.sweep import Sweep
 from sim.metrics import METRICS, estimate
@@ -49,16 +49,17 @@ def summary_rows(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str,
 
 def write_exports(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str, float]]],
                   folder: Path) -> list[Path]:
+    """sweep.csv and summary.csv (and their Parquet twins), written all or none."""
     tidy, summary = tidy_rows(sweep, values), summary_rows(sweep, values)
-    paths = [write_atomic(folder / f"{name}.csv", rows_csv(rows))
-             for name, rows in (("sweep", tidy), ("summary", summary))]
+    files: dict[Path, str | bytes] = {folder / f"{name}.csv": rows_csv(rows)
+                                      for name, rows in (("sweep", tidy), ("summary", summary))}
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        return paths
+        return write_atomic_many(files)
     for name, rows in (("sweep", tidy), ("summary", summary)):
         buffer = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(rows), buffer)
-        paths.append(write_atomic(folder / f"{name}.parquet", buffer.getvalue().to_pybytes()))
-    return paths
+        files[folder / f"{name}.parquet"] = buffer.getvalue().to_pybytes()
+    return write_atomic_many(files)

@@ -24,6 +24,7 @@ import simpy
 from sim.metrics import RunResult
 from sim.model.customer import Customer
 from sim.model.decisions import refund_claim, returns, satisfaction
+from sim.model.desk import Desk, Turn
 from sim.model.events import (
     ABANDONED,
     BALKED,
@@ -35,6 +36,7 @@ from sim.model.events import (
 from sim.model.rng import (
     NEW,
     REFERRED,
+    TO_UNIT,
     V_CLAIM,
     V_CLAIM_SCREEN,
     V_DELIGHT,
@@ -51,10 +53,12 @@ from sim.model.rng import (
     V_SCREEN_UNREASONABLE,
     V_SERVICE,
     Streams,
+    Words,
     poisson_from_uniform,
+    uniforms,
 )
 from sim.model.tally import Tally, Visit
-from sim.scenario.model import Scenario, Tier
+from sim.scenario.model import Scenario, Segment, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
 Key = tuple[int, ...]
@@ -83,6 +87,21 @@ def run_replication(scenario: Scenario, replication: int,
     return Replication(scenario, replication, observer).run()
 
 
+class SegmentRules:
+    """A segment's samplers and constants as the per-visit code reads them, resolved
+    once per replication rather than through the scenario on every visit."""
+
+    __slots__ = ("patience_h", "service_h", "service_mean_h", "visit_interval_h",
+                 "waitlist_patience_days")
+
+    def __init__(self, segment: Segment) -> None:
+        self.service_h = segment.service_time.sampler()
+        self.patience_h = segment.patience.sampler()
+        self.visit_interval_h = segment.visit_interval.sampler()
+        self.service_mean_h = segment.service_time.mean
+        self.waitlist_patience_days = segment.waitlist_patience_days
+
+
 class Replication:
     """The state of one simulated business over the horizon."""
 
@@ -92,7 +111,6 @@ class Replication:
         self.observer = observer
         self.streams = Streams(s.run.seed, replication)
         self.env = simpy.Environment()
-        self.server = simpy.PriorityResource(self.env, capacity=s.servers)
         self.horizon_h = s.run.days * 24.0
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
@@ -107,9 +125,19 @@ class Replication:
         self.cumulative_shares = tuple(shares)
         strategy = s.strategy
         self.tiers = strategy.tiers
-        self.queued = [0] * (max(t.priority for t in self.tiers) + 1)
-        """Visits waiting, by tier priority (what an arriving customer sees ahead)."""
-        b, biz = s.behaviour, s.business
+        self.tier_indices = tuple(range(len(self.tiers)))
+        self.desk = Desk(self.env, s.servers, max(t.priority for t in self.tiers) + 1)
+        b, biz, m = s.behaviour, s.business, s.market
+        # what the per-visit code reads, resolved once
+        self.behaviour, self.business, self.market = b, biz, m
+        self.segment_rules = tuple(SegmentRules(g) for g in s.segments)
+        self.referral_delay_h = m.referral_delay.sampler()
+        self.acquisition_cost = m.acquisition_cost
+        self.scarcity_pricing = strategy.scarcity_pricing
+        self.exclusivity_boost = strategy.exclusivity_boost
+        self.screening_accuracy = strategy.screening_accuracy
+        self.balk_counts_own_service = b.balk_counts_own_service
+        self.max_waiting = biz.max_waiting
         context = PolicyContext(
             segment_names=tuple(g.name for g in s.segments), tiers=self.tiers,
             fix=Remedy(biz.fix_cost, b.fix_weight, repairs=True),
@@ -125,21 +153,21 @@ class Replication:
         self.level = 1.0
         """The adaptive service-level multiplier (the partner's dial)."""
         self.reputation = s.market.norm_reputation
-        self.reputation_alpha = 1.0 / s.market.reputation_memory_visits
+        alpha = 1.0 / m.reputation_memory_visits
+        self.promoter_weight, self.passive_weight, self.detractor_weight = (
+            min(1.0, alpha * voice) for voice in (1.0, b.passive_voice, b.detractor_voice))
+        """How far one visit's score moves reputation, by the voice of who gave it."""
         self.scarcity_signal = 0.0
         self.scarce_today = False
         self.bookings: dict[int, int] = {}
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
-        self.measured_requests: set[simpy.Event] = set()
-        """Queue requests of measured visits (the conservation check counts them)."""
         self.alive: set[Customer] = set()
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
         """Customers who have bought and not left."""
         self.customers_alive_by_segment = [0] * len(s.segments)
-        m = s.market
         self.return_base = (b.return_intercept + m.lock_in * (1 - m.alternatives) ** 2
                             - b.alternatives_weight * m.alternatives)
         """The part of the return logit that is the same for every customer of the market."""
@@ -156,9 +184,9 @@ class Replication:
         env.run(until=self.horizon_h)
         self.close_day(s.run.days - 1)
         self.track_in_system(0)
-        in_system = self.waitlist_measured + sum(
-            1 for req in (*self.server.queue, *self.server.users) if req in self.measured_requests)
+        in_system = self.waitlist_measured + self.desk.measured_in_system()
         for customer in self.alive:
+            t.visits_simulated += customer.visits
             self.leaves_the_books(customer)
             if customer.in_cohort:
                 t.censored(customer.first_purchase_h, self.horizon_h)
@@ -185,18 +213,19 @@ class Replication:
     def image(self) -> float:
         """Perceived-value factor from reputation (1 at the market norm) and visible
         scarcity."""
-        m = self.s.market
+        m = self.market
         reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10
-        scarcity = 1 + self.s.strategy.exclusivity_boost * self.scarcity_signal
+        scarcity = 1 + self.exclusivity_boost * self.scarcity_signal
         return max(0.1, reputation) * scarcity
 
     def expected_wait_h(self, priority: int) -> float:
         """Wait a customer expects at ``priority`` from what it sees ahead of it."""
-        ahead = sum(self.queued[priority:])
-        free = self.server.capacity - self.server.count
+        desk = self.desk
+        ahead = desk.ahead[priority]
+        free = desk.capacity - desk.busy
         if ahead < free:
             return 0.0
-        return (ahead - free + 1) / self.server.capacity * self.queue_service_h * self.level
+        return (ahead - free + 1) / desk.capacity * self.queue_service_h * self.level
 
     def track_in_system(self, change: int) -> None:
         now = self.env.now
@@ -215,10 +244,11 @@ class Replication:
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
         """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
-        m = self.s.market
+        m, env = self.market, self.env
         open_per_day = self.close_h - self.open_h
-        top = 1 + m.reputation_sensitivity * (10 - m.norm_reputation) / 10
-        rate_per_open_h = m.new_customers_per_day / open_per_day * max(top, 1.0)
+        sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
+        top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
+        rate_per_open_h = m.new_customers_per_day / open_per_day * top
         if rate_per_open_h <= 0:
             return
         rng = self.streams.arrivals()
@@ -231,10 +261,9 @@ class Replication:
                 t = 24.0 * day + self.open_h + (open_time - day * open_per_day)
                 if t >= self.horizon_h:
                     return
-                yield self.env.timeout(t - self.env.now)
-                factor = 1 + m.reputation_sensitivity * (self.reputation - m.norm_reputation) / 10
-                if u_accept * max(top, 1.0) < factor:
-                    self.env.process(self.life((NEW, index), referred=False))
+                yield env.timeout(t - env.now)
+                if u_accept * top < 1 + sensitivity * (self.reputation - norm) / 10:
+                    env.process(self.life((NEW, index), referred=False))
                 index += 1
 
     def days(self) -> Process:
@@ -267,33 +296,34 @@ class Replication:
 
     def life(self, key: Key, referred: bool) -> Process:
         """A customer's life: visits until it churns."""
-        env, t = self.env, self.tally
+        env, t, observer = self.env, self.tally, self.observer
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
         c = Customer(key, stream.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
         self.alive.add(c)
-        t.prospect(c.segment, referred, self.s.market.acquisition_cost, measured)
-        if self.observer is not None:
-            self.observer.acquired(key, now, c)
+        t.prospect(c.segment, referred, self.acquisition_cost, measured)
+        if observer is not None:
+            observer.acquired(key, now, c)
+        interval_h = self.segment_rules[c.segment].visit_interval_h
         while True:
-            draws = stream.visit(c.visits)
-            if self.observer is not None:
-                self.observer.visit(key, c.visits, draws)
+            words = stream.visit(c.visits)
+            if observer is not None:
+                observer.visit(key, c.visits, uniforms(words))
             c.visits += 1
-            t.visits_simulated += 1
             v = Visit(env.now)
-            satisfaction = yield from self.visit(c, draws, v)
+            satisfaction = yield from self.visit(c, words, v)
             comes_back = satisfaction != LEFT and returns(
-                self.s.behaviour, self.return_base, satisfaction, c.loyalty, draws[V_RETURN])
-            if self.observer is not None:
-                self.observer.visited(visit_event(c, v, env.now, comes_back))
+                self.behaviour, self.return_base, satisfaction, c.loyalty,
+                (words[V_RETURN] + 0.5) * TO_UNIT)
+            if observer is not None:
+                observer.visited(visit_event(c, v, env.now, comes_back))
             if not comes_back:
                 self.churn(c)
                 return
             t.returning(c.served_measured)
-            interval = c.segment_spec.visit_interval.sample(draws[V_INTERVAL])
+            interval = interval_h((words[V_INTERVAL] + 0.5) * TO_UNIT)
             at = self.in_opening_hours(env.now + interval)
             if at >= self.horizon_h:
                 return
@@ -303,6 +333,7 @@ class Replication:
         """The customer leaves for good: a churned customer if it had bought, else a
         lost prospect."""
         self.alive.discard(c)
+        self.tally.visits_simulated += c.visits
         if c.served_once:
             self.customers_alive -= 1
             self.customers_alive_by_segment[c.segment] -= 1
@@ -323,71 +354,84 @@ class Replication:
         yield from self.life(key, referred=True)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, draws: list[float], v: Visit) -> Generator[simpy.Event, Any, float]:
+    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event, Any, float]:
         """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
-        that drives the return decision.
+        that drives the return decision. Time passes only where it yields: on the
+        waitlist, in the line, in the chair.
 
         Unserved visits (priced out, turned away, balked) return the customer's last
         satisfaction, or LEFT if it was never served: a prospect who never bought
         does not come back. An abandoned visit returns 0.
         """
-        t = self.tally
-        measured = self.env.now >= self.warmup_h
+        env, t = self.env, self.tally
+        measured = env.now >= self.warmup_h
         c.served_measured = False
         fallback = c.last_satisfaction if c.served_once else LEFT
         t.arrival(measured)
         image = self.image()
-        markup = 1 + self.s.strategy.scarcity_pricing * self.scarcity_signal
+        markup = 1 + self.scarcity_pricing * self.scarcity_signal
         surplus = self.offer(c, image, markup)
         if not surplus:
             v.outcome = PRICED_OUT
             t.priced_out(c.segment, measured)
             return fallback
-        if not (yield from self.admit(c, v, measured)):
+        waitlist_h = self.admit(c, v, measured)
+        if waitlist_h is None:
             return fallback
+        if waitlist_h:
+            self.waitlist_measured += measured
+            yield env.timeout(waitlist_h)
+            self.waitlist_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
+        turn = self.queue(c, words, v, measured)
+        if turn is not None:
+            served = yield turn
+            v.wait_h = env.now - turn.since_h
+            if not served:
+                self.abandon(c, v, measured)
+                return 0.0
         tier = self.tiers[v.tier]
-        request = yield from self.queue(c, draws, v, measured)
-        if request is None:
-            return 0.0
-        level = yield from self.serve(c, tier, request, draws, v)
-        sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, draws, v,
+        level = self.serve(c, tier, words, v)
+        yield env.timeout(v.service_h)
+        self.release(measured)
+        sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, words, v,
                                        measured)
-        self.talk(c, sat, draws)
+        self.talk(c, sat, words)
         return loyalty_sat
 
     def offer(self, c: Customer, image: float, markup: float) -> dict[int, float]:
         """Offer: the surplus of each offered tier worth its price (empty: priced out).
         ``markup`` is the scarce firm's price rise with visible scarcity."""
         offered = self.assignment.assign(c.segment, c.spend)
-        candidates = range(len(self.tiers)) if offered is None else (offered,)
+        candidates = self.tier_indices if offered is None else (offered,)
+        tiers, wtp = self.tiers, c.wtp
         surplus: dict[int, float] = {}
         for j in candidates:
-            tier = self.tiers[j]
-            gain = c.wtp * tier.value * image - tier.price * markup
+            tier = tiers[j]
+            gain = wtp * tier.value * image - tier.price * markup
             if gain >= 0:
                 surplus[j] = gain
         return surplus
 
-    def admit(self, c: Customer, v: Visit, measured: bool) -> Generator[simpy.Event, Any, bool]:
-        """Admit: today, a later day (the visit waits on the waitlist) or not at all."""
-        env = self.env
-        today = int(env.now // 24.0)
-        day = self.admission.admit(today, c.segment_spec.waitlist_patience_days, self)
+    def admit(self, c: Customer, v: Visit, measured: bool) -> float | None:
+        """Admit: today (0), a later day (the hours until the visit comes back at the
+        same time of day: it waits on the waitlist) or not at all (None)."""
+        now = self.env.now
+        today = int(now // 24.0)
+        day = self.admission.admit(today, self.segment_rules[c.segment].waitlist_patience_days,
+                                   self)
         if day is None:
             v.outcome = TURNED_AWAY
             self.scarce_today = True
             self.tally.turned_away(c.segment, measured)
-            return False
+            return None
         if day > today:
             v.waitlisted = True
             self.scarce_today = True
             self.tally.waitlisted(measured)
-            self.waitlist_measured += measured
-            yield env.timeout(24.0 * day + (env.now - 24.0 * today) - env.now)
-            self.waitlist_measured -= measured
-        return True
+            return 24.0 * day + (now - 24.0 * today) - now
+        return 0.0
 
     def join_or_balk(self, c: Customer, surplus: dict[int, float], v: Visit,
                      measured: bool) -> bool:
@@ -395,18 +439,19 @@ class Replication:
         sees (its wait, and its own service if ``balk_counts_own_service``: Naor's
         observable queue); balk when even that is negative. A full waiting room turns
         the visit away at the door."""
-        own_service = self.s.behaviour.balk_counts_own_service
+        tiers = self.tiers
+        own_service_h = self.segment_rules[c.segment].service_mean_h
         best, best_net = -1, -math.inf
         for j, gain in surplus.items():
-            tier = self.tiers[j]
+            tier = tiers[j]
             time_h = self.expected_wait_h(tier.priority)
-            if own_service:
-                time_h += c.segment_spec.service_time.mean * tier.service_level * self.level
+            if self.balk_counts_own_service:
+                time_h += own_service_h * tier.service_level * self.level
             net = gain - c.value_of_time_per_h * time_h
             if net > best_net:
                 best, best_net = j, net
         v.tier = best
-        ahead = sum(self.queued[self.tiers[best].priority:])
+        ahead = self.desk.ahead[tiers[best].priority]
         if best_net < 0:
             v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
@@ -421,76 +466,68 @@ class Replication:
 
     def waiting_room_full(self) -> bool:
         """No server free and ``business.max_waiting`` visits already waiting."""
-        limit = self.s.business.max_waiting
-        return (0 <= limit <= sum(self.queued)
-                and self.server.count >= self.server.capacity)
+        desk = self.desk
+        return 0 <= self.max_waiting <= desk.ahead[0] and desk.busy >= desk.capacity
 
-    def queue(self, c: Customer, draws: list[float], v: Visit, measured: bool
-              ) -> Generator[simpy.Event, Any, simpy.Event | None]:
-        """Queue at the tier's priority until a server is free (the granted request) or
-        patience runs out (None: abandoned, satisfaction 0); the wait goes in ``v``."""
-        env = self.env
-        tier = self.tiers[v.tier]
-        request = self.server.request(priority=-tier.priority)
-        if measured:
-            self.measured_requests.add(request)
-        self.queued[tier.priority] += 1
+    def queue(self, c: Customer, words: Words, v: Visit, measured: bool) -> Turn | None:
+        """Queue at the tier's priority: a server now (None), or the visit's turn in the
+        line, which gives up when the visit's patience runs out."""
         self.track_in_system(+1)
-        queued_at = env.now
-        patience_h = c.segment_spec.patience.sample(draws[V_PATIENCE])
-        if not request.triggered:
-            yield request | env.timeout(patience_h)
-        self.queued[tier.priority] -= 1
-        v.wait_h = env.now - queued_at
-        if request.triggered:
-            return request
+        patience_h = self.segment_rules[c.segment].patience_h((words[V_PATIENCE] + 0.5) * TO_UNIT)
+        return self.desk.request(self.tiers[v.tier].priority, measured, patience_h)
+
+    def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
+        """Patience ran out in the line: no sale, and the visit's word of mouth at 0."""
         v.outcome = ABANDONED
-        request.cancel()
-        self.measured_requests.discard(request)
         self.track_in_system(-1)
         self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
-        return None
 
-    def serve(self, c: Customer, tier: Tier, request: simpy.Event, draws: list[float],
-              v: Visit) -> Generator[simpy.Event, Any, float]:
-        """Serve: the special requests the tier honours, the service itself, then the
-        server is free again. Returns the service level given."""
-        env, biz = self.env, self.s.business
+    def serve(self, c: Customer, tier: Tier, words: Words, v: Visit) -> float:
+        """Serve: the special requests the tier honours and the service time (in ``v``).
+        Returns the service level given."""
+        biz = self.business
         level = tier.service_level * self.level
         share = min(1.0, c.unreasonable_share * (1 + c.entitlement))
-        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), draws[V_REQ_REASONABLE])
-        n_unreasonable = poisson_from_uniform(c.request_rate * share, draws[V_REQ_UNREASONABLE])
+        u_reasonable = (words[V_REQ_REASONABLE] + 0.5) * TO_UNIT
+        u_unreasonable = (words[V_REQ_UNREASONABLE] + 0.5) * TO_UNIT
+        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), u_reasonable)
+        n_unreasonable = poisson_from_uniform(c.request_rate * share, u_unreasonable)
         honoured_r, honoured_u = tier.requests.honour(
-            n_reasonable, n_unreasonable, self.s.strategy.screening_accuracy,
-            draws[V_SCREEN_REASONABLE], draws[V_SCREEN_UNREASONABLE])
-        v.service_h = (c.segment_spec.service_time.sample(draws[V_SERVICE]) * level
+            n_reasonable, n_unreasonable, self.screening_accuracy,
+            (words[V_SCREEN_REASONABLE] + 0.5) * TO_UNIT,
+            (words[V_SCREEN_UNREASONABLE] + 0.5) * TO_UNIT)
+        service_h = self.segment_rules[c.segment].service_h((words[V_SERVICE] + 0.5) * TO_UNIT)
+        v.service_h = (service_h * level
                        + honoured_r * biz.request_time_h
                        + honoured_u * biz.unreasonable_request_time_h)
-        yield env.timeout(v.service_h)
-        self.server.release(request)  # type: ignore[arg-type]
-        self.measured_requests.discard(request)
-        self.track_in_system(-1)
-        past_closing = env.now - (24.0 * (env.now // 24.0) + self.close_h)
-        self.overtime_h = max(self.overtime_h, past_closing)
         v.honoured_reasonable, v.refused_reasonable = honoured_r, n_reasonable - honoured_r
         v.honoured_unreasonable, v.refused_unreasonable = honoured_u, n_unreasonable - honoured_u
         v.unit_cost = biz.unit_cost_per_visit * level
         v.request_cost = honoured_r * biz.request_cost + honoured_u * biz.unreasonable_request_cost
         v.entitlement_seen = c.entitlement
-        c.entitlement += self.s.behaviour.entitlement_step * honoured_u
+        c.entitlement += self.behaviour.entitlement_step * honoured_u
         return level
 
+    def release(self, measured: bool) -> None:
+        """The service ended: the server goes to the next visit in line; staff stay past
+        closing to finish."""
+        self.desk.release(measured)
+        self.track_in_system(-1)
+        now = self.env.now
+        past_closing = now - (24.0 * (now // 24.0) + self.close_h)
+        self.overtime_h = max(self.overtime_h, past_closing)
+
     def settle(self, c: Customer, tier: Tier, price: float, image: float, level: float,
-               draws: list[float], v: Visit, measured: bool) -> tuple[float, float]:
+               words: Words, v: Visit, measured: bool) -> tuple[float, float]:
         """Settle: failure and remedy, delight, payment and refund claims, satisfaction,
         adapted expectations, the books. Returns (satisfaction, the satisfaction the
         return decision sees)."""
-        s, b, biz = self.s, self.s.behaviour, self.s.business
-        v.failed = draws[V_FAILURE] < biz.failure_rate
+        b, biz = self.behaviour, self.business
+        v.failed = (words[V_FAILURE] + 0.5) * TO_UNIT < biz.failure_rate
         remedy = self.recovery.remedy(c.segment, c.spend) if v.failed else NO_REMEDY
         v.recovery_cost = remedy.cost
-        delighted = draws[V_DELIGHT] < tier.delight_chance
+        delighted = (words[V_DELIGHT] + 0.5) * TO_UNIT < tier.delight_chance
         surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
         v.price = price
@@ -498,9 +535,10 @@ class Replication:
             failed_unrepaired=v.failed and not remedy.repairs,
             genuine_claim_probability=b.genuine_claim_probability,
             abuse_probability=min(1.0, c.abuse_propensity * (1 + c.entitlement)),
-            u_genuine=draws[V_GENUINE_CLAIM], u_abuse=draws[V_CLAIM])
+            u_genuine=(words[V_GENUINE_CLAIM] + 0.5) * TO_UNIT,
+            u_abuse=(words[V_CLAIM] + 0.5) * TO_UNIT)
         v.refunded = (v.genuine or v.abuse) and tier.refunds.pays(
-            v.genuine, s.strategy.screening_accuracy, draws[V_CLAIM_SCREEN])
+            v.genuine, self.screening_accuracy, (words[V_CLAIM_SCREEN] + 0.5) * TO_UNIT)
         if v.abuse and v.refunded:
             c.entitlement += b.entitlement_step
         v.refund = v.price if v.refunded else 0.0
@@ -536,8 +574,9 @@ class Replication:
     def book_served(self, c: Customer, v: Visit, sat: float, measured: bool) -> None:
         """The books of a served visit: money and time, the customer's first purchase,
         its periods and score, its cash for CLV, its opinion and word of mouth."""
-        t, now = self.tally, self.env.now
-        t.served(c.segment, v, measured)
+        t, now, b = self.tally, self.env.now, self.behaviour
+        t.served(c.segment, v, sat >= b.promoter_threshold, sat <= b.detractor_threshold,
+                 measured)
         if not c.served_once:
             c.served_once = True
             self.customers_alive += 1
@@ -547,21 +586,18 @@ class Replication:
             t.won(c.segment, c.measured, now)
         if c.in_cohort:
             t.cohort_cash(c.segment, c.first_purchase_h, v.flow, now)
-        b = self.s.behaviour
-        promoter, detractor = sat >= b.promoter_threshold, sat <= b.detractor_threshold
         if measured:
             c.served_measured = True
             c.last_period = t.customer_served(not c.served_in_window, c.last_period, now)
             c.served_in_window = True
             c.latest_score = sat
-        t.opinion(c.segment, sat, promoter, detractor, measured)
         self.voice(sat)
 
-    def talk(self, c: Customer, sat: float, draws: list[float]) -> None:
+    def talk(self, c: Customer, sat: float, words: Words) -> None:
         """Talk: a promoter may bring a referred customer (its r-th referral)."""
-        s = self.s
-        if sat >= s.behaviour.promoter_threshold and draws[V_REFERRAL] < c.referral_propensity:
-            delay_h = s.market.referral_delay.sample(draws[V_REFERRAL_DELAY])
+        if (sat >= self.behaviour.promoter_threshold
+                and (words[V_REFERRAL] + 0.5) * TO_UNIT < c.referral_propensity):
+            delay_h = self.referral_delay_h((words[V_REFERRAL_DELAY] + 0.5) * TO_UNIT)
             at = self.in_opening_hours(self.env.now + delay_h)
             key = (REFERRED, *c.key, c.referrals)
             if self.observer is not None:
@@ -573,14 +609,14 @@ class Replication:
     def voice(self, sat: float) -> None:
         """A visit's satisfaction (0 for a visit abandoned in the queue) moves reputation;
         detractors talk more than promoters (an asymmetric U)."""
-        b = self.s.behaviour
+        b = self.behaviour
         if sat >= b.promoter_threshold:
-            voice = 1.0
+            weight = self.promoter_weight
         elif sat <= b.detractor_threshold:
-            voice = b.detractor_voice
+            weight = self.detractor_weight
         else:
-            voice = b.passive_voice
-        self.reputation += min(1.0, self.reputation_alpha * voice) * (sat - self.reputation)
+            weight = self.passive_weight
+        self.reputation += weight * (sat - self.reputation)
 
 
 def visit_event(c: Customer, v: Visit, ended_h: float, comes_back: bool) -> VisitEvent:

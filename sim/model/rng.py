@@ -7,9 +7,11 @@ meets the same draws under every strategy. The draws are therefore a pure functi
 * the replication's 256-bit root comes from numpy's ``SeedSequence(seed,
   spawn_key=(replication,))``, so replications are independent child streams;
 * a block of 16 uniforms is the 64-byte keyed BLAKE2b digest (key: the root) of the
-  customer's key and the block's label, split into 16 32-bit words; block "A" holds the
-  customer's attributes, block k its k-th visit attempt, one slot per decision. Visit k
-  always reads block k, whether or not an earlier draw was needed.
+  customer's key and the block's label, split into 16 32-bit words, word w standing for
+  the uniform (w + 0.5) * TO_UNIT; block "A" holds the customer's attributes, block k
+  its k-th visit attempt, one slot per decision. Visit k always reads block k, whether
+  or not an earlier draw was needed. A visit's words are converted where they are read,
+  and only those: a visit that ends at the door reads two of its sixteen.
 
 A cryptographic hash is an excellent source of uniforms, and keyed hashing costs about
 a microsecond a block; seeding a numpy Generator per customer cost twenty
@@ -44,8 +46,15 @@ N_VISIT_DRAWS = 16
 
 
 _WORDS = struct.Struct("<16I").unpack
-_TO_UNIT = 1.0 / 4294967296.0
+TO_UNIT = 1.0 / 4294967296.0
 _ATTRIBUTE_BLOCK = b"A"
+
+Words = tuple[int, ...]
+
+
+def uniforms(words: Words) -> list[float]:
+    """A block's words as uniforms in (0, 1), slot by slot."""
+    return [(word + 0.5) * TO_UNIT for word in words]
 
 
 class CustomerDraws:
@@ -58,16 +67,17 @@ class CustomerDraws:
         base.update(struct.pack(f"<{len(key) + 1}q", len(key), *key))
         self._base = base
 
-    def _block(self, label: bytes) -> list[float]:
+    def _block(self, label: bytes) -> Words:
         h = self._base.copy()
         h.update(label)
-        return [(word + 0.5) * _TO_UNIT for word in _WORDS(h.digest())]
+        return _WORDS(h.digest())
 
     def attributes(self) -> list[float]:
-        return self._block(_ATTRIBUTE_BLOCK)
+        return uniforms(self._block(_ATTRIBUTE_BLOCK))
 
-    def visit(self, k: int) -> list[float]:
-        """The uniforms of visit attempt k (0-based), in (0, 1)."""
+    def visit(self, k: int) -> Words:
+        """The words of visit attempt k (0-based): slot V_X is the uniform
+        ``(words[V_X] + 0.5) * TO_UNIT``."""
         return self._block(b"V" + k.to_bytes(4, "little"))
 
 

@@ -160,13 +160,13 @@ class Tally:
         self.period_h = period_days * 24.0
         self.log_discount_per_h = math.log1p(discount_rate_per_year) / HOURS_PER_YEAR
         # visits
-        self.arrivals = self.visits_served = self.visits_abandoned = self.visits_balked = 0
-        self.visits_priced_out = self.visits_turned_away = self.visits_waitlisted = 0
+        # counts kept once: totals of outcomes counted per segment are derived from those
+        # (visits_served, customers_won, ... below)
+        self.arrivals = self.visits_waitlisted = 0
         self.visits_joined = self.visits_simulated = 0
         self.max_ahead_joined, self.min_ahead_balked = 0, 1 << 30
         # customers
-        self.prospects_new = self.prospects_referred = self.customers_won = 0
-        self.lost_prospects = self.customers_served = self.customers_churned = 0
+        self.prospects_new = self.prospects_referred = self.customers_served = 0
         self.returned = 0
         # money (the cash balance is summed visit by visit, profit item by item: a check)
         self.gross_revenue = self.refunds = self.staff_cost = self.unit_cost = 0.0
@@ -178,12 +178,11 @@ class Tally:
         self.waits = WaitHistogram()
         self.req_honoured_r = self.req_refused_r = self.req_honoured_u = self.req_refused_u = 0
         self.failures = self.genuine_claims = 0
-        self.abuse_claims = self.abuse_refunded = 0
+        self.abuse_refunded = 0
         self.abuse_losses = 0.0
         # satisfaction: served visits, and each customer's latest score in the window
         self.satisfaction_sum = 0.0
         self.satisfaction_hist = [0] * 11
-        self.visit_promoters = self.visit_detractors = 0
         self.scored_customers = self.customer_promoters = self.customer_detractors = 0
         # retention periods of the measured window: customers alive at each period's
         # start and those of them who churned in it, per segment
@@ -194,20 +193,37 @@ class Tally:
         # cohort of customers won in the window: survival by week, discounted cash by age
         self.deaths = [0] * (days // 7 + 2)
         self.censored_by_week = [0] * (days // 7 + 2)
-        self.won_by_day = [[0] * days for _ in range(n_segments)]
-        self.cash_by_age_day = [[0.0] * days for _ in range(n_segments)]
+        # per-day tables are arrays of machine numbers (8 bytes a day, not a Python
+        # object each), so a long horizon costs little memory
+        self.won_by_day = [array("q", [0]) * days for _ in range(n_segments)]
+        self.cash_by_age_day = [array("d", [0.0]) * days for _ in range(n_segments)]
         self.segments = [[0.0] * len(SEGMENT_COLUMNS) for _ in range(n_segments)]
         self.tiers = [[0.0] * len(TIER_COLUMNS) for _ in range(n_tiers)]
         # the daily series (warm-up included), and today's row
         self.daily = [array("d") for _ in DAILY_COLUMNS]
         self.day = [0.0] * len(DAILY_COLUMNS)
-        self.day_sat_n = 0
         # what the firm itself measured since its last review (warm-up included)
         self.review_revenue = self.review_cash = self.review_sat = 0.0
         self.review_sat_n = 0
 
     def measured(self, now: float) -> bool:
         return now >= self.warmup_h
+
+    # totals derived from the per-segment counts at the horizon
+    def _segment_total(self, column: int) -> int:
+        return int(sum(row[column] for row in self.segments))
+
+    visits_served = property(lambda self: self._segment_total(SEG_SERVED))
+    visits_abandoned = property(lambda self: self._segment_total(SEG_ABANDONED))
+    visits_balked = property(lambda self: self._segment_total(SEG_BALKED))
+    visits_priced_out = property(lambda self: self._segment_total(SEG_PRICED_OUT))
+    visits_turned_away = property(lambda self: self._segment_total(SEG_TURNED_AWAY))
+    customers_won = property(lambda self: self._segment_total(SEG_WON))
+    lost_prospects = property(lambda self: self._segment_total(SEG_LOST))
+    customers_churned = property(lambda self: self._segment_total(SEG_CHURNED))
+    abuse_claims = property(lambda self: self._segment_total(SEG_ABUSE_CLAIMS))
+    visit_promoters = property(lambda self: self._segment_total(SEG_PROMOTERS))
+    visit_detractors = property(lambda self: self._segment_total(SEG_DETRACTORS))
 
     # ------------------------------------------------------------------ customers
     def prospect(self, segment: int, referred: bool, acquisition_cost: float,
@@ -232,14 +248,12 @@ class Tally:
         conversion, CAC, CLV and survival."""
         if not prospect_measured:
             return
-        self.customers_won += 1
         self.segments[segment][SEG_WON] += 1
         self.won_by_day[segment][int(now // 24.0)] += 1
 
     def lost(self, segment: int, prospect_measured: bool) -> None:
         """A prospect left for good without ever buying."""
         if prospect_measured:
-            self.lost_prospects += 1
             self.segments[segment][SEG_LOST] += 1
 
     def returning(self, served_measured: bool) -> None:
@@ -254,7 +268,6 @@ class Tally:
             self.deaths[int((now - first_purchase_h) // WEEK_H)] += 1
         if now < self.warmup_h:
             return
-        self.customers_churned += 1
         self.segments[segment][SEG_CHURNED] += 1
         period = int((now - self.warmup_h) // self.period_h)
         if first_purchase_h < self.warmup_h + period * self.period_h:
@@ -284,13 +297,11 @@ class Tally:
 
     def priced_out(self, segment: int, measured: bool) -> None:
         if measured:
-            self.visits_priced_out += 1
             self.segments[segment][SEG_PRICED_OUT] += 1
 
     def turned_away(self, segment: int, measured: bool) -> None:
         self.day[DAY_TURNED_AWAY] += 1
         if measured:
-            self.visits_turned_away += 1
             self.segments[segment][SEG_TURNED_AWAY] += 1
 
     def waitlisted(self, measured: bool) -> None:
@@ -300,7 +311,6 @@ class Tally:
 
     def balked(self, segment: int, tier: int, waiting_ahead: int, measured: bool) -> None:
         if measured:
-            self.visits_balked += 1
             self.segments[segment][SEG_BALKED] += 1
             self.tiers[tier][TIER_BALKED] += 1
             self.min_ahead_balked = min(self.min_ahead_balked, waiting_ahead)
@@ -313,24 +323,29 @@ class Tally:
     def abandoned(self, segment: int, tier: int, wait_h: float, measured: bool) -> None:
         self.day[DAY_ABANDONED] += 1
         if measured:
-            self.visits_abandoned += 1
             self.abandoned_wait_sum += wait_h
             self.sojourn_sum += wait_h
             self.segments[segment][SEG_ABANDONED] += 1
             self.tiers[tier][TIER_ABANDONED] += 1
 
-    def served(self, segment: int, v: Visit, measured: bool) -> None:
-        """Money, time and requests of a served visit (its satisfaction: :meth:`opinion`)."""
+    def served(self, segment: int, v: Visit, promoter: bool, detractor: bool,
+               measured: bool) -> None:
+        """Money, time, requests and satisfaction of a served visit."""
         revenue = v.price - v.refund
+        satisfaction = v.satisfaction
         row = self.day
         row[DAY_REVENUE] += revenue
         row[DAY_PROFIT] += v.flow
         row[DAY_SERVED] += 1
+        row[DAY_SATISFACTION] += satisfaction
         self.review_revenue += revenue
         self.review_cash += v.flow
+        self.review_sat += satisfaction
+        self.review_sat_n += 1
         if not measured:
             return
-        self.visits_served += 1
+        self.satisfaction_sum += satisfaction
+        self.satisfaction_hist[int(satisfaction)] += 1
         self.gross_revenue += v.price
         self.refunds += v.refund
         self.unit_cost += v.unit_cost
@@ -352,7 +367,6 @@ class Tally:
         self.entitlement_sum += v.entitlement_seen
         seg_row = self.segments[segment]
         if v.abuse:
-            self.abuse_claims += 1
             seg_row[SEG_ABUSE_CLAIMS] += 1
             if v.refunded:
                 self.abuse_refunded += 1
@@ -362,6 +376,8 @@ class Tally:
         seg_row[SEG_VARIABLE_COST] += revenue - v.flow
         seg_row[SEG_PROFIT] += v.flow
         seg_row[SEG_WAIT_H] += v.wait_h
+        seg_row[SEG_PROMOTERS] += promoter
+        seg_row[SEG_DETRACTORS] += detractor
         tier_row = self.tiers[v.tier]
         tier_row[TIER_SERVED] += 1
         tier_row[TIER_REVENUE] += revenue
@@ -388,22 +404,6 @@ class Tally:
         discount = math.exp(-self.log_discount_per_h * (now - first_purchase_h))
         self.cash_by_age_day[segment][age_day] += flow * discount
 
-    def opinion(self, segment: int, satisfaction: float, promoter: bool, detractor: bool,
-                measured: bool) -> None:
-        """A served visit's satisfaction."""
-        self.day[DAY_SATISFACTION] += satisfaction
-        self.day_sat_n += 1
-        self.review_sat += satisfaction
-        self.review_sat_n += 1
-        if measured:
-            self.satisfaction_sum += satisfaction
-            self.satisfaction_hist[int(satisfaction)] += 1
-            self.visit_promoters += promoter
-            self.visit_detractors += detractor
-            row = self.segments[segment]
-            row[SEG_PROMOTERS] += promoter
-            row[SEG_DETRACTORS] += detractor
-
     # ----------------------------------------------------------------- days, reviews
     def close_day(self, staff_cost: float, staffed_h: float, measured: bool, *,
                   reputation: float, image: float, service_level: float,
@@ -416,7 +416,8 @@ class Tally:
         row = self.day
         row[DAY_PROFIT] -= staff_cost
         self.review_cash -= staff_cost
-        row[DAY_SATISFACTION] = row[DAY_SATISFACTION] / self.day_sat_n if self.day_sat_n else math.nan
+        served = row[DAY_SERVED]
+        row[DAY_SATISFACTION] = row[DAY_SATISFACTION] / served if served else math.nan
         row[DAY_REPUTATION] = reputation
         row[DAY_IMAGE] = image
         row[DAY_SERVICE_LEVEL] = service_level
@@ -424,7 +425,6 @@ class Tally:
         for column, value in zip(self.daily, row, strict=True):
             column.append(value)
         self.day = [0.0] * len(row)
-        self.day_sat_n = 0
 
     def review(self) -> tuple[float, float]:
         """(mean satisfaction, margin) since the last review, then start a new period."""
@@ -520,8 +520,7 @@ class Tally:
         }
         return RunResult(
             replication=replication, metrics={k: float(v) for k, v in m.items()},
-            daily={name: tuple(column) for name, column in zip(DAILY_COLUMNS, self.daily,
-                                                               strict=True)},
+            daily=dict(zip(DAILY_COLUMNS, self.daily, strict=True)),
             distributions=distributions,
             segments={name: dict(zip(SEGMENT_COLUMNS, values, strict=True))
                       for name, values in zip(segment_names, self.segments, strict=True)},

@@ -21,6 +21,7 @@ from sim.formats import (
     format_plain,
     format_probability,
     format_size,
+    in_sentence,
 )
 from sim.metrics import METRIC_BY_KEY, Estimate, Metric, estimate
 from sim.report.html import Html, el, join
@@ -115,10 +116,10 @@ def sentence(result: ComparisonResult, f: Finding) -> Html:
         return join([el("strong", text), f": {stated}."])
     if f.tie:
         return join([el("strong", labels[f.best]), " and ", el("strong", labels[f.runner_up]),
-                     f" tie on {text.lower()}: {value}."])
+                     f" tie on {in_sentence(text)}: {value}."])
     d = f.difference
     better = "more" if d.mean > 0 else "less"
-    wins = WINS.get(m.key, f"has the best {text.lower()}")
+    wins = WINS.get(m.key, f"has the best {in_sentence(text)}")
     if m.key == "profit" and f.value.mean < 0:
         wins = "loses the least money"
     lead = [el("strong", labels[f.best]), f" {wins}: ", stated, (f", {format_size(d.mean, m)} "
@@ -182,7 +183,7 @@ def _trade_off(result: ComparisonResult, name: str, winner: str, metric: Metric)
     elif key == "profit":
         claim, detail = "earns more profit", f"{both(key)} over the measured days"
     else:
-        claim, detail = f"does better on {metric.text_for(scenario).lower()}", both(key)
+        claim, detail = f"does better on {in_sentence(metric.text_for(scenario))}", both(key)
     return join(["But ", el("strong", labels[name]), f" {claim} than ",
                  el("strong", labels[winner]), f": {detail}."])
 
@@ -191,7 +192,7 @@ def probability_line(result: ComparisonResult) -> Html:
     """'Probability of having the best profit: Tiered service 100%, ...'."""
     best = result.probability_best()
     labels = result.labels
-    label = METRIC_BY_KEY[result.metric].text_for(result.results[0].scenario).lower()
+    label = in_sentence(METRIC_BY_KEY[result.metric].text_for(result.results[0].scenario))
     order = sorted(result.names, key=lambda n: -best[n])
     parts: list[Html | str] = []
     for i, name in enumerate(order):

@@ -32,6 +32,7 @@ from sim.report.findings import (
 from sim.report.html import Html, el, esc, join
 from sim.report.parameters import market_differences, parameters_section
 from sim.report.style import CSS
+from sim.report.tuning import tuning_section
 from sim.views import COMPARE_METRICS
 
 PAGE = Template("""<!DOCTYPE html>
@@ -60,6 +61,7 @@ def render_page(result: ComparisonResult) -> str:
            id="summary"),
         _selection(result),
         _why(result),
+        tuning_section(result, _figure),
         el("section", el("h2", "Key numbers"), _key_table(result),
            el("details", el("summary", f"All {len(METRICS)} metrics"), _full_table(result)),
            id="tables"),
@@ -199,7 +201,7 @@ def _why(result: ComparisonResult) -> Html | None:
     """Why the winner wins: its paired difference split among the knob groups in which
     the two strategies differ (Shapley values, each with its 95% CI), and the waterfall."""
     why = result.why
-    if len(result.names) < 2:
+    if len(result.names) < 2 or (why is None and result.tuning is not None):
         return None
     if why is None:
         return el("section", el("h2", "Why"), el("p", (
@@ -211,7 +213,8 @@ def _why(result: ComparisonResult) -> Html | None:
         e = estimate_from_dict(group["contribution"])
         if group["differs"]:
             rows.append(el("tr", el("th", group["group"], scope="row"),
-                           el("td", f"{group['a_setting']} \u2192 {group['b_setting']}"),
+                           el("td", f"{group['a_setting']} \u2192 {group['b_setting']}",
+                              cls="what"),
                            el("td", format_difference(e, metric),
                               cls=f"diff {verdict(e, metric)}")))
     total = estimate_from_dict(why["total"])

@@ -37,6 +37,11 @@ h4 { font-size: 1.05rem; margin: 1rem 0 0.3rem; }
 #summary .findings li { margin: 0.35rem 0; }
 #summary .findings li.missing { color: var(--muted); font-size: 0.9em; }
 .probability { font-size: 1.12rem; margin: 0.9rem 0 0.3rem; }
+.verdict { font-size: 1.25rem; max-width: 70rem; }
+.cautions { border-left: 6px solid var(--worse); padding: 0.2rem 1.2rem; margin: 1rem 0; }
+.cautions h3 { margin: 0.4rem 0; font-size: 1.1rem; }
+table.why td.what { text-align: left; white-space: normal; max-width: 36rem; }
+table.why thead th:nth-child(2) { text-align: left; }
 
 table { border-collapse: collapse; margin: 0.4rem 0 1rem; }
 caption {

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.scenario.errors import Issue, suggest
-from sim.scenario.units import parse_duration_h
+from sim.scenario.units import parse_number
 
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required parameter sets, alternatives separated by |), shape parameters
@@ -96,7 +96,9 @@ class Distribution:
             if sd == 0:
                 return mean
             a, b = (low - mean) / sd, (high - mean) / sd
-            mass = special.ndtr(b) - special.ndtr(a)
+            mass = float(special.ndtr(b) - special.ndtr(a))
+            if mass <= 0:  # the mean lies so far outside [low, high] that no mass is left
+                return min(max(mean, low), high)
             pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi) if math.isfinite(z) else 0.0
             return float(mean + sd * (pdf(a) - pdf(b)) / mass)
         if k == "uniform":
@@ -230,17 +232,13 @@ def parse_distribution(
     issues: list[Issue] = []
 
     def number(value: object, at: str, is_location: bool) -> float | None:
-        if is_location and duration and isinstance(value, str):
-            try:
-                return parse_duration_h(value)
-            except ValueError as exc:
-                issues.append(Issue(at, str(exc), value))
-                return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "a number or a duration" if duration and is_location else "a number"
-            issues.append(Issue(at, f"must be {kind}", value))
+        takes_duration = duration and is_location
+        try:
+            return parse_number(value, duration=takes_duration,
+                                kind="a number or a duration" if takes_duration else "a number")
+        except ValueError as exc:
+            issues.append(Issue(at, str(exc), value))
             return None
-        return float(value)
 
     if not isinstance(raw, dict):
         value = number(raw, where, True)
@@ -354,6 +352,10 @@ def _canonical(
         lo, hi = max(low, got.get("low", low)), min(high, got.get("high", high))
         if "low" in got and "high" in got:
             check("high", got["high"] > got["low"], "must be > low")
+        if "low" in got:
+            check("low", got["low"] < high, f"must be < {high:g}, the field's largest value")
+        if "high" in got:
+            check("high", got["high"] > low, f"must be > {low:g}, the field's smallest value")
         params = (got["mean"], got["sd"], lo, hi)
     elif kind == "uniform":
         check("high", got["high"] >= got["low"], "must be >= low")

@@ -34,7 +34,18 @@ class Issue:
         return text
 
 
-class ScenarioError(Exception):
+class SimrunError(Exception):
+    """An error meant for the person at the keyboard (bad input, a folder in use, damaged
+    results): the command line prints its message and exits with code 2, without a
+    traceback. Internal errors are ordinary exceptions and are not caught."""
+
+    exit_code = 2
+
+    def format(self) -> str:
+        return str(self)
+
+
+class ScenarioError(SimrunError):
     """A scenario file (or an override) is invalid; carries every issue found."""
 
     exit_code = 2

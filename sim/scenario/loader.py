@@ -23,6 +23,7 @@ from typing import Any
 
 import tomli_w
 
+from sim import limits
 from sim.scenario.errors import Issue, ScenarioError, suggest
 from sim.scenario.model import Behaviour, Business, Market, Run, Scenario, Segment, Strategy
 from sim.scenario.schema import from_raw, to_raw
@@ -45,6 +46,8 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
                       default_name: str = "scenario", overrides: Iterable[str] = ()) -> Scenario:
     """Build a Scenario from a merged raw table (the API's entry for dicts)."""
     overrides = list(overrides)
+    # [tune] says how 'simrun tune' searches this scenario; running it ignores the table
+    raw = {key: value for key, value in raw.items() if key != "tune"}
     # --set strategy.preset=NAME picks the preset to expand; every other override
     # applies after the expansion, so it can reach the preset's knobs.
     picks = [o for o in overrides if o.partition("=")[0].strip() == "strategy.preset"]
@@ -60,6 +63,8 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
         if key not in TOP_KEYS:
             issues.append(Issue(key, "unknown section", None,
                                 suggest(key, TOP_KEYS) or f"known: {', '.join(TOP_KEYS)}"))
+    if _too_long(raw, issues):
+        raise ScenarioError(source, issues)
     parts = {name: from_raw(cls, raw.get(name, {}), name, issues) for name, cls in SECTIONS.items()}
     segments = _segments(raw.get("segments"), issues)
     strategy = from_raw(Strategy, raw.get("strategy"), "strategy", issues) \
@@ -75,6 +80,8 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
                         segments=segments, behaviour=parts["behaviour"], strategy=strategy,
                         source=source, warmup_auto=warmup_auto)
     issues.extend(cross_checks(scenario))
+    if not issues:
+        issues.extend(limits.scenario_issues(scenario))
     if issues:
         raise ScenarioError(source, issues)
     return scenario
@@ -92,6 +99,18 @@ def _auto_warmup(raw: dict[str, Any], issues: list[Issue]) -> tuple[dict[str, An
                             value, suggest(value, ["auto"])))
     assert isinstance(run, dict)
     return {**raw, "run": {**run, "warmup_days": 0}}, value == "auto"
+
+
+def _too_long(raw: dict[str, Any], issues: list[Issue]) -> bool:
+    """Lists of segments or tiers beyond the limits, refused before they are converted."""
+    strategy = raw.get("strategy")
+    lists = (("segments", raw.get("segments"), limits.MAX_SEGMENTS, limits.CEILING_SEGMENTS),
+             ("strategy.tiers", strategy.get("tiers") if isinstance(strategy, dict) else None,
+              limits.MAX_TIERS, limits.CEILING_TIERS))
+    found = [limits.too_many(where, len(items), limit, ceiling, "must hold")
+             for where, items, limit, ceiling in lists if isinstance(items, list)]
+    issues.extend(issue for issue in found if issue is not None)
+    return any(found)
 
 
 def _missing(issues: list[Issue], where: str, problem: str) -> Any:
@@ -170,6 +189,10 @@ def read_with_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, An
     if resolved in _chain:
         cycle = " -> ".join(p.name for p in (*_chain, resolved))
         raise ScenarioError(path, [Issue("extends", f"cycle: {cycle}")])
+    if len(_chain) >= limits.MAX_EXTENDS_DEPTH:
+        raise ScenarioError(_chain[0], [Issue("extends", "the chain of files that extend one "
+                                              f"another is longer than {limits.MAX_EXTENDS_DEPTH}"
+                                              f" files (... -> {_chain[-1].name} -> {path.name})")])
     raw = read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
@@ -183,17 +206,40 @@ def read_with_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, An
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table; anything that is not a small, valid TOML file is refused
+    with a ScenarioError naming the file."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        text = limits.read_bounded(path).decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(path, [Issue("", "no such file")]) from None
-    except IsADirectoryError:
-        raise ScenarioError(path, [Issue("", "is a directory, not a scenario file")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, [Issue("", f"not valid TOML: {exc}")]) from None
+    except limits.UnreadableFile as exc:
+        raise ScenarioError(path, [Issue("", str(exc))]) from None
     except UnicodeDecodeError:
         raise ScenarioError(path, [Issue("", "not valid TOML: not UTF-8 text")]) from None
+    except OSError as exc:
+        raise ScenarioError(path, [Issue("", f"cannot be read: {exc.strerror or exc}")]) from None
+    try:
+        return parse_toml(text)
+    except ValueError as exc:
+        raise ScenarioError(path, [Issue("", str(exc))]) from None
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML text as a table; ValueError (with a message for people) when it is not
+    valid TOML or nests deeper than the limit."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        table = None
+    if table is None or limits.depth(table) > limits.MAX_TOML_DEPTH:
+        raise NestedTooDeep(f"tables and lists nest more than {limits.MAX_TOML_DEPTH} deep")
+    return table
+
+
+class NestedTooDeep(ValueError):
+    """TOML whose tables and lists nest beyond :data:`sim.limits.MAX_TOML_DEPTH`."""
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,8 +289,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str =
             issues.append(Issue(override, "must look like PATH=VALUE, e.g. market.alternatives=0.2"))
             continue
         try:
-            value: Any = tomllib.loads(f"v = {text.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
+            value: Any = parse_toml(f"v = {text.strip()}")["v"]
+        except NestedTooDeep as exc:
+            issues.append(Issue(path, str(exc)))
+            continue
+        except ValueError:
             value = text.strip()
         problem = set_path(raw, path, value)
         if problem:

@@ -7,8 +7,12 @@ drift from the loader. Regenerate with ``python -m sim.scenario.reference > docs
 
 from __future__ import annotations
 
-from sim.scenario.model import Behaviour, Business, Market, Run, Segment, Strategy, Tier
-from sim.scenario.schema import describe
+import textwrap
+import typing
+
+from sim.scenario.distributions import Distribution
+from sim.scenario.model import DURATION, Behaviour, Business, Market, Run, Segment, Strategy, Tier
+from sim.scenario.schema import describe, hints
 from sim.strategies import preset, preset_names
 from sim.strategies.policies import DEFAULT_KIND, ROLES, TIER_ROLES, registry
 
@@ -16,7 +20,11 @@ INTRO = """# Scenario reference
 
 A scenario is a TOML file with the sections below. Every field has a default except
 where marked *(required)*. Durations take a number of hours or a string with a unit
-(`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number.
+(`"45 min"`, `"2 h"`, `"3 d"`, `"2 w"`). Money is a plain number. Every number must be
+finite (no `nan` or `inf`) and at most 1e12 in size, and so must every value a
+distribution can draw; the sizes of a run (days, replications, expected visits) have
+limits too, each with its own message (`sim/limits.py`; `--force-limits` goes beyond
+the size limits, up to a ceiling).
 
 `extends = "base.toml"` (relative to the file) deep-merges another scenario under this
 one: tables merge key by key, anything else (lists included) is replaced, and a table
@@ -30,9 +38,13 @@ Without a preset the strategy is built from scratch and needs `[[strategy.tiers]
 `simrun ... --set PATH=VALUE` overrides any field after presets are expanded, e.g.
 `--set strategy.tiers[0].price=45`. VALUE is read as TOML (`0.2`, `"45 min"`, `true`).
 
+A `[tune]` table says how `simrun tune` searches the scenario's knobs (docs/tune.md);
+running the scenario ignores it.
+
 ## Distributions
 
-Fields marked *distribution* take a number (a constant) or a table:
+Fields that take a *distribution* (the "takes" column of the tables below) take a
+number (a constant) or a table:
 
 | form | parameters |
 | --- | --- |
@@ -50,14 +62,21 @@ Duration distributions take durations for their location parameters. Probabiliti
 """
 
 
+SECTIONS: tuple[tuple[str, str, type], ...] = (
+    ("[run]", "run", Run), ("[business]", "business", Business),
+    ("[market]", "market", Market),
+    ("[[segments]] (one table per segment)", "segments[*]", Segment),
+    ("[behaviour]", "behaviour", Behaviour), ("[strategy]", "strategy", Strategy),
+    ("[[strategy.tiers]]", "strategy.tiers[*]", Tier))
+
+
 def render_reference() -> str:
-    parts = [INTRO]
-    sections: tuple[tuple[str, type], ...] = (("[run]", Run), ("[business]", Business), ("[market]", Market),
-                ("[[segments]] (one table per segment)", Segment), ("[behaviour]", Behaviour),
-                ("[strategy]", Strategy), ("[[strategy.tiers]]", Tier))
-    for title, cls in sections:
-        parts.append(f"## {title}\n\n| field | default | meaning |\n| --- | --- | --- |")
-        parts.extend(_row(name, default, doc) for name, default, doc in describe(cls))
+    parts = [INTRO, _distribution_fields(), ""]
+    for title, _, cls in SECTIONS:
+        parts.append(f"## {title}\n\n| field | takes | default | meaning |\n"
+                     "| --- | --- | --- | --- |")
+        parts.extend(_row(name, takes(cls, name), default, doc)
+                     for name, default, doc in describe(cls))
         parts.append("")
     for role in ROLES:
         where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
@@ -72,16 +91,21 @@ def render_reference() -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+WIDTH = 80
+"""``simrun strategies`` fits an 80-column terminal."""
+
+
 def render_catalogue() -> str:
-    """The text of ``simrun strategies``: presets, knobs and policies."""
+    """The text of ``simrun strategies``: presets, knobs and policies, each knob as a
+    TOML line under its meaning as a comment, at most 80 columns wide."""
     lines = ["Strategy presets (sim/strategies/presets.toml); pick one with",
              '  [strategy]', '  preset = "tiered"', "and override any knob below.", ""]
     for name in preset_names():
         raw = preset(name)
         tiers = ", ".join(f"{t['name']} {t['price']:g}" for t in raw["tiers"])
-        lines.append(f"  {name:<9} tiers: {tiers}; admission: {_kind(raw, 'admission')}; "
-                     f"recovery: {_kind(raw, 'recovery')}; "
-                     f"adaptation: {_kind(raw, 'adaptation')}")
+        items = [f"tiers: {tiers}", *(f"{role}: {_kind(raw, role)}"
+                                       for role in ("admission", "recovery", "adaptation"))]
+        lines += _pack(items, f"  {name:<9} ", " " * 12)
     lines += ["", "Strategy knobs ([strategy]):"]
     lines += _knob_rows(describe(Strategy))
     lines += ["", "Tier knobs ([[strategy.tiers]]):"]
@@ -90,8 +114,9 @@ def render_catalogue() -> str:
         where = "strategy.tiers[*]" if role in TIER_ROLES else "strategy"
         lines += ["", f"{role.capitalize()} policies ({where}.{role} = \"kind\" or a table):"]
         for kind, cls in registry(role).items():
-            doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-            lines.append(f"  {kind}: {' '.join(doc.split())}")
+            doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+            lines += textwrap.wrap(f"{kind}: {doc}", WIDTH, initial_indent="  ",
+                                   subsequent_indent="      ", break_on_hyphens=False)
             lines += _knob_rows(describe(cls), indent=4)
     return "\n".join(lines)
 
@@ -148,20 +173,69 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|") if value != "" else "(none)"
 
 
+def _pack(items: list[str], first: str, rest: str) -> list[str]:
+    """Items joined by '; ' into lines of at most WIDTH columns, never split inside one."""
+    lines, line = [], first
+    for i, item in enumerate(items):
+        text = item + (";" if i < len(items) - 1 else "")
+        if line.strip() and len(line) + 1 + len(text) > WIDTH:
+            lines.append(line.rstrip())
+            line = rest
+        line += ("" if line.isspace() or line == first else " ") + text
+    return [*lines, line.rstrip()]
+
+
 def _kind(raw: dict[str, object], role: str) -> str:
     value = raw.get(role, DEFAULT_KIND[role])
     return str(value["kind"] if isinstance(value, dict) else value)
 
 
 def _knob_rows(rows: list[tuple[str, str, str]], indent: int = 2) -> list[str]:
+    """Each knob as ``name = default`` under its meaning as a wrapped comment."""
     pad = " " * indent
-    return [f"{pad}{name} = {default}  # {doc}" if doc else f"{pad}{name} = {default}"
-            for name, default, doc in rows]
+    lines = []
+    for name, default, doc in rows:
+        if doc:
+            lines += textwrap.wrap(doc, WIDTH, initial_indent=f"{pad}# ",
+                                   subsequent_indent=f"{pad}# ", break_on_hyphens=False)
+        lines += textwrap.wrap(f"{name} = {default}", WIDTH, initial_indent=pad,
+                               subsequent_indent=pad + "    ", break_on_hyphens=False)
+    return lines
 
 
-def _row(name: str, default: str, doc: str) -> str:
+def _row(name: str, kind: str, default: str, doc: str) -> str:
     default = default.replace("|", "\\|")
-    return f"| `{name}` | `{default}` | {doc} |"
+    return f"| `{name}` | {kind} | `{default}` | {doc} |"
+
+
+def takes(cls: type, name: str) -> str:
+    """What a field takes, in words: number, duration, distribution, policy, ..."""
+    hint = hints(cls)[name]
+    extras: tuple[object, ...] = ()
+    if typing.get_origin(hint) is typing.Annotated:
+        hint, *rest = typing.get_args(hint)
+        extras = tuple(rest)
+    duration = DURATION in extras
+    if "policy" in extras:
+        return "policy"
+    if hint is Distribution:
+        return "duration *distribution*" if duration else "*distribution*"
+    words = {float: "duration" if duration else "number", int: "whole number",
+             bool: "true/false", str: "text"}
+    if hint in words:
+        return words[hint]
+    return "list of tables" if typing.get_origin(hint) is tuple else "table"
+
+
+def distribution_fields() -> list[str]:
+    """Every field that takes a distribution, as a dotted path."""
+    return [f"{where}.{name}" for _, where, cls in SECTIONS for name, _, _ in describe(cls)
+            if "distribution" in takes(cls, name)]
+
+
+def _distribution_fields() -> str:
+    fields = ", ".join(f"`{path}`" for path in distribution_fields())
+    return f"The fields that take a distribution: {fields}. Every other number is a constant."
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from typing import Any
 from sim.scenario.distributions import Distribution, parse_distribution
 from sim.scenario.errors import Issue, suggest
 from sim.scenario.model import DURATION, MOVED_KEYS
-from sim.scenario.units import parse_duration_h
+from sim.scenario.units import parse_number
 from sim.strategies.policies import DEFAULT_KIND, registry
 
 _MISSING = dataclasses.MISSING
@@ -116,24 +116,19 @@ def _value(hint: Any, raw: object, at: str, issues: list[Issue], meta: Any) -> A
         issues.extend(found)
         return dist
     if hint is float:
-        if DURATION in extras and isinstance(raw, str):
-            try:
-                value = parse_duration_h(raw)
-            except ValueError as exc:
-                issues.append(Issue(at, str(exc), raw))
-                return None
-        elif isinstance(raw, bool) or not isinstance(raw, int | float):
-            issues.append(Issue(at, "must be a number", raw))
-            return None
-        else:
-            value = float(raw)
-        if not math.isfinite(value):
-            issues.append(Issue(at, "must be a finite number", raw))
+        try:
+            value = parse_number(raw, duration=DURATION in extras)
+        except ValueError as exc:
+            issues.append(Issue(at, str(exc), raw))
             return None
         return _check_range(value, raw, at, issues, meta)
     if hint is int:
         if isinstance(raw, bool) or not isinstance(raw, int):
             issues.append(Issue(at, "must be a whole number", raw))
+            return None
+        if not -(2**63) <= raw < 2**63:
+            issues.append(Issue(at, "must be a whole number of at most 64 bits (TOML's "
+                                "integers)", raw))
             return None
         return _check_range(raw, raw, at, issues, meta)
     if hint is bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 HOURS_PER_UNIT: dict[str, float] = {
@@ -34,3 +35,22 @@ def parse_duration_h(value: object) -> float:
             raise ValueError(f"unknown unit {unit!r}: use s, min, h, d or w")
         return float(number) * factor
     raise ValueError("must be a duration (hours, or a string like '45 min')")
+
+
+def parse_number(value: object, *, duration: bool = False, kind: str = "a number") -> float:
+    """A finite number from a scenario's value: a number, or where ``duration`` a number
+    of hours or a unit string too. ValueError with the rule it breaks otherwise:
+    ``must be {kind}`` (bool is no number), a duration's message, or ``must be a finite
+    number`` for NaN, infinity and integers beyond a float."""
+    if duration and isinstance(value, str):
+        number = parse_duration_h(value)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be {kind}")
+    else:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
