@@ -110,8 +110,8 @@ def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
             assert re.fullmatch(r"\d+", row[column]), (column, row)
     assert any("." in row["revenue"] for row in daily)
     loaded = load_results(tmp_path)
-    assert [run.daily["served"] for run in loaded.runs] == [
-        tuple(float(row["served"]) for row in daily if row["replication"] == str(r))
+    assert [list(run.daily["served"]) for run in loaded.runs] == [
+        [float(row["served"]) for row in daily if row["replication"] == str(r)]
         for r in range(2)]
 
 
