@@ -260,9 +260,9 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     results/<name>-2/ and says so.
 
     \b
-    With --precision 2% (or --half-width 500) it adds replications in batches until
-    the 95% CI of --metric is that narrow, from --min-replications (10) up to
-    --max-replications (200), and says how narrow it got.
+    With --precision 2% (or --half-width 500) it adds replications in batches
+    until the 95% CI of --metric is that narrow, from --min-replications (10) up
+    to --max-replications (200), and says how narrow it got.
 
     \b
     Examples:
@@ -404,7 +404,8 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
           scenarios/scarcity.toml scenarios/partner.toml --charts --report
       simrun compare scenarios/workshop.toml --baseline god \\
           --metric customer_retention
-      simrun compare scenarios/workshop.toml --select --delta 2000 --confidence 0.95
+      simrun compare scenarios/workshop.toml --select --delta 2000 \\
+          --confidence 0.95
       simrun compare scenarios/workshop.toml --select --subset
       simrun compare scenarios/workshop.toml --precision 5%
     """
@@ -839,7 +840,8 @@ def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
     Examples:
       simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140' \\
           --trials 20 -n 4 -j 2
-      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' --report
+      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' \\
+          --report
       simrun tune scenarios/tiered.toml --resume
     """
     from sim import limits
