@@ -181,7 +181,7 @@ def test_kn_keeps_its_promise_over_the_grid(problem: NormalProblem, confidence: 
     assert outcome.share >= confidence - tolerance, outcome
 
 
-@pytest.mark.slow
+@pytest.mark.long  # about 3 CPU-minutes: beyond CI's budget; bench_select.py --simrun
 def test_kn_on_simrun_strategies_names_the_best_with_the_nominal_probability() -> None:
     """Four strategies on the tiny market; the truth from a long run of 300 replications
     on its own seed: tiered with its standard tier at 60 leads tiered as it is by about
