@@ -9,6 +9,7 @@ import math
 import pytest
 from helpers import tiny_scenario
 
+from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.scenario import Scenario
@@ -147,3 +148,19 @@ def test_littles_law_holds_with_abandonment() -> None:
     assert m["abandoned"] > 0.2 * (m["abandoned"] + m["served"])
     little = m["join_rate_per_h"] * m["mean_sojourn_h"]
     assert math.isclose(m["mean_in_system"], little, rel_tol=0.01)
+
+
+# --- the engine's processes -------------------------------------------------------------
+
+
+def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The engine drives its processes without ``simpy.Process`` (LeanProcess): every
+    field of the result is what SimPy's own processes give, to the last bit."""
+    scenario = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5,
+                                        "business.servers": 1})
+    lean = run_replication(scenario, 3)
+    assert lean.metrics["abandoned"] > 0
+    assert lean.metrics["prospects_referred"] > 0
+    monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
+    assert repr(run_replication(scenario, 3)) == repr(lean)
