@@ -16,10 +16,11 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from helpers import Recorder, scripted_run
+from helpers import Recorder, scripted_run, tiny_scenario
 from hypothesis import given
 from test_conservation import conservation, same_scenarios, valid_scenarios
 
+from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS, RunResult
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
 from sim.model.rng import NEW
@@ -191,6 +192,44 @@ def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
     assert m["mean_satisfaction"] == pytest.approx((8.5 + 7.9) / 2)
 
 
+def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
+    """One server, one waiting place. Day 0: 0.0 is served, 0.1 waits, 0.2 and 0.3 find
+    the place taken; day 1: 24.0 is served, 24.1 waits, 24.2 finds the place taken."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1,
+                           business__max_waiting=1)
+    run = scripted_run(scenario, [0.0, 0.1, 0.2, 0.3, 24.0, 24.1, 24.2])
+    assert tuple(run.daily["turned_away"]) == (2.0, 1.0)
+    assert run.metrics["turned_away"] == 3
+    assert run.segments["all"]["turned_away"] == 3
+
+
+def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -> None:
+    """Two slots a day and two days of waitlist patience. Day 0: five arrive at 1 to 5;
+    1 and 2 take today's slots, 3 and 4 tomorrow's, 5 the day after's; a waitlisted
+    visit comes back at the hour it asked (served from 27, 28 and 53)."""
+    scenario = hand_market(run__days=4, run__warmup_days=0, **{
+        "strategy.admission": {"kind": "daily_slots", "slots_per_day": 2, "waitlist": True},
+        "segments[0].waitlist_patience_days": 2})
+    recorder = Recorder()
+    run = scripted_run(scenario, [1.0, 2.0, 3.0, 4.0, 5.0], recorder)
+    assert tuple(run.daily["waitlisted"]) == (3.0, 0.0, 0.0, 0.0)
+    assert run.metrics["waitlisted"] == 3
+    assert run.metrics["served"] == 5
+    assert sorted((e.key[1], e.ended_h - 1) for e in recorder.events) == [
+        (0, 1.0), (1, 2.0), (2, 27.0), (3, 28.0), (4, 53.0)]
+
+
+def test_customers_who_balk_count_against_the_tier_they_would_have_bought() -> None:
+    """One server busy with 0.0's hour; 0.1 and 0.2 expect an hour's wait, which at 100
+    an hour costs more than the 50 the visit is worth to them: they balk."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           **{"segments[0].value_of_time_per_h": 100.0})
+    run = scripted_run(scenario, [0.0, 0.1, 0.2])
+    assert run.metrics["balked"] == 2
+    assert run.tiers["only"]["balked"] == 2
+    assert run.segments["all"]["balked"] == 2
+
+
 def test_the_90th_percentile_wait_is_right_far_beyond_a_day() -> None:
     """One server, ten-hour services, no patience limit, ten customers a thousandth of
     an hour apart: the i-th waits 10 i - 0.001 i hours. Of ten waits the 90th percentile
@@ -222,6 +261,24 @@ def test_a_firm_scoring_the_norm_keeps_its_reputation_and_an_image_of_one() -> N
     run = scripted_run(hand_market(), [1.0, 3.0, 5.0])  # every visit scores 8.5 = the norm
     assert set(run.daily["reputation"]) == {8.5}
     assert set(run.daily["image"]) == {1.0}
+
+
+def test_a_run_reports_every_metric_and_column_under_its_documented_name() -> None:
+    """Names are the interface (files, charts, reports read them): a run holds exactly
+    the metrics of sim/metrics.py, a daily series per day, and the segment and tier
+    tables under the scenario's names."""
+    run = scripted_run(hand_market(), [1.0, 3.0, 5.0])
+    assert list(run.metrics) == [m.key for m in METRICS]
+    assert tuple(run.daily) == DAILY_COLUMNS
+    assert all(len(series) == 21 for series in run.daily.values())
+    assert set(run.distributions) == {"satisfaction", "wait_minutes", "retention_by_period",
+                                      "repeat_rate_by_period", "survival_by_week"}
+    assert list(run.segments) == ["all"]
+    assert tuple(run.segments["all"]) == SEGMENT_COLUMNS
+    assert list(run.tiers) == ["only"]
+    assert tuple(run.tiers["only"]) == TIER_COLUMNS
+    assert set(run.checks) == {"in_system", "prospects_pending", "cash",
+                               "max_waiting_ahead_joined", "min_waiting_ahead_balked"}
 
 
 # --- the same definitions, recomputed from the visit log on random scenarios ----------
@@ -328,6 +385,50 @@ def mean(values: list[float]) -> float:
 @given(valid_scenarios())
 def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
         scenario: Scenario) -> None:
+    assert_books_agree_with_the_visit_log(scenario)
+
+
+# A busy fortnight of each kind of firm in the tiny market: requests, failures and
+# claims (god), three tiers with priorities (tiered), a daily quota with a waitlist
+# (scarcity), the partner's moving service level; the same definitions, and every
+# column of the visit log against the books.
+BUSY = {"run.days": 21, "run.warmup_days": 4, "business.failure_rate": 0.2}
+
+
+@pytest.mark.parametrize("preset", ["god", "tiered", "scarcity", "partner"])
+def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) -> None:
+    scenario = tiny_scenario(preset, BUSY)
+    run, recorder = assert_books_agree_with_the_visit_log(scenario)
+    m = run.metrics
+    warmup = scenario.run.warmup_days * 24.0
+    served = [e for e in recorder.events if e.arrived_h >= warmup and e.outcome == SERVED]
+    assert len(served) > 50
+    assert sum(e.requests_honoured for e in served) == (
+        m["requests_honoured_reasonable"] + m["requests_honoured_unreasonable"])
+    assert sum(e.requests_refused for e in served) == (
+        m["requests_refused_reasonable"] + m["requests_refused_unreasonable"])
+    assert sum(e.failed for e in served) == m["failures"] > 0
+    assert sum(e.claimed for e in served) == m["genuine_claims"] + m["abuse_claims"]
+    assert math.fsum(e.refund for e in served) == pytest.approx(m["refunds"])
+    if preset == "god":  # honours every request and refunds every claim
+        assert m["requests_honoured_reasonable"] > 0 < m["requests_honoured_unreasonable"]
+        assert m["refunds"] > 0
+    names = [g.name for g in scenario.segments]
+    for i, name in enumerate(names):
+        assert sum(e.segment == i for e in served) == run.segments[name]["served"]
+    for j, name in enumerate(run.tiers):
+        assert sum(e.tier == j for e in served) == run.tiers[name]["served"]
+    visits: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for e in sorted(recorder.events, key=lambda e: e.arrived_h):
+        visits[e.key].append(e.visit)
+        assert e.ended_h >= e.arrived_h
+        if e.outcome == SERVED and not e.waitlisted:
+            assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
+    assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
+    assert set(visits) <= set(recorder.prospects)
+
+
+def assert_books_agree_with_the_visit_log(scenario: Scenario) -> tuple[RunResult, Recorder]:
     recorder = Recorder()
     run = run_replication(scenario, 0, recorder)
     expected_metrics = reference_metrics(scenario, recorder)
@@ -344,6 +445,7 @@ def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
                if key.startswith("segment ") else run.metrics[key])
         assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(
             expected, rel=1e-9, abs=1e-9), (key, got, expected)
+    return run, recorder
 
 
 def test_the_survival_curve_and_customer_retention_tell_the_same_story() -> None:
