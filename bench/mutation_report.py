@@ -3,6 +3,10 @@
 
     .venv/bin/python bench/mutation_report.py            # table and survivors' names
     .venv/bin/python bench/mutation_report.py --diffs    # and each survivor's diff
+    .venv/bin/python bench/mutation_report.py --pick 300 # a random sample's names
+
+With a sample (``mutants/sample.txt``, written by ``--pick``), the score is that of the
+sample, with its 95% interval as an estimate of the score of all mutants.
 
 Score = (killed + timed out) / all mutants. A mutant no selected test reaches ("no
 tests") counts as not killed. Timeouts count as killed: the mutant made the tests run
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -34,14 +40,32 @@ def outcomes(mutants: Path) -> dict[str, str]:
     return found
 
 
+def pick(found: dict[str, str], size: int, seed: int) -> list[str]:
+    """A simple random sample of the mutants' names, the same for the same code and seed."""
+    return sorted(random.Random(seed).sample(sorted(found), min(size, len(found))))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--diffs", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--pick", type=int, metavar="N",
+                        help="write a random sample of N mutants to mutants/sample.txt")
+    parser.add_argument("--seed", type=int, default=8, help="seed of the sample (8)")
     args = parser.parse_args()
     found = outcomes(ROOT / "mutants")
     if not found:
         print("no mutation results in mutants/: run bench/mutation.sh first", file=sys.stderr)
         return 2
+    sample_file = ROOT / "mutants" / "sample.txt"
+    if args.pick:
+        sample_file.write_text("\n".join(pick(found, args.pick, args.seed)) + "\n",
+                               encoding="utf-8")
+        return 0
+    population = len(found)
+    if sample_file.exists():
+        names = sample_file.read_text(encoding="utf-8").split()
+        found = {name: found[name] for name in names}
+        print(f"a random sample of {len(found)} of the {population} mutants\n")
     by_file: dict[str, Counter[str]] = {}
     for name, outcome in found.items():
         module = name.split(".x", 1)[0].split(".xǁ", 1)[0]
@@ -54,7 +78,15 @@ def main() -> int:
     total = Counter(found.values())
     detected = total["killed"] + total["timeout"]
     print(f"{'all':<28}" + "".join(f"{total[k]:>12}" for k in kinds) + f"{len(found):>8}")
-    print(f"\nscore: {detected} / {len(found)} = {100 * detected / len(found):.1f}% killed")
+    share = detected / len(found)
+    print(f"\nscore: {detected} / {len(found)} = {100 * share:.1f}% killed")
+    if len(found) < population:
+        # Wilson's 95% interval for the share killed among all mutants
+        n, z = len(found), 1.96
+        centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        print(f"all {population} mutants: {100 * (centre - half):.1f}% to "
+              f"{100 * (centre + half):.1f}% killed (95%)")
     survivors = sorted(n for n, o in found.items() if o in ("survived", "no tests"))
     print(f"\n{len(survivors)} not killed:")
     for name in survivors:

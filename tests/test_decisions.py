@@ -8,14 +8,17 @@ import math
 import pytest
 
 from sim.model.decisions import refund_claim, returns
-from sim.scenario.model import Behaviour
+from sim.scenario.model import Behaviour, Tier
 from sim.strategies.policies import (
     Apologize,
+    BySegment,
+    BySpend,
     DailySlots,
     Fix,
     HonourAll,
     HonourNone,
     HonourReasonable,
+    NoAdaptation,
     NoRecovery,
     PolicyContext,
     RefundAlways,
@@ -139,3 +142,29 @@ def test_the_partners_review_raises_lowers_or_keeps_its_service_level() -> None:
     # within its bounds
     assert partner.review(1.5, 7.0, 0.3) == 1.5
     assert partner.review(0.8, 9.0, 0.3) == 0.8
+
+
+def tiers(*spends: float) -> tuple[Tier, ...]:
+    return tuple(Tier(name=f"t{i}", price=10.0, min_spend=spend)
+                 for i, spend in enumerate(spends))
+
+
+def test_by_segment_offers_each_segment_its_named_tier() -> None:
+    context = PolicyContext(("young", "old", "rich"), tiers(0, 0, 0),
+                            fix=Remedy(0, 0, repairs=True), apology=Remedy(0, 0, repairs=False))
+    policy = BySegment({"rich": "t2", "young": "t0", "old": "t2"}).bind(context)
+    assert [policy.assign(s, 0.0) for s in range(3)] == [0, 2, 2]
+
+
+def test_by_spend_offers_the_highest_tier_the_past_spend_reaches() -> None:
+    context = PolicyContext(("all",), tiers(0, 500, 100),
+                            fix=Remedy(0, 0, repairs=True), apology=Remedy(0, 0, repairs=False))
+    policy = BySpend().bind(context)
+    assert [policy.assign(0, spend) for spend in (0, 99.9, 100, 499, 500, 1e6)] == [
+        0, 0, 2, 2, 1, 1]
+
+
+def test_adaptation_bounds_are_where_the_level_may_go() -> None:
+    assert NoAdaptation().bounds() == (1.0, 1.0)
+    assert NoAdaptation().review(1.3, 2.0, -1.0) == 1.3
+    assert SatisfactionTarget(min_level=0.7, max_level=1.4).bounds() == (0.7, 1.4)

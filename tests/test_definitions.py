@@ -24,6 +24,7 @@ from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS, R
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
 from sim.model.rng import NEW
+from sim.model.tally import WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
 
@@ -172,6 +173,18 @@ def test_delight_pleases_only_as_far_as_it_still_surprises() -> None:
         [9.5, 9.0, 8.75, 8.625])
 
 
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, 8.5),  # 7 + 3 x (100 - 50) / 100
+    ({"strategy.tiers[0].value": 2.0}, 9.25),  # worth 200 to the customer: 7 + 3 x 150 / 200
+    ({"strategy.tiers[0].price": 0.0, "segments[0].wtp": 0.0}, 7.0),  # nothing perceived
+])
+def test_a_visit_pleases_by_the_share_of_its_perceived_value_left_after_the_price(
+        settings: dict[str, Any], expected: float) -> None:
+    recorder = Recorder()
+    scripted_run(hand_market(run__days=1, run__warmup_days=0, **settings), [1.0], recorder)
+    assert [(e.outcome, e.satisfaction) for e in recorder.events] == [(SERVED, expected)]
+
+
 # --- waits, abandonment, the waiting room ---------------------------------------------
 
 def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
@@ -192,6 +205,46 @@ def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
     assert m["mean_satisfaction"] == pytest.approx((8.5 + 7.9) / 2)
 
 
+def test_visits_that_give_up_count_on_their_day_with_the_time_they_waited() -> None:
+    """One server, half an hour's patience. Day 0: 0.0 is served, 0.1 and 0.2 give up at
+    0.6 and 0.7; day 1: 24.0 is served, 24.7 waits till 25.0 and is served, 24.8 gives
+    up at 25.3 (the server went to 24.7)."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1)
+    run = scripted_run(scenario, [0.0, 0.1, 0.2, 24.0, 24.7, 24.8])
+    m = run.metrics
+    assert tuple(run.daily["abandoned"]) == (2.0, 1.0)
+    assert (m["served"], m["abandoned"]) == (3, 3)
+    assert m["mean_wait_h"] == pytest.approx(0.3 / 3)
+    assert m["mean_wait_joined_h"] == pytest.approx((0.5 + 0.5 + 0.3 + 0.5) / 6)
+
+
+def test_a_referral_arrives_its_delay_after_the_visit_that_made_a_promoter() -> None:
+    """A free visit worth 100 scores 10: a promoter who refers surely (propensity 1).
+    Open around the clock, so a two-day delay lands exactly two days later: A, served
+    from 1.0 to 2.0, brings its first referral (key (1, 0, 0, 0)) at 50.0; that one's own
+    referral would come at 99.0, past the three-day horizon."""
+    scenario = hand_market(run__days=3, run__warmup_days=0, **{
+        "strategy.tiers[0].price": 0.0, "segments[0].referral_propensity": 1.0,
+        "market.referral_delay": "2 d"})
+    recorder = Recorder()
+    run = scripted_run(scenario, [1.0], recorder)
+    assert recorder.prospects == {(0, 0): (1.0, 0), (1, 0, 0, 0): (50.0, 0)}
+    assert run.metrics["prospects_referred"] == 1
+
+
+def test_a_visit_that_gives_up_speaks_as_a_detractor_scoring_zero() -> None:
+    """The reputation starts at the norm, 8.5. The visit that gives up at 0.6 pulls it
+    towards 0 with a detractor's weight, detractor_voice / reputation_memory_visits =
+    2 / 300; the visit served till 1.0 scores 8.5, a passive score, and pulls it back
+    towards 8.5 with a passive weight, 0.5 / 300."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1)
+    run = scripted_run(scenario, [0.0, 0.1])
+    assert run.metrics["abandoned"] == 1
+    after_abandonment = 8.5 * (1 - 2 / 300)
+    expected = after_abandonment + 0.5 / 300 * (8.5 - after_abandonment)
+    assert run.daily["reputation"][0] == pytest.approx(expected, rel=1e-12)
+
+
 def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
     """One server, one waiting place. Day 0: 0.0 is served, 0.1 waits, 0.2 and 0.3 find
     the place taken; day 1: 24.0 is served, 24.1 waits, 24.2 finds the place taken."""
@@ -201,6 +254,23 @@ def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
     assert tuple(run.daily["turned_away"]) == (2.0, 1.0)
     assert run.metrics["turned_away"] == 3
     assert run.segments["all"]["turned_away"] == 3
+
+
+@pytest.mark.parametrize(("setting", "arrivals"), [
+    ({"business.max_waiting": 1}, [0.0, 0.1, 0.2]),  # 0.2 finds the waiting room full
+    ({"strategy.admission": {"kind": "daily_slots", "slots_per_day": 1, "waitlist": False}},
+     [0.0, 5.0]),  # 5.0 finds today's one slot taken
+    ({"strategy.admission": {"kind": "daily_slots", "slots_per_day": 1, "waitlist": True},
+      "segments[0].waitlist_patience_days": 1}, [0.0, 5.0]),  # 5.0 waits for tomorrow
+])
+def test_a_visit_sent_away_or_waitlisted_makes_the_firm_look_scarce_the_next_day(
+        setting: dict[str, Any], arrivals: list[float]) -> None:
+    """Visible scarcity is smoothed day by day (0.8 of yesterday's, 0.2 of today's): a
+    scarce day 0 shows in day 1's image as 1 + exclusivity_boost x 0.2, then fades."""
+    scenario = hand_market(run__days=3, run__warmup_days=0, business__servers=1, **{
+        "strategy.exclusivity_boost": 0.5, **setting})
+    run = scripted_run(scenario, arrivals)
+    assert tuple(run.daily["image"]) == pytest.approx((1.0, 1.1, 1.08))
 
 
 def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -> None:
@@ -244,6 +314,22 @@ def test_the_90th_percentile_wait_is_right_far_beyond_a_day() -> None:
 
 
 # --- money and the daily series ---------------------------------------------------------
+
+def test_the_wait_histogram_bins_by_the_minute_to_two_hours_then_one_percent_wide() -> None:
+    histogram = WaitHistogram()
+    assert histogram.edges(0) == (0.0, 1 / 60)
+    assert histogram.edges(119) == pytest.approx((119 / 60, 2.0))
+    assert histogram.edges(120) == pytest.approx((2.0, 2.02))
+    assert histogram.edges(122) == pytest.approx((2.0 * 1.01**2, 2.0 * 1.01**3))
+    for wait in (0.0, 0.0, 0.5, 3.0):
+        histogram.add(wait)
+    # half the waits are zero; a quantile interpolates inside its bin
+    assert histogram.quantile(0.5) == 0.0
+    assert histogram.quantile(0.75) == pytest.approx(31 / 60)  # the top of 0.5's bin
+    low, high = histogram.edges(120 + int(math.log(1.5) / math.log(1.01)))
+    assert low <= 3.0 < high
+    assert histogram.quantile(1.0) == pytest.approx(high)
+
 
 def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
     """Nobody can afford the price, so the only money is marketing: each day's profit is
@@ -412,12 +498,21 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
     assert math.fsum(e.refund for e in served) == pytest.approx(m["refunds"])
     if preset == "god":  # honours every request and refunds every claim
         assert m["requests_honoured_reasonable"] > 0 < m["requests_honoured_unreasonable"]
-        assert m["refunds"] > 0
-    names = [g.name for g in scenario.segments]
-    for i, name in enumerate(names):
-        assert sum(e.segment == i for e in served) == run.segments[name]["served"]
-    for j, name in enumerate(run.tiers):
-        assert sum(e.tier == j for e in served) == run.tiers[name]["served"]
+        assert m["abuse_refunded"] == m["abuse_claims"] > 0
+    if preset == "tiered":  # screens requests: refuses unreasonable ones it catches
+        assert m["requests_refused_unreasonable"] > 0
+    promoter = scenario.behaviour.promoter_threshold
+    for i, (name, row) in enumerate(run.segments.items()):
+        mine = [e for e in served if e.segment == i]
+        assert len(mine) == row["served"]
+        assert math.fsum(e.wait_h for e in mine) == pytest.approx(row["wait_h"])
+        assert math.fsum(e.price - e.refund for e in mine) == pytest.approx(row["revenue"])
+        assert sum(e.satisfaction >= promoter for e in mine) == row["promoters"], name
+    for j, row in enumerate(run.tiers.values()):
+        mine = [e for e in served if e.tier == j]
+        assert len(mine) == row["served"]
+        assert math.fsum(e.wait_h for e in mine) == pytest.approx(row["wait_h"])
+        assert math.fsum(e.price - e.refund for e in mine) == pytest.approx(row["revenue"])
     visits: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for e in sorted(recorder.events, key=lambda e: e.arrived_h):
         visits[e.key].append(e.visit)
