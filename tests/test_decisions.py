@@ -55,6 +55,12 @@ def test_a_claim_is_genuine_only_after_an_unrepaired_failure() -> None:
     assert refund_claim(failed_unrepaired=False, **certain) == (False, True)
     honest = {**certain, "abuse_probability": 0.0}
     assert refund_claim(failed_unrepaired=False, **honest) == (False, False)
+    # each happens when its uniform falls below its probability (u < p: P = p)
+    edge = {"genuine_claim_probability": 0.25, "abuse_probability": 0.25,
+            "u_genuine": 0.25, "u_abuse": 0.25}
+    assert refund_claim(failed_unrepaired=True, **edge) == (False, False)
+    assert refund_claim(failed_unrepaired=True, **{**edge, "u_genuine": 0.2499}) == (True, False)
+    assert refund_claim(failed_unrepaired=False, **{**edge, "u_abuse": 0.2499}) == (False, True)
 
 
 def test_recovery_policies_bind_the_firms_remedies() -> None:

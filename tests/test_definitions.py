@@ -185,6 +185,19 @@ def test_a_visit_pleases_by_the_share_of_its_perceived_value_left_after_the_pric
     assert [(e.outcome, e.satisfaction) for e in recorder.events] == [(SERVED, expected)]
 
 
+@pytest.mark.parametrize(("baseline", "nps"), [(9.0, 100.0), (8.999, 0.0), (6.0, -100.0),
+                                             (6.001, 0.0)])
+def test_a_score_on_a_threshold_counts_as_the_promoters_or_the_detractors(
+        baseline: float, nps: float) -> None:
+    """Promoters score 9 or more, detractors 6 or less (docs/model.md, NPS)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, **{
+        "behaviour.baseline_satisfaction": baseline, "behaviour.value_weight": 0.0})
+    run = scripted_run(scenario, [1.0])
+    assert (run.metrics["nps_per_visit"], run.metrics["nps"]) == (nps, nps)
+    assert run.segments["all"]["promoters"] == (nps > 0)
+    assert run.segments["all"]["detractors"] == (nps < 0)
+
+
 # --- waits, abandonment, the waiting room ---------------------------------------------
 
 def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
@@ -329,6 +342,10 @@ def test_the_wait_histogram_bins_by_the_minute_to_two_hours_then_one_percent_wid
     low, high = histogram.edges(120 + int(math.log(1.5) / math.log(1.01)))
     assert low <= 3.0 < high
     assert histogram.quantile(1.0) == pytest.approx(high)
+    # the chart's shape: zero waits in the first five-minute bin, 0.5 h in the seventh
+    # (30 to 35 minutes), 3 h in the open bin for two hours and more
+    assert histogram.five_minute_bins() == tuple([2.0] + [0.0] * 5 + [1.0] + [0.0] * 17
+                                                 + [1.0])
 
 
 def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
@@ -520,6 +537,12 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
         if e.outcome == SERVED and not e.waitlisted:
             assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
     assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
+    for e in recorder.events:  # a visit not served sold nothing and asked for nothing
+        if e.outcome != SERVED:
+            assert (e.price, e.refund, e.flow, e.service_h) == (0.0, 0.0, 0.0, 0.0)
+            assert (e.requests_honoured, e.requests_refused, e.failed, e.claimed) == (
+                0, 0, False, False)
+            assert math.isnan(e.satisfaction)
     assert set(visits) <= set(recorder.prospects)
 
 

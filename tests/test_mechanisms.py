@@ -12,6 +12,7 @@ from helpers import Recorder, tiny_scenario
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
+from sim.model.tally import Visit
 from sim.scenario import Scenario
 from sim.strategies.policies import NO_REMEDY, Remedy
 
@@ -246,3 +247,25 @@ def test_the_engine_asks_the_strategy_about_the_customers_own_segment_and_spend(
     spends = [spend for what, _, spend in spy.asked if what == "assign"]
     assert spends[0] == 0.0
     assert max(spends) > 0
+
+
+# --- expectations ---------------------------------------------------------------------
+
+
+def test_after_a_served_visit_expectations_move_a_share_of_the_way_to_what_it_got() -> None:
+    """Expectations adapt by exponential smoothing with weight expectation_adaptation
+    (0.3): the wait tolerated, the service level and the chance of delight expected."""
+    replication = Replication(tiny_scenario("god", {
+        "behaviour.expectation_adaptation": 0.3, "business.failure_rate": 0.0,
+        "strategy.tiers[0].delight_chance": 1.0}), 0, None)
+    customer = a_customer(replication)
+    customer.wait_tolerance_h, customer.expected_level, customer.expected_delight = 0.4, 1.0, 0.5
+    visit = Visit(0.0)
+    visit.tier, visit.wait_h = 0, 1.4
+    tier = replication.tiers[0]
+    middle = (2**31,) * 16  # every uniform of the visit 0.5: no claim, delighted
+    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False)
+    assert customer.wait_tolerance_h == pytest.approx(0.4 + 0.3 * (1.4 - 0.4))
+    assert customer.expected_level == pytest.approx(1.0 + 0.3 * (1.2 - 1.0))
+    assert customer.expected_delight == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
+    assert customer.spend == tier.price
