@@ -530,6 +530,8 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
         assert len(mine) == row["served"]
         assert math.fsum(e.wait_h for e in mine) == pytest.approx(row["wait_h"])
         assert math.fsum(e.price - e.refund for e in mine) == pytest.approx(row["revenue"])
+        if mine:
+            assert row["mean_wait_h"] == pytest.approx(row["wait_h"] / len(mine))
     visits: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for e in sorted(recorder.events, key=lambda e: e.arrived_h):
         visits[e.key].append(e.visit)
