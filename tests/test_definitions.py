@@ -348,6 +348,17 @@ def test_the_wait_histogram_bins_by_the_minute_to_two_hours_then_one_percent_wid
                                                  + [1.0])
 
 
+def test_staff_are_paid_for_the_opening_hours_and_for_finishing_the_last_visit() -> None:
+    """One server at 10 an hour, open 9 to 17. Day 0: a visit from 16.5 to 17.5 keeps the
+    server half an hour past closing: 8.5 paid hours. Day 1: nobody, 8 hours."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1,
+                           business__open_hour=9, business__close_hour=17,
+                           business__staff_cost_per_hour=10.0)
+    run = scripted_run(scenario, [16.5])
+    assert run.metrics["staff_cost"] == pytest.approx(10.0 * (8.5 + 8))
+    assert run.metrics["utilisation"] == pytest.approx(1.0 / (8.5 + 8))
+
+
 def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
     """Nobody can afford the price, so the only money is marketing: each day's profit is
     minus 15 per prospect of that day, before and after the warm-up alike."""
@@ -539,6 +550,9 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
         if e.outcome == SERVED and not e.waitlisted:
             assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
     assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
+    # every prospect of the window is won, lost, or still deciding at the horizon
+    assert m["prospects_new"] + m["prospects_referred"] == (
+        m["customers_won"] + m["lost_prospects"] + run.checks["prospects_pending"])
     for e in recorder.events:  # a visit not served sold nothing and asked for nothing
         if e.outcome != SERVED:
             assert (e.price, e.refund, e.flow, e.service_h) == (0.0, 0.0, 0.0, 0.0)

@@ -114,6 +114,16 @@ def test_the_partner_moves_its_service_level_within_its_bounds() -> None:
     assert bounds.min_level <= partner.level <= bounds.max_level
 
 
+def test_the_partner_reviews_its_service_level_every_period() -> None:
+    """The daily series shows the level each day ran at: it can change only on the
+    first day of a review period (every period_days = 7 days)."""
+    partner = run_replication(tiny_scenario("partner", {"run.days": 60}), 0)
+    levels = list(partner.daily["service_level"])
+    changes = [day for day in range(1, len(levels)) if levels[day] != levels[day - 1]]
+    assert changes
+    assert all(day % 7 == 0 for day in changes)
+
+
 def test_without_adaptation_the_service_level_stays_as_set() -> None:
     fixed = run_to_the_horizon(tiny_scenario("partner", {"run.days": 60,
                                                          "strategy.adaptation": "none"}))
