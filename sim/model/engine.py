@@ -218,8 +218,6 @@ class Replication:
     # ----------------------------------------------------------------- running
     def run(self) -> RunResult:
         env, s, t = self.env, self.s, self.tally
-        if s.run.warmup_days == 0:
-            t.period_starts(0, self.customers_alive_by_segment)
         LeanProcess(env, self.new_customers())
         LeanProcess(env, self.days())
         env.run(until=self.horizon_h)

@@ -223,9 +223,6 @@ class Tally:
         self.review_revenue = self.review_cash = self.review_sat = 0.0
         self.review_sat_n = 0
 
-    def measured(self, now: float) -> bool:
-        return now >= self.warmup_h
-
     # totals derived from the per-segment counts at the horizon
     def _segment_total(self, column: int) -> int:
         return int(sum(row[column] for row in self.segments))
