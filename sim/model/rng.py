@@ -10,8 +10,11 @@ meets the same draws under every strategy. The draws are therefore a pure functi
   customer's key and the block's label, split into 16 32-bit words, word w standing for
   the uniform (w + 0.5) * TO_UNIT; block "A" holds the customer's attributes, block k
   its k-th visit attempt, one slot per decision. Visit k always reads block k, whether
-  or not an earlier draw was needed. A visit's words are converted where they are read,
-  and only those: a visit that ends at the door reads two of its sixteen.
+  or not an earlier draw was needed. Words are converted where they are read, and only
+  those: a visit that ends at the door reads two of its sixteen, a customer's
+  attributes nine.
+* the key block of the keyed hash is compressed once per replication; each customer's
+  hash starts from a copy of that state (the same digest as a fresh keyed hash).
 
 A cryptographic hash is an excellent source of uniforms, and keyed hashing costs about
 a microsecond a block; seeding a numpy Generator per customer cost twenty
@@ -62,12 +65,13 @@ _VISIT_LABELS = tuple(b"V" + k.to_bytes(4, "little") for k in range(1024))
 
 
 class CustomerDraws:
-    """One customer's uniforms: ``attributes()`` once, ``visit(k)`` per visit attempt."""
+    """One customer's draws, as words: ``attributes()`` once, ``visit(k)`` per visit
+    attempt."""
 
     __slots__ = ("_base",)
 
     def __init__(self, keyed: hashlib.blake2b, key: tuple[int, ...]) -> None:
-        base = keyed.copy()  # the same state as a new keyed hash: the key block is in
+        base = keyed.copy()  # the state of a new keyed hash, its key block already hashed
         base.update(struct.pack(f"<{len(key) + 1}q", len(key), *key))
         self._base = base
 
