@@ -161,15 +161,20 @@ def check_jobs(jobs: int | None) -> None:
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
+@click.option("--events", is_flag=True,
+              help="Also write the event log: events.parquet (events.csv without pyarrow), "
+                   "one row per visit, and transactions.csv, the till's view that "
+                   "'simrun fit' reads.")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
-        force_limits: bool) -> None:
+        force_limits: bool, events: bool = False) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
     Writes summary.json (every metric: mean, sd, 95% CI, n), replications.csv,
     daily.csv and scenario.toml (the resolved scenario: 'simrun' on it reproduces
-    the run exactly). An interrupted run (Ctrl-C, SIGTERM) keeps its finished
+    the run exactly); with --events also events.parquet and transactions.csv
+    (docs/columns.md). An interrupted run (Ctrl-C, SIGTERM) keeps its finished
     replications and picks them up when the same command runs again. A folder that
     holds the results of a different scenario is left as it is: the run goes to
     results/<name>-2/ and says so.
@@ -199,6 +204,12 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         done = checkpoint.load()
         for path, reason in checkpoint.discarded:
             say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+        log = None
+        if events:
+            from sim.experiment.events import event_files
+
+            log = event_files(checkpoint.folder / "events")
+            done = {r: run for r, run in done.items() if log.has(r)}
         with interruptible("finished replications are kept; run the same command again to "
                            "continue."), \
                 Progress("replications", not quiet and output_format == "table",
@@ -210,8 +221,12 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
                     checkpoint.save(run_result)
                     bar.advance()
 
-            result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+            result = run_scenario(spec, jobs=jobs, progress=finished, done=done, events=log)
         paths = write_results(result, target)
+        if log is not None:
+            from sim.experiment.events import join_parts
+
+            paths += join_parts(log, range(spec.run.replications), target)
         checkpoint.clear()
     if output_format == "json":
         import json
