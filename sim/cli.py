@@ -699,6 +699,106 @@ def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
         sys.exit(1)
 
 
+def _column_options(function: Any) -> Any:
+    """--customer-column and the others: which column of the log holds what."""
+    from sim.fit.log import Columns
+
+    for role in reversed((*Columns.REQUIRED, *Columns.OPTIONAL)):
+        default = getattr(Columns, role)
+        function = click.option(f"--{role}-column", f"{role}_column", metavar="NAME",
+                                help=f"Column of the {role} (default: {default}).")(function)
+    return function
+
+
+@main.command()
+@click.argument("transactions", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              required=True, help="The scenario file to write, e.g. scenarios/my-shop.toml.")
+@click.option("--calibration-end", metavar="DATE",
+              help="First day of the holdout period (ISO date); the fit uses only what "
+                   "happened before it. Default: the middle of the log.")
+@click.option("--segments", default="1", show_default=True, metavar="K|COLUMN",
+              help="K segments found by k-means on recency, frequency and spend, or the "
+                   "name of a column that gives each customer's segment.")
+@click.option("--report", is_flag=True,
+              help="Also write the fit report (HTML, beside --out): simulated, BG/NBD and "
+                   "actual in the holdout period.")
+@click.option("-n", "--replications", type=click.IntRange(min=1, max=200), default=10,
+              show_default=True, help="Replications of the holdout simulation (--report).")
+@click.option("--seed", type=click.IntRange(min=0), default=2024, show_default=True,
+              help="Seed of the fitted scenario, the k-means and the holdout simulation.")
+@click.option("--keep-duplicates", is_flag=True,
+              help="Keep rows that repeat another exactly (separate purchases, not a double "
+                   "export).")
+@_column_options
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def fit(transactions: Path, out_file: Path, calibration_end: str | None, segments: str,
+        report: bool, replications: int, seed: int, keep_duplicates: bool, quiet: bool,
+        **column_names: str | None) -> None:
+    """Fit a scenario to a firm's transaction log (CSV) and check it on a holdout period.
+
+    TRANSACTIONS has one row per purchase: customer id, timestamp (ISO date or date
+    and time), amount; optionally segment, service_minutes, waited_minutes, abandoned
+    (1 for a visit given up in the queue), rating (0-10), tier. Everything is
+    estimated from the calibration period only; what the data cannot identify keeps
+    its documented default and is listed as "assumed, not fitted" at the top of the
+    scenario. The scenario is an ordinary one: 'simrun check', 'simrun', 'simrun
+    compare' take it. docs/calibrate.md explains every number.
+
+    \b
+    Examples:
+      simrun fit transactions.csv --out scenarios/my-shop.toml --report
+      simrun fit orders.csv --out scenarios/shop.toml --customer-column client \\
+          --timestamp-column date --calibration-end 2024-07-01 --segments 3
+    """
+    from sim.atomic import check_target, write_atomic_many
+    from sim.fit.estimate import calibrate
+    from sim.fit.log import Columns, parse_time, read_log
+    from sim.fit.scenario_out import build_scenario, scenario_text
+
+    check_target(out_file)
+    roles = {key.removesuffix("_column"): value for key, value in column_names.items()
+             if value is not None}
+    columns = Columns(**roles, explicit=frozenset(r for r in roles if r in Columns.OPTIONAL))
+    end = None
+    if calibration_end is not None:
+        issues: list[Any] = []
+        end, _ = parse_time(calibration_end, 0, "", issues)
+        if end is None:
+            raise click.BadParameter(f"{calibration_end!r} is not an ISO date (2024-07-01)",
+                                     param_hint="'--calibration-end'")
+    count: int | str = int(segments) if segments.isdigit() else segments
+    if isinstance(count, int) and not 1 <= count <= 10:
+        raise click.BadParameter("give 1 to 10 segments, or a column name",
+                                 param_hint="'--segments'")
+    if isinstance(count, str):
+        columns = Columns(**{**roles, "segment": count},
+                          explicit=columns.explicit | {"segment"})
+    log = read_log(transactions, columns, keep_duplicates=keep_duplicates)
+    cal = calibrate(log, end, count, seed)
+    fitted = build_scenario(cal, folder_safe_stem(out_file), seed)
+    files: dict[Path, str] = {out_file: scenario_text(fitted)}
+    if report:
+        from sim.fit.holdout import holdout
+        from sim.report.fit import render_fit_report
+
+        target = out_file.with_name(out_file.stem + "-fit.html")
+        check_target(target)
+        with interruptible("nothing was written."):
+            files[target] = render_fit_report(holdout(fitted, replications=replications))
+    write_atomic_many(files)
+    if not quiet:
+        for path in files:
+            click.echo(f"Written {path}")
+
+
+def folder_safe_stem(path: Path) -> str:
+    """The scenario's run name: the output file's stem as a safe folder name."""
+    from sim.experiment.folders import folder_name
+
+    return folder_name(path.stem)
+
+
 @main.command()
 @click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
