@@ -725,16 +725,19 @@ def _column_options(function: Any) -> Any:
                    "actual in the holdout period.")
 @click.option("-n", "--replications", type=click.IntRange(min=1, max=200), default=10,
               show_default=True, help="Replications of the holdout simulation (--report).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Processes for the holdout simulation (default: all cores).")
 @click.option("--seed", type=click.IntRange(min=0), default=2024, show_default=True,
-              help="Seed of the fitted scenario, the k-means and the holdout simulation.")
+              help="Seed of the fitted scenario, the latent classes' start and the holdout "
+                   "simulation.")
 @click.option("--keep-duplicates", is_flag=True,
               help="Keep rows that repeat another exactly (separate purchases, not a double "
                    "export).")
 @_column_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def fit(transactions: Path, out_file: Path, calibration_end: str | None, segments: str,
-        report: bool, replications: int, seed: int, keep_duplicates: bool, quiet: bool,
-        **column_names: str | None) -> None:
+        report: bool, replications: int, jobs: int | None, seed: int, keep_duplicates: bool,
+        quiet: bool, **column_names: str | None) -> None:
     """Fit a scenario to a firm's transaction log (CSV) and check it on a holdout period.
 
     TRANSACTIONS has one row per purchase: customer id, timestamp (ISO date or date
@@ -749,7 +752,7 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
     Examples:
       simrun fit transactions.csv --out scenarios/my-shop.toml --report
       simrun fit orders.csv --out scenarios/shop.toml --customer-column client \\
-          --timestamp-column date --calibration-end 2024-07-01 --segments 3
+          --timestamp-column date --calibration-end 2024-07-01 --segments 3 -j 2
     """
     from sim.atomic import check_target, write_atomic_many
     from sim.fit.estimate import calibrate
@@ -757,6 +760,7 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
     from sim.fit.scenario_out import build_scenario, scenario_text
 
     check_target(out_file)
+    check_jobs(jobs)
     roles = {key.removesuffix("_column"): value for key, value in column_names.items()
              if value is not None}
     columns = Columns(**roles, explicit=frozenset(r for r in roles if r in Columns.OPTIONAL))
@@ -779,13 +783,16 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
     fitted = build_scenario(cal, folder_safe_stem(out_file), seed)
     files: dict[Path, str] = {out_file: scenario_text(fitted)}
     if report:
+        from sim.experiment.runner import default_jobs
         from sim.fit.holdout import holdout
         from sim.report.fit import render_fit_report
 
         target = out_file.with_name(out_file.stem + "-fit.html")
         check_target(target)
         with interruptible("nothing was written."):
-            files[target] = render_fit_report(holdout(fitted, replications=replications))
+            files[target] = render_fit_report(holdout(
+                fitted, replications=replications, jobs=min(jobs or default_jobs(), replications),
+                seed=seed))
     write_atomic_many(files)
     if not quiet:
         for path in files:

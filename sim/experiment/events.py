@@ -26,9 +26,8 @@ from typing import Any, BinaryIO
 
 from sim.atomic import open_atomic
 from sim.metrics import RunResult
-from sim.model.customer import Customer
 from sim.model.engine import run_replication
-from sim.model.events import ABANDONED, OUTCOMES, SERVED, VisitEvent
+from sim.model.events import ABANDONED, OUTCOMES, SERVED, VisitEvent, VisitWatcher
 from sim.scenario.model import Scenario
 
 BATCH_ROWS = 20_000
@@ -124,7 +123,7 @@ def run_logged(scenario: Scenario, replication: int, files: EventFiles) -> RunRe
     return result
 
 
-class EventWriter:
+class EventWriter(VisitWatcher):
     """An engine observer that writes one row per visit, a batch at a time."""
 
     def __init__(self, scenario: Scenario, replication: int, handle: BinaryIO, parquet: bool,
@@ -140,15 +139,6 @@ class EventWriter:
             handle.write((",".join(name for name, _, _ in COLUMNS) + "\n").encode())
         if till is not None:
             till.write((",".join(TRANSACTION_COLUMNS) + "\n").encode())
-
-    def acquired(self, key: tuple[int, ...], now: float, customer: Customer) -> None:
-        pass
-
-    def referred(self, referrer: tuple[int, ...], key: tuple[int, ...]) -> None:
-        pass
-
-    def visit(self, key: tuple[int, ...], k: int, draws: list[float]) -> None:
-        pass
 
     def visited(self, e: VisitEvent) -> None:
         customer = "-".join(map(str, e.key))

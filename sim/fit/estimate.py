@@ -15,6 +15,13 @@ from its last purchase to the end of the period, the likelihood is
 Gauss-Hermite quadrature): it came back n - 1 times, and after its last purchase it
 either left or its next interval had not ended yet. The four parameters are found by
 maximum likelihood (scipy.optimize), their standard errors from the curvature.
+
+Segments are given by a column (each fitted on its own customers), or found as latent
+classes: a mixture of k such processes, each customer's likelihood the share-weighted
+sum of its likelihood under each class, all 5k - 1 parameters by maximum likelihood
+(``--segments K``). A customer's class is never decided by its calibration behaviour,
+only weighted by it (its posterior probability), so no class is made of the customers
+who happened not to leave yet.
 """
 
 from __future__ import annotations
@@ -65,9 +72,8 @@ class Returns:
     """The interval is that of all customers (too few gaps in this group)."""
 
     def mean_return_probability(self) -> float:
-        x, w = np.polynomial.hermite.hermgauss(QUADRATURE_NODES)
-        p = _expit(self.mu.value + math.sqrt(2) * self.sigma.value * x)
-        return float(np.sum(w * p) / math.sqrt(math.pi))
+        p = _expit(self.mu.value + math.sqrt(2) * self.sigma.value * NODES)
+        return float(np.sum(WEIGHTS * p))
 
 
 @dataclass
@@ -146,88 +152,197 @@ def calibrate(log: Log, calibration_end: datetime | None = None, segments: int |
         raise TransactionsError(log.source, [Issue(
             "", f"too short to split: {int(known.sum())} customers bought in the calibration "
                 f"period (before {cal_end:%Y-%m-%d}); at least {MIN_CUSTOMERS} are needed")])
-    segment_of, names, how = assign_segments(log, in_cal, known, cal_days, segments, seed)
-    pooled = fit_returns(*_histories(log, in_cal, known, cal_days))
-    fitted = []
-    for k, name in enumerate(names):
-        members = np.flatnonzero(segment_of == k)
-        mask = known & (segment_of == k)
-        n, gaps, censor = _histories(log, in_cal, mask, cal_days)
-        returns = (fit_returns(n, gaps, censor) if len(gaps) >= MIN_GAPS else
-                   fit_returns(n, gaps, censor, interval=pooled))
-        rows = in_cal & mask[log.customer]
-        amounts = log.amount[rows]
-        fitted.append(Segment(
-            name, members, len(members) / known.sum(), returns,
-            Estimate(float(amounts.mean()), float(amounts.std(ddof=1) / math.sqrt(len(amounts)))
-                     if len(amounts) > 1 else math.nan),
-            int(rows.sum()), service_h=_service(log, rows), rating=_mean(log.rating, rows)))
-    _patience(log, cal_days, in_cal, fitted, segment_of)
+    everyone = histories(log, in_cal, known, cal_days)
+    if isinstance(segments, str):
+        segment_of, names = given_segments(log, in_cal, segments)
+        pooled = fit_classes(everyone, 1)[0][0]
+        weights, classes = [], []
+        for k in range(len(names)):
+            mine = histories(log, in_cal, known & (segment_of == k), cal_days)
+            fixed = pooled if len(mine.gaps) < MIN_GAPS else None
+            classes.append(fit_classes(mine, 1, fixed=fixed)[0][0])
+            weights.append((segment_of[known] == k).astype(float))
+        how = f"given (column {segments!r}: each customer's most frequent)"
+    else:
+        if segments > 1 and known.sum() < segments * MIN_CUSTOMERS:
+            raise TransactionsError(log.source, [Issue(
+                "--segments", f"{segments} segments need {segments * MIN_CUSTOMERS} "
+                              f"calibration customers or more; the log has {int(known.sum())}")])
+        classes, weights = fit_classes(everyone, segments, seed=seed)
+        names = ["customers"] if segments == 1 else [f"class {k + 1}" for k in range(segments)]
+        segment_of = np.full(customers, -1, dtype=np.int64)
+        segment_of[known] = np.argmax(np.column_stack(weights), axis=1)
+        how = ("one segment" if segments == 1 else
+               f"found: {segments} latent classes fitted with the return behaviour by maximum "
+               "likelihood (a finite mixture on the purchase histories; each customer belongs "
+               "to each class with its posterior probability), numbered by visit interval, "
+               "shortest first")
+    fitted = [_segment(log, in_cal, known, names[k], classes[k], weights[k])
+              for k in range(len(names))]
+    _patience(log, cal_days, fitted)
     rate = known.sum() / cal_days
     return Calibration(log, cal_end, end, Estimate(float(rate), math.sqrt(known.sum()) / cal_days),
                        fitted, segment_of, how, open_hours(log, in_cal), first)
 
 
-def _histories(log: Log, in_cal: np.ndarray, customers: np.ndarray,
-               cal_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per customer of ``customers`` (a mask): purchases in the calibration period, the
-    gaps between them (all customers together) and the days from its last purchase to
-    the end of the period."""
+def _segment(log: Log, in_cal: np.ndarray, known: np.ndarray, name: str, returns: Returns,
+             weight: np.ndarray) -> Segment:
+    """A segment's share, price, service time and rating: its customers' calibration
+    purchases, each customer counted with its weight (its probability of belonging)."""
+    per_customer = np.zeros(len(known))
+    per_customer[known] = weight
+    rows = in_cal & known[log.customer]
+    w = per_customer[log.customer[rows]]
+    amounts = log.amount[rows]
+    purchases = float(w.sum())
+    price = float(np.average(amounts, weights=w))
+    se = math.sqrt(float(np.average((amounts - price) ** 2, weights=w)) / purchases) \
+        if purchases > 1 else math.nan
+    return Segment(name, np.flatnonzero(per_customer > 0.5), float(weight.sum() / known.sum()),
+                   returns, Estimate(price, se), round(purchases),
+                   service_h=_service(log, rows, w), rating=_mean(log.rating, rows, w))
+
+
+@dataclass(frozen=True)
+class Histories:
+    """The calibration histories of a group of customers."""
+
+    n: np.ndarray
+    """Purchases of each customer in the calibration period."""
+    censor: np.ndarray
+    """Days from each customer's last purchase to the end of the period."""
+    gaps: np.ndarray
+    """Days between consecutive purchases, every customer's."""
+    owner: np.ndarray
+    """The customer (position in ``n``) of each gap."""
+    distinct: np.ndarray
+    """The distinct (n, censor) pairs (rows): customers alike in both have the same
+    likelihood apart from their gaps, so it is computed once per pair."""
+    pair_of: np.ndarray
+    """Each customer's row in ``distinct``."""
+
+
+def histories(log: Log, in_cal: np.ndarray, customers: np.ndarray,
+              cal_days: float) -> Histories:
+    """The histories of the customers in the mask ``customers``."""
     rows = in_cal & customers[log.customer]
-    who, day = log.customer[rows], log.day[rows]
-    n = np.bincount(who, minlength=len(customers))[customers]
-    last = np.full(len(customers), -np.inf)
+    position = np.cumsum(customers) - 1
+    who, day = position[log.customer[rows]], log.day[rows]
+    count = int(customers.sum())
+    n = np.bincount(who, minlength=count)
+    last = np.full(count, -np.inf)
     np.maximum.at(last, who, day)
     same = who[1:] == who[:-1]
     gaps = np.maximum((day[1:] - day[:-1])[same], 1e-3)
-    return n, gaps, cal_days - last[customers]
+    censor = cal_days - last
+    distinct, pair_of = np.unique(np.column_stack([n, censor]), axis=0, return_inverse=True)
+    return Histories(n, censor, gaps, who[1:][same], distinct, pair_of.reshape(-1))
 
 
-def fit_returns(n: np.ndarray, gaps: np.ndarray, censor: np.ndarray,
-                interval: Returns | None = None) -> Returns:
-    """Maximum likelihood of the stopped renewal process (module docstring); with
-    ``interval``, the visit interval is taken from it and only mu and sigma fitted."""
+def class_log_likelihood(theta: np.ndarray, h: Histories) -> np.ndarray:
+    """Each customer's log-likelihood under one class, theta = (mu, log sigma, log mean
+    interval, log cv) (module docstring)."""
+    from scipy.special import gammaincc, gammaln
+
+    mu, log_sigma, log_mean, log_cv = theta
+    cv = math.exp(log_cv)
+    shape, scale = 1 / (cv * cv), math.exp(log_mean) * cv * cv
+    p = _expit(mu + math.sqrt(2) * math.exp(log_sigma) * NODES)
+    n, censor = h.distinct[:, 0], h.distinct[:, 1]
+    survive = gammaincc(shape, censor / scale)
+    terms = ((n - 1)[:, None] * np.log(p)[None, :]
+             + np.log1p(-p[None, :] * (1 - survive[:, None])))
+    top = terms.max(axis=1)
+    people = (np.log(np.exp(terms - top[:, None]) @ WEIGHTS) + top)[h.pair_of]
+    log_density = ((shape - 1) * np.log(h.gaps) - h.gaps / scale - gammaln(shape)
+                   - shape * math.log(scale))
+    return np.asarray(people + np.bincount(h.owner, weights=log_density, minlength=len(h.n)))
+
+
+NODES, _RAW_WEIGHTS = np.polynomial.hermite.hermgauss(QUADRATURE_NODES)
+WEIGHTS = _RAW_WEIGHTS / math.sqrt(math.pi)
+"""Gauss-Hermite nodes and weights for an expectation over a standard normal (x sqrt 2)."""
+
+
+BOUNDS = [(-10.0, 10.0), (math.log(0.01), math.log(5.0)), (math.log(0.01), math.log(1e4)),
+          (math.log(0.05), math.log(3.0))]
+"""Of mu, log sigma, log mean interval (days) and log cv."""
+
+
+def fit_classes(h: Histories, k: int, seed: int = 1,
+                fixed: Returns | None = None) -> tuple[list[Returns], list[np.ndarray]]:
+    """Maximum likelihood of a mixture of ``k`` classes of the stopped renewal process
+    (k = 1: one class): the classes, by mean interval, and each customer's posterior
+    probability of each. With ``fixed``, one class whose visit interval is taken from
+    it (too few gaps to fit one)."""
     from scipy.optimize import minimize
-    from scipy.stats import gamma
+    from scipy.special import logsumexp
 
-    x, w = np.polynomial.hermite.hermgauss(QUADRATURE_NODES)
-    w = w / math.sqrt(math.pi)
-    repeats = n - 1
-    fixed = None if interval is None else (math.log(interval.interval_days.value),
-                                           math.log(interval.interval_cv.value))
+    tail = None if fixed is None else np.log([fixed.interval_days.value,
+                                              fixed.interval_cv.value])
 
-    def nll(theta: np.ndarray) -> float:
-        mu, log_sigma = theta[0], theta[1]
-        log_mean, log_cv = fixed if fixed is not None else (theta[2], theta[3])
-        mean, cv = math.exp(log_mean), math.exp(log_cv)
-        shape, scale = 1 / (cv * cv), mean * cv * cv
-        p = _expit(mu + math.sqrt(2) * math.exp(log_sigma) * x)
-        survive = gamma.sf(censor, shape, scale=scale)
-        terms = (repeats[:, None] * np.log(p)[None, :]
-                 + np.log1p(-p[None, :] * (1 - survive[:, None])))
-        people = np.log(np.exp(terms) @ w + 1e-300)
-        total = people.sum()
-        if fixed is None:
-            total += gamma.logpdf(gaps, shape, scale=scale).sum()
-        return float(-total)
+    def unpack(params: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        logits = np.concatenate([[0.0], params[:k - 1]])
+        if tail is not None:
+            return logits, [np.concatenate([params[k - 1:], tail])]
+        return logits, [params[k - 1 + 4 * j:k - 1 + 4 * (j + 1)] for j in range(k)]
 
-    share = repeats.sum() / max(n.sum(), 1)
-    start = [math.log(max(share, 0.01) / max(1 - share, 0.01)), math.log(0.5)]
-    bounds = [(-10.0, 10.0), (math.log(0.01), math.log(5.0))]
-    if fixed is None:
-        m = float(gaps.mean())
-        cv = float(gaps.std() / m) if len(gaps) > 1 and m > 0 else 1.0
-        start += [math.log(m), math.log(min(max(cv, 0.1), 2.5))]
-        bounds += [(math.log(0.01), math.log(1e4)), (math.log(0.05), math.log(3.0))]
-    best = minimize(nll, np.array(start), method="L-BFGS-B", bounds=bounds)
+    def joint(params: np.ndarray) -> np.ndarray:
+        logits, thetas = unpack(params)
+        log_share = logits - logsumexp(logits)
+        return np.column_stack([log_share[j] + class_log_likelihood(t, h)
+                                for j, t in enumerate(thetas)])
+
+    def nll(params: np.ndarray) -> float:
+        return float(-logsumexp(joint(params), axis=1).sum())
+
+    starts = _starts(h, k, seed)
+    if tail is not None:
+        starts = [starts[0][:2]]
+    bounds = [(-8.0, 8.0)] * (k - 1) + (BOUNDS[:2] if tail is not None else BOUNDS * k)
+    best = minimize(nll, np.concatenate([np.zeros(k - 1), *starts]), method="L-BFGS-B",
+                    bounds=bounds)
     se = _standard_errors(nll, best.x)
-    mu, sigma = best.x[0], math.exp(best.x[1])
-    if interval is not None:
+    _, thetas = unpack(best.x)
+    ses = [se[k - 1:] if tail is not None else se[k - 1 + 4 * j:k - 1 + 4 * (j + 1)]
+           for j in range(k)]
+    joint_ll = joint(best.x)
+    posterior = np.exp(joint_ll - logsumexp(joint_ll, axis=1)[:, None])
+    order = np.argsort([t[2] for t in thetas], kind="stable")
+    return ([_returns(thetas[j], ses[j], fixed) for j in order],
+            [posterior[:, j] for j in order])
+
+
+def _returns(theta: np.ndarray, se: np.ndarray, fixed: Returns | None) -> Returns:
+    mu, sigma = float(theta[0]), math.exp(theta[1])
+    if fixed is not None:
         return Returns(Estimate(mu, se[0]), Estimate(sigma, sigma * se[1]),
-                       interval.interval_days, interval.interval_cv, pooled_interval=True)
-    mean, cv = math.exp(best.x[2]), math.exp(best.x[3])
+                       fixed.interval_days, fixed.interval_cv, pooled_interval=True)
+    mean, cv = math.exp(theta[2]), math.exp(theta[3])
     return Returns(Estimate(mu, se[0]), Estimate(sigma, sigma * se[1]),
                    Estimate(mean, mean * se[2]), Estimate(cv, cv * se[3]))
+
+
+def _starts(h: Histories, k: int, seed: int) -> list[np.ndarray]:
+    """Starting values: the customers cut into k groups by purchase count (ties broken at
+    random with ``seed``), each group's share of repeat purchases and its gaps' mean and
+    cv."""
+    rng = np.random.default_rng(seed)
+    rank = np.argsort(h.n + rng.random(len(h.n)), kind="stable")
+    group = np.empty(len(h.n), dtype=np.int64)
+    group[rank] = np.arange(len(h.n)) * k // max(len(h.n), 1)
+    out = []
+    for j in range(k):
+        n = h.n[group == j]
+        gaps = h.gaps[group[h.owner] == j]
+        if len(gaps) < 2:
+            gaps = h.gaps if len(h.gaps) >= 2 else np.array([30.0, 60.0])
+        share = (n - 1).sum() / max(n.sum(), 1)
+        m = float(gaps.mean())
+        cv = float(gaps.std() / m) if m > 0 else 1.0
+        out.append(np.array([math.log(max(share, 0.02) / max(1 - share, 0.02)), math.log(0.5),
+                             math.log(m), math.log(min(max(cv, 0.1), 2.5))]))
+    return out
 
 
 def _standard_errors(f: Callable[[np.ndarray], float], x: np.ndarray,
@@ -257,85 +372,53 @@ def _expit(x: np.ndarray | float) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
 
 
-def assign_segments(log: Log, in_cal: np.ndarray, known: np.ndarray, cal_days: float,
-                    segments: int | str, seed: int) -> tuple[np.ndarray, list[str], str]:
-    """Each customer's segment index (-1 for customers first seen in the holdout), the
-    names, and how they were found."""
-    segment_of = np.full(len(log.customers), -1, dtype=np.int64)
-    if isinstance(segments, str):
-        if log.segment is None:
-            raise TransactionsError(log.source, [Issue(
-                "--segments", f"names a column the file does not have: {segments!r}")])
-        labels: dict[int, dict[str, int]] = {}
-        for i in np.flatnonzero(in_cal):
-            counts = labels.setdefault(int(log.customer[i]), {})
-            counts[log.segment[i]] = counts.get(log.segment[i], 0) + 1
-        names = sorted({max(c, key=lambda s: (c[s], s)) for c in labels.values()})
-        for who, counts in labels.items():
-            segment_of[who] = names.index(max(counts, key=lambda s: (counts[s], s)))
-        return segment_of, names, f"given (column {segments!r}: each customer's most frequent)"
-    if segments == 1:
-        segment_of[known] = 0
-        return segment_of, ["customers"], "one segment"
-    from scipy.cluster.vq import kmeans2
-
-    rows = in_cal & known[log.customer]
-    who = log.customer[rows]
-    n = np.bincount(who, minlength=len(known)).astype(float)
-    spend = np.bincount(who, weights=log.amount[rows], minlength=len(known))
-    last = np.full(len(known), -np.inf)
-    np.maximum.at(last, who, log.day[rows])
-    idx = np.flatnonzero(known)
-    features = np.column_stack([np.log1p(n[idx] - 1), np.log1p(spend[idx] / n[idx]),
-                                (cal_days - last[idx]) / cal_days])
-    sd = features.std(axis=0)
-    z = (features - features.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    if len(idx) < segments * MIN_CUSTOMERS:
+def given_segments(log: Log, in_cal: np.ndarray, column: str) -> tuple[np.ndarray, list[str]]:
+    """Each customer's segment from the column (the value of most of its calibration
+    purchases; -1: first seen in the holdout) and the names."""
+    if log.segment is None:
         raise TransactionsError(log.source, [Issue(
-            "--segments", f"{segments} segments need {segments * MIN_CUSTOMERS} calibration "
-                          f"customers or more; the log has {len(idx)}")])
-    _, label = kmeans2(z, segments, seed=seed, minit="++")
-    order = np.argsort([features[label == k, 0].mean() if np.any(label == k) else np.inf
-                        for k in range(segments)])
-    rank = np.empty(segments, dtype=np.int64)
-    rank[order] = np.arange(segments)
-    segment_of[idx] = rank[label]
-    used = sorted(set(segment_of[idx].tolist()))
-    remap = {old: new for new, old in enumerate(used)}
-    segment_of[idx] = [remap[s] for s in segment_of[idx].tolist()]
-    names = [f"rfm {k + 1}" for k in range(len(used))]
-    return segment_of, names, (f"found: k-means (scipy) on recency, frequency and monetary "
-                               f"value of the calibration period, {len(used)} clusters, "
-                               "numbered by frequency")
+            "--segments", f"names a column the file does not have: {column!r}")])
+    labels: dict[int, dict[str, int]] = {}
+    for i in np.flatnonzero(in_cal):
+        counts = labels.setdefault(int(log.customer[i]), {})
+        counts[log.segment[i]] = counts.get(log.segment[i], 0) + 1
+    chosen = {who: max(counts, key=lambda s: (counts[s], s)) for who, counts in labels.items()}
+    names = sorted(set(chosen.values()))
+    segment_of = np.full(len(log.customers), -1, dtype=np.int64)
+    for who, name in chosen.items():
+        segment_of[who] = names.index(name)
+    return segment_of, names
 
 
-def _service(log: Log, rows: np.ndarray) -> tuple[float, float] | None:
+def _service(log: Log, rows: np.ndarray, weight: np.ndarray) -> tuple[float, float] | None:
+    """(mean, cv) of the service hours of these purchases, weighted."""
     if log.service_min is None:
         return None
-    values = log.service_min[rows]
-    values = values[~np.isnan(values) & (values > 0)] / 60.0
-    if len(values) < 2:
+    values = log.service_min[rows] / 60.0
+    ok = ~np.isnan(values) & (values > 0) & (weight > 0)
+    if ok.sum() < 2:
         return None
-    return float(values.mean()), float(values.std(ddof=1) / values.mean())
+    mean = float(np.average(values[ok], weights=weight[ok]))
+    sd = math.sqrt(float(np.average((values[ok] - mean) ** 2, weights=weight[ok])))
+    return mean, sd / mean
 
 
-def _mean(values: np.ndarray | None, rows: np.ndarray) -> float | None:
+def _mean(values: np.ndarray | None, rows: np.ndarray, weight: np.ndarray) -> float | None:
     if values is None:
         return None
     chosen = values[rows]
-    chosen = chosen[~np.isnan(chosen)]
-    return float(chosen.mean()) if len(chosen) else None
+    ok = ~np.isnan(chosen) & (weight > 0)
+    return float(np.average(chosen[ok], weights=weight[ok])) if ok.any() else None
 
 
-def _patience(log: Log, cal_days: float, in_cal: np.ndarray, segments: list[Segment],
-              segment_of: np.ndarray) -> None:
+def _patience(log: Log, cal_days: float, segments: list[Segment]) -> None:
     """Patience (exponential) with abandonment as its observed end and a wait that was
     served as censored: mean = total time queued / abandonments (all segments alike:
     an abandoned visit's row may carry no segment)."""
     if log.waited_min is None or not len(log.abandoned_day):
         return
     gave_up = log.abandoned_day < cal_days
-    waited = log.waited_min[in_cal]
+    waited = log.waited_min[log.day < cal_days]
     total_h = (np.nansum(waited) + np.nansum(log.abandoned_waited_min[gave_up])) / 60.0
     count = int(gave_up.sum())
     if count == 0:

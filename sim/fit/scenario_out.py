@@ -17,17 +17,18 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import tomli_w
 
 from sim.fit.estimate import Calibration
 from sim.model.engine import run_replication
-from sim.model.events import SERVED, VisitEvent
+from sim.model.events import SERVED, VisitEvent, VisitWatcher
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.model import Behaviour, Business, Market, Segment
 
 UTILISATION = 0.6
-"""Staff are set so that the calibration period's visits would keep them this busy
-(when the log does not say how many served at once)."""
+"""Staff are set so that the visits of the calibration period's busiest week would keep
+them this busy (the log does not say how many served at once)."""
 WTP_HEADROOM = 1.5
 """Willingness to pay is uniform from the price (every buyer paid it: the lower bound
 the data identifies) to this multiple of it (assumed)."""
@@ -98,8 +99,9 @@ def _raw(cal: Calibration, name: str, seed: int, base: float, part: list[float],
     segments[-1]["share"] = round(1.0 - sum(shares[:-1]), 6)
     service_h = sum(g.share * (g.service_h[0] if g.service_h else default_service_h)
                     for g in cal.segments)
-    visits_per_h = (sum(g.purchases for g in cal.segments) / cal.calibration_days
-                    / (close_h - open_h))
+    in_cal = cal.log.day[cal.log.day < cal.calibration_days]
+    busiest_week = int(np.bincount(np.floor(in_cal / 7).astype(np.int64)).max())
+    visits_per_h = busiest_week / 7 / (close_h - open_h)
     servers = max(1, math.ceil(visits_per_h * service_h / UTILISATION))
     days = math.ceil(cal.days)
     return {
@@ -126,20 +128,11 @@ def _segment_default(name: str) -> Any:
     return factory()
 
 
-class _Satisfactions:
+class _Satisfactions(VisitWatcher):
     """A pilot run's observer: the satisfaction of every served visit, by segment."""
 
     def __init__(self, segments: int) -> None:
         self.by_segment: list[list[float]] = [[] for _ in range(segments)]
-
-    def acquired(self, *args: object) -> None:
-        pass
-
-    def referred(self, *args: object) -> None:
-        pass
-
-    def visit(self, *args: object) -> None:
-        pass
 
     def visited(self, event: VisitEvent) -> None:
         if event.outcome == SERVED:
@@ -179,7 +172,7 @@ def _fitted(cal: Calibration, baseline: float, part: list[float],
     for g, h in zip(cal.segments, part, strict=True):
         r = g.returns
         lines += [
-            (f"{g.name}: share", f"{g.share:.3f} of {len(g.customers)} customers"),
+            (f"{g.name}: share", f"{g.share:.3f} of the calibration customers"),
             (f"{g.name}: visit interval", f"mean {r.interval_days.text()} days, cv "
                                           f"{r.interval_cv.text()}"
              + (" (all segments' interval: too few repeat purchases)"
@@ -223,7 +216,8 @@ def _assumed(cal: Calibration) -> list[str]:
         out.append("opening hours (the log has dates, not times)")
     if log.service_min is None:
         out.append("service time (no service minutes column)")
-    out.append(f"staff: {UTILISATION:.0%} utilisation by the calibration period's visits")
+    out.append(f"staff: {UTILISATION:.0%} utilisation in the calibration period's busiest "
+               "week")
     if log.waited_min is None or not len(log.abandoned_day):
         out.append("patience (no waited minutes and abandoned columns, or no abandonment)")
     if log.rating is None:
