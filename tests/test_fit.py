@@ -223,3 +223,40 @@ def test_the_fitted_scenario_runs_and_keeps_the_customers_coming_back(recovered,
     code, output = simrun(path, "-n", "1", "-j", "1", "-q", "--out", tmp_path / "r")
     assert code == 0, output
     assert np.isfinite(load_scenario(path).market.new_customers_per_day)
+
+
+TWO_CLASSES = {**KNOWN, "run": {**KNOWN["run"], "days": 300},
+               "segments": [
+                   {**KNOWN["segments"][0], "name": "often", "share": 0.3,
+                    "visit_interval": {"dist": "gamma", "mean": "4 d", "cv": 0.5},
+                    "loyalty": {"dist": "normal", "mean": 1.0, "sd": 0.5}},
+                   {**KNOWN["segments"][0], "name": "seldom", "share": 0.7,
+                    "visit_interval": {"dist": "gamma", "mean": "20 d", "cv": 0.5},
+                    "loyalty": {"dist": "normal", "mean": 0.0, "sd": 0.5}}]}
+"""Two kinds of customer the log does not name: 30% who come back every 4 days with
+return logit 1.5 on average, 70% every 20 days with logit 0.5."""
+
+
+def test_latent_classes_recover_two_kinds_of_customer(tmp_path: Path) -> None:
+    """--segments 2 finds them without being told who is who. About 1,800 customers in
+    150 days of calibration. The shares, intervals and return logits must lie within 4
+    standard errors (+0.1 day for the interval, as above)."""
+    known = tmp_path / "two.toml"
+    known.write_text(tomli_w.dumps(TWO_CLASSES), encoding="utf-8")
+    code, output = simrun(known, "-q", "-j", "1", "--events", "--out", tmp_path / "run")
+    assert code == 0, output
+    out = tmp_path / "fitted.toml"
+    code, output = simrun("fit", tmp_path / "run" / "transactions.csv", "--out", out,
+                          "--segments", "2")
+    assert code == 0, output
+    text = out.read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    assert [s["name"] for s in raw["segments"]] == ["class 1", "class 2"]
+    (share, share_se), = header(text, "class 1: share")
+    assert abs(share - 0.3) < 4 * share_se
+    assert share_se > 0.011  # the binomial error it would have if every class were known
+    for label, interval, logit in (("class 1", 4.0, 1.5), ("class 2", 20.0, 0.5)):
+        (mean, mean_se), _ = header(text, f"{label}: visit interval")
+        assert abs(mean - interval) < 4 * mean_se + 0.1
+        (mu, mu_se), _ = header(text, f"{label}: return logit")
+        assert abs(mu - logit) < 4 * mu_se

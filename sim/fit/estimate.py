@@ -70,6 +70,8 @@ class Returns:
     interval_cv: Estimate
     pooled_interval: bool = False
     """The interval is that of all customers (too few gaps in this group)."""
+    share_se: float = math.nan
+    """Standard error of the class's share (latent classes; NaN otherwise)."""
 
     def mean_return_probability(self) -> float:
         p = _expit(self.mu.value + math.sqrt(2) * self.sigma.value * NODES)
@@ -302,25 +304,29 @@ def fit_classes(h: Histories, k: int, seed: int = 1,
     bounds = [(-8.0, 8.0)] * (k - 1) + (BOUNDS[:2] if tail is not None else BOUNDS * k)
     best = minimize(nll, np.concatenate([np.zeros(k - 1), *starts]), method="L-BFGS-B",
                     bounds=bounds)
-    se = _standard_errors(nll, best.x)
-    _, thetas = unpack(best.x)
+    cov = _covariance(nll, best.x)
+    se = _errors(cov)
+    logits, thetas = unpack(best.x)
+    share_se = _share_errors(logits, cov[:k - 1, :k - 1])
     ses = [se[k - 1:] if tail is not None else se[k - 1 + 4 * j:k - 1 + 4 * (j + 1)]
            for j in range(k)]
     joint_ll = joint(best.x)
     posterior = np.exp(joint_ll - logsumexp(joint_ll, axis=1)[:, None])
     order = np.argsort([t[2] for t in thetas], kind="stable")
-    return ([_returns(thetas[j], ses[j], fixed) for j in order],
+    return ([_returns(thetas[j], ses[j], fixed, share_se[j]) for j in order],
             [posterior[:, j] for j in order])
 
 
-def _returns(theta: np.ndarray, se: np.ndarray, fixed: Returns | None) -> Returns:
+def _returns(theta: np.ndarray, se: np.ndarray, fixed: Returns | None,
+             share_se: float) -> Returns:
     mu, sigma = float(theta[0]), math.exp(theta[1])
     if fixed is not None:
         return Returns(Estimate(mu, se[0]), Estimate(sigma, sigma * se[1]),
-                       fixed.interval_days, fixed.interval_cv, pooled_interval=True)
+                       fixed.interval_days, fixed.interval_cv, pooled_interval=True,
+                       share_se=share_se)
     mean, cv = math.exp(theta[2]), math.exp(theta[3])
     return Returns(Estimate(mu, se[0]), Estimate(sigma, sigma * se[1]),
-                   Estimate(mean, mean * se[2]), Estimate(cv, cv * se[3]))
+                   Estimate(mean, mean * se[2]), Estimate(cv, cv * se[3]), share_se=share_se)
 
 
 def _starts(h: Histories, k: int, seed: int) -> list[np.ndarray]:
@@ -345,10 +351,10 @@ def _starts(h: Histories, k: int, seed: int) -> list[np.ndarray]:
     return out
 
 
-def _standard_errors(f: Callable[[np.ndarray], float], x: np.ndarray,
-                     step: float = 1e-3) -> np.ndarray:
-    """Square roots of the diagonal of the inverse Hessian of ``f`` at ``x`` (central
-    differences); NaN where the curvature says nothing."""
+def _covariance(f: Callable[[np.ndarray], float], x: np.ndarray,
+                step: float = 1e-3) -> np.ndarray:
+    """The inverse Hessian of ``f`` at ``x`` (central differences): the estimates'
+    covariance when ``f`` is a negative log-likelihood; NaN where it says nothing."""
     k = len(x)
     h = np.zeros((k, k))
     f0 = f(x)
@@ -361,11 +367,24 @@ def _standard_errors(f: Callable[[np.ndarray], float], x: np.ndarray,
                 h[i, j] = h[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j)
                                      + f(x - e_i - e_j)) / (4 * step**2)
     try:
-        cov = np.linalg.inv(h)
+        return np.asarray(np.linalg.inv(h))
     except np.linalg.LinAlgError:
-        return np.full(k, math.nan)
+        return np.full((k, k), math.nan)
+
+
+def _errors(cov: np.ndarray) -> np.ndarray:
+    """Standard errors: square roots of the covariance's diagonal (NaN if not positive)."""
     diag = np.diag(cov)
     return np.where(diag > 0, np.sqrt(np.abs(diag)), math.nan)
+
+
+def _share_errors(logits: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Standard errors of the shares softmax(0, l_1, ..., l_k-1) from the covariance of
+    the l (delta method: d share_j / d l_i = share_j (1[i = j] - share_i))."""
+    share = np.exp(logits - logits.max())
+    share /= share.sum()
+    jacobian = np.diag(share)[:, 1:] - np.outer(share, share[1:])
+    return _errors(jacobian @ cov @ jacobian.T)
 
 
 def _expit(x: np.ndarray | float) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from sim.fit.estimate import Calibration
+from sim.fit.estimate import Calibration, Estimate
 from sim.model.engine import run_replication
 from sim.model.events import SERVED, VisitEvent, VisitWatcher
 from sim.scenario import Scenario, scenario_from_raw
@@ -172,7 +172,8 @@ def _fitted(cal: Calibration, baseline: float, part: list[float],
     for g, h in zip(cal.segments, part, strict=True):
         r = g.returns
         lines += [
-            (f"{g.name}: share", f"{g.share:.3f} of the calibration customers"),
+            (f"{g.name}: share", (f"{Estimate(g.share, r.share_se).text()} of the calibration "
+                                 "customers")),
             (f"{g.name}: visit interval", f"mean {r.interval_days.text()} days, cv "
                                           f"{r.interval_cv.text()}"
              + (" (all segments' interval: too few repeat purchases)"
