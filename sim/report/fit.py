@@ -76,16 +76,21 @@ def _errors(errors: list[Error]) -> Html:
     head = el("thead", el("tr", el("th", "what"), el("th", "measure"), el("th", "simrun"),
                           el("th", "BG/NBD")))
     rows = [el("tr", el("th", e.what), el("td", e.measure, cls="what"),
-               el("td", _value(e.simrun, e.unit)),
-               el("td", "n/a" if e.bgnbd is None else _value(e.bgnbd, e.unit)))
+               el("td", _value(e.simrun, e)),
+               el("td", "n/a" if e.bgnbd is None else _value(e.bgnbd, e)))
             for e in errors]
     return el("table", head, el("tbody", rows), cls="numbers why")
 
 
-def _value(x: float, unit: str) -> str:
+def _value(x: float, e: Error) -> str:
+    """A signed error with its sign (+: simrun or BG/NBD above actual), a size without."""
     if math.isnan(x):
         return "n/a"
-    return f"{x:+.1f}%" if unit == "%" else f"{x:.2f} {unit}"
+    signed = e.measure in ("% error", "difference")
+    number = f"{x:+.1f}" if signed else f"{x:.1f}" if e.unit == "%" else f"{x:.2f}"
+    if signed and e.unit != "%":
+        number = f"{x:+.2f}"
+    return f"{number}%" if e.unit == "%" else f"{number} {e.unit}"
 
 
 def _fitted(lines: list[tuple[str, str]]) -> Html:
