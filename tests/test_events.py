@@ -145,3 +145,61 @@ def test_simrun_events_writes_the_log_and_the_till(tmp_path: Path) -> None:
 def test_the_api_needs_a_folder_for_the_log() -> None:
     with pytest.raises(ValueError, match="out="):
         sim.run(tiny_scenario(), events=True)
+
+
+def test_the_log_is_written_a_batch_at_a_time(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays flat: rows leave for the file every BATCH_ROWS (here 20), so the
+    Parquet file holds many row groups and the writer never holds more rows."""
+    import pyarrow.parquet as pq
+
+    from sim.experiment import events
+
+    monkeypatch.setattr(events, "BATCH_ROWS", 20)
+    held = []
+    original = events.EventWriter.flush
+
+    def watch(self):  # type: ignore[no-untyped-def]
+        held.append(len(self.rows))
+        original(self)
+
+    monkeypatch.setattr(events.EventWriter, "flush", watch)
+    files = event_files(tmp_path, True)
+    run_logged(tiny_scenario("god", {"run.days": 12}), 0, files)
+    rows = pq.ParquetFile(files.part(0)).metadata
+    assert rows.num_rows > 100
+    assert rows.num_row_groups >= rows.num_rows // 20
+    assert max(held) <= 20
+
+
+def test_without_pyarrow_the_log_is_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim.experiment import events
+
+    monkeypatch.setattr(events, "has_pyarrow", lambda: False)
+    sim.run(tiny_scenario("god", {"run.days": 8, "run.replications": 2}), jobs=1,
+            out=tmp_path / "r", events=True)
+    names = {p.name for p in (tmp_path / "r").iterdir()}
+    assert "events.csv" in names
+    assert "events.parquet" not in names
+    assert {r["replication"] for r in read_events(tmp_path / "r" / "events.csv")} == {0, 1}
+
+
+def test_a_resumed_run_logs_every_replication(tmp_path: Path) -> None:
+    """A replication finished before (in the checkpoint) without its part of the log
+    runs again, so the log is whole; the results are those of an uninterrupted run."""
+    from helpers import tiny_raw
+
+    from sim.experiment.output import Checkpoint
+    from sim.scenario import load_scenario
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps(tiny_raw("god", {"run.days": 10, "run.replications": 2})),
+                    encoding="utf-8")
+    out = tmp_path / "r"
+    spec = load_scenario(path)
+    Checkpoint(out, spec).save(run_replication(spec, 1))  # finished, no log
+    code, output = simrun(path, "-j", "1", "-q", "--events", "--out", out)
+    assert code == 0, output
+    assert {r["replication"] for r in read_events(out / "events.parquet")} == {0, 1}
+    sim.run(spec, jobs=1, out=tmp_path / "plain")
+    assert (out / "summary.json").read_bytes() == (tmp_path / "plain" / "summary.json").read_bytes()

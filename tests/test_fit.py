@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import tomllib
 from pathlib import Path
@@ -260,3 +261,38 @@ def test_latent_classes_recover_two_kinds_of_customer(tmp_path: Path) -> None:
         assert abs(mean - interval) < 4 * mean_se + 0.1
         (mu, mu_se), _ = header(text, f"{label}: return logit")
         assert abs(mu - logit) < 4 * mu_se
+
+
+QUEUE = {**KNOWN, "run": {**KNOWN["run"], "days": 120, "seed": 7},
+         "business": {**KNOWN["business"], "servers": 2},
+         "segments": [{**KNOWN["segments"][0],
+                       "patience": {"dist": "exponential", "mean": "30 min"}}]}
+"""Two staff for about 1.3 hours of service an hour: a queue most of the day, visits
+that give up after an exponential patience of 30 minutes (no one balks: no value of
+time)."""
+
+
+def test_patience_is_recovered_with_a_served_wait_as_censored(tmp_path: Path) -> None:
+    """The exponential's maximum-likelihood mean: time queued (served and abandoned
+    visits) / abandonments. Its standard error is mean / sqrt(abandonments); the estimate
+    must lie within 4 of them of 30 minutes. The report then shows waits and ratings."""
+    known = tmp_path / "queue.toml"
+    known.write_text(tomli_w.dumps(QUEUE), encoding="utf-8")
+    code, output = simrun(known, "-q", "-j", "1", "--events", "--out", tmp_path / "run")
+    assert code == 0, output
+    out = tmp_path / "fitted.toml"
+    code, output = simrun("fit", tmp_path / "run" / "transactions.csv", "--out", out,
+                          "--report", "-n", "1", "-j", "1")
+    assert code == 0, output
+    text = out.read_text(encoding="utf-8")
+    with (tmp_path / "run" / "transactions.csv").open(encoding="utf-8") as handle:
+        abandoned = sum(row["abandoned"] == "1" and row["timestamp"] < "2024-03-01"
+                        for row in csv.DictReader(handle))  # in the calibration period
+    line = next(x for x in text.splitlines() if x.startswith("#   customers: patience"))
+    minutes = float(line.split("mean ")[1].split(" min")[0])
+    assert abandoned > 100
+    assert abs(minutes - 30.0) < 4 * 30.0 / math.sqrt(abandoned) + 0.1
+    html = (tmp_path / "fitted-fit.html").read_text(encoding="utf-8")
+    assert "minutes waited per purchase" in html
+    assert "rating per purchase" in html
+    assert "baseline satisfaction" in text
