@@ -168,18 +168,23 @@ logit is the market's 0.5 (intercept 1 + lock-in 2 x 0.25 - alternatives 2 x 0.5
 loyalty ~ normal(0.7, 0.8): mean 1.2, sd 0.8, with no satisfaction part."""
 
 
-@pytest.fixture(scope="module")
-def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
-    folder = tmp_path_factory.mktemp("recovery")
+def simulate_and_fit(folder: Path, raw: dict, *options: str) -> str:
+    """Run the scenario ``raw`` with --events, fit its transactions.csv into
+    folder/fitted.toml with ``options``; the fitted file's text."""
     known = folder / "known.toml"
-    known.write_text(tomli_w.dumps(KNOWN), encoding="utf-8")
+    known.write_text(tomli_w.dumps(raw), encoding="utf-8")
     code, output = simrun(known, "-q", "-j", "1", "--events", "--out", folder / "run")
     assert code == 0, output
     out = folder / "fitted.toml"
-    code, output = simrun("fit", folder / "run" / "transactions.csv", "--out", out,
-                          "--calibration-end", "2024-06-29")  # day 180
+    code, output = simrun("fit", folder / "run" / "transactions.csv", "--out", out, *options)
     assert code == 0, output
-    text = out.read_text(encoding="utf-8")
+    return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def recovered(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    text = simulate_and_fit(tmp_path_factory.mktemp("recovery"), KNOWN,
+                            "--calibration-end", "2024-06-29")  # day 180
     return tomllib.loads(text), text
 
 
@@ -242,15 +247,7 @@ def test_latent_classes_recover_two_kinds_of_customer(tmp_path: Path) -> None:
     """--segments 2 finds them without being told who is who. About 1,800 customers in
     150 days of calibration. The shares, intervals and return logits must lie within 4
     standard errors (+0.1 day for the interval, as above)."""
-    known = tmp_path / "two.toml"
-    known.write_text(tomli_w.dumps(TWO_CLASSES), encoding="utf-8")
-    code, output = simrun(known, "-q", "-j", "1", "--events", "--out", tmp_path / "run")
-    assert code == 0, output
-    out = tmp_path / "fitted.toml"
-    code, output = simrun("fit", tmp_path / "run" / "transactions.csv", "--out", out,
-                          "--segments", "2")
-    assert code == 0, output
-    text = out.read_text(encoding="utf-8")
+    text = simulate_and_fit(tmp_path, TWO_CLASSES, "--segments", "2")
     raw = tomllib.loads(text)
     assert [s["name"] for s in raw["segments"]] == ["class 1", "class 2"]
     (share, share_se), = header(text, "class 1: share")
@@ -276,15 +273,7 @@ def test_patience_is_recovered_with_a_served_wait_as_censored(tmp_path: Path) ->
     """The exponential's maximum-likelihood mean: time queued (served and abandoned
     visits) / abandonments. Its standard error is mean / sqrt(abandonments); the estimate
     must lie within 4 of them of 30 minutes. The report then shows waits and ratings."""
-    known = tmp_path / "queue.toml"
-    known.write_text(tomli_w.dumps(QUEUE), encoding="utf-8")
-    code, output = simrun(known, "-q", "-j", "1", "--events", "--out", tmp_path / "run")
-    assert code == 0, output
-    out = tmp_path / "fitted.toml"
-    code, output = simrun("fit", tmp_path / "run" / "transactions.csv", "--out", out,
-                          "--report", "-n", "1", "-j", "1")
-    assert code == 0, output
-    text = out.read_text(encoding="utf-8")
+    text = simulate_and_fit(tmp_path, QUEUE, "--report", "-n", "1", "-j", "1")
     with (tmp_path / "run" / "transactions.csv").open(encoding="utf-8") as handle:
         abandoned = sum(row["abandoned"] == "1" and row["timestamp"] < "2024-03-01"
                         for row in csv.DictReader(handle))  # in the calibration period
