@@ -110,8 +110,8 @@ def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
             assert re.fullmatch(r"\d+", row[column]), (column, row)
     assert any("." in row["revenue"] for row in daily)
     loaded = load_results(tmp_path)
-    assert [run.daily["served"] for run in loaded.runs] == [
-        tuple(float(row["served"]) for row in daily if row["replication"] == str(r))
+    assert [list(run.daily["served"]) for run in loaded.runs] == [
+        [float(row["served"]) for row in daily if row["replication"] == str(r)]
         for r in range(2)]
 
 
@@ -146,7 +146,8 @@ def test_strategies_lists_the_presets_and_their_knobs() -> None:
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"],
-                                     ["compare"], ["sweep"], ["report"]])
+                                     ["compare"], ["sweep"], ["report"], ["explain"],
+                                     ["tune"], ["warmup"], ["fit"]])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     code, out = simrun(*command, "--help")
     assert code == 0

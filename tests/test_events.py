@@ -203,3 +203,14 @@ def test_a_resumed_run_logs_every_replication(tmp_path: Path) -> None:
     assert {r["replication"] for r in read_events(out / "events.parquet")} == {0, 1}
     sim.run(spec, jobs=1, out=tmp_path / "plain")
     assert (out / "summary.json").read_bytes() == (tmp_path / "plain" / "summary.json").read_bytes()
+
+
+def test_the_log_needs_a_known_number_of_replications(tmp_path: Path) -> None:
+    from helpers import tiny_raw
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps(tiny_raw("god", {"run.days": 10})), encoding="utf-8")
+    code, output = simrun(path, "--events", "--precision", "5%", "--out", tmp_path / "r")
+    assert code == 2
+    assert "--events: goes without --precision or --half-width" in output
+    assert not (tmp_path / "r").exists()

@@ -53,6 +53,9 @@ class ScenarioResult:
     scenario: Scenario
     runs: tuple[RunResult, ...]
     version: str = __version__
+    precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Replications run until the metric's interval was narrow enough (``--precision``,
+    ``--half-width``): the target and what was reached; None for a fixed number."""
     _summary: dict[str, Estimate] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -213,11 +216,17 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     """Run the scenario's replications (or the given indices) and collect them.
 
     ``done`` holds replications already finished (from a checkpoint); they are not
-    run again. ``progress`` is called once per replication as it finishes. Work is
-    handed out lazily: nothing is allocated per replication before it runs. With
+    run again. ``progress`` is called once per replication as it finishes. A scenario
+    with ``run.warmup_days = "auto"`` first has its warm-up found by a pilot
+    (:func:`sim.experiment.warmup.resolve_auto`); the result's scenario records it.
+    Work is handed out lazily: nothing is allocated per replication before it runs. With
     ``events``, each replication run now also writes its event log there
     (:mod:`sim.experiment.events`); the results are the same.
     """
+    if scenario.warmup_auto:  # run.warmup_days = "auto": a pilot finds it first
+        from sim.experiment.warmup import resolve_auto
+
+        scenario = resolve_auto([scenario], jobs=jobs)[0][0]
     wanted = range(scenario.run.replications) if replications is None else list(replications)
     results = dict(done or {})
     jobs = min(jobs or default_jobs(), max(len(wanted) - len(results), 1))

@@ -235,11 +235,17 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
     names = []
     for i, file in enumerate(base):
         try:
-            names.append(load_scenario(file, settings.set).name)
+            loaded = load_scenario(file, settings.set)
         except ScenarioError as error:  # the scenario, or sweep.set applied to it
             raise ScenarioError(path, [Issue(f"sweep.scenarios[{i}] ({error.source}) with "
                                              "sweep.set", str(issue)) for issue in error.issues]
                                 ) from None
+        names.append(loaded.name)
+        if loaded.warmup_auto:
+            issues.append(Issue(f"sweep.scenarios[{i}] ({file})", 'run.warmup_days = "auto" is '
+                                "for 'simrun' and 'simrun compare': a sweep's points would each "
+                                "need their own pilot; run 'simrun warmup' on the scenario and "
+                                "set the number it finds"))
     if len(set(names)) != len(names):
         raise ScenarioError(path, [Issue("sweep.scenarios", "need distinct scenario names", names)])
     for i, p in enumerate(parameters):
