@@ -73,9 +73,10 @@ def cdnow(out: Path, replications: int, jobs: int) -> None:
 
     from sim.charts.files import figure_png
     from sim.charts.fit import conditional, tracking
+    from sim.fit.columns import Columns
     from sim.fit.estimate import calibrate
     from sim.fit.holdout import holdout
-    from sim.fit.log import Columns, read_log
+    from sim.fit.log import read_log
     from sim.fit.scenario_out import build_scenario
 
     log = read_log(Path("tests/data/cdnow_sample.csv"), Columns(timestamp="date"),

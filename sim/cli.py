@@ -920,7 +920,7 @@ def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
 
 def _column_options(function: Any) -> Any:
     """--customer-column and the others: which column of the log holds what."""
-    from sim.fit.log import Columns
+    from sim.fit.columns import Columns
 
     for role in reversed((*Columns.REQUIRED, *Columns.OPTIONAL)):
         default = getattr(Columns, role)
@@ -974,8 +974,9 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
           --timestamp-column date --calibration-end 2024-07-01 --segments 3 -j 2
     """
     from sim.atomic import check_target, write_atomic_many
+    from sim.fit.columns import Columns
     from sim.fit.estimate import calibrate
-    from sim.fit.log import Columns, parse_time, read_log
+    from sim.fit.log import parse_time, read_log
     from sim.fit.scenario_out import build_scenario, scenario_text
 
     check_target(out_file)

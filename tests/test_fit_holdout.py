@@ -14,9 +14,10 @@ import pytest
 from sweep_helpers import simrun
 
 from sim.fit.bgnbd import fit_bgnbd
+from sim.fit.columns import Columns
 from sim.fit.estimate import calibrate
 from sim.fit.holdout import BGNBD_DRAWS, bgnbd_draws, holdout
-from sim.fit.log import Columns, read_log
+from sim.fit.log import read_log
 from sim.fit.scenario_out import build_scenario
 from sim.report.fit import render_fit_report
 

@@ -81,8 +81,6 @@ class Returns:
 @dataclass
 class Segment:
     name: str
-    customers: np.ndarray
-    """Indices of its calibration customers."""
     share: float
     returns: Returns
     price: Estimate
@@ -104,8 +102,6 @@ class Calibration:
     """The end of the holdout period (the end of the log's last day)."""
     new_customers_per_day: Estimate
     segments: list[Segment]
-    segment_of: np.ndarray
-    """Segment index of each customer (-1: first seen in the holdout)."""
     segments_from: str
     open_hours: tuple[float, float] | None
     first_day: np.ndarray
@@ -172,8 +168,6 @@ def calibrate(log: Log, calibration_end: datetime | None = None, segments: int |
                               f"calibration customers or more; the log has {int(known.sum())}")])
         classes, weights = fit_classes(everyone, segments, seed=seed)
         names = ["customers"] if segments == 1 else [f"class {k + 1}" for k in range(segments)]
-        segment_of = np.full(customers, -1, dtype=np.int64)
-        segment_of[known] = np.argmax(np.column_stack(weights), axis=1)
         how = ("one segment" if segments == 1 else
                f"found: {segments} latent classes fitted with the return behaviour by maximum "
                "likelihood (a finite mixture on the purchase histories; each customer belongs "
@@ -184,7 +178,7 @@ def calibrate(log: Log, calibration_end: datetime | None = None, segments: int |
     _patience(log, cal_days, fitted)
     rate = known.sum() / cal_days
     return Calibration(log, cal_end, end, Estimate(float(rate), math.sqrt(known.sum()) / cal_days),
-                       fitted, segment_of, how, open_hours(log, in_cal), first)
+                       fitted, how, open_hours(log, in_cal), first)
 
 
 def _segment(log: Log, in_cal: np.ndarray, known: np.ndarray, name: str, returns: Returns,
@@ -200,8 +194,8 @@ def _segment(log: Log, in_cal: np.ndarray, known: np.ndarray, name: str, returns
     price = float(np.average(amounts, weights=w))
     se = math.sqrt(float(np.average((amounts - price) ** 2, weights=w)) / purchases) \
         if purchases > 1 else math.nan
-    return Segment(name, np.flatnonzero(per_customer > 0.5), float(weight.sum() / known.sum()),
-                   returns, Estimate(price, se), round(purchases),
+    return Segment(name, float(weight.sum() / known.sum()), returns, Estimate(price, se),
+                   round(purchases),
                    service_h=_service(log, rows, w), rating=_mean(log.rating, rows, w))
 
 

@@ -20,9 +20,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from sim.fit.columns import Columns
 from sim.scenario.errors import Issue, ScenarioError, suggest
 
 MAX_ISSUES = 20
@@ -32,29 +34,6 @@ MAX_FILE_BYTES = 2_000_000_000
 
 class TransactionsError(ScenarioError):
     """A transaction log that cannot be fitted: every problem, with line and column."""
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Which column of the file holds what (the options ``--customer-column`` and so on).
-
-    The optional columns are used when the file has them; one named by an option
-    (``explicit``) must be there."""
-
-    customer: str = "customer_id"
-    timestamp: str = "timestamp"
-    amount: str = "amount"
-    segment: str = "segment"
-    service: str = "service_minutes"
-    waited: str = "waited_minutes"
-    abandoned: str = "abandoned"
-    rating: str = "rating"
-    tier: str = "tier"
-    explicit: frozenset[str] = frozenset()
-    """The optional roles named by the user."""
-
-    REQUIRED = ("customer", "timestamp", "amount")
-    OPTIONAL = ("segment", "service", "waited", "abandoned", "rating", "tier")
 
 
 @dataclass
@@ -91,9 +70,11 @@ class Log:
         return float(self.day.max())
 
 
-def read_log(path: Path, columns: Columns = Columns(), keep_duplicates: bool = False) -> Log:
-    """Read and check the log at ``path``; a TransactionsError lists what is wrong."""
+def read_log(path: Path, columns: Columns | None = None, keep_duplicates: bool = False) -> Log:
+    """Read and check the log at ``path`` (the default column names unless ``columns``
+    maps them); a TransactionsError lists what is wrong."""
     source = str(path)
+    columns = columns or Columns()
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise TransactionsError(source, [Issue("", f"larger than {MAX_FILE_BYTES:,} bytes")])
@@ -112,8 +93,8 @@ def read_log(path: Path, columns: Columns = Columns(), keep_duplicates: bool = F
             raise TransactionsError(source, [Issue("", f"not a CSV file ({exc})")]) from None
 
 
-def _read(reader: csv.Reader, source: str, columns: Columns,  # type: ignore[name-defined]
-          keep_duplicates: bool) -> Log:
+def _read(reader: Any, source: str, columns: Columns, keep_duplicates: bool) -> Log:
+    """The rows of a ``csv.reader`` (its ``line_num`` names the line of each problem)."""
     header = next(reader, None)
     if header is None or not any(cell.strip() for cell in header):
         raise TransactionsError(source, [Issue("", "the file is empty: it needs a header row "
