@@ -981,6 +981,9 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
 
     check_target(out_file)
     check_jobs(jobs)
+    if out_file.resolve() == transactions.resolve():
+        raise click.BadParameter("is the transaction log itself: give the scenario to write",
+                                 param_hint="'--out'")
     roles = {key.removesuffix("_column"): value for key, value in column_names.items()
              if value is not None}
     columns = Columns(**roles, explicit=frozenset(r for r in roles if r in Columns.OPTIONAL))
@@ -999,8 +1002,13 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
         columns = Columns(**{**roles, "segment": count},
                           explicit=columns.explicit | {"segment"})
     log = read_log(transactions, columns, keep_duplicates=keep_duplicates)
-    cal = calibrate(log, end, count, seed)
-    fitted = build_scenario(cal, folder_safe_stem(out_file), seed)
+    if not quiet:
+        say(f"{transactions}: {log.rows:,} rows, {len(log.customers):,} customers, "
+            f"{len(log.day):,} purchase occasions; fitting"
+            + (f" {count} latent classes (this can take minutes)" if count != 1 else ""))
+    with interruptible("nothing was written."):
+        cal = calibrate(log, end, count, seed)
+        fitted = build_scenario(cal, folder_safe_stem(out_file), seed)
     files: dict[Path, str] = {out_file: scenario_text(fitted)}
     if report:
         from sim.experiment.runner import default_jobs
@@ -1009,6 +1017,9 @@ def fit(transactions: Path, out_file: Path, calibration_end: str | None, segment
 
         target = out_file.with_name(out_file.stem + "-fit.html")
         check_target(target)
+        if not quiet:
+            say(f"Simulating the holdout period ({replications} replications) and fitting "
+                "BG/NBD")
         with interruptible("nothing was written."):
             files[target] = render_fit_report(holdout(
                 fitted, replications=replications, jobs=min(jobs or default_jobs(), replications),

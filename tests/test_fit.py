@@ -78,6 +78,14 @@ def test_a_bad_log_is_refused_with_its_line_and_column(tmp_path: Path, text: str
     assert "Traceback" not in output
 
 
+def test_the_log_is_never_overwritten(tmp_path: Path) -> None:
+    path = write(tmp_path, shop_log())
+    code, output = simrun("fit", path, "--out", path)
+    assert code == 2
+    assert "is the transaction log itself" in output
+    assert path.read_text(encoding="utf-8") == shop_log()
+
+
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     output = fit_fails(tmp_path, HEADER + "c1,yesterday,3\nc2,2024-01-02,-1\n")
     assert "2 problems" in output
