@@ -73,7 +73,9 @@ def results_table(result: ScenarioResult) -> Group:
                       Text(format_value(e.mean, metric.unit), style=style), ci)
     note = Text(f"Profit, revenue, costs and counts are totals over the {measured} measured "
                 "days; CIs are Student t over replications.", style="dim")
-    return Group(table, note)
+    warnings = [Text(f"Caution: {c.text}", style="yellow")
+                for c in cautions(ComparisonResult.of_one(result))]
+    return Group(table, note, *warnings)
 
 
 COLOURS = {"better": "green", "worse": "red", "unclear": "dim"}

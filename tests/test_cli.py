@@ -85,6 +85,10 @@ def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns
                      "per 90-day period, seed 2024")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "money" not in out.lower()
+    # 35 measured days from an empty shop: the customer base is still growing, and the
+    # run says so under its table as a comparison would
+    caution = " ".join(out.split("Caution: ")[1].split())
+    assert caution.startswith("Tiered service's customer base still grows by"), out
     for label in ("Customers served", "Visits served", "Customers won"):
         row = next(line for line in out.splitlines() if f"│ {label} " in line)
         mean, ci = (cell.strip() for cell in row.split("│")[2:4])
