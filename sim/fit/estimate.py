@@ -171,8 +171,9 @@ def calibrate(log: Log, calibration_end: datetime | None = None, segments: int |
         how = ("one segment" if segments == 1 else
                f"found: {segments} latent classes fitted with the return behaviour by maximum "
                "likelihood (a finite mixture on the purchase histories; each customer belongs "
-               "to each class with its posterior probability), numbered by visit interval, "
-               "shortest first")
+               "to each class with its posterior probability; spend does not enter it, each "
+               "class's price is its customers' weighted mean spend), numbered by visit "
+               "interval, shortest first")
     fitted = [_segment(log, in_cal, known, names[k], classes[k], weights[k])
               for k in range(len(names))]
     _patience(log, cal_days, fitted)
