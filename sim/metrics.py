@@ -167,6 +167,28 @@ class RunResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MarketRunResult:
+    """One replication of a market of rival firms: each firm's own result (every
+    single-firm metric) and what only the market counts (docs/model.md, "Market of rival
+    firms": the measured window)."""
+
+    replication: int
+    firms: tuple[RunResult, ...]
+    market: dict[str, float]
+    """``occasions`` (visit occasions), ``outside`` (occasions on which no firm was
+    tried), ``prospects_new`` (new prospects of the market's stream),
+    ``prospects_outside`` (of those, who tried no firm and left)."""
+    per_firm: dict[str, tuple[float, ...]]
+    """Per firm, in the market's order: ``first_choices`` (occasions on which it was
+    tried first), ``spill_from`` (visits turned away or balking there after which the
+    customer tried another firm the same day), ``spill_to`` (visits that were a second
+    or later try of the day), ``spill_served`` (of those, served)."""
+    switching: tuple[tuple[float, ...], ...]
+    """Served visits by (previous firm the customer was served at, this firm); the last
+    row holds customers' first purchases on the market."""
+
+
+@dataclass(frozen=True, slots=True)
 class Estimate:
     """Mean and Student-t 95% confidence interval over replications."""
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import simpy
 
 from sim.metrics import RunResult
-from sim.model.customer import Customer
+from sim.model.customer import Customer, Patron
 from sim.model.decisions import refund_claim, returns, satisfaction
 from sim.model.desk import Desk, Turn
 from sim.model.events import (
@@ -58,7 +58,7 @@ from sim.model.rng import (
     uniforms,
 )
 from sim.model.tally import Tally, Visit
-from sim.scenario.model import Scenario, Segment, Tier
+from sim.scenario.model import Market, Scenario, Segment, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
 Key = tuple[int, ...]
@@ -87,6 +87,46 @@ def run_replication(scenario: Scenario, replication: int,
     return Replication(scenario, replication, observer).run()
 
 
+class Arrivals(Protocol):
+    """What the stream of new prospects reads: a firm alone, or a market of firms."""
+
+    market: Market
+    env: simpy.Environment
+    streams: Streams
+    open_h: float
+    close_h: float
+    horizon_h: float
+
+    @property
+    def reputation(self) -> float: ...
+    def life(self, key: Key, referred: bool) -> Process: ...
+
+
+def new_customers(r: Arrivals) -> Process:
+    """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
+    m, env = r.market, r.env
+    open_per_day = r.close_h - r.open_h
+    sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
+    top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
+    rate_per_open_h = m.new_customers_per_day / open_per_day * top
+    if rate_per_open_h <= 0:
+        return
+    rng = r.streams.arrivals()
+    open_time, index = 0.0, 0
+    while True:
+        block = rng.random((ARRIVAL_BLOCK, 2)).tolist()
+        for u_gap, u_accept in block:
+            open_time += -math.log1p(-u_gap) / rate_per_open_h
+            day = open_time // open_per_day
+            t = 24.0 * day + r.open_h + (open_time - day * open_per_day)
+            if t >= r.horizon_h:
+                return
+            yield env.timeout(t - env.now)
+            if u_accept * top < 1 + sensitivity * (r.reputation - norm) / 10:
+                env.process(r.life((NEW, index), referred=False))
+            index += 1
+
+
 class SegmentRules:
     """A segment's samplers and constants as the per-visit code reads them, resolved
     once per replication rather than through the scenario on every visit."""
@@ -105,12 +145,13 @@ class SegmentRules:
 class Replication:
     """The state of one simulated business over the horizon."""
 
-    def __init__(self, scenario: Scenario, replication: int, observer: Observer | None) -> None:
+    def __init__(self, scenario: Scenario, replication: int, observer: Observer | None,
+                 env: simpy.Environment | None = None) -> None:
         s = self.s = scenario
         self.replication = replication
         self.observer = observer
         self.streams = Streams(s.run.seed, replication)
-        self.env = simpy.Environment()
+        self.env = simpy.Environment() if env is None else env
         self.horizon_h = s.run.days * 24.0
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
@@ -163,7 +204,7 @@ class Replication:
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
-        self.alive: set[Customer] = set()
+        self.alive: set[Customer | Patron] = set()
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
         """Customers who have bought and not left."""
@@ -182,6 +223,12 @@ class Replication:
         env.process(self.new_customers())
         env.process(self.days())
         env.run(until=self.horizon_h)
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """The books at the horizon: the last day closed, the customers still here
+        counted, the metrics."""
+        s, t = self.s, self.tally
         self.close_day(s.run.days - 1)
         self.track_in_system(0)
         in_system = self.waitlist_measured + self.desk.measured_in_system()
@@ -243,28 +290,7 @@ class Replication:
 
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
-        """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
-        m, env = self.market, self.env
-        open_per_day = self.close_h - self.open_h
-        sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
-        top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
-        rate_per_open_h = m.new_customers_per_day / open_per_day * top
-        if rate_per_open_h <= 0:
-            return
-        rng = self.streams.arrivals()
-        open_time, index = 0.0, 0
-        while True:
-            block = rng.random((ARRIVAL_BLOCK, 2)).tolist()
-            for u_gap, u_accept in block:
-                open_time += -math.log1p(-u_gap) / rate_per_open_h
-                day = open_time // open_per_day
-                t = 24.0 * day + self.open_h + (open_time - day * open_per_day)
-                if t >= self.horizon_h:
-                    return
-                yield env.timeout(t - env.now)
-                if u_accept * top < 1 + sensitivity * (self.reputation - norm) / 10:
-                    env.process(self.life((NEW, index), referred=False))
-                index += 1
+        return new_customers(self)
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
@@ -342,7 +368,7 @@ class Replication:
             self.tally.lost(c.segment, c.measured)
         self.leaves_the_books(c)
 
-    def leaves_the_books(self, c: Customer) -> None:
+    def leaves_the_books(self, c: Customer | Patron) -> None:
         """A customer's latest score in the window counts once, when it leaves or at the
         horizon (NPS per customer)."""
         if c.latest_score >= 0:

@@ -80,6 +80,12 @@ class CustomerDraws:
         ``(words[V_X] + 0.5) * TO_UNIT``."""
         return self._block(b"V" + k.to_bytes(4, "little"))
 
+    def choice(self, k: int) -> Words:
+        """The words of visit occasion k's choice among rival firms (a market): slot 0
+        the outside option, slot 1 + f firm f. A block of its own, so the visit's own
+        draws (block k) are the same whatever firm it picks."""
+        return self._block(b"C" + k.to_bytes(4, "little"))
+
 
 class Streams:
     """Seeds of one replication; the strategy never enters a key."""
