@@ -185,12 +185,16 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
     from sim.progress import Progress
-    from sim.scenario import load_scenario, scenario_toml
+    from sim.scenario import scenario_toml
     from sim.scenario.loader import run_overrides
+    from sim.scenario.market import MarketScenario, load_any
 
     with limits.lifted(force_limits):
         check_jobs(jobs)
-        spec = load_scenario(scenario, run_overrides(overrides, replications, seed))
+        spec = load_any(scenario, run_overrides(overrides, replications, seed))
+    if isinstance(spec, MarketScenario):
+        _run_market(spec, out_dir, jobs, quiet, output_format)
+        return
     target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
     for note in notes:
         say(note)
@@ -225,6 +229,43 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         console = Console()
         console.print(results_table(result))
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
+
+
+def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
+                output_format: str) -> None:
+    """``simrun run`` on a market file: every firm's results and the market's."""
+    from sim.experiment.folders import results_target, same_market, strategy_folders
+    from sim.experiment.lock import locked
+    from sim.experiment.market import run_market
+    from sim.experiment.market_output import market_dict, market_toml, write_market_results
+    from sim.progress import Progress
+
+    strategy_folders(spec.names, "firms[].name")
+    target, notes = results_target(spec.name, out_dir, same_market(market_toml(spec)))
+    for note in notes:
+        say(note)
+    with locked(target):
+        with interruptible("a market run keeps nothing until it ends: run the same command "
+                           "again to start it over."), \
+                Progress("replications", not quiet and output_format == "table",
+                         say=say) as bar:
+            bar.start(spec.run.replications, 0)
+            result = run_market(spec, jobs=jobs, progress=lambda _: bar.advance())
+        paths = write_market_results(result, target)
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(market_dict(result), indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views import market_table
+
+        console = Console()
+        console.print(market_table(result))
+        console.print(f"Results written to {target}/ ({len(paths)} files: market.json, "
+                      "market.toml, shares_daily.csv, switching.csv, "
+                      "market_replications.csv, and firms/<firm>/ as a run)")
 
 
 @main.command()

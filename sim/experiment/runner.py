@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,14 +215,24 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     handed out lazily: nothing is allocated per replication before it runs.
     """
     wanted = range(scenario.run.replications) if replications is None else list(replications)
+    results = replications_of(run_replication, scenario, wanted, jobs, progress, done)
+    return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+
+
+def replications_of(function: Callable[[Any, int], Any], spec: Any, wanted: Iterable[int],
+                    jobs: int | None, progress: Callable[[Any], None] | None,
+                    done: Mapping[int, Any] | None) -> dict[int, Any]:
+    """``function(spec, replication)`` for each wanted replication not ``done``, over the
+    process pool; every result (done ones first) goes to ``progress`` as it finishes."""
+    wanted = list(wanted)
     results = dict(done or {})
     jobs = min(jobs or default_jobs(), max(len(wanted) - len(results), 1))
     for run in results.values():
         if progress:
             progress(run)
-    todo = ((scenario, rep) for rep in wanted if rep not in results)
-    for run in run_parallel(run_replication, todo, jobs):
+    todo = ((spec, rep) for rep in wanted if rep not in results)
+    for run in run_parallel(function, todo, jobs):
         results[run.replication] = run
         if progress:
             progress(run)
-    return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+    return results

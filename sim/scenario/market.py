@@ -77,6 +77,17 @@ def is_market_file(raw: dict[str, Any]) -> bool:
     return "firms" in raw
 
 
+def load_any(path: str | Path, overrides: Iterable[str] = ()) -> Scenario | MarketScenario:
+    """A scenario file or a market file (one with [[firms]]), whichever it is."""
+    path = Path(path)
+    raw = read_with_extends(path)
+    if is_market_file(raw):
+        return market_from_raw(raw, source=str(path), default_name=path.stem, base=path.parent,
+                               overrides=overrides)
+    return scenario_from_raw(raw, source=str(path), default_name=path.stem,
+                             overrides=overrides)
+
+
 def load_market(path: str | Path, overrides: Iterable[str] = ()) -> MarketScenario:
     """Parse a market file (with its ``extends`` chain and ``--set`` overrides, which
     may reach a firm: ``firms[1].business.servers=2``)."""
