@@ -41,3 +41,20 @@ def fingerprint(run: RunResult) -> str:
     daily = {key: list(values) for key, values in run.daily.items()}
     return repr((run.replication, run.metrics, daily, run.distributions, run.segments,
                  run.tiers, run.checks, run.visits_simulated))
+
+
+def _named_market_replication(name: str, market: MarketScenario, replication: int
+                              ) -> tuple[str, MarketRunResult]:
+    return name, run_market_replication(market, replication)
+
+
+def run_markets(markets: Mapping[str, MarketScenario], jobs: int = 2
+                ) -> dict[str, list[MarketRunResult]]:
+    """Every replication of every named market over one pool, in replication order."""
+    from sim.experiment.pool import run_parallel
+
+    tasks = [(name, m, rep) for name, m in markets.items() for rep in range(m.run.replications)]
+    found: dict[str, dict[int, MarketRunResult]] = {name: {} for name in markets}
+    for name, run in run_parallel(_named_market_replication, tasks, jobs):
+        found[name][run.replication] = run
+    return {name: [runs[r] for r in sorted(runs)] for name, runs in found.items()}
