@@ -19,6 +19,7 @@ from sim.experiment.diagnostics import cautions
 from sim.experiment.explain import Attribution
 from sim.experiment.market import MarketResult
 from sim.experiment.runner import ScenarioResult
+from sim.experiment.tournament import TournamentResult
 from sim.formats import (
     format_difference,
     format_half_width,
@@ -218,3 +219,47 @@ def _cell(e: Estimate, metric: Metric, bold: bool = False) -> Text:
     if not math.isnan(e.low):
         cell.append(f" ±{format_half_width(e, metric)}", style="dim")
     return cell
+
+
+def tournament_table(result: TournamentResult) -> Group:
+    """The first firm's payoff matrix (rows its strategy, columns its rivals'), best
+    responses starred and their paired edge over the runner-up; equilibria, survivor."""
+    from sim.experiment.games import with_slot
+    from sim.experiment.tournament_output import CAVEAT, matrix_rows
+
+    t = result.tournament
+    rows, columns, _, best = matrix_rows(result)
+    others = [p for p in t.profiles if p[0] == 0]
+    profit = METRIC_BY_KEY["profit"]
+    table = Table(title=f"{t.market.name}: {t.market.names[0]}'s profit (rows) against its "
+                        f"rivals' strategies (columns), {_replications(t.market.run.replications)}"
+                        " per pairing, same customers", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(f"{t.market.names[0]} plays", ratio=1)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r, name in enumerate(rows):
+        cells = []
+        for c, o in enumerate(others):
+            e = result.payoff(with_slot(o, 0, r), 0)
+            cell = _cell(e, profit, bold=best[r][c])
+            if best[r][c]:
+                edge = result.clear(0, o, r)
+                cell.append(" ★" if edge is None or edge.low > 0 else " ☆",
+                            style="green" if edge is None or edge.low > 0 else "yellow")
+            cells.append(cell)
+        table.add_row(name, *cells)
+    survivor, gone = result.survivor()
+    nash = result.nash()
+    names = t.market.names
+    lines = Text.assemble(
+        (("★ best response, clear (paired 95% CI of its edge over the runner-up above 0); "
+          "☆ best on the means only.\n"), "dim"),
+        ("Pure Nash equilibria: ", "bold"),
+        ("; ".join(", ".join(f"{names[i]} {t.strategies[s]}" for i, s in enumerate(p))
+                   for p in nash) or "none") + "\n",
+        ("Survives repeated imitation: ", "bold"),
+        f"{t.strategies[survivor]} (abandoned in turn: "
+        f"{', '.join(t.strategies[s] for s in gone)})\n",
+        (CAVEAT, "dim"))
+    return Group(table, lines)
