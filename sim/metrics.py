@@ -60,6 +60,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("delight_cost", "Delight cost", "money", "Money"),
     Metric("return_losses", "Return losses", "money", "Money"),
     Metric("acquisition_cost", "Acquisition cost", "money", "Money"),
+    Metric("imitation_cost", "Imitation cost", "money", "Money"),
     Metric("margin", "Margin (profit / revenue)", "share", "Money"),
     Metric("cost_per_visit", "Cost per served visit", "money", "Money"),
     Metric("revenue_per_customer", "Revenue per customer served", "money", "Money"),
@@ -111,7 +112,8 @@ METRICS: tuple[Metric, ...] = (
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 LOWER_IS_BETTER = frozenset({
     "cost_per_customer", "refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
-    "delight_cost", "return_losses", "acquisition_cost", "cost_per_visit", "cac",
+    "delight_cost", "return_losses", "acquisition_cost", "imitation_cost", "cost_per_visit",
+    "cac",
     "lost_prospects", "customers_churned", "abandoned", "balked", "priced_out", "turned_away",
     "waitlisted", "abandonment_rate", "abandonment_per_arrival", "mean_wait_h",
     "mean_wait_joined_h", "p90_wait_h", "wait_probability", "requests_refused_reasonable",

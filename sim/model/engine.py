@@ -58,7 +58,7 @@ from sim.model.rng import (
     uniforms,
 )
 from sim.model.tally import Tally, Visit
-from sim.scenario.model import Market, Scenario, Segment, Tier
+from sim.scenario.model import Market, Scenario, Segment, Strategy, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
 Key = tuple[int, ...]
@@ -167,6 +167,10 @@ class Replication:
         strategy = s.strategy
         self.tiers = strategy.tiers
         self.tier_indices = tuple(range(len(self.tiers)))
+        self.tier_offset = 0
+        """Index in ``tiers`` of the first tier of the strategy in force (a firm that
+        copies a rival keeps the books of its old tiers before the new ones)."""
+        self.tier_names = tuple(tier.name for tier in self.tiers)
         self.desk = Desk(self.env, s.servers, max(t.priority for t in self.tiers) + 1)
         b, biz, m = s.behaviour, s.business, s.market
         # what the per-visit code reads, resolved once
@@ -174,23 +178,9 @@ class Replication:
         self.segment_rules = tuple(SegmentRules(g) for g in s.segments)
         self.referral_delay_h = m.referral_delay.sampler()
         self.acquisition_cost = m.acquisition_cost
-        self.scarcity_pricing = strategy.scarcity_pricing
-        self.exclusivity_boost = strategy.exclusivity_boost
-        self.screening_accuracy = strategy.screening_accuracy
         self.balk_counts_own_service = b.balk_counts_own_service
         self.max_waiting = biz.max_waiting
-        context = PolicyContext(
-            segment_names=tuple(g.name for g in s.segments), tiers=self.tiers,
-            fix=Remedy(biz.fix_cost, b.fix_weight, repairs=True),
-            apology=Remedy(biz.apology_cost, b.apology_weight, repairs=False))
-        self.assignment, self.admission, self.recovery, self.adaptation = (
-            policy.bind(context) if isinstance(policy, Bindable) else policy
-            for policy in (strategy.assignment, strategy.admission, strategy.recovery,
-                           strategy.adaptation))
-        mean_levels = sum(t.service_level for t in self.tiers) / len(self.tiers)
-        self.queue_service_h = mean_levels * math.fsum(
-            g.share * g.service_time.mean for g in s.segments)
-        """Mean service time a customer assumes for each visit ahead of it."""
+        self.resolve(strategy, strategy.tiers)
         self.level = 1.0
         """The adaptive service-level multiplier (the partner's dial)."""
         self.reputation = s.market.norm_reputation
@@ -214,6 +204,26 @@ class Replication:
         """The part of the return logit that is the same for every customer of the market."""
         self.overtime_h = 0.0
         """Hours the staff stayed after closing today to finish the queue (paid)."""
+
+    def resolve(self, strategy: Strategy, tiers: tuple[Tier, ...]) -> None:
+        """The strategy's policies and constants as the per-visit code reads them (at the
+        start, and again when a firm on a market copies a rival's strategy)."""
+        s, b, biz = self.s, self.s.behaviour, self.s.business
+        self.scarcity_pricing = strategy.scarcity_pricing
+        self.exclusivity_boost = strategy.exclusivity_boost
+        self.screening_accuracy = strategy.screening_accuracy
+        context = PolicyContext(
+            segment_names=tuple(g.name for g in s.segments), tiers=tiers,
+            fix=Remedy(biz.fix_cost, b.fix_weight, repairs=True),
+            apology=Remedy(biz.apology_cost, b.apology_weight, repairs=False))
+        self.assignment, self.admission, self.recovery, self.adaptation = (
+            policy.bind(context) if isinstance(policy, Bindable) else policy
+            for policy in (strategy.assignment, strategy.admission, strategy.recovery,
+                           strategy.adaptation))
+        mean_levels = sum(t.service_level for t in tiers) / len(tiers)
+        self.queue_service_h = mean_levels * math.fsum(
+            g.share * g.service_time.mean for g in s.segments)
+        """Mean service time a customer assumes for each visit ahead of it."""
 
     # ----------------------------------------------------------------- running
     def run(self) -> RunResult:
@@ -240,7 +250,7 @@ class Replication:
         return t.result(
             self.replication, servers=s.servers, reputation=self.reputation,
             segment_names=tuple(g.name for g in s.segments),
-            tier_names=tuple(tier.name for tier in self.tiers),
+            tier_names=self.tier_names,
             checks={"in_system": float(in_system), "prospects_pending": float(sum(
                 1 for c in self.alive if c.measured and not c.served_once))})
 
@@ -430,7 +440,7 @@ class Replication:
         """Offer: the surplus of each offered tier worth its price (empty: priced out).
         ``markup`` is the scarce firm's price rise with visible scarcity."""
         offered = self.assignment.assign(c.segment, c.spend)
-        candidates = self.tier_indices if offered is None else (offered,)
+        candidates = self.tier_indices if offered is None else (offered + self.tier_offset,)
         tiers, wtp = self.tiers, c.wtp
         surplus: dict[int, float] = {}
         for j in candidates:

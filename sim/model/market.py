@@ -12,20 +12,22 @@ spills: the market is the single-firm model, draw for draw (tests/test_market.py
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Generator
 from typing import Any
 
 import simpy
 
-from sim.metrics import MarketRunResult
+from sim.metrics import DAY_PROFIT, MarketRunResult
 from sim.model.customer import Customer, Patron
 from sim.model.decisions import returns
 from sim.model.engine import LEFT, Key, Process, Replication, new_customers
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
-from sim.model.rng import TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words
+from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
 from sim.scenario.market import MarketScenario
+from sim.scenario.model import Strategy
 
 SPILLS = (TURNED_AWAY, BALKED)
 """Outcomes after which a customer may try the next-best firm the same day."""
@@ -65,6 +67,27 @@ class Firm(Replication):
         tiers = self.tiers if offered is None else (self.tiers[offered],)
         wtp = c.wtp
         return max(wtp * tier.value * image - tier.price * markup for tier in tiers)
+
+    def idle(self) -> bool:
+        """Nobody in line or in service (a strategy changes only then)."""
+        return self.desk.busy == 0 and not any(self.desk.lines)
+
+    def adopt(self, strategy: Strategy, leader: str) -> None:
+        """Put a rival's strategy in place (its staff excepted: servers stay the firm's).
+        The old tiers keep their books; the new ones are booked beside them, named after
+        the rival ('premium (copied from B)')."""
+        own = dataclasses.replace(strategy, servers=self.s.strategy.servers,
+                                  label=self.s.strategy.label)
+        self.s = dataclasses.replace(self.s, strategy=own)
+        offset = len(self.tiers)
+        self.tiers = (*self.tiers, *own.tiers)
+        self.tier_offset = offset
+        self.tier_indices = tuple(range(offset, len(self.tiers)))
+        self.tier_names = (*self.tier_names,
+                           *(f"{tier.name} (copied from {leader})" for tier in own.tiers))
+        self.tally.add_tiers(len(own.tiers))
+        self.desk.add_priorities(max(t.priority for t in self.tiers) + 1)
+        self.resolve(own, own.tiers)
 
     def referral(self, key: Key, at: float) -> Process:
         yield self.env.timeout(at - self.env.now)
@@ -134,6 +157,10 @@ class MarketReplication:
         self.outside_score = m.outside_surplus / m.choice_scale if m.outside_option else None
         self.baseline = first.behaviour.baseline_satisfaction
         self.books = MarketBooks(self.n)
+        self.imitation_rate = m.imitation_rate
+        self.pending: dict[int, tuple[int, Strategy, int]] = {}
+        """Copies decided and not yet in place: firm -> (day it takes effect, strategy,
+        the firm copied)."""
         self.choosing = self.n > 1 or m.outside_option
         """Whether an occasion's choice is drawn at all (one firm, no outside option:
         there is nothing to choose)."""
@@ -183,6 +210,36 @@ class MarketReplication:
             yield self.env.timeout(24.0 * (day + 1) - self.env.now)
             for firm in self.firms:
                 firm.close_day(day)
+            if self.imitation_rate > 0:
+                self.imitate(day)
+
+    def imitate(self, day: int) -> None:
+        """Imitation (docs/model.md): copies whose lag is over are put in place (on a day
+        whose queue is empty, else the next one); every review period, each firm whose
+        profit over it trails the best rival's decides, with probability
+        ``imitation_rate`` (its own keyed draw), to copy that rival's strategy."""
+        m = self.market
+        for f, (due, strategy, source) in list(self.pending.items()):
+            firm = self.firms[f]
+            if day + 1 >= due and firm.idle():
+                firm.adopt(strategy, self.scenario.names[source])
+                firm.tally.imitation(m.imitation_cost, measured=day + 1 >= firm.s.run.warmup_days)
+                del self.pending[f]
+        period = m.imitation_period_days
+        if (day + 1) % period:
+            return
+        profits = [sum(firm.tally.daily[DAY_PROFIT][-period:]) for firm in self.firms]
+        best = max(range(self.n), key=lambda f: (profits[f], -f))
+        leader = self.firms[best].s.strategy
+        for f in range(self.n):
+            if f == best or f in self.pending or profits[f] >= profits[best]:
+                continue
+            own = self.firms[f].s.strategy
+            if dataclasses.replace(leader, servers=own.servers, label=own.label) == own:
+                continue  # nothing left to copy
+            u = uniforms(self.streams.customer((IMITATION, day, f)).visit(0))[0]
+            if u < m.imitation_rate:
+                self.pending[f] = (day + 1 + m.imitation_lag_days, leader, best)
 
     # ---------------------------------------------------------------- choice
     def rank(self, c: Customer, patrons: list[Patron | None], last_firm: int,

@@ -31,7 +31,8 @@ import struct
 import numpy as np
 
 ARRIVALS, CUSTOMERS = 0, 1
-NEW, REFERRED = 0, 1
+NEW, REFERRED, IMITATION = 0, 1, 2
+"""First entries of a draw key: a new prospect, a referred one, a firm's imitation review."""
 
 # attribute slots, drawn once per customer
 A_SEGMENT, A_WTP, A_VOT, A_TOLERANCE, A_REQUEST_RATE, A_UNREASONABLE = range(6)

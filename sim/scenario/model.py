@@ -166,6 +166,17 @@ class Market:
     """Market of rival firms: utility of the outside option, money (what doing without,
     or a rival outside the simulated market, is worth to a customer); read only when
     outside_option is true."""
+    imitation_rate: float = knob(0.0, ge=0, le=1)
+    """Market of rival firms: at each imitation review, the probability that a firm whose
+    profit over the review period trails the best rival's decides to copy that rival's
+    strategy (every knob but its staff: servers stay the firm's own). 0: no imitation."""
+    imitation_period_days: int = knob(30, ge=1)
+    """Market of rival firms: days between imitation reviews (profit compared over them)."""
+    imitation_lag_days: int = knob(14, ge=0)
+    """Market of rival firms: days from the decision to copy until the copy is in place."""
+    imitation_cost: float = knob(0.0, ge=0)
+    """Market of rival firms: one-off cost of putting a copied strategy in place (training,
+    new signs), booked on the day it takes effect (metric imitation_cost)."""
 
 
 @dataclass(frozen=True, slots=True)
