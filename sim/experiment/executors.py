@@ -19,7 +19,9 @@ from typing import Any
 
 from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
+from sim.model.market import run_market_replication
 from sim.scenario.errors import SimrunError
+from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
 
 Task = tuple[int, str, int]
@@ -33,10 +35,14 @@ class Outcome:
     error: str | None = None
 
 
-def execute(task: Task, scenario: Scenario) -> Outcome:
-    """Run one replication in a worker; an exception becomes a failed Outcome."""
+def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
+    """Run one replication in a worker; an exception becomes a failed Outcome. A firm of
+    a market runs the whole market and reports that firm's metrics."""
     try:
-        result = run_replication(scenario, task[2])
+        if isinstance(scenario, FirmOfMarket):
+            result = run_market_replication(scenario.market, task[2]).firms[scenario.index]
+        else:
+            result = run_replication(scenario, task[2])
     except Exception:  # noqa: BLE001 -- a sweep records every failure and goes on
         return Outcome(task, None, traceback.format_exc())
     return Outcome(task, result.metrics)

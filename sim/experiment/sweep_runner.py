@@ -16,10 +16,12 @@ from typing import Any
 from sim.experiment.executors import Outcome, execute_into
 from sim.experiment.expect import Verdict, judge_all
 from sim.experiment.lock import locked
+from sim.experiment.market_output import market_toml
 from sim.experiment.store import Store, open_for_run
 from sim.experiment.sweep import Sweep
 from sim.experiment.sweep_output import collect, write_exports
 from sim.scenario import Issue, ScenarioError, scenario_toml
+from sim.scenario.market import FirmOfMarket
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,10 @@ def fingerprint(sweep: Sweep) -> str:
     digest = hashlib.sha256()
     for (point, strategy), scenario in sorted(sweep.scenarios.items()):
         digest.update(f"{point}/{strategy}\n".encode())
-        digest.update(scenario_toml(scenario).encode())
+        if isinstance(scenario, FirmOfMarket):
+            digest.update(market_toml(scenario.market).encode())
+        else:
+            digest.update(scenario_toml(scenario).encode())
     return digest.hexdigest()
 
 

@@ -68,6 +68,32 @@ class MarketScenario:
         return self.run.name
 
 
+@dataclass(frozen=True, slots=True)
+class FirmOfMarket:
+    """One firm of a market, where a single scenario is expected (a sweep's strategy):
+    it reads as the firm's own scenario, and runs as the whole market (its results are
+    the firm's results in that market)."""
+
+    market: MarketScenario
+    index: int
+
+    @property
+    def scenario(self) -> Scenario:
+        """The firm's own scenario, labelled with the firm's name."""
+        firm = self.market.firms[self.index]
+        return dataclasses.replace(firm, strategy=dataclasses.replace(firm.strategy,
+                                                                     label=self.name))
+
+    @property
+    def name(self) -> str:
+        return self.market.names[self.index]
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute in ("market", "index") or attribute.startswith("__"):
+            raise AttributeError(attribute)  # not set yet (unpickling): no recursion
+        return getattr(self.market.firms[self.index], attribute)
+
+
 def as_market(scenario: Scenario, name: str | None = None) -> MarketScenario:
     """A single-firm scenario as a market of that one firm (named after its label)."""
     return MarketScenario((name or scenario.label,), (scenario,), scenario.source)
