@@ -177,9 +177,13 @@ def check_jobs(jobs: int | None) -> None:
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
+@click.option("--charts", is_flag=True,
+              help="Also write the charts to charts/ (a market: shares over time, profit "
+                   "per firm, switching, spillover, and report.html with who gains at whose "
+                   "expense).")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
-        force_limits: bool) -> None:
+        force_limits: bool, charts: bool) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
@@ -209,7 +213,7 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         check_jobs(jobs)
         spec = load_any(scenario, run_overrides(overrides, replications, seed))
     if isinstance(spec, MarketScenario):
-        _run_market(spec, out_dir, jobs, quiet, output_format)
+        _run_market(spec, out_dir, jobs, quiet, output_format, charts)
         return
     target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
     for note in notes:
@@ -233,6 +237,11 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
             result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
         paths = write_results(result, target)
         checkpoint.clear()
+    if charts:
+        from sim.charts import write_charts
+        from sim.experiment.compare import ComparisonResult
+
+        paths += write_charts(ComparisonResult.of_one(result), target / "charts")
     if output_format == "json":
         import json
 
@@ -248,7 +257,7 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
 
 def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
-                output_format: str) -> None:
+                output_format: str, charts: bool = False) -> None:
     """``simrun run`` on a market file: every firm's results and the market's."""
     from sim.experiment.folders import results_target, same_market, strategy_folders
     from sim.experiment.lock import locked
@@ -268,6 +277,13 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
             bar.start(spec.run.replications, 0)
             result = run_market(spec, jobs=jobs, progress=lambda _: bar.advance())
         paths = write_market_results(result, target)
+    if charts:
+        from sim.atomic import write_atomic
+        from sim.charts.market import write_market_charts
+        from sim.report.market import render_market_page
+
+        paths += write_market_charts(result, target / "charts")
+        paths.append(write_atomic(target / "report.html", render_market_page(result)))
     if output_format == "json":
         import json
 

@@ -87,6 +87,33 @@ class MarketResult:
         return [[sum(r.switching[a][b] for r in self.runs) / len(self.runs)
                  for b in range(len(self.names))] for a in range(rows)]
 
+    def net_switching(self) -> list[list[Estimate]]:
+        """Net flow of customers between firms: [a][b] is the served visits per
+        replication of customers served before at b and now at a, minus those served
+        before at a and now at b (a's gain at b's expense), with its CI."""
+        n = len(self.names)
+        return [[estimate([r.switching[b][a] - r.switching[a][b] for r in self.runs])
+                 for b in range(n)] for a in range(n)]
+
+    def weekly_shares(self) -> list[list[Estimate]]:
+        """Each firm's share of each week's served visits (days 7w to 7w+6, warm-up
+        included; a last partial week dropped): mean and CI over the replications in
+        which someone was served that week."""
+        weeks = self.scenario.run.days // 7
+        out: list[list[Estimate]] = []
+        for i in range(len(self.names)):
+            series = []
+            for w in range(weeks):
+                days = slice(7 * w, 7 * w + 7)
+                values = []
+                for r in self.runs:
+                    total = sum(sum(f.daily["served"][days]) for f in r.firms)
+                    if total:
+                        values.append(sum(r.firms[i].daily["served"][days]) / total)
+                series.append(estimate(values))
+            out.append(series)
+        return out
+
     def daily_shares(self) -> list[list[Estimate]]:
         """Each firm's share of the day's served visits, per day (warm-up included): mean
         and CI over the replications in which someone was served that day."""
