@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Generator
 from typing import Any
 
 import simpy
@@ -248,18 +247,22 @@ class MarketReplication:
         first, cut where the outside option ranks (docs/model.md: a multinomial logit
         drawn as the largest of utility / scale + a Gumbel draw per option)."""
         scale, baseline = self.choice_scale, self.baseline
+        satisfaction_value, time_value = self.satisfaction_value, c.value_of_time_per_h
+        log = math.log
         scores: list[tuple[float, int]] = []
         for f, firm in enumerate(self.firms):
             if not self.same_hours and not firm.is_open(now):
                 continue
             p = patrons[f]
-            utility = (firm.best_surplus(c, p.spend if p is not None else 0.0)
-                       - c.value_of_time_per_h * firm.recent_wait_h)
-            if p is not None and p.served_once:
-                utility += self.satisfaction_value * (p.last_satisfaction - baseline)
+            if p is None:
+                utility = firm.best_surplus(c, 0.0) - time_value * firm.recent_wait_h
+            else:
+                utility = firm.best_surplus(c, p.spend) - time_value * firm.recent_wait_h
+                if p.served_once:
+                    utility += satisfaction_value * (p.last_satisfaction - baseline)
             if f == last_firm:
                 utility += self.switching_cost
-            scores.append((utility / scale + gumbel(words[1 + f]), f))
+            scores.append((utility / scale - log(-log((words[1 + f] + 0.5) * TO_UNIT)), f))
         scores.sort(reverse=True)
         if self.outside_score is None:
             return [f for _, f in scores]
@@ -308,7 +311,13 @@ class MarketReplication:
                         books.first_choices[f] += 1
                 elif occasion_measured:
                     books.spill_to[f] += 1
-                sat, outcome = yield from self.visit(c, p, f, words)
+                carry_in(c, p)
+                v = Visit(env.now)
+                sat = yield from self.firms[f].visit(c, words, v)
+                carry_out(c, p)
+                outcome = v.outcome
+                if outcome != SERVED and outcome != ABANDONED:
+                    sat = LEFT  # the market decides on the customer's memories
                 if outcome == SERVED:
                     served_anywhere = True
                     if occasion_measured:
@@ -351,28 +360,6 @@ class MarketReplication:
             firm.tally.prospect(c.segment, referred, firm.acquisition_cost, measured)
         return p
 
-    def visit(self, c: Customer, p: Patron, f: int,
-              words: Words) -> Generator[simpy.Event, Any, tuple[float, int]]:
-        """One visit to firm f, the customer carrying its relation with the firm. Returns
-        the satisfaction the return decision sees (LEFT when not served nor abandoned:
-        the market decides on the customer's memories) and the outcome."""
-        c.served_measured, c.served_once, c.last_satisfaction, c.spend = (
-            p.served_measured, p.served_once, p.last_satisfaction, p.spend)
-        c.first_purchase_h, c.in_cohort, c.measured = p.first_purchase_h, p.in_cohort, p.measured
-        c.served_in_window, c.last_period, c.latest_score = (
-            p.served_in_window, p.last_period, p.latest_score)
-        p.visits += 1
-        v = Visit(self.env.now)
-        sat = yield from self.firms[f].visit(c, words, v)
-        p.served_measured, p.served_once, p.last_satisfaction, p.spend = (
-            c.served_measured, c.served_once, c.last_satisfaction, c.spend)
-        p.first_purchase_h, p.in_cohort = c.first_purchase_h, c.in_cohort
-        p.served_in_window, p.last_period, p.latest_score = (
-            c.served_in_window, c.last_period, c.latest_score)
-        if v.outcome not in (SERVED, ABANDONED):
-            sat = LEFT
-        return sat, v.outcome
-
     def leave(self, c: Customer, patrons: list[Patron | None]) -> None:
         """The customer leaves the category: each firm it knew books a churned customer
         (it had bought there) or a lost prospect (it was its prospect and never bought
@@ -396,3 +383,22 @@ class MarketReplication:
 def gumbel(word: int) -> float:
     """A standard Gumbel draw from one word of a block (by inversion)."""
     return -math.log(-math.log((word + 0.5) * TO_UNIT))
+
+
+def carry_in(c: Customer, p: Patron) -> None:
+    """The customer carries its relation with a firm into a visit there."""
+    c.served_measured, c.served_once, c.last_satisfaction, c.spend = (
+        p.served_measured, p.served_once, p.last_satisfaction, p.spend)
+    c.first_purchase_h, c.in_cohort, c.measured = p.first_purchase_h, p.in_cohort, p.measured
+    c.served_in_window, c.last_period, c.latest_score = (
+        p.served_in_window, p.last_period, p.latest_score)
+    p.visits += 1
+
+
+def carry_out(c: Customer, p: Patron) -> None:
+    """The relation as the visit left it, back with the firm."""
+    p.served_measured, p.served_once, p.last_satisfaction, p.spend = (
+        c.served_measured, c.served_once, c.last_satisfaction, c.spend)
+    p.first_purchase_h, p.in_cohort = c.first_purchase_h, c.in_cohort
+    p.served_in_window, p.last_period, p.latest_score = (
+        c.served_in_window, c.last_period, c.latest_score)
