@@ -174,16 +174,101 @@ def check_jobs(jobs: int | None) -> None:
         raise click.BadParameter(problem, param_hint="'-j' / '--jobs'")
 
 
+def precision_options(function: Any) -> Any:
+    """Options of sequential runs, shared by run and compare."""
+    for option in reversed((
+        click.option("--precision", "precision_text", metavar="PERCENT",
+                     help="Add replications in batches until the 95% CI half-width of the "
+                          "metric is at most this share of its mean, e.g. 2% (compare: of "
+                          "each paired difference to the baseline, as a share of the "
+                          "baseline's mean)."),
+        click.option("--half-width", type=float, metavar="AMOUNT",
+                     help="Like --precision, with the half-width in the metric's unit, "
+                          "e.g. 500."),
+        click.option("--min-replications", type=int,
+                     help="Replications before the first look of --precision (default 10)."),
+        click.option("--max-replications", type=int,
+                     help="Cap of --precision and --select, replications per strategy "
+                          "(default 200)."),
+    )):
+        function = option(function)
+    return function
+
+
+def _precision_target(metric: str, text: str | None, half_width: float | None,
+                      least: int | None, most: int | None, replications: int | None) -> Any:
+    """The Precision asked for on the command line, or None; a ScenarioError for options
+    that do not go together or values that cannot be."""
+    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
+    from sim.experiment.sequential import check_target
+    from sim.scenario import Issue
+
+    if text is None and half_width is None:
+        if least is not None:
+            raise ScenarioError("--min-replications", [Issue(
+                "--min-replications", "goes with --precision or --half-width")])
+        return None
+    if replications is not None:
+        raise ScenarioError("-n", [Issue("-n", "sets a fixed number of replications; "
+                                         "--precision and --half-width find it (bound it with "
+                                         "--min-replications and --max-replications)")])
+    relative = None
+    if text is not None:
+        from sim.experiment.precision import parse_relative
+
+        try:
+            relative = parse_relative(text)
+        except ValueError:
+            raise ScenarioError("--precision", [Issue(
+                "--precision", "must be a percentage such as 2% (or a share such as 0.02)",
+                text)]) from None
+    target = Precision(metric, relative, half_width,
+                       MIN_REPLICATIONS if least is None else least,
+                       MAX_REPLICATIONS if most is None else most)
+    check_target(target)
+    return target
+
+
+def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
+    """The scenarios with run.warmup_days = "auto" found by a pilot (progress and what
+    was found on stderr); the others as they are."""
+    if not any(s.warmup_auto for s in specs):
+        return specs
+    from sim.experiment.warmup import PILOT_REPLICATIONS, resolve_auto
+    from sim.progress import Progress
+
+    with interruptible("nothing was written (the warm-up was being found)."), \
+            Progress("pilot replications (warm-up)", show, say=say) as bar:
+        bar.start(PILOT_REPLICATIONS * sum(1 for s in specs if s.warmup_auto))
+        resolved, found = resolve_auto(specs, jobs=jobs, progress=lambda _run: bar.advance())
+    days = resolved[0].run.warmup_days
+    each = ", ".join(f"{w.scenario.name} {w.days}" for w in found) if len(found) > 1 else ""
+    say(f'Warm-up ("auto"): {days} days, by MSER-5 on {PILOT_REPLICATIONS} pilot '
+               f"replications{' (' + each + ')' if each else ''}; the resolved scenario "
+               "records it ('simrun warmup' draws the chart).")
+    for w in found:
+        for series in w.series:
+            if not series.settled:
+                say(f"Warning: {w.scenario.name}'s {series.column} has not settled "
+                           f"within the first half of the horizon ({series.search_days} days): "
+                           "simulate longer.")
+    return resolved
+
+
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @run_options
+@precision_options
+@click.option("--metric", help="Metric of --precision and --half-width (default: profit).")
 @click.option("--charts", is_flag=True,
               help="Also write the charts to charts/ (a market: shares over time, profit "
                    "per firm, switching, spillover, and report.html with who gains at whose "
                    "expense).")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
-        force_limits: bool, charts: bool) -> None:
+        force_limits: bool, precision_text: str | None = None, half_width: float | None = None,
+        min_replications: int | None = None, max_replications: int | None = None,
+        metric: str | None = None, charts: bool = False) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
@@ -195,9 +280,15 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     results/<name>-2/ and says so.
 
     \b
-    Example:
+    With --precision 2% (or --half-width 500) it adds replications in batches
+    until the 95% CI of --metric is that narrow, from --min-replications (10) up
+    to --max-replications (200), and says how narrow it got.
+
+    \b
+    Examples:
       simrun run scenarios/tiered.toml -n 10 --seed 7 \\
           --set market.alternatives=0.2
+      simrun scenarios/tiered.toml --precision 2% --metric profit
     """
     from sim import limits
     from sim.experiment.folders import results_target, same_run
@@ -209,12 +300,31 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.scenario.loader import run_overrides
     from sim.scenario.market import MarketScenario, load_any
 
+    show = not quiet and output_format == "table"
     with limits.lifted(force_limits):
         check_jobs(jobs)
         spec = load_any(scenario, run_overrides(overrides, replications, seed))
+        target_precision = _precision_target(metric or "profit", precision_text, half_width,
+                                             min_replications, max_replications, replications)
     if isinstance(spec, MarketScenario):
+        if target_precision is not None:
+            from sim.scenario import Issue
+
+            raise ScenarioError("--precision", [Issue(
+                "--precision", "is not available on a market yet: give -n")])
         _run_market(spec, out_dir, jobs, quiet, output_format, charts)
         return
+    if target_precision is None:
+        from sim.scenario import Issue
+
+        if metric is not None:
+            raise ScenarioError("--metric", [Issue("--metric", "is the metric of --precision "
+                                                   "or --half-width; a run reports every "
+                                                   "metric")])
+        if max_replications is not None:
+            raise ScenarioError("--max-replications", [Issue(
+                "--max-replications", "goes with --precision or --half-width")])
+    spec = _found_warmups([spec], jobs, show)[0]
     target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
     for note in notes:
         say(note)
@@ -225,16 +335,22 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
             say(f"Warning: discarded {path} ({reason}); that replication runs again.")
         with interruptible("finished replications are kept; run the same command again to "
                            "continue."), \
-                Progress("replications", not quiet and output_format == "table",
-                         say=say) as bar:
-            bar.start(spec.run.replications, len(done))
+                Progress("replications", show, say=say) as bar:
+            bar.start(spec.run.replications if target_precision is None
+                      else target_precision.min_replications, len(done))
 
             def finished(run_result: Any) -> None:
                 if run_result.replication not in done:
                     checkpoint.save(run_result)
                     bar.advance()
 
-            result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+            if target_precision is None:
+                result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+            else:
+                from sim.experiment.sequential import run_to_precision
+
+                result = run_to_precision(spec, target_precision, jobs=jobs, done=done,
+                                          progress=finished, plan=bar.plan)
         paths = write_results(result, target)
         checkpoint.clear()
     if charts:
@@ -253,6 +369,10 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
         console = Console()
         console.print(results_table(result))
+        if result.precision is not None:
+            from sim.views import precision_view
+
+            console.print(precision_view(result.precision))
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
 
 
@@ -319,12 +439,28 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
                    "[tune] tables; see 'simrun tune'), then compare them at their best.")
 @click.option("--trials", type=click.IntRange(min=1),
               help="With --tune: trials per strategy (default: the [tune] table's).")
+@click.option("--select", "select_best", is_flag=True,
+              help="Select the best on --metric with a stated confidence (Kim and Nelson's "
+                   "KN on common random numbers): -n replications of every strategy, then "
+                   "one more per stage for those still in contention.")
+@click.option("--delta", type=float, metavar="AMOUNT",
+              help="--select: the smallest difference in the metric worth telling apart, "
+                   "in its unit (e.g. 2000 of profit).")
+@click.option("--confidence", type=float,
+              help="--select: the probability of a correct selection (default 0.95).")
+@click.option("--subset", is_flag=True,
+              help="--select: the subset of strategies that cannot be ruled out as the "
+                   "best (screening on -n replications; needs no --delta).")
+@precision_options
 def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | None,
             out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...], quiet: bool,
             output_format: str, force_limits: bool, baseline: str | None, metric: str | None,
             name: str | None, allow_different_markets: bool, all_metrics: bool, charts: bool,
             report: bool, explain_winner: bool | None, tune_first: bool = False,
-            trials: int | None = None) -> None:
+            trials: int | None = None, select_best: bool = False, delta: float | None = None,
+            confidence: float | None = None, subset: bool = False,
+            precision_text: str | None = None, half_width: float | None = None,
+            min_replications: int | None = None, max_replications: int | None = None) -> None:
     """Run several strategies on the same customers and compare them.
 
     SCENARIOS are several files (one strategy each, same market), or one file with
@@ -334,11 +470,22 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     comparison.json and comparison.csv; charts/ and report.html when asked.
 
     \b
+    --select names the best on --metric with a stated probability of being right:
+    with probability at least --confidence it is the best whenever the best leads
+    every other by --delta or more. --select --subset keeps every strategy that
+    cannot be ruled out. --precision 2% (or --half-width 500) adds replications
+    until every paired difference to the baseline is that precise.
+
+    \b
     Examples:
       simrun compare scenarios/god.toml scenarios/tiered.toml \\
           scenarios/scarcity.toml scenarios/partner.toml --charts --report
       simrun compare scenarios/workshop.toml --baseline god \\
           --metric customer_retention
+      simrun compare scenarios/workshop.toml --select --delta 2000 \\
+          --confidence 0.95
+      simrun compare scenarios/workshop.toml --select --subset
+      simrun compare scenarios/workshop.toml --precision 5%
     """
     from sim import limits
     from sim.experiment.compare import check_comparison, comparison_name, load_comparison
@@ -356,10 +503,27 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     from sim.scenario.loader import run_overrides
 
     extra = run_overrides(overrides, replications, seed)
+    show = not quiet and output_format == "table"
     with limits.lifted(force_limits):
         check_jobs(jobs)
         specs, settings = load_comparison(list(scenarios), extra)
-        issues = limits.work_issues(specs[0], specs[0].run.replications * len(specs))
+        metric = metric or settings.get("metric") or "profit"
+        baseline = baseline or settings.get("baseline")
+        target_precision = _precision_target(metric, precision_text, half_width,
+                                             min_replications, None if select_best
+                                             else max_replications, replications)
+        _check_select_options(select_best, subset, delta, confidence, target_precision,
+                              max_replications)
+        most = max_replications or _max_replications()
+        if select_best:
+            from sim.experiment.sequential import check_selection
+
+            check_selection(specs, metric=metric, delta=delta, confidence=confidence or 0.95,
+                            subset=subset, max_replications=most, baseline=baseline,
+                            allow_different_markets=allow_different_markets)
+        sequential = select_best or target_precision is not None
+        issues = limits.work_issues(specs[0], (most if sequential else specs[0].run.replications)
+                                    * len(specs))
         if issues:
             raise ScenarioError("compare", issues)
     label = name or settings.get("name") or comparison_name(specs)
@@ -369,9 +533,9 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
     tuning = None
     if tuned is not None:
         specs, tuning = tuned
-    check_comparison(specs, baseline=baseline or settings.get("baseline"),
-                     metric=metric or settings.get("metric") or "profit",
+    check_comparison(specs, baseline=baseline, metric=metric,
                      allow_different_markets=allow_different_markets)
+    specs = _found_warmups(specs, jobs, show)
     folders = strategy_folders([s.name for s in specs])
     target, notes = results_target(label, out_dir, same_comparison(
         {folders[s.name]: scenario_toml(s) for s in specs}), "comparison")
@@ -384,21 +548,36 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
             say(f"Warning: discarded {path} ({reason}); that replication runs again.")
         with interruptible("finished replications are kept; run the same command again to "
                            "continue."), \
-                Progress("replications", not quiet and output_format == "table",
-                         say=say) as bar:
-            bar.start(sum(s.run.replications for s in specs),
-                      sum(len(runs) for runs in done.values()))
+                Progress("replications", show, say=say) as bar:
+            first = (target_precision.min_replications if target_precision is not None
+                     else specs[0].run.replications)
+            bar.start(first * len(specs), sum(len(runs) for runs in done.values()))
 
             def finished(strategy: str, run_result: Any) -> None:
                 if run_result.replication not in done[strategy]:
                     checkpoints[strategy].save(run_result)
                     bar.advance()
 
-            result = run_compare(
-                specs, name=label, baseline=baseline or settings.get("baseline"),
-                metric=metric or settings.get("metric") or "profit",
-                jobs=jobs, allow_different_markets=allow_different_markets,
-                progress=finished, done=done)
+            if select_best:
+                from sim.experiment.sequential import select_best as run_select
+
+                result = run_select(
+                    specs, metric=metric, delta=delta, confidence=confidence or 0.95,
+                    subset=subset, max_replications=most, baseline=baseline, name=label,
+                    jobs=jobs, allow_different_markets=allow_different_markets, done=done,
+                    progress=finished, plan=bar.plan)
+            elif target_precision is not None:
+                from sim.experiment.sequential import compare_to_precision
+
+                result = compare_to_precision(
+                    specs, target_precision, baseline=baseline, name=label, jobs=jobs,
+                    allow_different_markets=allow_different_markets, done=done,
+                    progress=finished, plan=bar.plan)
+            else:
+                result = run_compare(
+                    specs, name=label, baseline=baseline, metric=metric,
+                    jobs=jobs, allow_different_markets=allow_different_markets,
+                    progress=finished, done=done)
         if tuning is not None:
             from dataclasses import replace
 
@@ -425,8 +604,45 @@ def compare(scenarios: tuple[Path, ...], replications: int | None, seed: int | N
 
         from sim.views import comparison_table
 
-        Console().print(comparison_table(result, all_metrics))
+        console = Console()
+        console.print(comparison_table(result, all_metrics))
+        if result.selection is not None:
+            from sim.views import selection_view
+
+            console.print(selection_view(result))
+        if result.precision is not None:
+            from sim.views import precision_view
+
+            console.print(precision_view(result.precision))
         click.echo(f"Results written to {target}/")
+
+
+def _max_replications() -> int:
+    from sim.experiment.precision import MAX_REPLICATIONS
+
+    return MAX_REPLICATIONS
+
+
+def _check_select_options(select_best: bool, subset: bool, delta: float | None,
+                          confidence: float | None, target_precision: Any,
+                          max_replications: int | None) -> None:
+    """A ScenarioError for selection options without --select, or with --precision."""
+    from sim.scenario import Issue
+
+    issues = []
+    if not select_best:
+        for flag, given in (("--subset", subset), ("--delta", delta is not None),
+                            ("--confidence", confidence is not None)):
+            if given:
+                issues.append(Issue(flag, "goes with --select"))
+        if max_replications is not None and target_precision is None:
+            issues.append(Issue("--max-replications", "goes with --select, --precision or "
+                                                      "--half-width"))
+    elif target_precision is not None:
+        issues.append(Issue("--select", "decides its own replications: leave out "
+                                        "--precision and --half-width"))
+    if issues:
+        raise ScenarioError("compare", issues)
 
 
 def _tune_strategies(paths: list[Path], specs: list[Any], settings: dict[str, Any],
@@ -784,7 +1000,8 @@ def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
     Examples:
       simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140' \\
           --trials 20 -n 4 -j 2
-      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' --report
+      simrun tune scenarios/tiered.toml --constraint 'customer_retention>=0.6' \\
+          --report
       simrun tune scenarios/tiered.toml --resume
     """
     from sim import limits
@@ -883,6 +1100,84 @@ def report(folder: Path, output: Path | None) -> None:
     else:
         write_atomic(target, html)
     click.echo(f"Report written to {target}")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=10,
+              show_default=True, help="Pilot replications.")
+@click.option("--metric", "columns", multiple=True, metavar="SERIES",
+              help="Daily series to judge (repeatable; default: profit and customers_alive).")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the files (default: results/<name>/warmup).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Pilot replications in parallel (default: all cores).")
+@set_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no table.")
+@force_option
+def warmup(scenario: Path, replications: int, columns: tuple[str, ...], seed: int | None,
+           out_dir: Path | None, jobs: int | None, overrides: tuple[str, ...],
+           quiet: bool, force_limits: bool) -> None:
+    """Find the warm-up: MSER-5 on the daily series of pilot replications.
+
+    Simulates SCENARIO (a file with a [compare] table: each of its strategies) with no
+    warm-up, cuts each replication's daily series into batch means of 5 days and finds
+    the truncation that minimises their marginal standard error (MSER-5, searched over
+    the first half of the horizon); the recommended warm-up is the mean over the
+    replications, the largest over the series (and the strategies). Writes
+    <strategy>.json, .csv, .png and .svg (the daily series, their mean, Welch's moving
+    average and the cut) to results/<name>/warmup/. run.warmup_days = "auto" in a
+    scenario does the same before a run.
+
+    \b
+    Examples:
+      simrun warmup scenarios/tiered.toml
+      simrun warmup scenarios/workshop.toml -n 20 --metric profit --metric served
+    """
+    from sim import limits
+    from sim.atomic import check_folder
+    from sim.experiment.compare import load_comparison
+    from sim.experiment.folders import folder_name
+    from sim.experiment.lock import locked
+    from sim.experiment.warmup import SERIES, check_columns, find_warmup, write_warmup
+    from sim.progress import Progress
+    from sim.scenario import load_scenario
+    from sim.scenario.loader import read_with_extends, run_overrides
+
+    extra = run_overrides(overrides, None, seed)
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
+        if "compare" in read_with_extends(scenario):
+            specs, settings = load_comparison([scenario], extra)
+            name = settings.get("name") or scenario.stem
+        else:
+            specs = [load_scenario(scenario, extra)]
+            name = specs[0].name
+        check_columns(columns or SERIES)
+        issues = limits.work_issues(specs[0], replications * len(specs))
+        if issues:
+            raise ScenarioError(str(scenario), issues)
+    folder = out_dir or Path("results") / folder_name(name) / "warmup"
+    check_folder(folder)
+    with interruptible("nothing was written."), \
+            Progress("pilot replications", not quiet, say=say) as bar:
+        bar.start(replications * len(specs))
+        found = find_warmup(specs, replications, columns=columns or SERIES, jobs=jobs,
+                            progress=lambda _run: bar.advance())
+    from sim.charts.warmup import write_warmup_chart
+
+    with locked(folder):
+        for one in found:
+            write_warmup(one, folder, one.scenario.name)
+            write_warmup_chart(one, folder, one.scenario.name)
+    if not quiet:
+        from rich.console import Console
+
+        from sim.views import warmup_view
+
+        Console().print(warmup_view(found))
+        click.echo(f"Files written to {folder}/")
 
 
 @main.command()

@@ -48,6 +48,11 @@ class Progress:
         self.task = self.bar.add_task(self.unit, total=total, completed=done, failed="",
                                       rate="")
 
+    def plan(self, total: int) -> None:
+        """The work now expected in all: a sequential procedure learns it as it goes."""
+        if self.bar is not None:
+            self.bar.update(self.task, total=max(total, self.bar.tasks[0].completed))
+
     def advance(self, failed: bool = False) -> None:
         self.failed += failed
         if self.bar is not None:

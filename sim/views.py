@@ -8,6 +8,7 @@ scenario's currency, and every table stays readable in an 80-column terminal.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Group
@@ -20,6 +21,7 @@ from sim.experiment.explain import Attribution
 from sim.experiment.market import MarketResult
 from sim.experiment.runner import ScenarioResult
 from sim.experiment.tournament import TournamentResult
+from sim.experiment.warmup import Warmup
 from sim.formats import (
     format_difference,
     format_half_width,
@@ -73,7 +75,9 @@ def results_table(result: ScenarioResult) -> Group:
                       Text(format_value(e.mean, metric.unit), style=style), ci)
     note = Text(f"Profit, revenue, costs and counts are totals over the {measured} measured "
                 "days; CIs are Student t over replications.", style="dim")
-    return Group(table, note)
+    warnings = [Text(f"Caution: {c.text}", style="yellow")
+                for c in cautions(ComparisonResult.of_one(result))]
+    return Group(table, note, *warnings)
 
 
 COLOURS = {"better": "green", "worse": "red", "unclear": "dim"}
@@ -164,6 +168,72 @@ def explain_table(result: Attribution) -> Group:
            f"({len(result.plan.coalitions)} strategies run); each replication's "
            "contributions add up to its paired difference.\n")
     return Group(table, Text.assemble((how, "dim"), (result.sentence(), "bold")))
+
+
+def selection_view(result: ComparisonResult) -> Group:
+    """What ``--select`` decided: the verdict, the guarantee in words, and each
+    strategy's replications (and when and by whom it was ruled out)."""
+    selection = result.selection
+    assert selection is not None
+    labels = result.labels
+    metric = METRIC_BY_KEY[selection["metric"]]
+    table = Table(title=f"The best on {metric.text_for(result.results[0].scenario)}, with a "
+                        "stated confidence", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("Strategy")
+    table.add_column("Replications", justify="right")
+    table.add_column("Mean", justify="right")
+    table.add_column("Ruled out")
+    for name, row in selection["strategies"].items():
+        by = row["eliminated_by"]
+        out = "" if by is None else f"after {row['eliminated_after']}, behind {labels[by]}"
+        style = "bold" if name in selection["contenders"] else "dim"
+        table.add_row(Text(labels[name], style=style), str(row["replications"]),
+                      format_value(row["mean"], metric.unit), Text(out, style="dim"))
+    colour = "yellow" if selection["capped"] else "bold green"
+    return Group(table, Text(selection["verdict"] + ".", style=colour),
+                 Text(selection["guarantee"] + ".", style="bold"))
+
+
+def precision_view(precision: dict[str, object]) -> Text:
+    """The target of ``--precision`` or ``--half-width`` and what was reached."""
+    return Text(f"{precision['statement']}.",
+                style="bold green" if precision["reached"] else "bold yellow")
+
+
+def warmup_view(found: Sequence[Warmup]) -> Group:
+    """Each strategy's and series' MSER-5 truncation, and the warm-up recommended."""
+    table = Table(title="Warm-up by MSER-5 (batch means of 5 days, mean over the pilot "
+                        "replications)", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False)
+    several = len(found) > 1
+    if several:
+        table.add_column("Strategy")
+    table.add_column("Daily series")
+    table.add_column("Warm-up, days", justify="right")
+    table.add_column("Replications' cuts", justify="right")
+    table.add_column("Settled")
+    for one in found:
+        for series in one.series:
+            cells = [series.column, str(series.recommended),
+                     f"{min(series.truncations)} to {max(series.truncations)}",
+                     "yes" if series.settled else
+                     Text(f"no: still moving at day {series.search_days}", style="yellow")]
+            table.add_row(*([one.scenario.label] if several else []), *cells)
+    days = max(one.days for one in found)
+    current = found[0].scenario.run
+    parts: list[Text | Table] = [table, Text(
+        f"Recommended warm-up: {days} days (run.warmup_days = {days}); the scenario "
+        f"measures from day {'auto' if found[0].scenario.warmup_auto else current.warmup_days} "
+        f"of {current.days}.", style="bold")]
+    if not found[0].scenario.warmup_auto and current.warmup_days < days:
+        parts.append(Text(f"Caution: a warm-up of {current.warmup_days} days is shorter than "
+                          "recommended: the measured window starts before the series settle.",
+                          style="yellow"))
+    if not all(one.settled for one in found):
+        parts.append(Text("Caution: a series has not settled within the first half of the "
+                          "horizon: simulate longer (run.days).", style="yellow"))
+    return Group(*parts)
 
 
 MARKET_METRICS = ("profit", "customer_retention", "cost_per_customer", "revenue", "margin",

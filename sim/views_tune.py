@@ -67,6 +67,10 @@ def verdict(tuning: Mapping[str, Any]) -> str:
     w = tuning["winner"]
     d = estimate_of(w["difference"])
     n = tuning["final_replications"]
+    if w["params"] == tuning["start"]:
+        return (f"The start ({_params(w['params'])}) is the best found: no other finalist "
+                f"beat it on {n} replications of seed {tuning['final_seed']}, never used in "
+                "the search; nothing to change.")
     return (f"Winner {_params(w['params'])}: {metric_text(tuning)} "
             f"{format_difference(d, metric)} against the start (paired 95% CI), re-evaluated "
             f"with {n} replications on seed {tuning['final_seed']}, never used in the search.")

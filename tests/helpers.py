@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 from collections.abc import Generator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.metrics import Estimate, RunResult, estimate
@@ -77,6 +78,15 @@ def _set(raw: dict[str, Any], path: str, value: Any) -> None:
 def tiny_scenario(strategy: str | Mapping[str, Any] = "god",
                   settings: Mapping[str, Any] | None = None) -> Scenario:
     return scenario_from_raw(tiny_raw(strategy, settings), source="<test>")
+
+
+def tiny_file(path: Path, strategy: str | Mapping[str, Any] = "god",
+              settings: Mapping[str, Any] | None = None) -> Path:
+    """The tiny scenario written as a TOML file (for the command line)."""
+    import tomli_w
+
+    path.write_text(tomli_w.dumps(tiny_raw(strategy, settings)), encoding="utf-8")
+    return path
 
 
 def runs(scenario: Scenario, replications: Sequence[int]) -> list[RunResult]:

@@ -85,6 +85,10 @@ def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns
                      "per 90-day period, seed 2024")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "money" not in out.lower()
+    # 35 measured days from an empty shop: the customer base is still growing, and the
+    # run says so under its table as a comparison would
+    caution = " ".join(out.split("Caution: ")[1].split())
+    assert caution.startswith("Tiered service's customer base still grows by"), out
     for label in ("Customers served", "Visits served", "Customers won"):
         row = next(line for line in out.splitlines() if f"│ {label} " in line)
         mean, ci = (cell.strip() for cell in row.split("│")[2:4])
@@ -110,8 +114,8 @@ def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
             assert re.fullmatch(r"\d+", row[column]), (column, row)
     assert any("." in row["revenue"] for row in daily)
     loaded = load_results(tmp_path)
-    assert [run.daily["served"] for run in loaded.runs] == [
-        tuple(float(row["served"]) for row in daily if row["replication"] == str(r))
+    assert [list(run.daily["served"]) for run in loaded.runs] == [
+        [float(row["served"]) for row in daily if row["replication"] == str(r)]
         for r in range(2)]
 
 
@@ -146,7 +150,8 @@ def test_strategies_lists_the_presets_and_their_knobs() -> None:
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"],
-                                     ["compare"], ["sweep"], ["report"]])
+                                     ["compare"], ["sweep"], ["report"], ["explain"],
+                                     ["tune"], ["warmup"]])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     code, out = simrun(*command, "--help")
     assert code == 0

@@ -427,3 +427,16 @@ def test_docs_tune_describes_every_field_of_the_tune_table() -> None:
     for cls in (TuneSettings, Knob):
         for f in fields(cls):
             assert f"| `{f.name}`" in text or f"`{f.name}` |" in text, f.name
+
+
+def test_a_winner_that_is_the_start_is_called_the_start_not_a_change() -> None:
+    from sim.views_tune import verdict
+
+    start = {"strategy.tiers[0].price": 70.0}
+    tuning = {"metric": "profit", "retention_period_days": 90, "currency": "EUR",
+              "final_replications": 20, "final_seed": 2026, "start": start,
+              "winner": {"params": {"strategy.tiers[0].price": 70},
+                         "difference": {"mean": 0.0, "sd": 0.0, "n": 20, "ci95": [0.0, 0.0]}}}
+    assert verdict(tuning).startswith("The start (strategy.tiers[0].price = 70) is the best")
+    tuning["winner"]["params"] = {"strategy.tiers[0].price": 90}
+    assert verdict(tuning).startswith("Winner strategy.tiers[0].price = 90: Profit")

@@ -51,6 +51,13 @@ class ComparisonResult:
     metric: str
     why: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """Why the winner wins: an explanation's summary (explain.json), when one was made."""
+    selection: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """The best with a stated confidence (``--select``): what the selection procedure
+    decided, its guarantee in words and each strategy's replications
+    (:func:`sim.experiment.sequential.selection_dict`)."""
+    precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Replications run until the paired differences were precise enough
+    (``--precision``, ``--half-width``): the target and what was reached."""
     tuning: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     """How the strategies were tuned: a tune's summary (tune.json), when one was made."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -210,6 +217,9 @@ def check_same_market(scenarios: Sequence[Scenario]) -> list[str]:
     first = scenarios[0]
     differences = []
     for other in scenarios[1:]:
+        if other.warmup_auto != first.warmup_auto:
+            differences.append(f"run.warmup_days (\"auto\" or not) differs between "
+                               f"{first.source or first.name} and {other.source or other.name}")
         for part in MARKET_PARTS:
             mine, theirs = getattr(first, part), getattr(other, part)
             if part == "run":
@@ -346,15 +356,28 @@ def compare(scenarios: Sequence[Scenario], *, name: str | None = None,
 
     ``done`` holds, per strategy name, replications already finished (a checkpoint);
     ``progress`` is called with the strategy's name and each replication as it finishes.
+    ``run.warmup_days = "auto"`` is found first, by pilots, the same for every strategy.
     """
     baseline = check_comparison(scenarios, baseline=baseline, metric=metric,
                                 allow_different_markets=allow_different_markets)
+    scenarios = resolve_warmups(scenarios, jobs)
     done = done or {}
     results = tuple(
         run_scenario(s, jobs=jobs, done=done.get(s.name),
                      progress=None if progress is None else functools.partial(progress, s.name))
         for s in scenarios)
     return ComparisonResult(name or comparison_name(scenarios), results, baseline, metric)
+
+
+def resolve_warmups(scenarios: Sequence[Scenario], jobs: int | None) -> list[Scenario]:
+    """The scenarios with any ``run.warmup_days = "auto"`` found by a pilot, the same
+    warm-up for every strategy (:func:`sim.experiment.warmup.resolve_auto`)."""
+    if not any(s.warmup_auto for s in scenarios):
+        return list(scenarios)
+    from sim.experiment.warmup import resolve_auto
+
+    return resolve_auto(scenarios, jobs=jobs)[0]
+
 
 
 def comparison_rows(result: ComparisonResult) -> list[dict[str, Any]]:

@@ -195,6 +195,10 @@ def explain(a: Scenario, b: Scenario, *, metric: str = "profit", jobs: int | Non
     starts; ``progress`` is called as each finishes. Raises :class:`ScenarioError` when
     the metric is unknown, the markets differ or the strategies do not differ at all.
     """
+    if a.warmup_auto or b.warmup_auto:  # run.warmup_days = "auto": one pilot for both
+        from sim.experiment.compare import resolve_warmups
+
+        a, b = resolve_warmups([a, b], jobs)
     who = knob_groups.players(a.strategy, b.strategy)
     check(a, b, metric, who)
     game_plan = shapley.plan(who, seed=a.run.seed, exact_max_players=exact_max_players,

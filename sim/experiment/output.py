@@ -76,6 +76,7 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
         "retention_period_days": s.run.retention_period_days,
         "metrics": metrics,
         "tiers": tiers,
+        **({"precision": result.precision} if result.precision is not None else {}),
     }
 
 
@@ -221,7 +222,8 @@ def load_results(folder: Path) -> ScenarioResult:
               "summary.json: no simrun_version")
     except (ValueError, TypeError, KeyError, csv.Error) as exc:
         raise ResultsError(f"{folder}: damaged results: {_reason(exc)}") from None
-    return ScenarioResult(scenario, tuple(runs), version=summary["simrun_version"])
+    return ScenarioResult(scenario, tuple(runs), version=summary["simrun_version"],
+                          precision=summary.get("precision"))
 
 
 def checked_run(raw: Any, scenario: Scenario,
@@ -372,6 +374,8 @@ def comparison_dict(result: ComparisonResult) -> dict[str, Any]:
         "metric": result.metric,
         "probability_best": result.probability_best(),
         "strategies": strategies,
+        **({"selection": result.selection} if result.selection is not None else {}),
+        **({"precision": result.precision} if result.precision is not None else {}),
     }
 
 
@@ -439,7 +443,8 @@ def load_comparison_results(folder: Path) -> ComparisonResult:
     tuned = folder / "tune.json"  # how the strategies were tuned, when they were
     tuning = _json(tuned) if tuned.is_file() else None
     return ComparisonResult(meta["comparison"], results, meta["baseline"], meta["metric"],
-                            why=why, tuning=tuning)
+                            why=why, tuning=tuning, selection=meta.get("selection"),
+                            precision=meta.get("precision"))
 
 
 def load_any(folder: Path) -> ComparisonResult:

@@ -52,6 +52,9 @@ class ScenarioResult:
     scenario: Scenario
     runs: tuple[RunResult, ...]
     version: str = __version__
+    precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Replications run until the metric's interval was narrow enough (``--precision``,
+    ``--half-width``): the target and what was reached; None for a fixed number."""
     _summary: dict[str, Estimate] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -211,9 +214,15 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     """Run the scenario's replications (or the given indices) and collect them.
 
     ``done`` holds replications already finished (from a checkpoint); they are not
-    run again. ``progress`` is called once per replication as it finishes. Work is
-    handed out lazily: nothing is allocated per replication before it runs.
+    run again. ``progress`` is called once per replication as it finishes. A scenario
+    with ``run.warmup_days = "auto"`` first has its warm-up found by a pilot
+    (:func:`sim.experiment.warmup.resolve_auto`); the result's scenario records it.
+    Work is handed out lazily: nothing is allocated per replication before it runs.
     """
+    if scenario.warmup_auto:  # run.warmup_days = "auto": a pilot finds it first
+        from sim.experiment.warmup import resolve_auto
+
+        scenario = resolve_auto([scenario], jobs=jobs)[0][0]
     wanted = range(scenario.run.replications) if replications is None else list(replications)
     results = replications_of(run_replication, scenario, wanted, jobs, progress, done)
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))

@@ -240,12 +240,17 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
     for i, file in enumerate(base):
         try:
             loaded = load_any(file, settings.set)
-            firm_names.append(loaded.names if isinstance(loaded, MarketScenario) else ())
-            names.extend(loaded.names if isinstance(loaded, MarketScenario) else [loaded.name])
         except ScenarioError as error:  # the scenario, or sweep.set applied to it
             raise ScenarioError(path, [Issue(f"sweep.scenarios[{i}] ({error.source}) with "
                                              "sweep.set", str(issue)) for issue in error.issues]
                                 ) from None
+        firm_names.append(loaded.names if isinstance(loaded, MarketScenario) else ())
+        names.extend(loaded.names if isinstance(loaded, MarketScenario) else [loaded.name])
+        if loaded.warmup_auto:
+            issues.append(Issue(f"sweep.scenarios[{i}] ({file})", 'run.warmup_days = "auto" is '
+                                "for 'simrun' and 'simrun compare': a sweep's points would each "
+                                "need their own pilot; run 'simrun warmup' on the scenario and "
+                                "set the number it finds"))
     if len(set(names)) != len(names):
         raise ScenarioError(path, [Issue("sweep.scenarios", "need distinct scenario names", names)])
     for i, p in enumerate(parameters):

@@ -59,6 +59,7 @@ def render_page(result: ComparisonResult) -> str:
         el("header", el("h1", title), el("p", _subtitle(result), cls="subtitle")),
         el("section", el("h2", "Summary" if single else "Who wins"), _summary(result),
            id="summary"),
+        _selection(result),
         _why(result),
         tuning_section(result, _figure),
         el("section", el("h2", "Key numbers"), _key_table(result),
@@ -145,6 +146,55 @@ def _summary(result: ComparisonResult) -> Html:
         parts.append(el("p", "A single strategy: run 'simrun compare' to set it against "
                         "others on the same customers.", cls="note"))
     return join(parts)
+
+
+def _selection(result: ComparisonResult) -> Html | None:
+    """The best with a stated confidence (``--select``): the verdict, the guarantee in
+    words, each strategy's replications and when it was ruled out; and the precision
+    reached (``--precision``)."""
+    parts: list[Html | None] = []
+    selection = result.selection
+    if selection is not None:
+        labels = result.labels
+        metric = METRIC_BY_KEY[selection["metric"]]
+        rows = []
+        for name, row in selection["strategies"].items():
+            by = row["eliminated_by"]
+            rows.append(el("tr", el("th", labels[name], scope="row"),
+                           el("td", str(row["replications"])),
+                           el("td", format_plain(row["mean"], metric.unit)),
+                           el("td", "" if by is None else
+                              f"after {row['eliminated_after']} replications, behind "
+                              f"{labels[by]}")))
+        procedure = ("Kim and Nelson's fully sequential procedure (KN): a first stage of "
+                     f"{selection['first_stage']} replications of every strategy estimates "
+                     "the variance of each paired difference, then every strategy still in "
+                     "contention gets one more replication per stage until one is left"
+                     if selection["procedure"] == "KN" else
+                     f"Screening with common random numbers on {selection['first_stage']} "
+                     "replications: a strategy is ruled out when another beats it by more "
+                     "than a one-sided t margin on their paired difference (Bonferroni over "
+                     "the rivals)")
+        parts += [el("p", selection["verdict"] + ".", cls="verdict"),
+                  el("p", el("strong", selection["guarantee"] + "."), cls="guarantee"),
+                  el("table", el("caption", f"{selection['metric_label']}: replications "
+                                            "each strategy received"),
+                     el("thead", el("tr", el("th", "Strategy", scope="col"),
+                                    el("th", "Replications", scope="col"),
+                                    el("th", "Mean", scope="col"),
+                                    el("th", "Ruled out", scope="col"))),
+                     el("tbody", rows), cls="numbers"),
+                  el("p", f"{procedure}; docs/select.md states the procedure and its "
+                     "guarantee. The tables above show the first stage, the replications "
+                     "every strategy shares.", cls="note")]
+    precision = result.precision or (result.results[0].precision
+                                     if len(result.names) == 1 else None)
+    if precision is not None:
+        parts.append(el("p", precision["statement"] + ".", cls="note"))
+    if not parts:
+        return None
+    title = "The best, with a stated confidence" if selection is not None else "Precision"
+    return el("section", el("h2", title), parts, id="selection")
 
 
 def _why(result: ComparisonResult) -> Html | None:

@@ -61,6 +61,7 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
     raw = expand_preset(raw, source)
     apply_overrides(raw, [o for o in overrides if o not in picks], source)
     issues: list[Issue] = []
+    raw, warmup_auto = _auto_warmup(raw, issues)
     for key in raw:
         if key not in TOP_KEYS:
             issues.append(Issue(key, "unknown section", None,
@@ -80,13 +81,27 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
         run = dataclasses.replace(run, name=default_name)
     scenario = Scenario(run=run, business=parts["business"], market=parts["market"],
                         segments=segments, behaviour=parts["behaviour"], strategy=strategy,
-                        source=source)
+                        source=source, warmup_auto=warmup_auto)
     issues.extend(cross_checks(scenario))
     if not issues:
         issues.extend(limits.scenario_issues(scenario))
     if issues:
         raise ScenarioError(source, issues)
     return scenario
+
+
+def _auto_warmup(raw: dict[str, Any], issues: list[Issue]) -> tuple[dict[str, Any], bool]:
+    """``run.warmup_days = "auto"``: the raw table with warm-up 0 until a pilot finds it,
+    and True; any other text is an error here (with a did-you-mean), not a number."""
+    run = raw.get("run")
+    value = run.get("warmup_days") if isinstance(run, dict) else None
+    if not isinstance(value, str):
+        return raw, False
+    if value != "auto":
+        issues.append(Issue("run.warmup_days", 'must be a whole number of days or "auto"',
+                            value, suggest(value, ["auto"])))
+    assert isinstance(run, dict)
+    return {**raw, "run": {**run, "warmup_days": 0}}, value == "auto"
 
 
 def _too_long(raw: dict[str, Any], issues: list[Issue]) -> bool:
@@ -346,8 +361,11 @@ def resolved_raw(scenario: Scenario) -> dict[str, Any]:
     Loading this table again yields an equal Scenario, so results/<name>/scenario.toml
     reproduces a run exactly.
     """
+    run = to_raw(scenario.run)
+    if scenario.warmup_auto:
+        run["warmup_days"] = "auto"
     return {
-        "run": to_raw(scenario.run),
+        "run": run,
         "business": to_raw(scenario.business),
         "market": to_raw(scenario.market),
         "behaviour": to_raw(scenario.behaviour),

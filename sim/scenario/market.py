@@ -67,6 +67,11 @@ class MarketScenario:
     def name(self) -> str:
         return self.run.name
 
+    @property
+    def warmup_auto(self) -> bool:
+        """Always false: a market file refuses run.warmup_days = "auto"."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class FirmOfMarket:
@@ -159,6 +164,10 @@ def market_from_raw(raw: dict[str, Any], *, source: str = "<market>",
         names.append(name)
         if scenario is not None:
             firms.append(scenario)
+    if firms and firms[0].warmup_auto:
+        issues.append(Issue("run.warmup_days", '"auto" is not available on a market yet: run '
+                            "'simrun warmup' on one firm's scenario and set the number it "
+                            "finds", "auto"))
     if issues or len(firms) != len(firms_raw):
         raise ScenarioError(source, issues or [Issue("firms", "invalid firm")])
     return MarketScenario(tuple(names), tuple(firms), source)

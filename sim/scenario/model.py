@@ -67,7 +67,9 @@ class Run:
     days: int = knob(540, gt=0)
     """Simulated days, warm-up included."""
     warmup_days: int = knob(180, ge=0)
-    """Days simulated before measuring starts (the business fills up from empty)."""
+    """Days simulated before measuring starts (the business fills up from empty); or
+    "auto": found by MSER-5 on pilot replications before the run ('simrun warmup'),
+    and the number found is written into the run's resolved scenario."""
     replications: int = knob(20, ge=1)
     """Independent replications; confidence intervals are over these."""
     seed: int = knob(2024, ge=0)
@@ -335,6 +337,9 @@ class Scenario:
     strategy: Strategy
     source: str = field(default="", compare=False)
     """The file it was loaded from (not part of the scenario's identity)."""
+    warmup_auto: bool = False
+    """``run.warmup_days = "auto"``: the warm-up is still to be found by a pilot
+    (:mod:`sim.experiment.warmup`); until then ``run.warmup_days`` is 0."""
 
     @property
     def name(self) -> str:
