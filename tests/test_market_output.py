@@ -98,3 +98,15 @@ def test_charts_and_the_report_say_who_gains_at_whose_expense(tmp_path: Path) ->
     assert "Who gains at whose expense" in page
     assert "served visits a replication from customers switching" in page or (
         "switching is balanced" in page)
+
+
+def test_the_notebook_api_runs_a_market_file(tmp_path: Path) -> None:
+    import sim
+
+    raw = tiny_market_raw([("A", "god"), ("B", "tiered")], {"run.days": 20})
+    path = write_market(tmp_path, raw)
+    result = sim.run_market(path, replications=2, jobs=1)
+    assert result.names == ("A", "B")
+    assert len(result.runs) == 2
+    assert result.firm("B").scenario.strategy.preset == "tiered"
+    assert sim.load_market(path).names == ("A", "B")
