@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from helpers import tiny_raw, tiny_scenario
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from market_helpers import fingerprint, market_runs, tiny_market
 
 from sim.metrics import MarketRunResult, estimate
@@ -201,3 +203,25 @@ def test_imitation_copies_nothing_when_the_rate_is_zero() -> None:
     r = run_market_replication(tiny_market(firms, settings), 0)
     assert list(r.firms[1].tiers) == ["standard"]
     assert r.firms[1].metrics["imitation_cost"] == 0.0
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(presets=st.lists(st.sampled_from(["god", "tiered", "scarcity", "partner"]),
+                        min_size=1, max_size=3),
+       servers=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+       search_limit=st.integers(1, 3), outside=st.booleans(),
+       scale=st.floats(1, 30), switching=st.floats(0, 20), imitation=st.booleans())
+def test_books_balance_on_random_markets(presets: list[str], servers: list[int],
+                                         search_limit: int, outside: bool, scale: float,
+                                         switching: float, imitation: bool) -> None:
+    firms = [(f"F{i}", p, {"servers": servers[i], "max_waiting": servers[i] - 2})
+             for i, p in enumerate(presets)]
+    market = tiny_market(firms, {
+        "run.days": 25, "market.search_limit": search_limit,
+        "market.outside_option": outside, "market.outside_surplus": 10.0,
+        "market.choice_scale": round(scale, 3), "market.switching_cost": round(switching, 3),
+        "market.imitation_rate": 0.5 if imitation else 0.0,
+        "market.imitation_period_days": 5, "market.imitation_lag_days": 2,
+        "market.imitation_cost": 50.0})
+    check_books(run_market_replication(market, 0))
