@@ -293,7 +293,8 @@ class MarketReplication:
             words = stream.visit(c.visits)
             if self.choosing:
                 order = self.rank(c, patrons, last_firm, stream.choice(c.visits), now)
-                if firm >= 0 and c.visits == 0:
+                if firm >= 0 and c.visits == 0 and (self.same_hours
+                                                    or self.firms[firm].is_open(now)):
                     order = [firm, *(f for f in order if f != firm)]
             else:
                 order = [0]
