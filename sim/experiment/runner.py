@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,12 +228,12 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))
 
 
-def replications_of(function: Callable[[Any, int], Any], spec: Any, wanted: Iterable[int],
+def replications_of(function: Callable[[Any, int], Any], spec: Any, wanted: Sequence[int],
                     jobs: int | None, progress: Callable[[Any], None] | None,
                     done: Mapping[int, Any] | None) -> dict[int, Any]:
     """``function(spec, replication)`` for each wanted replication not ``done``, over the
-    process pool; every result (done ones first) goes to ``progress`` as it finishes."""
-    wanted = list(wanted)
+    process pool; every result (done ones first) goes to ``progress`` as it finishes.
+    ``wanted`` may be a range: a million replications queued take no memory."""
     results = dict(done or {})
     jobs = min(jobs or default_jobs(), max(len(wanted) - len(results), 1))
     for run in results.values():
