@@ -16,13 +16,15 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from helpers import Recorder, scripted_run
+from helpers import Recorder, scripted_run, tiny_scenario
 from hypothesis import given
 from test_conservation import conservation, same_scenarios, valid_scenarios
 
+from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS, RunResult
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
 from sim.model.rng import NEW
+from sim.model.tally import WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
 
@@ -171,6 +173,31 @@ def test_delight_pleases_only_as_far_as_it_still_surprises() -> None:
         [9.5, 9.0, 8.75, 8.625])
 
 
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, 8.5),  # 7 + 3 x (100 - 50) / 100
+    ({"strategy.tiers[0].value": 2.0}, 9.25),  # worth 200 to the customer: 7 + 3 x 150 / 200
+    ({"strategy.tiers[0].price": 0.0, "segments[0].wtp": 0.0}, 7.0),  # nothing perceived
+])
+def test_a_visit_pleases_by_the_share_of_its_perceived_value_left_after_the_price(
+        settings: dict[str, Any], expected: float) -> None:
+    recorder = Recorder()
+    scripted_run(hand_market(run__days=1, run__warmup_days=0, **settings), [1.0], recorder)
+    assert [(e.outcome, e.satisfaction) for e in recorder.events] == [(SERVED, expected)]
+
+
+@pytest.mark.parametrize(("baseline", "nps"), [(9.0, 100.0), (8.999, 0.0), (6.0, -100.0),
+                                             (6.001, 0.0)])
+def test_a_score_on_a_threshold_counts_as_the_promoters_or_the_detractors(
+        baseline: float, nps: float) -> None:
+    """Promoters score 9 or more, detractors 6 or less (docs/model.md, NPS)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, **{
+        "behaviour.baseline_satisfaction": baseline, "behaviour.value_weight": 0.0})
+    run = scripted_run(scenario, [1.0])
+    assert (run.metrics["nps_per_visit"], run.metrics["nps"]) == (nps, nps)
+    assert run.segments["all"]["promoters"] == (nps > 0)
+    assert run.segments["all"]["detractors"] == (nps < 0)
+
+
 # --- waits, abandonment, the waiting room ---------------------------------------------
 
 def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
@@ -191,6 +218,101 @@ def test_waits_and_abandonment_of_a_small_queue_with_a_waiting_room() -> None:
     assert m["mean_satisfaction"] == pytest.approx((8.5 + 7.9) / 2)
 
 
+def test_visits_that_give_up_count_on_their_day_with_the_time_they_waited() -> None:
+    """One server, half an hour's patience. Day 0: 0.0 is served, 0.1 and 0.2 give up at
+    0.6 and 0.7; day 1: 24.0 is served, 24.7 waits till 25.0 and is served, 24.8 gives
+    up at 25.3 (the server went to 24.7)."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1)
+    run = scripted_run(scenario, [0.0, 0.1, 0.2, 24.0, 24.7, 24.8])
+    m = run.metrics
+    assert tuple(run.daily["abandoned"]) == (2.0, 1.0)
+    assert (m["served"], m["abandoned"]) == (3, 3)
+    assert m["mean_wait_h"] == pytest.approx(0.3 / 3)
+    assert m["mean_wait_joined_h"] == pytest.approx((0.5 + 0.5 + 0.3 + 0.5) / 6)
+
+
+def test_a_referral_arrives_its_delay_after_the_visit_that_made_a_promoter() -> None:
+    """A free visit worth 100 scores 10: a promoter who refers surely (propensity 1).
+    Open around the clock, so a two-day delay lands exactly two days later: A, served
+    from 1.0 to 2.0, brings its first referral (key (1, 0, 0, 0)) at 50.0; that one's own
+    referral would come at 99.0, past the three-day horizon."""
+    scenario = hand_market(run__days=3, run__warmup_days=0, **{
+        "strategy.tiers[0].price": 0.0, "segments[0].referral_propensity": 1.0,
+        "market.referral_delay": "2 d"})
+    recorder = Recorder()
+    run = scripted_run(scenario, [1.0], recorder)
+    assert recorder.prospects == {(0, 0): (1.0, 0), (1, 0, 0, 0): (50.0, 0)}
+    assert run.metrics["prospects_referred"] == 1
+
+
+def test_a_visit_that_gives_up_speaks_as_a_detractor_scoring_zero() -> None:
+    """The reputation starts at the norm, 8.5. The visit that gives up at 0.6 pulls it
+    towards 0 with a detractor's weight, detractor_voice / reputation_memory_visits =
+    2 / 300; the visit served till 1.0 scores 8.5, a passive score, and pulls it back
+    towards 8.5 with a passive weight, 0.5 / 300."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1)
+    run = scripted_run(scenario, [0.0, 0.1])
+    assert run.metrics["abandoned"] == 1
+    after_abandonment = 8.5 * (1 - 2 / 300)
+    expected = after_abandonment + 0.5 / 300 * (8.5 - after_abandonment)
+    assert run.daily["reputation"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
+    """One server, one waiting place. Day 0: 0.0 is served, 0.1 waits, 0.2 and 0.3 find
+    the place taken; day 1: 24.0 is served, 24.1 waits, 24.2 finds the place taken."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1,
+                           business__max_waiting=1)
+    run = scripted_run(scenario, [0.0, 0.1, 0.2, 0.3, 24.0, 24.1, 24.2])
+    assert tuple(run.daily["turned_away"]) == (2.0, 1.0)
+    assert run.metrics["turned_away"] == 3
+    assert run.segments["all"]["turned_away"] == 3
+
+
+@pytest.mark.parametrize(("setting", "arrivals"), [
+    ({"business.max_waiting": 1}, [0.0, 0.1, 0.2]),  # 0.2 finds the waiting room full
+    ({"strategy.admission": {"kind": "daily_slots", "slots_per_day": 1, "waitlist": False}},
+     [0.0, 5.0]),  # 5.0 finds today's one slot taken
+    ({"strategy.admission": {"kind": "daily_slots", "slots_per_day": 1, "waitlist": True},
+      "segments[0].waitlist_patience_days": 1}, [0.0, 5.0]),  # 5.0 waits for tomorrow
+])
+def test_a_visit_sent_away_or_waitlisted_makes_the_firm_look_scarce_the_next_day(
+        setting: dict[str, Any], arrivals: list[float]) -> None:
+    """Visible scarcity is smoothed day by day (0.8 of yesterday's, 0.2 of today's): a
+    scarce day 0 shows in day 1's image as 1 + exclusivity_boost x 0.2, then fades."""
+    scenario = hand_market(run__days=3, run__warmup_days=0, business__servers=1, **{
+        "strategy.exclusivity_boost": 0.5, **setting})
+    run = scripted_run(scenario, arrivals)
+    assert tuple(run.daily["image"]) == pytest.approx((1.0, 1.1, 1.08))
+
+
+def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -> None:
+    """Two slots a day and two days of waitlist patience. Day 0: five arrive at 1 to 5;
+    1 and 2 take today's slots, 3 and 4 tomorrow's, 5 the day after's; a waitlisted
+    visit comes back at the hour it asked (served from 27, 28 and 53)."""
+    scenario = hand_market(run__days=4, run__warmup_days=0, **{
+        "strategy.admission": {"kind": "daily_slots", "slots_per_day": 2, "waitlist": True},
+        "segments[0].waitlist_patience_days": 2})
+    recorder = Recorder()
+    run = scripted_run(scenario, [1.0, 2.0, 3.0, 4.0, 5.0], recorder)
+    assert tuple(run.daily["waitlisted"]) == (3.0, 0.0, 0.0, 0.0)
+    assert run.metrics["waitlisted"] == 3
+    assert run.metrics["served"] == 5
+    assert sorted((e.key[1], e.ended_h - 1) for e in recorder.events) == [
+        (0, 1.0), (1, 2.0), (2, 27.0), (3, 28.0), (4, 53.0)]
+
+
+def test_customers_who_balk_count_against_the_tier_they_would_have_bought() -> None:
+    """One server busy with 0.0's hour; 0.1 and 0.2 expect an hour's wait, which at 100
+    an hour costs more than the 50 the visit is worth to them: they balk."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           **{"segments[0].value_of_time_per_h": 100.0})
+    run = scripted_run(scenario, [0.0, 0.1, 0.2])
+    assert run.metrics["balked"] == 2
+    assert run.tiers["only"]["balked"] == 2
+    assert run.segments["all"]["balked"] == 2
+
+
 def test_the_90th_percentile_wait_is_right_far_beyond_a_day() -> None:
     """One server, ten-hour services, no patience limit, ten customers a thousandth of
     an hour apart: the i-th waits 10 i - 0.001 i hours. Of ten waits the 90th percentile
@@ -205,6 +327,37 @@ def test_the_90th_percentile_wait_is_right_far_beyond_a_day() -> None:
 
 
 # --- money and the daily series ---------------------------------------------------------
+
+def test_the_wait_histogram_bins_by_the_minute_to_two_hours_then_one_percent_wide() -> None:
+    histogram = WaitHistogram()
+    assert histogram.edges(0) == (0.0, 1 / 60)
+    assert histogram.edges(119) == pytest.approx((119 / 60, 2.0))
+    assert histogram.edges(120) == pytest.approx((2.0, 2.02))
+    assert histogram.edges(122) == pytest.approx((2.0 * 1.01**2, 2.0 * 1.01**3))
+    for wait in (0.0, 0.0, 0.5, 3.0):
+        histogram.add(wait)
+    # half the waits are zero; a quantile interpolates inside its bin
+    assert histogram.quantile(0.5) == 0.0
+    assert histogram.quantile(0.75) == pytest.approx(31 / 60)  # the top of 0.5's bin
+    low, high = histogram.edges(120 + int(math.log(1.5) / math.log(1.01)))
+    assert low <= 3.0 < high
+    assert histogram.quantile(1.0) == pytest.approx(high)
+    # the chart's shape: zero waits in the first five-minute bin, 0.5 h in the seventh
+    # (30 to 35 minutes), 3 h in the open bin for two hours and more
+    assert histogram.five_minute_bins() == tuple([2.0] + [0.0] * 5 + [1.0] + [0.0] * 17
+                                                 + [1.0])
+
+
+def test_staff_are_paid_for_the_opening_hours_and_for_finishing_the_last_visit() -> None:
+    """One server at 10 an hour, open 9 to 17. Day 0: a visit from 16.5 to 17.5 keeps the
+    server half an hour past closing: 8.5 paid hours. Day 1: nobody, 8 hours."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1,
+                           business__open_hour=9, business__close_hour=17,
+                           business__staff_cost_per_hour=10.0)
+    run = scripted_run(scenario, [16.5])
+    assert run.metrics["staff_cost"] == pytest.approx(10.0 * (8.5 + 8))
+    assert run.metrics["utilisation"] == pytest.approx(1.0 / (8.5 + 8))
+
 
 def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
     """Nobody can afford the price, so the only money is marketing: each day's profit is
@@ -222,6 +375,24 @@ def test_a_firm_scoring_the_norm_keeps_its_reputation_and_an_image_of_one() -> N
     run = scripted_run(hand_market(), [1.0, 3.0, 5.0])  # every visit scores 8.5 = the norm
     assert set(run.daily["reputation"]) == {8.5}
     assert set(run.daily["image"]) == {1.0}
+
+
+def test_a_run_reports_every_metric_and_column_under_its_documented_name() -> None:
+    """Names are the interface (files, charts, reports read them): a run holds exactly
+    the metrics of sim/metrics.py, a daily series per day, and the segment and tier
+    tables under the scenario's names."""
+    run = scripted_run(hand_market(), [1.0, 3.0, 5.0])
+    assert list(run.metrics) == [m.key for m in METRICS]
+    assert tuple(run.daily) == DAILY_COLUMNS
+    assert all(len(series) == 21 for series in run.daily.values())
+    assert set(run.distributions) == {"satisfaction", "wait_minutes", "retention_by_period",
+                                      "repeat_rate_by_period", "survival_by_week"}
+    assert list(run.segments) == ["all"]
+    assert tuple(run.segments["all"]) == SEGMENT_COLUMNS
+    assert list(run.tiers) == ["only"]
+    assert tuple(run.tiers["only"]) == TIER_COLUMNS
+    assert set(run.checks) == {"in_system", "prospects_pending", "cash",
+                               "max_waiting_ahead_joined", "min_waiting_ahead_balked"}
 
 
 # --- the same definitions, recomputed from the visit log on random scenarios ----------
@@ -328,6 +499,70 @@ def mean(values: list[float]) -> float:
 @given(valid_scenarios())
 def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
         scenario: Scenario) -> None:
+    assert_books_agree_with_the_visit_log(scenario)
+
+
+# A busy fortnight of each kind of firm in the tiny market: requests, failures and
+# claims (god), three tiers with priorities (tiered), a daily quota with a waitlist
+# (scarcity), the partner's moving service level; the same definitions, and every
+# column of the visit log against the books.
+BUSY = {"run.days": 21, "run.warmup_days": 4, "business.failure_rate": 0.2}
+
+
+@pytest.mark.parametrize("preset", ["god", "tiered", "scarcity", "partner"])
+def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) -> None:
+    scenario = tiny_scenario(preset, BUSY)
+    run, recorder = assert_books_agree_with_the_visit_log(scenario)
+    m = run.metrics
+    warmup = scenario.run.warmup_days * 24.0
+    served = [e for e in recorder.events if e.arrived_h >= warmup and e.outcome == SERVED]
+    assert len(served) > 50
+    assert sum(e.requests_honoured for e in served) == (
+        m["requests_honoured_reasonable"] + m["requests_honoured_unreasonable"])
+    assert sum(e.requests_refused for e in served) == (
+        m["requests_refused_reasonable"] + m["requests_refused_unreasonable"])
+    assert sum(e.failed for e in served) == m["failures"] > 0
+    assert sum(e.claimed for e in served) == m["genuine_claims"] + m["abuse_claims"]
+    assert math.fsum(e.refund for e in served) == pytest.approx(m["refunds"])
+    if preset == "god":  # honours every request and refunds every claim
+        assert m["requests_honoured_reasonable"] > 0 < m["requests_honoured_unreasonable"]
+        assert m["abuse_refunded"] == m["abuse_claims"] > 0
+    if preset == "tiered":  # screens requests: refuses unreasonable ones it catches
+        assert m["requests_refused_unreasonable"] > 0
+    promoter = scenario.behaviour.promoter_threshold
+    for i, (name, row) in enumerate(run.segments.items()):
+        mine = [e for e in served if e.segment == i]
+        assert len(mine) == row["served"]
+        assert math.fsum(e.wait_h for e in mine) == pytest.approx(row["wait_h"])
+        assert math.fsum(e.price - e.refund for e in mine) == pytest.approx(row["revenue"])
+        assert sum(e.satisfaction >= promoter for e in mine) == row["promoters"], name
+    for j, row in enumerate(run.tiers.values()):
+        mine = [e for e in served if e.tier == j]
+        assert len(mine) == row["served"]
+        assert math.fsum(e.wait_h for e in mine) == pytest.approx(row["wait_h"])
+        assert math.fsum(e.price - e.refund for e in mine) == pytest.approx(row["revenue"])
+        if mine:
+            assert row["mean_wait_h"] == pytest.approx(row["wait_h"] / len(mine))
+    visits: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for e in sorted(recorder.events, key=lambda e: e.arrived_h):
+        visits[e.key].append(e.visit)
+        assert e.ended_h >= e.arrived_h
+        if e.outcome == SERVED and not e.waitlisted:
+            assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
+    assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
+    # every prospect of the window is won, lost, or still deciding at the horizon
+    assert m["prospects_new"] + m["prospects_referred"] == (
+        m["customers_won"] + m["lost_prospects"] + run.checks["prospects_pending"])
+    for e in recorder.events:  # a visit not served sold nothing and asked for nothing
+        if e.outcome != SERVED:
+            assert (e.price, e.refund, e.flow, e.service_h) == (0.0, 0.0, 0.0, 0.0)
+            assert (e.requests_honoured, e.requests_refused, e.failed, e.claimed) == (
+                0, 0, False, False)
+            assert math.isnan(e.satisfaction)
+    assert set(visits) <= set(recorder.prospects)
+
+
+def assert_books_agree_with_the_visit_log(scenario: Scenario) -> tuple[RunResult, Recorder]:
     recorder = Recorder()
     run = run_replication(scenario, 0, recorder)
     expected_metrics = reference_metrics(scenario, recorder)
@@ -344,6 +579,7 @@ def test_the_books_agree_with_the_definitions_applied_to_the_visit_log(
                if key.startswith("segment ") else run.metrics[key])
         assert (math.isnan(got) and math.isnan(expected)) or got == pytest.approx(
             expected, rel=1e-9, abs=1e-9), (key, got, expected)
+    return run, recorder
 
 
 def test_the_survival_curve_and_customer_retention_tell_the_same_story() -> None:

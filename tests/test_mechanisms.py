@@ -7,11 +7,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers import tiny_scenario
+from helpers import Recorder, tiny_scenario
 
+from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
+from sim.model.events import SERVED
+from sim.model.tally import Visit
 from sim.scenario import Scenario
+from sim.strategies.policies import NO_REMEDY, Remedy
 
 SHORT = {"run.days": 40, "run.warmup_days": 5}
 
@@ -111,6 +115,16 @@ def test_the_partner_moves_its_service_level_within_its_bounds() -> None:
     assert bounds.min_level <= partner.level <= bounds.max_level
 
 
+def test_the_partner_reviews_its_service_level_every_period() -> None:
+    """The daily series shows the level each day ran at: it can change only on the
+    first day of a review period (every period_days = 7 days)."""
+    partner = run_replication(tiny_scenario("partner", {"run.days": 60}), 0)
+    levels = list(partner.daily["service_level"])
+    changes = [day for day in range(1, len(levels)) if levels[day] != levels[day - 1]]
+    assert changes
+    assert all(day % 7 == 0 for day in changes)
+
+
 def test_without_adaptation_the_service_level_stays_as_set() -> None:
     fixed = run_to_the_horizon(tiny_scenario("partner", {"run.days": 60,
                                                          "strategy.adaptation": "none"}))
@@ -147,3 +161,138 @@ def test_littles_law_holds_with_abandonment() -> None:
     assert m["abandoned"] > 0.2 * (m["abandoned"] + m["served"])
     little = m["join_rate_per_h"] * m["mean_sojourn_h"]
     assert math.isclose(m["mean_in_system"], little, rel_tol=0.01)
+
+
+# --- the engine's processes -------------------------------------------------------------
+
+
+def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The engine drives its processes without ``simpy.Process`` (LeanProcess): every
+    field of the result is what SimPy's own processes give, to the last bit."""
+    scenario = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5,
+                                        "business.servers": 1})
+    lean = run_replication(scenario, 3)
+    assert lean.metrics["abandoned"] > 0
+    assert lean.metrics["prospects_referred"] > 0
+    monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
+    assert repr(run_replication(scenario, 3)) == repr(lean)
+
+
+# --- what a customer sees: image, the expected wait, the hour of a visit --------------
+
+
+def test_the_image_grows_with_reputation_above_the_norm_and_with_visible_scarcity() -> None:
+    replication = Replication(tiny_scenario("god", {
+        "market.image_sensitivity": 0.5, "market.norm_reputation": 7.0,
+        "strategy.exclusivity_boost": 0.3}), 0, None)
+    replication.reputation, replication.scarcity_signal = 9.0, 0.5
+    assert replication.image() == pytest.approx((1 + 0.5 * 2 / 10) * (1 + 0.3 * 0.5))
+    replication.reputation = -200.0  # the reputation factor never falls below 0.1
+    assert replication.image() == pytest.approx(0.1 * (1 + 0.3 * 0.5))
+
+
+def test_a_customer_expects_to_wait_for_the_visits_ahead_beyond_the_free_servers() -> None:
+    """Three servers, one-hour services at level 1 (each visit ahead takes an hour of
+    one server), the partner's dial at 1.2: with k visits ahead and f servers free the
+    wait is (k - f + 1) / 3 x 1.2 hours, or none when a server is left for it."""
+    replication = Replication(tiny_scenario("god", {
+        "business.servers": 3, "strategy.tiers[0].service_level": 1.0,
+        "segments[*].service_time": "1 h"}), 0, None)
+    replication.level = 1.2
+    desk = replication.desk
+    desk.busy, desk.ahead[0] = 1, 1
+    assert replication.expected_wait_h(0) == 0.0
+    desk.busy, desk.ahead[0] = 1, 2
+    assert replication.expected_wait_h(0) == pytest.approx(1 / 3 * 1.2)
+    desk.busy, desk.ahead[0] = 3, 2
+    assert replication.expected_wait_h(0) == pytest.approx(3 / 3 * 1.2)
+
+
+def test_a_visit_due_at_some_hour_comes_at_that_fraction_of_the_opening_hours() -> None:
+    """Open 9 to 17: a visit due at noon on day 1 (hour 36) comes half-way through the
+    opening hours, at 13:00 (hour 37); one whose time has already passed today comes at
+    that time tomorrow."""
+    replication = Replication(tiny_scenario("god"), 0, None)
+    assert (replication.open_h, replication.close_h) == (9, 17)
+    assert replication.in_opening_hours(36.0) == pytest.approx(37.0)
+    assert replication.in_opening_hours(24.0) == pytest.approx(33.0)
+    replication.env.run(until=40.0)
+    assert replication.in_opening_hours(36.0) == pytest.approx(61.0)
+
+
+# --- failures, claims, screening ------------------------------------------------------
+
+FAILING = {**SHORT, "business.failure_rate": 0.3, "behaviour.genuine_claim_probability": 1.0}
+
+
+def test_a_repaired_failure_brings_no_genuine_claim_and_an_unrepaired_one_always_does() -> None:
+    fixed = first(tiny_scenario("god", {**FAILING, "strategy.recovery": "fix"}))
+    ignored = first(tiny_scenario("god", {**FAILING, "strategy.recovery": "none"}))
+    assert fixed["failures"] > 50
+    assert fixed["genuine_claims"] == 0
+    assert ignored["genuine_claims"] == ignored["failures"] > 50
+
+
+def test_screening_misjudges_a_reasonable_request_with_probability_one_minus_accuracy() -> None:
+    """Accuracy 0.9 over about a thousand reasonable requests: 10% refused, binomial sd
+    about 1 point at 700 requests; the band is 5 points either side."""
+    m = first(tiny_scenario("god", {**SHORT, "strategy.tiers[0].requests": "reasonable",
+                                    "strategy.screening_accuracy": 0.9,
+                                    "segments[*].request_rate": 2.0,
+                                    "segments[*].unreasonable_share": 0.0}))
+    asked = m["requests_honoured_reasonable"] + m["requests_refused_reasonable"]
+    assert asked > 700
+    assert 0.05 < m["requests_refused_reasonable"] / asked < 0.15
+
+
+class Spy:
+    """A recovery and an assignment policy that remember what the engine asked them."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int, float]] = []
+
+    def remedy(self, segment: int, past_spend: float) -> Remedy:
+        self.asked.append(("remedy", segment, past_spend))
+        return NO_REMEDY
+
+    def assign(self, segment: int, past_spend: float) -> None:
+        self.asked.append(("assign", segment, past_spend))
+
+
+def test_the_engine_asks_the_strategy_about_the_customers_own_segment_and_spend() -> None:
+    recorder = Recorder()
+    replication = Replication(tiny_scenario("god", FAILING), 0, recorder)
+    spy = Spy()
+    replication.recovery = replication.assignment = spy  # type: ignore[assignment]
+    replication.run()
+    served = [e for e in recorder.events if e.outcome == SERVED]
+    assert {what for what, _, _ in spy.asked} == {"remedy", "assign"}
+    assert {segment for _, segment, _ in spy.asked} == {0, 1}
+    assert sum(what == "remedy" for what, _, _ in spy.asked) == sum(e.failed for e in served)
+    # a customer's spend is what it paid before: zero on a first visit, growing after
+    spends = [spend for what, _, spend in spy.asked if what == "assign"]
+    assert spends[0] == 0.0
+    assert max(spends) > 0
+
+
+# --- expectations ---------------------------------------------------------------------
+
+
+def test_after_a_served_visit_expectations_move_a_share_of_the_way_to_what_it_got() -> None:
+    """Expectations adapt by exponential smoothing with weight expectation_adaptation
+    (0.3): the wait tolerated, the service level and the chance of delight expected."""
+    replication = Replication(tiny_scenario("god", {
+        "behaviour.expectation_adaptation": 0.3, "business.failure_rate": 0.0,
+        "strategy.tiers[0].delight_chance": 1.0}), 0, None)
+    customer = a_customer(replication)
+    customer.wait_tolerance_h, customer.expected_level, customer.expected_delight = 0.4, 1.0, 0.5
+    visit = Visit(0.0)
+    visit.tier, visit.wait_h = 0, 1.4
+    tier = replication.tiers[0]
+    middle = (2**31,) * 16  # every uniform of the visit 0.5: no claim, delighted
+    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False)
+    assert customer.wait_tolerance_h == pytest.approx(0.4 + 0.3 * (1.4 - 0.4))
+    assert customer.expected_level == pytest.approx(1.0 + 0.3 * (1.2 - 1.0))
+    assert customer.expected_delight == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
+    assert customer.spend == tier.price

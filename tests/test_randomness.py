@@ -7,11 +7,15 @@ them; replications must be independent of each other and of which ones ran.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import struct
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import tomli_w
 from click.testing import CliRunner
@@ -23,6 +27,7 @@ from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Key
 from sim.model.events import VisitEvent
+from sim.model.rng import Streams, poisson_from_uniform, uniforms
 from sim.scenario import Scenario
 
 FILES = ("summary.json", "replications.csv", "daily.csv", "scenario.toml")
@@ -201,3 +206,49 @@ def test_running_the_written_scenario_toml_reproduces_the_run(
     simrun(str(one_job / "scenario.toml"), "--out", str(tmp_path), "-q")
     assert read(tmp_path) == read(one_job)
     assert json.loads((tmp_path / "summary.json").read_text())["scenario"] == "small"
+
+
+# --- the draws themselves, as docs/model.md ("Randomness") defines them ---------------
+
+
+def documented_block(seed: int, replication: int, key: tuple[int, ...], label: bytes
+                     ) -> list[float]:
+    """docs/model.md's recipe, written out independently of sim/model/rng.py."""
+    root = np.random.SeedSequence(seed, spawn_key=(replication, 1)).generate_state(
+        8, np.uint32).tobytes()
+    digest = hashlib.blake2b(struct.pack(f"<{len(key) + 1}q", len(key), *key) + label,
+                             digest_size=64, key=root, person=b"simrun.customer").digest()
+    return [(w + 0.5) / 2**32 for w in struct.unpack("<16I", digest)]
+
+
+@pytest.mark.parametrize("key", [(0, 0), (0, 41), (1, 0, 41, 2)])
+def test_a_customers_draws_are_the_documented_keyed_hash(key: tuple[int, ...]) -> None:
+    draws = Streams(seed=11, replication=3).customer(key)
+    assert draws.attributes() == documented_block(11, 3, key, b"A")
+    for k in (0, 1, 300):
+        assert uniforms(draws.visit(k)) == documented_block(11, 3, key, b"V" + k.to_bytes(4, "little"))
+
+
+def test_candidates_come_from_the_documented_arrival_stream() -> None:
+    expected = np.random.default_rng(np.random.SeedSequence(11, spawn_key=(3, 0))).random(8)
+    assert list(Streams(seed=11, replication=3).arrivals().random(8)) == list(expected)
+
+
+def test_words_become_uniforms_strictly_inside_zero_and_one() -> None:
+    assert uniforms((0, 2**31, 2**32 - 1)) == [2**-33, 0.5 + 2**-33, 1 - 2**-33]
+
+
+def poisson_cdf(mean: float, k: int) -> float:
+    return math.fsum(math.exp(-mean) * mean**i / math.factorial(i) for i in range(k + 1))
+
+
+@pytest.mark.parametrize("mean", [0.3, 1.0, 2.5])
+def test_a_poisson_draw_inverts_the_poisson_cdf(mean: float) -> None:
+    """The smallest k whose CDF exceeds u: u in [CDF(k-1), CDF(k)) gives k."""
+    for k in range(8):
+        low = poisson_cdf(mean, k - 1) if k else 0.0
+        high = poisson_cdf(mean, k)
+        for u in (low + 1e-9, (low + high) / 2, high - 1e-9):
+            assert poisson_from_uniform(mean, u) == k, (mean, k, u)
+    assert poisson_from_uniform(0.0, 0.999) == 0
+    assert poisson_from_uniform(-1.0, 0.999) == 0

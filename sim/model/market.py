@@ -21,7 +21,7 @@ import simpy
 from sim.metrics import DAY_PROFIT, MarketRunResult
 from sim.model.customer import Customer, Patron
 from sim.model.decisions import returns
-from sim.model.engine import LEFT, Key, Process, Replication, new_customers
+from sim.model.engine import LEFT, Key, LeanProcess, Process, Replication, new_customers
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
@@ -88,12 +88,15 @@ class Firm(Replication):
         self.desk.add_priorities(max(t.priority for t in self.tiers) + 1)
         self.resolve(own, own.tiers)
 
-    def referral(self, key: Key, at: float) -> Process:
-        yield self.env.timeout(at - self.env.now)
-        yield from self.market_replication.life(key, referred=True, firm=self.index)
+    def life(self, key: Key, referred: bool, arrives_h: float | None = None) -> Process:
+        """A customer this firm's promoter referred: a customer of the market, whose first
+        occasion goes to this firm."""
+        return self.market_replication.life(key, referred, firm=self.index,
+                                            arrives_h=arrives_h)
 
-    def book_served(self, c: Customer, v: Visit, sat: float, measured: bool) -> None:
-        super().book_served(c, v, sat, measured)
+    def book_served(self, c: Customer, v: Visit, sat: float, measured: bool,
+                    now: float) -> None:
+        super().book_served(c, v, sat, measured, now)
         self.recent_wait_h += self.wait_alpha * (v.wait_h - self.recent_wait_h)
 
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
@@ -166,12 +169,9 @@ class MarketReplication:
 
     # ----------------------------------------------------------------- running
     def run(self) -> MarketRunResult:
-        env, s = self.env, self.s
-        if s.run.warmup_days == 0:
-            for firm in self.firms:
-                firm.tally.period_starts(0, firm.customers_alive_by_segment)
-        env.process(self.new_customers())
-        env.process(self.days())
+        env = self.env
+        LeanProcess(env, self.new_customers())
+        LeanProcess(env, self.days())
         env.run(until=self.horizon_h)
         firms = tuple(firm.finish() for firm in self.firms)
         b = self.books
@@ -270,11 +270,15 @@ class MarketReplication:
         return [f for score, f in scores if score > outside]
 
     # ---------------------------------------------------------------- a customer
-    def life(self, key: Key, referred: bool, firm: int = -1) -> Process:
+    def life(self, key: Key, referred: bool, firm: int = -1,
+             arrives_h: float | None = None) -> Process:
         """A customer's life on the market: an occasion after another, each a choice and
         a visit (or, with spillover, a few), until it leaves the category. A referred
-        prospect's first occasion goes to the firm whose customer referred it."""
+        prospect's life starts by waiting until it ``arrives_h``; its first occasion goes
+        to the firm whose customer referred it."""
         env, books = self.env, self.books
+        if arrives_h is not None:
+            yield env.timeout(arrives_h - env.now)
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
