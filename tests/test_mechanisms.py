@@ -215,10 +215,9 @@ def test_a_visit_due_at_some_hour_comes_at_that_fraction_of_the_opening_hours() 
     that time tomorrow."""
     replication = Replication(tiny_scenario("god"), 0, None)
     assert (replication.open_h, replication.close_h) == (9, 17)
-    assert replication.in_opening_hours(36.0) == pytest.approx(37.0)
-    assert replication.in_opening_hours(24.0) == pytest.approx(33.0)
-    replication.env.run(until=40.0)
-    assert replication.in_opening_hours(36.0) == pytest.approx(61.0)
+    assert replication.in_opening_hours(36.0, now=0.0) == pytest.approx(37.0)
+    assert replication.in_opening_hours(24.0, now=0.0) == pytest.approx(33.0)
+    assert replication.in_opening_hours(36.0, now=40.0) == pytest.approx(61.0)
 
 
 # --- failures, claims, screening ------------------------------------------------------
@@ -289,9 +288,13 @@ def test_after_a_served_visit_expectations_move_a_share_of_the_way_to_what_it_go
     customer.wait_tolerance_h, customer.expected_level, customer.expected_delight = 0.4, 1.0, 0.5
     visit = Visit(0.0)
     visit.tier, visit.wait_h = 0, 1.4
+    # what the serve phase sets before settling: no requests, no unit cost
+    visit.service_h, visit.unit_cost, visit.request_cost, visit.entitlement_seen = 1.0, 0.0, 0.0, 0.0
+    visit.honoured_reasonable = visit.refused_reasonable = 0
+    visit.honoured_unreasonable = visit.refused_unreasonable = 0
     tier = replication.tiers[0]
     middle = (2**31,) * 16  # every uniform of the visit 0.5: no claim, delighted
-    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False)
+    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False, 0.0)
     assert customer.wait_tolerance_h == pytest.approx(0.4 + 0.3 * (1.4 - 0.4))
     assert customer.expected_level == pytest.approx(1.0 + 0.3 * (1.2 - 1.0))
     assert customer.expected_delight == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
