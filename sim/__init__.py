@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "charts", "compare", "explain", "limits", "load_scenario", "run"]
+__all__ = ["__version__", "charts", "compare", "explain", "limits", "load_market", "load_scenario",
+           "run", "run_market"]
 
 
 def __getattr__(name: str) -> Any:
     """Lazy API: ``import sim`` stays cheap for the CLI and worker processes;
     ``sim.charts`` loads matplotlib when first used."""
-    if name in ("run", "compare", "explain"):
+    if name in ("run", "compare", "explain", "run_market"):
         from sim import api
 
         return getattr(api, name)
@@ -31,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from sim.scenario import load_scenario
 
         return load_scenario
+    if name == "load_market":
+        from sim.scenario.market import load_market
+
+        return load_market
     if name in ("charts", "limits"):
         import importlib
 

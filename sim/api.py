@@ -116,6 +116,30 @@ def _run_with_events(spec: Scenario, out: Path, jobs: int | None,
     return result
 
 
+def run_market(market: str | Path | Any, *, replications: int | None = None,
+               seed: int | None = None, overrides: Iterable[str] = (),
+               jobs: int | None = None) -> Any:
+    """Run a market file (a path, or a loaded MarketScenario) and return its
+    MarketResult: ``result.firm("Tiers")`` is a firm's results as a run,
+    ``result.shares()``, ``result.hhi()``, ``result.switching()`` the market's.
+
+    >>> result = sim.run_market("scenarios/market.toml", replications=4, jobs=2)
+    """
+    from sim.experiment.market import run_market as run_market_replications
+    from sim.scenario.market import MarketScenario, load_market
+
+    _check_jobs(jobs)
+    extra = run_overrides(overrides, replications, seed)
+    if isinstance(market, MarketScenario):
+        if extra:
+            raise TypeError("overrides, replications and seed apply to a market file; "
+                            "give a path, or change the loaded market")
+        spec = market
+    else:
+        spec = load_market(market, extra)
+    return run_market_replications(spec, jobs=jobs)
+
+
 def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str | None = None,
             replications: int | None = None, seed: int | None = None,
             overrides: Iterable[str] = (), jobs: int | None = None, name: str | None = None,

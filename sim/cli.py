@@ -129,6 +129,22 @@ set_option = click.option(
          "--set strategy.tiers[0].price=45 (repeatable; VALUE is TOML).")
 
 
+def stored_run_options(function: Any) -> Any:
+    """Options of the commands that store each run as it finishes (sweep, tournament)."""
+    for option in reversed((
+        click.option("-j", "--jobs", type=click.IntRange(min=1),
+                     help="Local worker processes (default: all cores)."),
+        click.option("--dask", metavar="ADDRESS",
+                     help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a "
+                          "LocalCluster."),
+        click.option("--resume", is_flag=True,
+                     help="Continue: skip runs already in runs.sqlite."),
+        click.option("--fresh", is_flag=True, help="Discard runs.sqlite and start over."),
+    )):
+        function = option(function)
+    return function
+
+
 def run_options(function: Any) -> Any:
     """Options shared by run and compare."""
     for option in reversed((
@@ -248,11 +264,15 @@ def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
               help="Also write the event log: events.parquet (events.csv without pyarrow), "
                    "one row per visit, and transactions.csv, the till's view that "
                    "'simrun fit' reads.")
+@click.option("--charts", is_flag=True,
+              help="Also write the charts to charts/ (a market: shares over time, profit "
+                   "per firm, switching, spillover, and report.html with who gains at whose "
+                   "expense).")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
         force_limits: bool, precision_text: str | None = None, half_width: float | None = None,
         min_replications: int | None = None, max_replications: int | None = None,
-        metric: str | None = None, events: bool = False) -> None:
+        metric: str | None = None, events: bool = False, charts: bool = False) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
@@ -281,15 +301,29 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
     from sim.progress import Progress
-    from sim.scenario import load_scenario, scenario_toml
+    from sim.scenario import scenario_toml
     from sim.scenario.loader import run_overrides
+    from sim.scenario.market import MarketScenario, load_any
 
     show = not quiet and output_format == "table"
     with limits.lifted(force_limits):
         check_jobs(jobs)
-        spec = load_scenario(scenario, run_overrides(overrides, replications, seed))
+        spec = load_any(scenario, run_overrides(overrides, replications, seed))
         target_precision = _precision_target(metric or "profit", precision_text, half_width,
                                              min_replications, max_replications, replications)
+    if isinstance(spec, MarketScenario):
+        if target_precision is not None:
+            from sim.scenario import Issue
+
+            raise ScenarioError("--precision", [Issue(
+                "--precision", "is not available on a market yet: give -n")])
+        if events:
+            from sim.scenario import Issue
+
+            raise ScenarioError("--events", [Issue(
+                "--events", "is not available on a market yet (the log is one firm's till)")])
+        _run_market(spec, out_dir, jobs, quiet, output_format, charts)
+        return
     if target_precision is None:
         from sim.scenario import Issue
 
@@ -346,6 +380,11 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
             paths += join_parts(log, range(spec.run.replications), target)
         checkpoint.clear()
+    if charts:
+        from sim.charts import write_charts
+        from sim.experiment.compare import ComparisonResult
+
+        paths += write_charts(ComparisonResult.of_one(result), target / "charts")
     if output_format == "json":
         import json
 
@@ -362,6 +401,50 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
             console.print(precision_view(result.precision))
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
+
+
+def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
+                output_format: str, charts: bool = False) -> None:
+    """``simrun run`` on a market file: every firm's results and the market's."""
+    from sim.experiment.folders import results_target, same_market, strategy_folders
+    from sim.experiment.lock import locked
+    from sim.experiment.market import run_market
+    from sim.experiment.market_output import market_dict, market_toml, write_market_results
+    from sim.progress import Progress
+
+    strategy_folders(spec.names, "firms[].name")
+    target, notes = results_target(spec.name, out_dir, same_market(market_toml(spec)))
+    for note in notes:
+        say(note)
+    with locked(target):
+        with interruptible("a market run keeps nothing until it ends: run the same command "
+                           "again to start it over."), \
+                Progress("replications", not quiet and output_format == "table",
+                         say=say) as bar:
+            bar.start(spec.run.replications, 0)
+            result = run_market(spec, jobs=jobs, progress=lambda _: bar.advance())
+        paths = write_market_results(result, target)
+    if charts:
+        from sim.atomic import write_atomic
+        from sim.charts.market import write_market_charts
+        from sim.report.market import render_market_page
+
+        paths += write_market_charts(result, target / "charts")
+        paths.append(write_atomic(target / "report.html", render_market_page(result)))
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(market_dict(result), indent=2))
+    elif not quiet:
+        from rich.console import Console
+
+        from sim.views import market_table
+
+        console = Console()
+        console.print(market_table(result))
+        console.print(f"Results written to {target}/ ({len(paths)} files: market.json, "
+                      "market.toml, shares_daily.csv, switching.csv, "
+                      "market_replications.csv, and firms/<firm>/ as a run)")
 
 
 @main.command()
@@ -711,13 +794,95 @@ def explain(a: Path, b: Path, replications: int | None, seed: int | None,
 
 
 @main.command()
+@click.argument("market_file", type=click.Path(path_type=Path))
+@click.option("--strategies", metavar="A,B,...",
+              help="Presets every firm slot takes in turn (default: the file's "
+                   "[tournament] strategies).")
+@click.option("-n", "--replications", type=click.IntRange(min=1),
+              help="Replications per pairing (default: the market's run.replications).")
+@click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: run.seed).")
+@stored_run_options
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Results folder (default: results/<market name>-tournament).")
+@set_option
+@click.option("--charts", is_flag=True, help="Also write the payoff heat map.")
+@force_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no table.")
+def tournament(market_file: Path, strategies: str | None, replications: int | None,
+               seed: int | None, jobs: int | None, dask: str | None, resume: bool,
+               fresh: bool, out_dir: Path | None, overrides: tuple[str, ...], charts: bool,
+               force_limits: bool, quiet: bool) -> None:
+    """Every pairing of strategies on MARKET_FILE's firms: payoff matrix, best
+    responses, pure Nash equilibria and the strategy that survives imitation.
+
+    Each firm slot takes each strategy (self-pairings included; each firm keeps its
+    own business), every pairing on the same customers (common random numbers). Runs
+    are stored in runs.sqlite as they finish (--resume skips them); writes
+    tournament.json and payoffs.csv, and with --charts charts/payoffs.png and .svg.
+
+    \b
+    Examples:
+      simrun tournament scenarios/market-duel.toml --strategies god,tiered,scarcity,partner
+      simrun tournament scenarios/market-duel.toml -n 4 --set run.days=200 --jobs 2
+    """
+    from sim import limits
+    from sim.atomic import check_folder
+    from sim.experiment.folders import folder_name
+    from sim.experiment.runner import default_jobs
+    from sim.experiment.tournament import build_tournament, run_tournament, tournament_strategies
+    from sim.experiment.tournament_output import write_tournament
+    from sim.progress import Progress
+    from sim.scenario.loader import read_with_extends, run_overrides
+    from sim.scenario.market import market_from_raw
+
+    with limits.lifted(force_limits):
+        check_jobs(jobs)
+        raw = read_with_extends(market_file)
+        names = tournament_strategies(
+            raw.get("tournament"), str(market_file),
+            [s.strip() for s in strategies.split(",")] if strategies else None)
+        if "firms" not in raw:
+            from sim.scenario import Issue, ScenarioError
+
+            raise ScenarioError(market_file, [Issue("firms", "a tournament needs a market file "
+                                                    "with [[firms]] (one slot per firm)")])
+        market = market_from_raw(raw, source=str(market_file), default_name=market_file.stem,
+                                 base=market_file.parent,
+                                 overrides=run_overrides(overrides, replications, seed))
+        spec = build_tournament(market, names)
+    target = out_dir or Path("results") / folder_name(f"{market.name}-tournament")
+    check_folder(target)
+    bar = Progress("runs", not quiet, say=say)
+    with interruptible("finished runs are stored; add --resume to continue."), bar:
+        result = run_tournament(spec, target, jobs=jobs or default_jobs(), dask=dask,
+                                resume=resume, fresh=fresh,
+                                progress=lambda o: bar.advance(failed=o.metrics is None),
+                                on_start=bar.start)
+    for point, _, replication, trace in result.failures:
+        last = trace.strip().splitlines()[-1] if trace else "unknown error"
+        say(f"run failed: pairing {point}, replication {replication}: {last}")
+    if not result.complete():
+        say(f"Not every run finished: run again with --resume (results in {target}/).")
+        raise SystemExit(1)
+    paths = write_tournament(result, target)
+    if charts:
+        from sim.charts.files import write_figures
+        from sim.charts.tournament import payoff_heatmap
+
+        paths += write_figures({"payoffs": lambda: payoff_heatmap(result)}, target / "charts")
+    if not quiet:
+        from rich.console import Console
+
+        from sim.views import tournament_table
+
+        Console().print(tournament_table(result))
+    click.echo(f"{len(spec.profiles)} pairings x {market.run.replications} replications "
+               f"({result.ran} run now); results in {target}/")
+
+
+@main.command()
 @click.argument("sweep_file", type=click.Path(path_type=Path))
-@click.option("-j", "--jobs", type=click.IntRange(min=1),
-              help="Local worker processes (default: all cores).")
-@click.option("--dask", metavar="ADDRESS",
-              help="Run on a Dask cluster: tcp://HOST:8786, or 'local' for a LocalCluster.")
-@click.option("--resume", is_flag=True, help="Continue: skip runs already in runs.sqlite.")
-@click.option("--fresh", is_flag=True, help="Discard runs.sqlite and start over.")
+@stored_run_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Results folder (default: results/<sweep name>).")
 @click.option("-n", "--replications", type=click.IntRange(min=1),

@@ -129,7 +129,9 @@ and add to `set` for a quick smoke run (`simrun sweep FILE -n 1 --set run.days=6
 Every point's scenarios are built and checked before anything runs, with the same
 messages as a scenario file. Each point gets `run.seed` from (`seed`, point index), and
 the strategies at one point share it, so they meet the same customers. Strategy names
-are the scenarios' `run.name`s.
+are the scenarios' `run.name`s. A market file (one with `[[firms]]`) gives one strategy
+per firm, named by the firm, and firm-level paths (`firms[1].business.servers`) can be
+swept ([market.md](market.md)).
 
 Where it writes: `results/<name>/` (or `--out DIR`): `runs.sqlite` (every finished run,
 committed at once; `--resume` continues, `--fresh` starts over), `sweep.csv`,

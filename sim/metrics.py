@@ -60,6 +60,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("delight_cost", "Delight cost", "money", "Money"),
     Metric("return_losses", "Return losses", "money", "Money"),
     Metric("acquisition_cost", "Acquisition cost", "money", "Money"),
+    Metric("imitation_cost", "Imitation cost", "money", "Money"),
     Metric("margin", "Margin (profit / revenue)", "share", "Money"),
     Metric("cost_per_visit", "Cost per served visit", "money", "Money"),
     Metric("revenue_per_customer", "Revenue per customer served", "money", "Money"),
@@ -111,7 +112,8 @@ METRICS: tuple[Metric, ...] = (
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 LOWER_IS_BETTER = frozenset({
     "cost_per_customer", "refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
-    "delight_cost", "return_losses", "acquisition_cost", "cost_per_visit", "cac",
+    "delight_cost", "return_losses", "acquisition_cost", "imitation_cost", "cost_per_visit",
+    "cac",
     "lost_prospects", "customers_churned", "abandoned", "balked", "priced_out", "turned_away",
     "waitlisted", "abandonment_rate", "abandonment_per_arrival", "mean_wait_h",
     "mean_wait_joined_h", "p90_wait_h", "wait_probability", "requests_refused_reasonable",
@@ -164,6 +166,28 @@ class RunResult:
     (counted from the queue), prospects of the window still undecided at the horizon, the
     cash balance, and the longest queue joined and the shortest balked at (Naor)."""
     visits_simulated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRunResult:
+    """One replication of a market of rival firms: each firm's own result (every
+    single-firm metric) and what only the market counts (docs/model.md, "Market of rival
+    firms": the measured window)."""
+
+    replication: int
+    firms: tuple[RunResult, ...]
+    market: dict[str, float]
+    """``occasions`` (visit occasions), ``outside`` (occasions on which no firm was
+    tried), ``prospects_new`` (new prospects of the market's stream),
+    ``prospects_outside`` (of those, who tried no firm and left)."""
+    per_firm: dict[str, tuple[float, ...]]
+    """Per firm, in the market's order: ``first_choices`` (occasions on which it was
+    tried first), ``spill_from`` (visits turned away or balking there after which the
+    customer tried another firm the same day), ``spill_to`` (visits that were a second
+    or later try of the day), ``spill_served`` (of those, served)."""
+    switching: tuple[tuple[float, ...], ...]
+    """Served visits by (previous firm the customer was served at, this firm); the last
+    row holds customers' first purchases on the market."""
 
 
 @dataclass(frozen=True, slots=True)

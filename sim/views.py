@@ -18,7 +18,9 @@ from rich.text import Text
 from sim.experiment.compare import ComparisonResult, comparison_name
 from sim.experiment.diagnostics import cautions
 from sim.experiment.explain import Attribution
+from sim.experiment.market import MarketResult
 from sim.experiment.runner import ScenarioResult
+from sim.experiment.tournament import TournamentResult
 from sim.experiment.warmup import Warmup
 from sim.formats import (
     format_difference,
@@ -27,7 +29,7 @@ from sim.formats import (
     format_value,
     in_sentence,
 )
-from sim.metrics import METRIC_BY_KEY, METRICS, verdict
+from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, verdict
 
 
 def display_name(result: ComparisonResult) -> str:
@@ -232,3 +234,102 @@ def warmup_view(found: Sequence[Warmup]) -> Group:
         parts.append(Text("Caution: a series has not settled within the first half of the "
                           "horizon: simulate longer (run.days).", style="yellow"))
     return Group(*parts)
+
+
+MARKET_METRICS = ("profit", "customer_retention", "cost_per_customer", "revenue", "margin",
+                  "served", "customers_served", "customers_won", "mean_wait_h",
+                  "mean_satisfaction", "nps", "turned_away", "balked", "reputation_end")
+"""A firm's key numbers in the market table, beside its share and spillover."""
+
+
+def market_table(result: MarketResult) -> Group:
+    """Firm by firm: share of served visits, spillover and the key single-firm metrics
+    (mean ± 95% CI half-width), then the market: concentration and the outside option."""
+    s = result.scenario
+    run = s.run
+    title = (f"{s.name}: {len(result.names)} firms on one market, "
+             f"{_replications(len(result.runs))}, days {run.warmup_days}-{run.days}, "
+             f"retention per {run.retention_period_days}-day period, seed {run.seed}")
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
+    table.add_column("Metric", ratio=1, min_width=12)
+    for i, name in enumerate(result.names):
+        strategy = result.firm(i).scenario.strategy.preset or "custom"
+        table.add_column(f"{name}\n({strategy})", justify="right")
+    rows: list[tuple[str, str, list[Estimate]]] = [
+        ("Share of served visits", "share", result.shares()),
+        ("Tried first (visit occasions)", "count", result.per_firm("first_choices")),
+        ("Sent on by it (turned away, balked)", "count", result.per_firm("spill_from")),
+        ("Spilled to it", "count", result.per_firm("spill_to")),
+        ("... of which served", "count", result.per_firm("spill_served")),
+    ]
+    for text, unit, estimates in rows:
+        table.add_row(text, *(_cell(e, Metric(text, text, unit, "Market"),
+                                    bold=unit == "share") for e in estimates))
+    first = result.firm(0).scenario
+    for key in MARKET_METRICS:
+        metric = METRIC_BY_KEY[key]
+        table.add_row(metric.text_for(first),
+                      *(_cell(result.firm(i).estimates()[key], metric,
+                              bold=metric.group == "Headline")
+                        for i in range(len(result.names))))
+    h, outside = result.hhi(), result.market("outside")
+    occasions = result.market("occasions")
+    note = Text.assemble(
+        (("± is the 95% CI half-width over replications; counts and money are totals "
+          f"over the {run.days - run.warmup_days} measured days.\n"), "dim"),
+        ("Concentration (HHI of served shares, 0-10,000): ", "bold"),
+        f"{h.mean:,.0f}" + (f" ±{(h.high - h.low) / 2:,.0f}" if not math.isnan(h.low) else ""),
+        f"; visit occasions {occasions.mean:,.0f}, of which no firm tried {outside.mean:,.0f}.")
+    return Group(table, note)
+
+
+def _cell(e: Estimate, metric: Metric, bold: bool = False) -> Text:
+    cell = Text(format_value(e.mean, metric.unit), style="bold" if bold else "")
+    if not math.isnan(e.low):
+        cell.append(f" ±{format_half_width(e, metric)}", style="dim")
+    return cell
+
+
+def tournament_table(result: TournamentResult) -> Group:
+    """The first firm's payoff matrix (rows its strategy, columns its rivals'), best
+    responses starred and their paired edge over the runner-up; equilibria, survivor."""
+    from sim.experiment.games import with_slot
+    from sim.experiment.tournament_output import CAVEAT, matrix_rows
+
+    t = result.tournament
+    rows, columns, _, best = matrix_rows(result)
+    others = [p for p in t.profiles if p[0] == 0]
+    profit = METRIC_BY_KEY["profit"]
+    table = Table(title=f"{t.market.name}: {t.market.names[0]}'s profit (rows) against its "
+                        f"rivals' strategies (columns), {_replications(t.market.run.replications)}"
+                        " per pairing, same customers", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column(f"{t.market.names[0]} plays", ratio=1)
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r, name in enumerate(rows):
+        cells = []
+        for c, o in enumerate(others):
+            e = result.payoff(with_slot(o, 0, r), 0)
+            cell = _cell(e, profit, bold=best[r][c])
+            if best[r][c]:
+                edge = result.clear(0, o, r)
+                cell.append(" ★" if edge is None or edge.low > 0 else " ☆",
+                            style="green" if edge is None or edge.low > 0 else "yellow")
+            cells.append(cell)
+        table.add_row(name, *cells)
+    survivor, gone = result.survivor()
+    nash = result.nash()
+    names = t.market.names
+    lines = Text.assemble(
+        (("★ best response, clear (paired 95% CI of its edge over the runner-up above 0); "
+          "☆ best on the means only.\n"), "dim"),
+        ("Pure Nash equilibria: ", "bold"),
+        ("; ".join(", ".join(f"{names[i]} {t.strategies[s]}" for i, s in enumerate(p))
+                   for p in nash) or "none") + "\n",
+        ("Survives repeated imitation: ", "bold"),
+        f"{t.strategies[survivor]} (abandoned in turn: "
+        f"{', '.join(t.strategies[s] for s in gone)})\n",
+        (CAVEAT, "dim"))
+    return Group(table, lines)

@@ -56,13 +56,18 @@ def tiny_raw(strategy: str | Mapping[str, Any] = "god",
     raw["strategy"] = ({"preset": strategy} if isinstance(strategy, str)
                        else copy.deepcopy(dict(strategy)))
     raw = expand_preset(raw, "<test>")
+    apply_settings(raw, settings)
+    return raw
+
+
+def apply_settings(raw: dict[str, Any], settings: Mapping[str, Any] | None) -> None:
+    """Set dotted paths in a raw table; ``segments[*].field`` sets it on every segment."""
     for path, value in (settings or {}).items():
         if path.startswith("segments[*]."):
             for i in range(len(raw["segments"])):
                 _set(raw, f"segments[{i}].{path.removeprefix('segments[*].')}", value)
         else:
             _set(raw, path, value)
-    return raw
 
 
 def _set(raw: dict[str, Any], path: str, value: Any) -> None:

@@ -27,7 +27,7 @@ CENT = 0.005
 
 VISIT_OUTCOMES = ("served", "abandoned", "balked", "priced_out", "turned_away")
 COST_ITEMS = ("refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
-              "delight_cost", "return_losses", "acquisition_cost")
+              "delight_cost", "return_losses", "acquisition_cost", "imitation_cost")
 SHARES = ("customer_retention", "repeat_rate", "visit_return_rate", "abandonment_rate",
           "abandonment_per_arrival", "wait_probability", "conversion_rate", "utilisation")
 SCORES = ("mean_satisfaction", "reputation_end")

@@ -16,7 +16,8 @@ from sim.scenario.units import parse_duration_h
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml")
-                   if p.name != "base.toml" and "[compare]" not in p.read_text())
+                   if p.name != "base.toml" and "[compare]" not in p.read_text()
+                   and "[[firms]]" not in p.read_text())
 
 
 @pytest.mark.parametrize(("text", "hours"), [

@@ -73,6 +73,7 @@ from sim.formats import (
     in_sentence,
 )
 from sim.metrics import METRIC_BY_KEY
+from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
 
 DEFAULT_METRICS = ("profit", "customer_retention", "cost_per_customer")
@@ -221,7 +222,8 @@ def labels(sweep: Sweep) -> dict[str, str]:
     (unique: a label two strategies share gets the name added)."""
     first: dict[str, Scenario] = {}
     for (_, name), scenario in sweep.scenarios.items():
-        first.setdefault(name, scenario)
+        first.setdefault(name, scenario.scenario if isinstance(scenario, FirmOfMarket)
+                         else scenario)
     if set(first) != set(sweep.strategies):
         return {name: name for name in sweep.strategies}
     runs = tuple(ScenarioResult(first[name], ()) for name in sweep.strategies)

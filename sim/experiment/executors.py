@@ -19,7 +19,9 @@ from typing import Any
 
 from sim.experiment.pool import run_parallel
 from sim.model.engine import run_replication
+from sim.model.market import run_market_replication
 from sim.scenario.errors import SimrunError
+from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
 
 Task = tuple[int, str, int]
@@ -33,17 +35,21 @@ class Outcome:
     error: str | None = None
 
 
-def execute(task: Task, scenario: Scenario) -> Outcome:
-    """Run one replication in a worker; an exception becomes a failed Outcome."""
+def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
+    """Run one replication in a worker; an exception becomes a failed Outcome. A firm of
+    a market runs the whole market and reports that firm's metrics."""
     try:
-        result = run_replication(scenario, task[2])
+        if isinstance(scenario, FirmOfMarket):
+            result = run_market_replication(scenario.market, task[2]).firms[scenario.index]
+        else:
+            result = run_replication(scenario, task[2])
     except Exception:  # noqa: BLE001 -- a sweep records every failure and goes on
         return Outcome(task, None, traceback.format_exc())
     return Outcome(task, result.metrics)
 
 
-def run_local(work: Iterable[tuple[Task, Scenario]], jobs: int,
-              function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
+def run_local(work: Iterable[tuple[Task, Any]], jobs: int,
+              function: Callable[[Task, Any], Any] = execute) -> Iterator[Any]:
     """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
     scenario)`` runs one (by default :func:`execute`)."""
     return run_parallel(function, work, jobs)
@@ -63,8 +69,8 @@ class DaskUnavailable(SimrunError):
     """The Dask cluster cannot be used: a bad address, nothing there, or not Dask."""
 
 
-def run_dask(work: Iterable[tuple[Task, Scenario]], address: str,
-             function: Callable[[Task, Scenario], Any] = execute) -> Iterator[Any]:
+def run_dask(work: Iterable[tuple[Task, Any]], address: str,
+             function: Callable[[Task, Any], Any] = execute) -> Iterator[Any]:
     """Runs on a Dask cluster: ``tcp://HOST:8786``, or ``local`` for a LocalCluster.
 
     Dask reschedules the runs of a worker that dies; the store's primary key makes a
@@ -155,3 +161,18 @@ def parse_address(address: str) -> tuple[str, int]:
         raise DaskUnavailable(f"--dask {address!r}: not a scheduler address; give "
                               "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) or 'local'")
     return host, int(port)
+
+
+def execute_into(store: Any, work: Iterable[tuple[Task, Any]], *, jobs: int,
+                 dask: str | None, function: Callable[[Task, Any], Any] = execute,
+                 progress: Callable[[Outcome], None] | None = None) -> int:
+    """Run the work locally or on Dask, committing each outcome to ``store``
+    (:class:`sim.experiment.store.Store`) as it arrives; returns how many ran."""
+    outcomes = run_dask(work, dask, function) if dask else run_local(work, jobs, function)
+    ran = 0
+    for outcome in outcomes:
+        store.put(outcome.task, outcome.metrics, outcome.error)
+        ran += 1
+        if progress:
+            progress(outcome)
+    return ran

@@ -122,6 +122,18 @@ def same_run(scenario_toml: str) -> Identity:
     return identity
 
 
+def same_market(market_toml: str) -> Identity:
+    """A market run's folder identity: its resolved market.toml."""
+
+    def identity(folder: Path) -> bool | None:
+        if not any((folder / name).exists() for name in ("market.toml", *RUN_FILES,
+                                                          *COMPARISON_FILES[:2], "runs.sqlite")):
+            return None
+        return _read(folder / "market.toml") == market_toml
+
+    return identity
+
+
 def same_comparison(scenarios: Mapping[str, str]) -> Identity:
     """A comparison's folder identity: its strategies (folder -> resolved scenario.toml),
     as comparison.json lists them."""

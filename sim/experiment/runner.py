@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,20 +228,29 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
 
         scenario = resolve_auto([scenario], jobs=jobs)[0][0]
     wanted = range(scenario.run.replications) if replications is None else list(replications)
+    if events is None:
+        results = replications_of(run_replication, scenario, wanted, jobs, progress, done)
+    else:
+        results = replications_of(run_logged, scenario, wanted, jobs, progress, done,
+                                  extra=(events,))
+    return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+
+
+def replications_of(function: Callable[..., Any], spec: Any, wanted: Sequence[int],
+                    jobs: int | None, progress: Callable[[Any], None] | None,
+                    done: Mapping[int, Any] | None, extra: tuple[Any, ...] = ()
+                    ) -> dict[int, Any]:
+    """``function(spec, replication, *extra)`` for each wanted replication not ``done``,
+    over the process pool; every result (done ones first) goes to ``progress`` as it
+    finishes. ``wanted`` may be a range: a million replications queued take no memory."""
     results = dict(done or {})
     jobs = min(jobs or default_jobs(), max(len(wanted) - len(results), 1))
     for run in results.values():
         if progress:
             progress(run)
-    if events is None:
-        todo: Iterable[tuple[Any, ...]] = ((scenario, rep) for rep in wanted
-                                           if rep not in results)
-        function: Callable[..., RunResult] = run_replication
-    else:
-        todo = ((scenario, rep, events) for rep in wanted if rep not in results)
-        function = run_logged
+    todo = ((spec, rep, *extra) for rep in wanted if rep not in results)
     for run in run_parallel(function, todo, jobs):
         results[run.replication] = run
         if progress:
             progress(run)
-    return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+    return results

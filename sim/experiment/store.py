@@ -118,3 +118,27 @@ class Store:
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+
+def open_for_run(path: Path, mark: str, *, fresh: bool, resume: bool, what: str,
+                 changed: str) -> Store:
+    """The store of a sweep or a tournament about to run: emptied first with ``fresh``;
+    refused when it holds runs and ``resume`` was not asked for, or holds another
+    version's runs (``changed`` says what it belongs to)."""
+    from sim.scenario import Issue, ScenarioError
+
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = Store(path)
+    stored = store.fingerprint()
+    problem = None
+    if stored is not None and store.count() and not resume:
+        problem = (f"holds runs of an earlier {what}: add --resume to continue it, or --fresh "
+                   "to start over")
+    elif stored is not None and stored != mark:
+        problem = f"belongs to {changed}: use --fresh"
+    if problem:
+        store.close()
+        raise ScenarioError(path, [Issue("", problem)])
+    return store

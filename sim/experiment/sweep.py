@@ -25,9 +25,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 
 from sim import limits
-from sim.scenario import Issue, Scenario, ScenarioError, load_scenario
+from sim.scenario import Issue, Scenario, ScenarioError
 from sim.scenario.errors import toml_literal
 from sim.scenario.loader import read_toml
+from sim.scenario.market import FirmOfMarket, MarketScenario, load_any
 from sim.scenario.model import knob
 from sim.scenario.schema import from_raw
 
@@ -136,7 +137,8 @@ class Sweep:
     expectations: tuple[Expectation, ...]
     points: tuple[dict[str, Any], ...]
     strategies: tuple[str, ...]
-    scenarios: dict[tuple[int, str], Scenario] = field(repr=False)
+    scenarios: dict[tuple[int, str], Scenario | FirmOfMarket] = field(repr=False)
+    """The scenario of each (point, strategy); a market's firm is a FirmOfMarket."""
 
     @property
     def name(self) -> str:
@@ -232,15 +234,18 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
                if not p.is_file()]
     if missing:
         raise ScenarioError(path, missing)
-    names = []
+    names: list[str] = []
+    firm_names: list[tuple[str, ...]] = []
+    """Per file: its firms' names if it is a market (each firm a strategy of the sweep)."""
     for i, file in enumerate(base):
         try:
-            loaded = load_scenario(file, settings.set)
+            loaded = load_any(file, settings.set)
         except ScenarioError as error:  # the scenario, or sweep.set applied to it
             raise ScenarioError(path, [Issue(f"sweep.scenarios[{i}] ({error.source}) with "
                                              "sweep.set", str(issue)) for issue in error.issues]
                                 ) from None
-        names.append(loaded.name)
+        firm_names.append(loaded.names if isinstance(loaded, MarketScenario) else ())
+        names.extend(loaded.names if isinstance(loaded, MarketScenario) else [loaded.name])
         if loaded.warmup_auto:
             issues.append(Issue(f"sweep.scenarios[{i}] ({file})", 'run.warmup_days = "auto" is '
                                 "for 'simrun' and 'simrun compare': a sweep's points would each "
@@ -263,20 +268,31 @@ def load_sweep(path: str | Path, *, replications: int | None = None,
         issues.append(issue)
     if issues:
         raise ScenarioError(path, issues)
-    scenarios: dict[tuple[int, str], Scenario] = {}
+    scenarios: dict[tuple[int, str], Scenario | FirmOfMarket] = {}
+    owners: list[tuple[str, ...]] = []
+    """Per file, the strategies it gives the sweep: a scenario its name, a market its firms."""
+    for firms in firm_names:
+        owners.append(firms or (names[sum(len(o) for o in owners)],))
     for index, point in enumerate(points):
         seed = point_seed(settings.seed, index)
-        for file, name in zip(base, names, strict=True):
+        for file, owned, firms in zip(base, owners, firm_names, strict=True):
+            name = ", ".join(owned)  # in messages
             overrides = [*settings.set]
             overrides += [f"{p.path}={toml_literal(point[p.path])}" for p in parameters
-                          if not p.strategies or name in p.strategies]
+                          if not p.strategies or set(owned) & set(p.strategies)]
             overrides += [f"run.seed={seed}", f"run.replications={settings.replications}"]
             try:
-                scenarios[index, name] = load_scenario(file, overrides)
+                loaded = load_any(file, overrides)
+                if isinstance(loaded, MarketScenario):
+                    for f, firm in enumerate(firms):
+                        scenarios[index, firm] = FirmOfMarket(loaded, f)
+                else:
+                    scenarios[index, owned[0]] = loaded
             except ScenarioError as error:
                 raise ScenarioError(path, [Issue(f"point {index} {_show(point)}, strategy "
                                                  f"{name}", str(i)) for i in error.issues]) from None
-    work = sum(limits.expected_visits(one)[0] for one in scenarios.values())
+    work = sum(limits.expected_visits(one.scenario if isinstance(one, FirmOfMarket) else one)[0]
+               for one in scenarios.values())
     if limits.over(work * settings.replications, limits.MAX_VISITS, limits.CEILING_VISITS):
         raise ScenarioError(path, [Issue("sweep", "expected work too large: up to "
                                          f"{work * settings.replications:.2g} visits in all "

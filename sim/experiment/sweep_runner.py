@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.experiment.executors import Outcome, run_dask, run_local
+from sim.experiment.executors import Outcome, execute_into
 from sim.experiment.expect import Verdict, judge_all
 from sim.experiment.lock import locked
-from sim.experiment.store import Store
+from sim.experiment.market_output import market_toml
+from sim.experiment.store import Store, open_for_run
 from sim.experiment.sweep import Sweep
 from sim.experiment.sweep_output import collect, write_exports
 from sim.scenario import Issue, ScenarioError, scenario_toml
+from sim.scenario.market import FirmOfMarket
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,10 @@ def fingerprint(sweep: Sweep) -> str:
     digest = hashlib.sha256()
     for (point, strategy), scenario in sorted(sweep.scenarios.items()):
         digest.update(f"{point}/{strategy}\n".encode())
-        digest.update(scenario_toml(scenario).encode())
+        if isinstance(scenario, FirmOfMarket):
+            digest.update(market_toml(scenario.market).encode())
+        else:
+            digest.update(scenario_toml(scenario).encode())
     return digest.hexdigest()
 
 
@@ -64,33 +69,18 @@ def _run_locked(sweep: Sweep, folder: Path, *, jobs: int, dask: str | None, resu
                 fresh: bool, progress: Callable[[Outcome], None] | None,
                 on_start: Callable[[int, int], None] | None,
                 origin: dict[str, Any] | None) -> SweepResult:
-    path = folder / STORE_NAME
-    if fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = Store(path)
+    mark = fingerprint(sweep)
+    store = open_for_run(folder / STORE_NAME, mark, fresh=fresh, resume=resume, what="sweep",
+                         changed="a different version of this sweep (the file or a scenario "
+                                 "changed)")
     try:
-        mark = fingerprint(sweep)
-        stored = store.fingerprint()
-        if stored is not None and store.count() and not resume:
-            raise ScenarioError(path, [Issue("", "holds runs of an earlier sweep: add --resume "
-                                             "to continue it, or --fresh to start over")])
-        if stored is not None and stored != mark:
-            raise ScenarioError(path, [Issue("", "belongs to a different version of this sweep "
-                                             "(the file or a scenario changed): use --fresh")])
         store.start(mark, list(sweep.points), origin or default_origin(sweep))
         finished = store.finished()
         if on_start:
             on_start(sweep.task_count, len(finished))
         todo = ((task, sweep.scenarios[task[0], task[1]]) for task in sweep.iter_tasks()
                 if task not in finished)
-        outcomes = run_dask(todo, dask) if dask else run_local(todo, jobs)
-        ran = 0
-        for outcome in outcomes:
-            store.put(outcome.task, outcome.metrics, outcome.error)
-            ran += 1
-            if progress:
-                progress(outcome)
+        ran = execute_into(store, todo, jobs=jobs, dask=dask, progress=progress)
         values = collect(store.runs())
         failures = store.failures()
     finally:

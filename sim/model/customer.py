@@ -90,3 +90,35 @@ class Customer:
         self.latest_score = -1.0  # satisfaction of the latest served visit in the window
         self.acquired_h = acquired_h
         self.measured = measured  # reached in the measured window
+
+
+RELATION = ("served_measured", "served_once", "last_satisfaction", "spend",
+            "first_purchase_h", "in_cohort", "measured", "served_in_window", "last_period",
+            "latest_score")
+"""A customer's attributes that describe its relation with one firm (the rest are the
+person's: its tastes, expectations, entitlement). On a market of rival firms each firm
+keeps them in a :class:`Patron`; the customer carries the relation with the firm it is
+visiting (sim/model/market.py)."""
+
+
+class Patron:
+    """One customer's relation with one firm on a market of rival firms: what the firm's
+    books and the customer's memory of that firm hold."""
+
+    __slots__ = ("segment", "visits", *RELATION)
+
+    def __init__(self, segment: int, prospect_measured: bool) -> None:
+        self.segment = segment
+        self.visits = 0
+        """Visits to this firm (spillover tries included)."""
+        self.served_measured = False
+        self.served_once = False
+        self.last_satisfaction = -1.0
+        self.spend = 0.0
+        self.first_purchase_h = -1.0
+        self.in_cohort = False
+        self.measured = prospect_measured
+        """This firm's prospect, reached in the measured window."""
+        self.served_in_window = False
+        self.last_period = -2
+        self.latest_score = -1.0

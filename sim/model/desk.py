@@ -92,6 +92,12 @@ class Desk:
         for p in range(priority + 1):
             ahead[p] += change
 
+    def add_priorities(self, priorities: int) -> None:
+        """Lines up to ``priorities`` (when tiers with higher priorities come in)."""
+        while len(self.lines) < priorities:
+            self.lines.append(deque())
+            self.ahead.append(0)
+
     def measured_in_system(self) -> int:
         """Visits of the measured window in line or in service."""
         return self.measured_in_service + sum(turn.measured for line in self.lines

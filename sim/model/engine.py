@@ -23,7 +23,7 @@ import simpy
 from simpy.core import URGENT
 
 from sim.metrics import RunResult
-from sim.model.customer import Customer
+from sim.model.customer import Customer, Patron
 from sim.model.decisions import refund_claim, returns, satisfaction
 from sim.model.desk import Desk, Turn
 from sim.model.events import (
@@ -59,7 +59,7 @@ from sim.model.rng import (
     uniforms,
 )
 from sim.model.tally import Tally, Visit
-from sim.scenario.model import Scenario, Segment, Tier
+from sim.scenario.model import Market, Scenario, Segment, Strategy, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
 Key = tuple[int, ...]
@@ -128,6 +128,47 @@ def run_replication(scenario: Scenario, replication: int,
     return Replication(scenario, replication, observer).run()
 
 
+class Arrivals(Protocol):
+    """What the stream of new prospects reads: a firm alone, or a market of firms."""
+
+    market: Market
+    env: simpy.Environment
+    streams: Streams
+    open_h: float
+    close_h: float
+    horizon_h: float
+
+    @property
+    def reputation(self) -> float: ...
+    def life(self, key: Key, referred: bool) -> Process: ...
+
+
+def new_customers(r: Arrivals) -> Process:
+    """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
+    m, env = r.market, r.env
+    open_per_day = r.close_h - r.open_h
+    sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
+    top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
+    rate_per_open_h = m.new_customers_per_day / open_per_day * top
+    if rate_per_open_h <= 0:
+        return
+    rng = r.streams.arrivals()
+    open_time, index = 0.0, 0
+    while True:
+        # pairs (gap, acceptance): the same numbers as a (ARRIVAL_BLOCK, 2) array
+        block = iter(rng.random(2 * ARRIVAL_BLOCK).tolist())
+        for u_gap, u_accept in zip(block, block, strict=True):
+            open_time += -math.log1p(-u_gap) / rate_per_open_h
+            day = open_time // open_per_day
+            t = 24.0 * day + r.open_h + (open_time - day * open_per_day)
+            if t >= r.horizon_h:
+                return
+            yield env.timeout(t - env.now)
+            if u_accept * top < 1 + sensitivity * (r.reputation - norm) / 10:
+                LeanProcess(env, r.life((NEW, index), referred=False))
+            index += 1
+
+
 class SegmentRules:
     """A segment's samplers and constants as the per-visit code reads them, resolved
     once per replication rather than through the scenario on every visit."""
@@ -146,12 +187,13 @@ class SegmentRules:
 class Replication:
     """The state of one simulated business over the horizon."""
 
-    def __init__(self, scenario: Scenario, replication: int, observer: Observer | None) -> None:
+    def __init__(self, scenario: Scenario, replication: int, observer: Observer | None,
+                 env: simpy.Environment | None = None) -> None:
         s = self.s = scenario
         self.replication = replication
         self.observer = observer
         self.streams = Streams(s.run.seed, replication)
-        self.env = simpy.Environment()
+        self.env = simpy.Environment() if env is None else env
         self.horizon_h = s.run.days * 24.0
         self.warmup_h = s.run.warmup_days * 24.0
         self.open_h = s.business.open_hour
@@ -167,6 +209,10 @@ class Replication:
         strategy = s.strategy
         self.tiers = strategy.tiers
         self.tier_indices = tuple(range(len(self.tiers)))
+        self.tier_offset = 0
+        """Index in ``tiers`` of the first tier of the strategy in force (a firm that
+        copies a rival keeps the books of its old tiers before the new ones)."""
+        self.tier_names = tuple(tier.name for tier in self.tiers)
         self.desk = Desk(self.env, s.servers, max(t.priority for t in self.tiers) + 1)
         b, biz, m = s.behaviour, s.business, s.market
         # what the per-visit code reads, resolved once
@@ -174,23 +220,9 @@ class Replication:
         self.segment_rules = tuple(SegmentRules(g) for g in s.segments)
         self.referral_delay_h = m.referral_delay.sampler()
         self.acquisition_cost = m.acquisition_cost
-        self.scarcity_pricing = strategy.scarcity_pricing
-        self.exclusivity_boost = strategy.exclusivity_boost
-        self.screening_accuracy = strategy.screening_accuracy
         self.balk_counts_own_service = b.balk_counts_own_service
         self.max_waiting = biz.max_waiting
-        context = PolicyContext(
-            segment_names=tuple(g.name for g in s.segments), tiers=self.tiers,
-            fix=Remedy(biz.fix_cost, b.fix_weight, repairs=True),
-            apology=Remedy(biz.apology_cost, b.apology_weight, repairs=False))
-        self.assignment, self.admission, self.recovery, self.adaptation = (
-            policy.bind(context) if isinstance(policy, Bindable) else policy
-            for policy in (strategy.assignment, strategy.admission, strategy.recovery,
-                           strategy.adaptation))
-        mean_levels = sum(t.service_level for t in self.tiers) / len(self.tiers)
-        self.queue_service_h = mean_levels * math.fsum(
-            g.share * g.service_time.mean for g in s.segments)
-        """Mean service time a customer assumes for each visit ahead of it."""
+        self.resolve(strategy, strategy.tiers)
         self.level = 1.0
         """The adaptive service-level multiplier (the partner's dial)."""
         self.reputation = s.market.norm_reputation
@@ -204,7 +236,7 @@ class Replication:
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
-        self.alive: set[Customer] = set()
+        self.alive: set[Customer | Patron] = set()
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
         """Customers who have bought and not left."""
@@ -215,14 +247,40 @@ class Replication:
         self.overtime_h = 0.0
         """Hours the staff stayed after closing today to finish the queue (paid)."""
 
+    def resolve(self, strategy: Strategy, tiers: tuple[Tier, ...]) -> None:
+        """The strategy's policies and constants as the per-visit code reads them (at the
+        start, and again when a firm on a market copies a rival's strategy)."""
+        s, b, biz = self.s, self.s.behaviour, self.s.business
+        self.scarcity_pricing = strategy.scarcity_pricing
+        self.exclusivity_boost = strategy.exclusivity_boost
+        self.screening_accuracy = strategy.screening_accuracy
+        context = PolicyContext(
+            segment_names=tuple(g.name for g in s.segments), tiers=tiers,
+            fix=Remedy(biz.fix_cost, b.fix_weight, repairs=True),
+            apology=Remedy(biz.apology_cost, b.apology_weight, repairs=False))
+        self.assignment, self.admission, self.recovery, self.adaptation = (
+            policy.bind(context) if isinstance(policy, Bindable) else policy
+            for policy in (strategy.assignment, strategy.admission, strategy.recovery,
+                           strategy.adaptation))
+        mean_levels = sum(t.service_level for t in tiers) / len(tiers)
+        self.queue_service_h = mean_levels * math.fsum(
+            g.share * g.service_time.mean for g in s.segments)
+        """Mean service time a customer assumes for each visit ahead of it."""
+
     # ----------------------------------------------------------------- running
     def run(self) -> RunResult:
-        env, s, t = self.env, self.s, self.tally
+        env = self.env
         LeanProcess(env, self.new_customers())
         LeanProcess(env, self.days())
         env.run(until=self.horizon_h)
+        return self.finish()
+
+    def finish(self) -> RunResult:
+        """The books at the horizon: the last day closed, the customers still here
+        counted, the metrics."""
+        s, t = self.s, self.tally
         self.close_day(s.run.days - 1)
-        self.track_in_system(0, env.now)
+        self.track_in_system(0, self.env.now)
         in_system = self.waitlist_measured + self.desk.measured_in_system()
         for customer in self.alive:
             t.visits_simulated += customer.visits
@@ -232,7 +290,7 @@ class Replication:
         return t.result(
             self.replication, servers=s.servers, reputation=self.reputation,
             segment_names=tuple(g.name for g in s.segments),
-            tier_names=tuple(tier.name for tier in self.tiers),
+            tier_names=self.tier_names,
             checks={"in_system": float(in_system), "prospects_pending": float(sum(
                 1 for c in self.alive if c.measured and not c.served_once))})
 
@@ -281,29 +339,7 @@ class Replication:
 
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
-        """Thinned Poisson candidates in opening time; candidate i is customer (NEW, i)."""
-        m, env = self.market, self.env
-        open_per_day = self.close_h - self.open_h
-        sensitivity, norm = m.reputation_sensitivity, m.norm_reputation
-        top = max(1 + sensitivity * (10 - norm) / 10, 1.0)
-        rate_per_open_h = m.new_customers_per_day / open_per_day * top
-        if rate_per_open_h <= 0:
-            return
-        rng = self.streams.arrivals()
-        open_time, index = 0.0, 0
-        while True:
-            # pairs (gap, acceptance): the same numbers as a (ARRIVAL_BLOCK, 2) array
-            block = iter(rng.random(2 * ARRIVAL_BLOCK).tolist())
-            for u_gap, u_accept in zip(block, block, strict=True):
-                open_time += -math.log1p(-u_gap) / rate_per_open_h
-                day = open_time // open_per_day
-                t = 24.0 * day + self.open_h + (open_time - day * open_per_day)
-                if t >= self.horizon_h:
-                    return
-                yield env.timeout(t - env.now)
-                if u_accept * top < 1 + sensitivity * (self.reputation - norm) / 10:
-                    LeanProcess(env, self.life((NEW, index), referred=False))
-                index += 1
+        return new_customers(self)
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
@@ -385,7 +421,7 @@ class Replication:
             self.tally.lost(c.segment, c.measured)
         self.leaves_the_books(c)
 
-    def leaves_the_books(self, c: Customer) -> None:
+    def leaves_the_books(self, c: Customer | Patron) -> None:
         """A customer's latest score in the window counts once, when it leaves or at the
         horizon (NPS per customer)."""
         if c.latest_score >= 0:
@@ -444,7 +480,7 @@ class Replication:
         """Offer: the surplus of each offered tier worth its price (empty: priced out).
         ``markup`` is the scarce firm's price rise with visible scarcity."""
         offered = self.assignment.assign(c.segment, c.spend)
-        candidates = self.tier_indices if offered is None else (offered,)
+        candidates = self.tier_indices if offered is None else (offered + self.tier_offset,)
         tiers, wtp = self.tiers, c.wtp
         surplus: dict[int, float] = {}
         for j in candidates:

@@ -34,7 +34,8 @@ import struct
 import numpy as np
 
 ARRIVALS, CUSTOMERS = 0, 1
-NEW, REFERRED = 0, 1
+NEW, REFERRED, IMITATION = 0, 1, 2
+"""First entries of a draw key: a new prospect, a referred one, a firm's imitation review."""
 
 # attribute slots, drawn once per customer
 A_SEGMENT, A_WTP, A_VOT, A_TOLERANCE, A_REQUEST_RATE, A_UNREASONABLE = range(6)
@@ -87,6 +88,14 @@ class CustomerDraws:
         ``(words[V_X] + 0.5) * TO_UNIT``."""
         h = self._base.copy()
         h.update(_VISIT_LABELS[k] if k < 1024 else b"V" + k.to_bytes(4, "little"))
+        return _WORDS(h.digest())
+
+    def choice(self, k: int) -> Words:
+        """The words of visit occasion k's choice among rival firms (a market): slot 0
+        the outside option, slot 1 + f firm f. A block of its own, so the visit's own
+        draws (block k) are the same whatever firm it picks."""
+        h = self._base.copy()
+        h.update(b"C" + k.to_bytes(4, "little"))
         return _WORDS(h.digest())
 
 

@@ -189,6 +189,7 @@ class Tally:
         self.gross_revenue = self.refunds = self.staff_cost = self.unit_cost = 0.0
         self.request_cost = self.recovery_cost = self.delight_cost = 0.0
         self.return_losses = self.acquisition_cost = self.cash = 0.0
+        self.imitation_cost = 0.0
         # service, requests, abuse
         self.busy_h = self.staffed_h = self.wait_sum = self.abandoned_wait_sum = 0.0
         self.sojourn_sum = self.in_system_area = self.entitlement_sum = 0.0
@@ -442,6 +443,18 @@ class Tally:
             column.append(value)
         self.day = [0.0] * len(row)
 
+    def add_tiers(self, count: int) -> None:
+        """Books for the tiers of a strategy the firm adopts (beside its old ones)."""
+        self.tiers += [[0.0] * len(TIER_COLUMNS) for _ in range(count)]
+
+    def imitation(self, cost: float, measured: bool) -> None:
+        """The one-off cost of copying a rival's strategy (a market of rival firms)."""
+        self.day[DAY_PROFIT] -= cost
+        self.review_cash -= cost
+        if measured:
+            self.imitation_cost += cost
+            self.cash -= cost
+
     def review(self) -> tuple[float, float]:
         """(mean satisfaction, margin) since the last review, then start a new period."""
         satisfaction = self.review_sat / self.review_sat_n if self.review_sat_n else math.nan
@@ -458,7 +471,8 @@ class Tally:
         measured_h = self.days * 24.0 - self.warmup_h
         revenue = self.gross_revenue - self.refunds
         costs = (self.staff_cost + self.unit_cost + self.request_cost + self.recovery_cost
-                 + self.delight_cost + self.return_losses + self.acquisition_cost)
+                 + self.delight_cost + self.return_losses + self.acquisition_cost
+                 + self.imitation_cost)
         profit = revenue - costs
         served_customers = self.customers_served
         retention = self._customer_retention(measured_h)
@@ -475,7 +489,7 @@ class Tally:
             "staff_cost": self.staff_cost, "unit_cost": self.unit_cost,
             "request_cost": self.request_cost, "recovery_cost": self.recovery_cost,
             "delight_cost": self.delight_cost, "return_losses": self.return_losses,
-            "acquisition_cost": self.acquisition_cost,
+            "acquisition_cost": self.acquisition_cost, "imitation_cost": self.imitation_cost,
             "margin": ratio(profit, revenue),
             "cost_per_visit": ratio(costs, self.visits_served),
             "revenue_per_customer": ratio(revenue, served_customers),

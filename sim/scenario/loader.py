@@ -55,6 +55,9 @@ def scenario_from_raw(raw: dict[str, Any], *, source: str = "<scenario>",
     if "compare" in raw:
         raise ScenarioError(source, [Issue("compare", "this file compares strategies: run it "
                                            "with 'simrun compare FILE'")])
+    if "firms" in raw:
+        raise ScenarioError(source, [Issue("firms", "this file is a market of rival firms: run "
+                                           "it with 'simrun FILE' (in Python, sim.load_market)")])
     raw = expand_preset(raw, source)
     apply_overrides(raw, [o for o in overrides if o not in picks], source)
     issues: list[Issue] = []

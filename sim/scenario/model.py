@@ -145,6 +145,40 @@ class Market:
     discount_rate_per_year: float = knob(0.1, ge=0)
     """Discount rate of customer lifetime value, per year (0.1: a cash flow a year away
     is worth 1/1.1 today)."""
+    choice_scale: float = knob(10.0, gt=0)
+    """Market of rival firms: scale of the customers' logit choice among firms, money: a
+    firm whose expected utility is this much higher is e (2.7) times as likely to be
+    chosen. Small: customers pick the best firm almost surely; large: almost at random."""
+    switching_cost: float = knob(10.0, ge=0)
+    """Market of rival firms: inertia toward the firm a customer used last, money added to
+    that firm's utility (habit, a stored card, a known face); the same for every firm."""
+    satisfaction_value: float = knob(5.0, ge=0)
+    """Market of rival firms: money of utility per point of remembered satisfaction with
+    a firm above behaviour.baseline_satisfaction (a firm never tried counts at the
+    baseline)."""
+    search_limit: int = knob(2, ge=1)
+    """Market of rival firms: firms a customer tries on one visit occasion at most. A
+    customer turned away (no slot within its waitlist patience, a full waiting room) or
+    balking tries the next-best firm the same day while tries remain (spillover)."""
+    outside_option: bool = False
+    """Market of rival firms: if true, not buying at all is one of the options of every
+    visit occasion's logit, with utility outside_surplus; if false (the single-firm
+    model), not buying happens only as priced out, balking, abandoning or churning."""
+    outside_surplus: float = knob(0.0, ge=-math.inf)
+    """Market of rival firms: utility of the outside option, money (what doing without,
+    or a rival outside the simulated market, is worth to a customer); read only when
+    outside_option is true."""
+    imitation_rate: float = knob(0.0, ge=0, le=1)
+    """Market of rival firms: at each imitation review, the probability that a firm whose
+    profit over the review period trails the best rival's decides to copy that rival's
+    strategy (every knob but its staff: servers stay the firm's own). 0: no imitation."""
+    imitation_period_days: int = knob(30, ge=1)
+    """Market of rival firms: days between imitation reviews (profit compared over them)."""
+    imitation_lag_days: int = knob(14, ge=0)
+    """Market of rival firms: days from the decision to copy until the copy is in place."""
+    imitation_cost: float = knob(0.0, ge=0)
+    """Market of rival firms: one-off cost of putting a copied strategy in place (training,
+    new signs), booked on the day it takes effect (metric imitation_cost)."""
 
 
 @dataclass(frozen=True, slots=True)
