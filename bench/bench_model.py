@@ -298,8 +298,9 @@ def memory(targets: tuple[int, ...], log) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         def run(days: int) -> dict[str, Any]:
             out = Path(tmp) / f"d{days}"
+            # --force-limits: a 1M-visit run is beyond the default limit of expected work
             args = ["run", f"scenarios/{MEMORY_SCENARIO}.toml", "-n", "1", "-j", "1", "-q",
-                    "--set", f"run.days={days}", "--out", str(out)]
+                    "--force-limits", "--set", f"run.days={days}", "--out", str(out)]
             result = cli_peak(args)
             details = json.loads((out / "details.json").read_text(encoding="utf-8"))
             result.update(days=days, visits=details[0]["visits_simulated"],

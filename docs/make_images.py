@@ -2,6 +2,7 @@
 
     python docs/make_images.py                # 10 replications on every core
     python docs/make_images.py -n 20 --jobs 2
+    python docs/make_images.py --cdnow        # docs/calibrate.md's CDNOW charts
 
 Runs what ``simrun compare scenarios/workshop.toml --charts`` runs (every preset on the
 shared market, the same customers for each), through the Python API, and writes one
@@ -40,7 +41,12 @@ def main() -> None:
     parser.add_argument("-n", "--replications", type=int, default=REPLICATIONS)
     parser.add_argument("-j", "--jobs", type=int, default=default_jobs())
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--cdnow", action="store_true",
+                        help="Instead: fit CDNOW as docs/calibrate.md does and draw its charts.")
     args = parser.parse_args()
+    if args.cdnow:
+        cdnow(args.out, args.replications, args.jobs)
+        return
     start = time.perf_counter()
     scenarios, settings = load_comparison([SCENARIO],
                                           [f"run.replications={args.replications}"])
@@ -58,6 +64,30 @@ def main() -> None:
     print(f"simulated {len(scenarios)} strategies x {args.replications} replications in "
           f"{ran - start:.0f} s; wrote {len(paths)} images ({size / 1e6:.2f} MB) to "
           f"{args.out} in {done - ran:.0f} s")
+
+
+def cdnow(out: Path, replications: int, jobs: int) -> None:
+    """docs/calibrate.md's fit of CDNOW (the command shown there, through the library):
+    the tracking plot and the conditional expectations as PNG, and the error figures."""
+    from datetime import datetime
+
+    from sim.charts.files import figure_png
+    from sim.charts.fit import conditional, tracking
+    from sim.fit.columns import Columns
+    from sim.fit.estimate import calibrate
+    from sim.fit.holdout import holdout
+    from sim.fit.log import read_log
+    from sim.fit.scenario_out import build_scenario
+
+    log = read_log(Path("tests/data/cdnow_sample.csv"), Columns(timestamp="date"),
+                   keep_duplicates=True)
+    fitted = build_scenario(calibrate(log, datetime(1997, 10, 1), 3, seed=2024), "cdnow")
+    h = holdout(fitted, replications=replications, jobs=min(jobs, replications), seed=2024)
+    for name, make in (("cdnow_tracking", tracking), ("cdnow_conditional", conditional)):
+        (out / f"{name}.png").write_bytes(figure_png(make(h), dpi=DPI))
+    for e in h.errors:
+        print(f"{e.what}: {e.measure}: simrun {e.simrun:.2f}, BG/NBD {e.bgnbd} ({e.unit})")
+    print(h.totals, h.bgnbd)
 
 
 if __name__ == "__main__":

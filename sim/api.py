@@ -57,18 +57,26 @@ def _load(scenario: ScenarioLike, extra: list[str]) -> Scenario:
 
 def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | None = None,
         overrides: Iterable[str] = (), jobs: int | None = None,
-        out: str | Path | None = None, progress: bool = False) -> ScenarioResult:
+        out: str | Path | None = None, progress: bool = False,
+        events: bool = False) -> ScenarioResult:
     """Run a scenario (a path or a loaded Scenario); write its files when ``out`` is given.
 
-    ``progress=True`` shows a progress bar (in a terminal or a notebook). Replications
-    run on every core; a script that calls this at its top level without
+    ``events=True`` (with ``out``) also writes the event log, one row per visit
+    (events.parquet, or events.csv without pyarrow), and transactions.csv, the log
+    ``simrun fit`` reads; the results are the same as without it. ``progress=True``
+    shows a progress bar (in a terminal or a notebook). Replications run on every
+    core; a script that calls this at its top level without
     ``if __name__ == "__main__":`` runs them in this one process, with a warning.
 
     >>> result = sim.run("scenarios/tiered.toml", replications=5, jobs=2)
     >>> result.summary()          # a DataFrame with pandas installed
     """
     _check_jobs(jobs)
+    if events and out is None:
+        raise ValueError("events=True writes the event log into a folder: give out=")
     spec = _load(scenario, run_overrides(overrides, replications, seed))
+    if events:
+        return _run_with_events(spec, Path(str(out)), jobs, progress)
     with _bar(progress) as bar:
         bar.start(spec.run.replications)
         result = run_scenario(spec, jobs=jobs, progress=lambda _: bar.advance())
@@ -78,6 +86,33 @@ def run(scenario: ScenarioLike, *, replications: int | None = None, seed: int | 
         from sim.scenario import scenario_toml
 
         _write(run_files(result), Path(out), same_run(scenario_toml(spec)))
+    return result
+
+
+def _run_with_events(spec: Scenario, out: Path, jobs: int | None,
+                     progress: bool) -> ScenarioResult:
+    """Run and write the result files and the event log into ``out`` (locked)."""
+    import tempfile
+    import warnings
+
+    from sim.atomic import write_atomic_many
+    from sim.experiment.events import event_files, join_parts
+    from sim.experiment.folders import results_target, same_run
+    from sim.experiment.lock import locked
+    from sim.experiment.output import run_files
+    from sim.scenario import scenario_toml
+
+    target, notes = results_target(out.name, out, same_run(scenario_toml(spec)))
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    with locked(target), tempfile.TemporaryDirectory(
+            dir=target, prefix=".events-", ignore_cleanup_errors=True) as parts:
+        log = event_files(Path(parts))
+        with _bar(progress) as bar:
+            bar.start(spec.run.replications)
+            result = run_scenario(spec, jobs=jobs, progress=lambda _: bar.advance(), events=log)
+        write_atomic_many({target / name: text for name, text in run_files(result).items()})
+        join_parts(log, range(spec.run.replications), target)
     return result
 
 

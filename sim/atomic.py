@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 Data = str | bytes | Iterable[str]
 """Text, bytes, or text made piece by piece (each piece written as it comes, so a long
@@ -61,6 +63,28 @@ def write_atomic_many(files: Mapping[Path, Data]) -> list[Path]:
             Path(tmp).unlink(missing_ok=True)
         raise
     return paths
+
+
+@contextmanager
+def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through, for writers that push their data (an
+    event log filled as a simulation runs, a Parquet writer): it goes to a temporary
+    beside ``path`` and replaces it only when the block ends without an error."""
+    target = Path(path)
+    check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def check_target(path: Path) -> None:

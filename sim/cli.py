@@ -244,17 +244,22 @@ def _found_warmups(specs: list[Any], jobs: int | None, show: bool) -> list[Any]:
 @run_options
 @precision_options
 @click.option("--metric", help="Metric of --precision and --half-width (default: profit).")
+@click.option("--events", is_flag=True,
+              help="Also write the event log: events.parquet (events.csv without pyarrow), "
+                   "one row per visit, and transactions.csv, the till's view that "
+                   "'simrun fit' reads.")
 def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Path | None,
         jobs: int | None, overrides: tuple[str, ...], quiet: bool, output_format: str,
         force_limits: bool, precision_text: str | None = None, half_width: float | None = None,
         min_replications: int | None = None, max_replications: int | None = None,
-        metric: str | None = None) -> None:
+        metric: str | None = None, events: bool = False) -> None:
     """Run SCENARIO's replications, print the results and write results/<name>/.
 
     \b
     Writes summary.json (every metric: mean, sd, 95% CI, n), replications.csv,
     daily.csv and scenario.toml (the resolved scenario: 'simrun' on it reproduces
-    the run exactly). An interrupted run (Ctrl-C, SIGTERM) keeps its finished
+    the run exactly); with --events also events.parquet and transactions.csv
+    (docs/columns.md). An interrupted run (Ctrl-C, SIGTERM) keeps its finished
     replications and picks them up when the same command runs again. A folder that
     holds the results of a different scenario is left as it is: the run goes to
     results/<name>-2/ and says so.
@@ -295,6 +300,12 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         if max_replications is not None:
             raise ScenarioError("--max-replications", [Issue(
                 "--max-replications", "goes with --precision or --half-width")])
+    elif events:
+        from sim.scenario import Issue
+
+        raise ScenarioError("--events", [Issue(
+            "--events", "goes without --precision or --half-width (the replications are not "
+            "known in advance): run with -n N to log N replications")])
     spec = _found_warmups([spec], jobs, show)[0]
     target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
     for note in notes:
@@ -304,6 +315,12 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         done = checkpoint.load()
         for path, reason in checkpoint.discarded:
             say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+        log = None
+        if events:
+            from sim.experiment.events import event_files
+
+            log = event_files(checkpoint.folder / "events")
+            done = {r: run for r, run in done.items() if log.has(r)}
         with interruptible("finished replications are kept; run the same command again to "
                            "continue."), \
                 Progress("replications", show, say=say) as bar:
@@ -316,13 +333,18 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
                     bar.advance()
 
             if target_precision is None:
-                result = run_scenario(spec, jobs=jobs, progress=finished, done=done)
+                result = run_scenario(spec, jobs=jobs, progress=finished, done=done,
+                                      events=log)
             else:
                 from sim.experiment.sequential import run_to_precision
 
                 result = run_to_precision(spec, target_precision, jobs=jobs, done=done,
                                           progress=finished, plan=bar.plan)
         paths = write_results(result, target)
+        if log is not None:
+            from sim.experiment.events import join_parts
+
+            paths += join_parts(log, range(spec.run.replications), target)
         checkpoint.clear()
     if output_format == "json":
         import json
@@ -894,6 +916,125 @@ def tune(scenario: Path, knobs: tuple[str, ...], metric: str | None,
         click.echo(f"Results written to {target}/")
     if result.winner is None:
         sys.exit(1)
+
+
+def _column_options(function: Any) -> Any:
+    """--customer-column and the others: which column of the log holds what."""
+    from sim.fit.columns import Columns
+
+    for role in reversed((*Columns.REQUIRED, *Columns.OPTIONAL)):
+        default = getattr(Columns, role)
+        function = click.option(f"--{role}-column", f"{role}_column", metavar="NAME",
+                                help=f"Column of the {role} (default: {default}).")(function)
+    return function
+
+
+@main.command()
+@click.argument("transactions", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              required=True, help="The scenario file to write, e.g. scenarios/my-shop.toml.")
+@click.option("--calibration-end", metavar="DATE",
+              help="First day of the holdout period (ISO date); the fit uses only what "
+                   "happened before it. Default: the middle of the log.")
+@click.option("--segments", default="1", show_default=True, metavar="K|COLUMN",
+              help="K segments found by k-means on recency, frequency and spend, or the "
+                   "name of a column that gives each customer's segment.")
+@click.option("--report", is_flag=True,
+              help="Also write the fit report (HTML, beside --out): simulated, BG/NBD and "
+                   "actual in the holdout period.")
+@click.option("-n", "--replications", type=click.IntRange(min=1, max=200), default=10,
+              show_default=True, help="Replications of the holdout simulation (--report).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1),
+              help="Processes for the holdout simulation (default: all cores).")
+@click.option("--seed", type=click.IntRange(min=0), default=2024, show_default=True,
+              help="Seed of the fitted scenario, the latent classes' start and the holdout "
+                   "simulation.")
+@click.option("--keep-duplicates", is_flag=True,
+              help="Keep rows that repeat another exactly (separate purchases, not a double "
+                   "export).")
+@_column_options
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def fit(transactions: Path, out_file: Path, calibration_end: str | None, segments: str,
+        report: bool, replications: int, jobs: int | None, seed: int, keep_duplicates: bool,
+        quiet: bool, **column_names: str | None) -> None:
+    """Fit a scenario to a firm's transaction log (CSV) and check it on a holdout period.
+
+    TRANSACTIONS has one row per purchase: customer id, timestamp (ISO date or date
+    and time), amount; optionally segment, service_minutes, waited_minutes, abandoned
+    (1 for a visit given up in the queue), rating (0-10), tier. Everything is
+    estimated from the calibration period only; what the data cannot identify keeps
+    its documented default and is listed as "assumed, not fitted" at the top of the
+    scenario. The scenario is an ordinary one: 'simrun check', 'simrun', 'simrun
+    compare' take it. docs/calibrate.md explains every number.
+
+    \b
+    Examples:
+      simrun fit transactions.csv --out scenarios/my-shop.toml --report
+      simrun fit orders.csv --out scenarios/shop.toml --customer-column client \\
+          --timestamp-column date --calibration-end 2024-07-01 --segments 3 -j 2
+    """
+    from sim.atomic import check_target, write_atomic_many
+    from sim.fit.columns import Columns
+    from sim.fit.estimate import calibrate
+    from sim.fit.log import parse_time, read_log
+    from sim.fit.scenario_out import build_scenario, scenario_text
+
+    check_target(out_file)
+    check_jobs(jobs)
+    if out_file.resolve() == transactions.resolve():
+        raise click.BadParameter("is the transaction log itself: give the scenario to write",
+                                 param_hint="'--out'")
+    roles = {key.removesuffix("_column"): value for key, value in column_names.items()
+             if value is not None}
+    columns = Columns(**roles, explicit=frozenset(r for r in roles if r in Columns.OPTIONAL))
+    end = None
+    if calibration_end is not None:
+        issues: list[Any] = []
+        end, _ = parse_time(calibration_end, 0, "", issues)
+        if end is None:
+            raise click.BadParameter(f"{calibration_end!r} is not an ISO date (2024-07-01)",
+                                     param_hint="'--calibration-end'")
+    count: int | str = int(segments) if segments.isdigit() else segments
+    if isinstance(count, int) and not 1 <= count <= 10:
+        raise click.BadParameter("give 1 to 10 segments, or a column name",
+                                 param_hint="'--segments'")
+    if isinstance(count, str):
+        columns = Columns(**{**roles, "segment": count},
+                          explicit=columns.explicit | {"segment"})
+    log = read_log(transactions, columns, keep_duplicates=keep_duplicates)
+    if not quiet:
+        say(f"{transactions}: {log.rows:,} rows, {len(log.customers):,} customers, "
+            f"{len(log.day):,} purchase occasions; fitting"
+            + (f" {count} latent classes (this can take minutes)" if count != 1 else ""))
+    with interruptible("nothing was written."):
+        cal = calibrate(log, end, count, seed)
+        fitted = build_scenario(cal, folder_safe_stem(out_file), seed)
+    files: dict[Path, str] = {out_file: scenario_text(fitted)}
+    if report:
+        from sim.experiment.runner import default_jobs
+        from sim.fit.holdout import holdout
+        from sim.report.fit import render_fit_report
+
+        target = out_file.with_name(out_file.stem + "-fit.html")
+        check_target(target)
+        if not quiet:
+            say(f"Simulating the holdout period ({replications} replications) and fitting "
+                "BG/NBD")
+        with interruptible("nothing was written."):
+            files[target] = render_fit_report(holdout(
+                fitted, replications=replications, jobs=min(jobs or default_jobs(), replications),
+                seed=seed))
+    write_atomic_many(files)
+    if not quiet:
+        for path in files:
+            click.echo(f"Written {path}")
+
+
+def folder_safe_stem(path: Path) -> str:
+    """The scenario's run name: the output file's stem as a safe folder name."""
+    from sim.experiment.folders import folder_name
+
+    return folder_name(path.stem)
 
 
 @main.command()

@@ -17,6 +17,8 @@ from __future__ import annotations
 import sys
 import typing
 
+from sim.experiment.events import COLUMNS as EVENT_COLUMNS
+from sim.experiment.events import TRANSACTIONS
 from sim.experiment.sweep import Condition, Expectation, Parameter, SweepSettings
 from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS
 from sim.scenario.reference import takes
@@ -244,7 +246,22 @@ def render_columns() -> str:
               ("- Result objects in Python: `result.replications()` (columns replication, "
               "metric, unit, value) and `result.daily()` (replication, day, measured, "
               "series, value) are these same numbers as long tables; a comparison's have a "
-              "`strategy` column first.")]
+              "`strategy` column first."), "",
+              "## events.parquet (or events.csv)\n",
+              ("`simrun FILE --events` (`sim.run(..., events=True, out=...)`): one row per "
+               "visit that ended by the horizon, every replication, the warm-up included "
+               "(a visit still waiting or in the chair at the horizon has no row). Parquet "
+               "when pyarrow is installed, else CSV (an empty cell: undefined). A "
+               "waitlisted visit is not an outcome of its own: it ends in one of the "
+               "others, with `waitlisted` true.\n"),
+              "| column | type | meaning |\n| --- | --- | --- |"]
+    parts += [f"| `{name}` | {kind} | {meaning} |" for name, kind, meaning in EVENT_COLUMNS]
+    parts += ["", "## transactions.csv\n",
+              ("Written with the event log: replication 0's served and abandoned visits as "
+               "a till or booking system records them, in the order they ended; the file "
+               "`simrun fit` reads (docs/calibrate.md).\n"),
+              "| column | meaning |\n| --- | --- |"]
+    parts += [f"| `{name}` | {meaning} |" for name, meaning in TRANSACTIONS]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -51,9 +51,15 @@ def test_the_experiment_layer_imports_no_charts_report_views_api_or_cli() -> Non
     assert violations(files, ABOVE_EXPERIMENT) == []
 
 
+def test_the_fit_layer_imports_no_charts_report_views_api_or_cli() -> None:
+    files = python_files("sim/fit")
+    assert len(files) >= 4
+    assert violations(files, ABOVE_EXPERIMENT) == []
+
+
 @pytest.mark.parametrize("part", BASE)
 def test_the_base_imports_nothing_above_it(part: str) -> None:
-    assert violations(python_files(part), ("sim.experiment", *ABOVE_EXPERIMENT)) == []
+    assert violations(python_files(part), ("sim.experiment", "sim.fit", *ABOVE_EXPERIMENT)) == []
 
 
 def test_the_rule_sees_imports_inside_functions(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import math
 import pytest
 from helpers import Recorder, tiny_scenario
 
+from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
@@ -162,6 +163,22 @@ def test_littles_law_holds_with_abandonment() -> None:
     assert math.isclose(m["mean_in_system"], little, rel_tol=0.01)
 
 
+# --- the engine's processes -------------------------------------------------------------
+
+
+def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The engine drives its processes without ``simpy.Process`` (LeanProcess): every
+    field of the result is what SimPy's own processes give, to the last bit."""
+    scenario = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5,
+                                        "business.servers": 1})
+    lean = run_replication(scenario, 3)
+    assert lean.metrics["abandoned"] > 0
+    assert lean.metrics["prospects_referred"] > 0
+    monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
+    assert repr(run_replication(scenario, 3)) == repr(lean)
+
+
 # --- what a customer sees: image, the expected wait, the hour of a visit --------------
 
 
@@ -198,10 +215,9 @@ def test_a_visit_due_at_some_hour_comes_at_that_fraction_of_the_opening_hours() 
     that time tomorrow."""
     replication = Replication(tiny_scenario("god"), 0, None)
     assert (replication.open_h, replication.close_h) == (9, 17)
-    assert replication.in_opening_hours(36.0) == pytest.approx(37.0)
-    assert replication.in_opening_hours(24.0) == pytest.approx(33.0)
-    replication.env.run(until=40.0)
-    assert replication.in_opening_hours(36.0) == pytest.approx(61.0)
+    assert replication.in_opening_hours(36.0, now=0.0) == pytest.approx(37.0)
+    assert replication.in_opening_hours(24.0, now=0.0) == pytest.approx(33.0)
+    assert replication.in_opening_hours(36.0, now=40.0) == pytest.approx(61.0)
 
 
 # --- failures, claims, screening ------------------------------------------------------
@@ -272,9 +288,13 @@ def test_after_a_served_visit_expectations_move_a_share_of_the_way_to_what_it_go
     customer.wait_tolerance_h, customer.expected_level, customer.expected_delight = 0.4, 1.0, 0.5
     visit = Visit(0.0)
     visit.tier, visit.wait_h = 0, 1.4
+    # what the serve phase sets before settling: no requests, no unit cost
+    visit.service_h, visit.unit_cost, visit.request_cost, visit.entitlement_seen = 1.0, 0.0, 0.0, 0.0
+    visit.honoured_reasonable = visit.refused_reasonable = 0
+    visit.honoured_unreasonable = visit.refused_unreasonable = 0
     tier = replication.tiers[0]
     middle = (2**31,) * 16  # every uniform of the visit 0.5: no claim, delighted
-    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False)
+    replication.settle(customer, tier, tier.price, 1.0, 1.2, middle, visit, False, 0.0)
     assert customer.wait_tolerance_h == pytest.approx(0.4 + 0.3 * (1.4 - 0.4))
     assert customer.expected_level == pytest.approx(1.0 + 0.3 * (1.2 - 1.0))
     assert customer.expected_delight == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))

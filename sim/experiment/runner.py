@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim import __version__
+from sim.experiment.events import EventFiles, run_logged
 from sim.experiment.pool import run_parallel
 from sim.metrics import DAILY_COLUMNS, METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
 from sim.model.engine import run_replication
@@ -210,14 +211,17 @@ def default_jobs() -> int:
 
 def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = None,
                  jobs: int | None = None, progress: Progress | None = None,
-                 done: dict[int, RunResult] | None = None) -> ScenarioResult:
+                 done: dict[int, RunResult] | None = None,
+                 events: EventFiles | None = None) -> ScenarioResult:
     """Run the scenario's replications (or the given indices) and collect them.
 
     ``done`` holds replications already finished (from a checkpoint); they are not
     run again. ``progress`` is called once per replication as it finishes. A scenario
     with ``run.warmup_days = "auto"`` first has its warm-up found by a pilot
     (:func:`sim.experiment.warmup.resolve_auto`); the result's scenario records it.
-    Work is handed out lazily: nothing is allocated per replication before it runs.
+    Work is handed out lazily: nothing is allocated per replication before it runs. With
+    ``events``, each replication run now also writes its event log there
+    (:mod:`sim.experiment.events`); the results are the same.
     """
     if scenario.warmup_auto:  # run.warmup_days = "auto": a pilot finds it first
         from sim.experiment.warmup import resolve_auto
@@ -229,8 +233,14 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     for run in results.values():
         if progress:
             progress(run)
-    todo = ((scenario, rep) for rep in wanted if rep not in results)
-    for run in run_parallel(run_replication, todo, jobs):
+    if events is None:
+        todo: Iterable[tuple[Any, ...]] = ((scenario, rep) for rep in wanted
+                                           if rep not in results)
+        function: Callable[..., RunResult] = run_replication
+    else:
+        todo = ((scenario, rep, events) for rep in wanted if rep not in results)
+        function = run_logged
+    for run in run_parallel(function, todo, jobs):
         results[run.replication] = run
         if progress:
             progress(run)

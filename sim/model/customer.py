@@ -12,6 +12,8 @@ from sim.model.rng import (
     A_UNREASONABLE,
     A_VOT,
     A_WTP,
+    TO_UNIT,
+    Words,
 )
 from sim.scenario.model import Segment
 
@@ -49,10 +51,12 @@ class Customer:
         "wtp",
     )
 
-    def __init__(self, key: tuple[int, ...], attributes: list[float],
+    def __init__(self, key: tuple[int, ...], words: Words,
                  segments: tuple[Segment, ...], cumulative_shares: tuple[float, ...],
                  acquired_h: float, measured: bool) -> None:
-        u_segment = attributes[A_SEGMENT]
+        """``words``: the customer's attribute block (sim/model/rng.py); only the slots
+        read are converted to uniforms."""
+        u_segment = (words[A_SEGMENT] + 0.5) * TO_UNIT
         index = 0
         while index < len(cumulative_shares) - 1 and u_segment >= cumulative_shares[index]:
             index += 1
@@ -60,14 +64,16 @@ class Customer:
         self.key = key
         self.segment = index
         self.segment_spec = seg
-        self.wtp = seg.wtp.sample(attributes[A_WTP])
-        self.value_of_time_per_h = seg.value_of_time_per_h.sample(attributes[A_VOT])
-        self.wait_tolerance_h = seg.wait_tolerance.sample(attributes[A_TOLERANCE])
-        self.request_rate = seg.request_rate.sample(attributes[A_REQUEST_RATE])
-        self.unreasonable_share = seg.unreasonable_share.sample(attributes[A_UNREASONABLE])
-        self.abuse_propensity = seg.abuse_propensity.sample(attributes[A_ABUSE])
-        self.referral_propensity = seg.referral_propensity.sample(attributes[A_REFERRAL])
-        self.loyalty = seg.loyalty.sample(attributes[A_LOYALTY])
+        self.wtp = seg.wtp.sample((words[A_WTP] + 0.5) * TO_UNIT)
+        self.value_of_time_per_h = seg.value_of_time_per_h.sample((words[A_VOT] + 0.5) * TO_UNIT)
+        self.wait_tolerance_h = seg.wait_tolerance.sample((words[A_TOLERANCE] + 0.5) * TO_UNIT)
+        self.request_rate = seg.request_rate.sample((words[A_REQUEST_RATE] + 0.5) * TO_UNIT)
+        self.unreasonable_share = seg.unreasonable_share.sample(
+            (words[A_UNREASONABLE] + 0.5) * TO_UNIT)
+        self.abuse_propensity = seg.abuse_propensity.sample((words[A_ABUSE] + 0.5) * TO_UNIT)
+        self.referral_propensity = seg.referral_propensity.sample(
+            (words[A_REFERRAL] + 0.5) * TO_UNIT)
+        self.loyalty = seg.loyalty.sample((words[A_LOYALTY] + 0.5) * TO_UNIT)
         self.expected_level = seg.expected_service_level
         self.entitlement = 0.0
         self.expected_delight = 0.0

@@ -52,3 +52,20 @@ class VisitEvent:
     @property
     def outcome_name(self) -> str:
         return OUTCOMES[self.outcome]
+
+
+class VisitWatcher:
+    """An engine observer that watches only the visits (the event log, the fit's pilot
+    and holdout runs): its other hooks do nothing; a subclass defines :meth:`visited`."""
+
+    def acquired(self, key: tuple[int, ...], now: float, customer: object) -> None:
+        pass
+
+    def referred(self, referrer: tuple[int, ...], key: tuple[int, ...]) -> None:
+        pass
+
+    def visit(self, key: tuple[int, ...], k: int, draws: list[float]) -> None:
+        pass
+
+    def visited(self, event: VisitEvent) -> None:
+        raise NotImplementedError

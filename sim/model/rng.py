@@ -10,8 +10,11 @@ meets the same draws under every strategy. The draws are therefore a pure functi
   customer's key and the block's label, split into 16 32-bit words, word w standing for
   the uniform (w + 0.5) * TO_UNIT; block "A" holds the customer's attributes, block k
   its k-th visit attempt, one slot per decision. Visit k always reads block k, whether
-  or not an earlier draw was needed. A visit's words are converted where they are read,
-  and only those: a visit that ends at the door reads two of its sixteen.
+  or not an earlier draw was needed. Words are converted where they are read, and only
+  those: a visit that ends at the door reads two of its sixteen, a customer's
+  attributes nine.
+* the key block of the keyed hash is compressed once per replication; each customer's
+  hash starts from a copy of that state (the same digest as a fresh keyed hash).
 
 A cryptographic hash is an excellent source of uniforms, and keyed hashing costs about
 a microsecond a block; seeding a numpy Generator per customer cost twenty
@@ -57,40 +60,48 @@ def uniforms(words: Words) -> list[float]:
     return [(word + 0.5) * TO_UNIT for word in words]
 
 
+_VISIT_LABELS = tuple(b"V" + k.to_bytes(4, "little") for k in range(1024))
+"""The labels of the first visit blocks, made once (a customer rarely makes more)."""
+
+
 class CustomerDraws:
-    """One customer's uniforms: ``attributes()`` once, ``visit(k)`` per visit attempt."""
+    """One customer's draws, as words: ``attributes()`` once, ``visit(k)`` per visit
+    attempt."""
 
     __slots__ = ("_base",)
 
-    def __init__(self, root: bytes, key: tuple[int, ...]) -> None:
-        base = hashlib.blake2b(digest_size=64, key=root, person=b"simrun.customer")
+    def __init__(self, keyed: hashlib.blake2b, key: tuple[int, ...]) -> None:
+        base = keyed.copy()  # the state of a new keyed hash, its key block already hashed
         base.update(struct.pack(f"<{len(key) + 1}q", len(key), *key))
         self._base = base
 
-    def _block(self, label: bytes) -> Words:
+    def attributes(self) -> Words:
+        """The words of the attribute block: slot A_X is the uniform
+        ``(words[A_X] + 0.5) * TO_UNIT``."""
         h = self._base.copy()
-        h.update(label)
+        h.update(_ATTRIBUTE_BLOCK)
         return _WORDS(h.digest())
-
-    def attributes(self) -> list[float]:
-        return uniforms(self._block(_ATTRIBUTE_BLOCK))
 
     def visit(self, k: int) -> Words:
         """The words of visit attempt k (0-based): slot V_X is the uniform
         ``(words[V_X] + 0.5) * TO_UNIT``."""
-        return self._block(b"V" + k.to_bytes(4, "little"))
+        h = self._base.copy()
+        h.update(_VISIT_LABELS[k] if k < 1024 else b"V" + k.to_bytes(4, "little"))
+        return _WORDS(h.digest())
 
 
 class Streams:
     """Seeds of one replication; the strategy never enters a key."""
 
-    __slots__ = ("_root", "replication", "seed")
+    __slots__ = ("_keyed", "replication", "seed")
 
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = seed
         self.replication = replication
         root = np.random.SeedSequence(seed, spawn_key=(replication, CUSTOMERS))
-        self._root = root.generate_state(8, np.uint32).tobytes()
+        self._keyed = hashlib.blake2b(digest_size=64, person=b"simrun.customer",
+                                      key=root.generate_state(8, np.uint32).tobytes())
+        """The keyed hash before any data: each customer's draws start from a copy."""
 
     def arrivals(self) -> np.random.Generator:
         """Candidate new customers: inter-arrival gaps and acceptance uniforms."""
@@ -99,7 +110,7 @@ class Streams:
 
     def customer(self, key: tuple[int, ...]) -> CustomerDraws:
         """One customer's draws: attributes, then a block per visit."""
-        return CustomerDraws(self._root, key)
+        return CustomerDraws(self._keyed, key)
 
 
 def poisson_from_uniform(mean: float, u: float) -> int:

@@ -71,18 +71,35 @@ class Visit:
                  "refused_unreasonable", "request_cost", "return_loss", "satisfaction",
                  "service_h", "tier", "unit_cost", "wait_h", "waitlisted")
 
+    # set when the visit is served (serve, settle) and read only then: an unserved
+    # visit's event has no money, requests, service or score
+    price: float
+    refund: float
+    return_loss: float
+    flow: float
+    unit_cost: float
+    request_cost: float
+    recovery_cost: float
+    delight_cost: float
+    service_h: float
+    entitlement_seen: float
+    satisfaction: float
+    honoured_reasonable: int
+    refused_reasonable: int
+    honoured_unreasonable: int
+    refused_unreasonable: int
+    failed: bool
+    genuine: bool
+    abuse: bool
+    refunded: bool
+
     def __init__(self, arrived_h: float) -> None:
+        # what every visit has
         self.arrived_h = arrived_h
         self.outcome = -1
         self.tier = -1
         self.waitlisted = False
-        self.price = self.refund = self.return_loss = self.flow = 0.0
-        self.unit_cost = self.request_cost = self.recovery_cost = self.delight_cost = 0.0
-        self.service_h = self.wait_h = self.entitlement_seen = 0.0
-        self.satisfaction = math.nan
-        self.honoured_reasonable = self.refused_reasonable = 0
-        self.honoured_unreasonable = self.refused_unreasonable = 0
-        self.failed = self.genuine = self.abuse = self.refunded = False
+        self.wait_h = 0.0
 
 
 class WaitHistogram:
@@ -310,12 +327,14 @@ class Tally:
         if measured:
             self.segments[segment][SEG_BALKED] += 1
             self.tiers[tier][TIER_BALKED] += 1
-            self.min_ahead_balked = min(self.min_ahead_balked, waiting_ahead)
+            if waiting_ahead < self.min_ahead_balked:  # noqa: PLR1730 -- min(), per visit
+                self.min_ahead_balked = waiting_ahead
 
     def joined(self, waiting_ahead: int, measured: bool) -> None:
         if measured:
             self.visits_joined += 1
-            self.max_ahead_joined = max(self.max_ahead_joined, waiting_ahead)
+            if waiting_ahead > self.max_ahead_joined:  # noqa: PLR1730 -- max(), per visit
+                self.max_ahead_joined = waiting_ahead
 
     def abandoned(self, segment: int, tier: int, wait_h: float, measured: bool) -> None:
         self.day[DAY_ABANDONED] += 1
