@@ -33,9 +33,9 @@ MUTANTS: dict[str, tuple[str, str, str, str]] = {
     "candidate_order": (
         "new customers keyed by accepted order instead of candidate order (breaks CRN)",
         ENGINE,
-        ("                    env.process(self.life((NEW, index), referred=False))\n"
+        ("                    LeanProcess(env, self.life((NEW, index), referred=False))\n"
          "                index += 1\n"),
-        ("                    env.process(self.life((NEW, index), referred=False))\n"
+        ("                    LeanProcess(env, self.life((NEW, index), referred=False))\n"
          "                    index += 1\n")),
     "global_referral_key": (
         "referral keys from a global counter, not the referrer's ordinal (breaks CRN)",

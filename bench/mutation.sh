@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
 # Mutation testing of sim/model/ and sim/strategies/ with mutmut 3 (configuration:
-# [tool.mutmut] in pyproject.toml). A job of its own, not part of CI: about an hour on
-# 2 cores. Results stay in mutants/ (git-ignored); the score and the surviving mutants
-# are printed at the end (bench/mutation_report.py).
+# [tool.mutmut] in pyproject.toml). A job of its own, not part of CI. Results stay in
+# mutants/ (git-ignored); the score and the surviving mutants are printed at the end
+# (bench/mutation_report.py).
 #
-#   bench/mutation.sh            # from scratch
-#   bench/mutation.sh --resume   # keep mutants/ and test only what has no result yet
+#   bench/mutation.sh                # every mutant (several hours on 2 busy cores)
+#   bench/mutation.sh --sample 300   # a random sample of 300 mutants (seed 8)
+#   bench/mutation.sh --resume       # keep mutants/, test what has no result yet
 #
 # JOBS (default 2) sets the number of mutants tested side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
+MUTMUT="$(dirname "$PYTHON")/mutmut"  # started as its own command, not python -m mutmut
+SAMPLE="" RESUME=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --resume) RESUME=1 ;;
+        --sample) SAMPLE="$2"; shift ;;
+        *) echo "usage: bench/mutation.sh [--sample N] [--resume]" >&2; exit 2 ;;
+    esac
+    shift
+done
 "$PYTHON" -m pip install -q -e '.[mutation]'
-if [ "${1:-}" != "--resume" ]; then
+if [ -z "$RESUME" ]; then
     rm -rf mutants
 fi
-# mutmut must be started as its own command (not python -m mutmut)
 mkdir -p mutants
-"$(dirname "$PYTHON")/mutmut" run --max-children "${JOBS:-2}" > mutants/run.log 2>&1 || {
-    tail -c 4000 mutants/run.log; exit 1; }
+run() { "$MUTMUT" run --max-children "${JOBS:-2}" "$@" >> mutants/run.log 2>&1 || {
+    tail -c 4000 mutants/run.log; exit 1; }; }
+if [ -n "$SAMPLE" ]; then
+    run "no-mutant-is-called-this*"  # generates the mutants and maps them to tests
+    "$PYTHON" bench/mutation_report.py --pick "$SAMPLE"
+    # shellcheck disable=SC2046
+    run $(cat mutants/sample.txt)
+else
+    rm -f mutants/sample.txt
+    run
+fi
 "$PYTHON" bench/mutation_report.py
