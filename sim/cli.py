@@ -822,8 +822,10 @@ def tournament(market_file: Path, strategies: str | None, replications: int | No
 
     \b
     Examples:
-      simrun tournament scenarios/market-duel.toml --strategies god,tiered,scarcity,partner
-      simrun tournament scenarios/market-duel.toml -n 4 --set run.days=200 --jobs 2
+      simrun tournament scenarios/market-duel.toml \\
+          --strategies god,tiered,scarcity,partner
+      simrun tournament scenarios/market-duel.toml -n 4 --set run.days=200 \\
+          --jobs 2
     """
     from sim import limits
     from sim.atomic import check_folder

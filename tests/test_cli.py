@@ -151,7 +151,7 @@ def test_strategies_lists_the_presets_and_their_knobs() -> None:
 
 @pytest.mark.parametrize("command", [[], ["run"], ["check"], ["strategies"], ["validate"],
                                      ["compare"], ["sweep"], ["report"], ["explain"],
-                                     ["tune"], ["warmup"], ["fit"]])
+                                     ["tune"], ["warmup"], ["fit"], ["tournament"]])
 def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     code, out = simrun(*command, "--help")
     assert code == 0
