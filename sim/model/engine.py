@@ -408,9 +408,9 @@ class Replication:
                 return
             yield env.timeout(at - now)
 
-    def churn(self, c: Customer, now: float) -> None:
+    def churn(self, c: Customer | Patron, now: float) -> None:
         """The customer leaves for good: a churned customer if it had bought, else a
-        lost prospect."""
+        lost prospect. On a market, each firm books its own relation (a Patron) so."""
         self.alive.discard(c)
         self.tally.visits_simulated += c.visits
         if c.served_once:

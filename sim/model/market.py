@@ -370,19 +370,9 @@ class MarketReplication:
         (it had bought there) or a lost prospect (it was its prospect and never bought
         there)."""
         now = self.env.now
-        for f, p in enumerate(patrons):
-            if p is None:
-                continue
-            firm = self.firms[f]
-            firm.alive.discard(p)
-            firm.tally.visits_simulated += p.visits
-            if p.served_once:
-                firm.customers_alive -= 1
-                firm.customers_alive_by_segment[p.segment] -= 1
-                firm.tally.churned(p.segment, p.first_purchase_h, p.in_cohort, now)
-            else:
-                firm.tally.lost(p.segment, p.measured)
-            firm.leaves_the_books(p)
+        for firm, p in zip(self.firms, patrons, strict=True):
+            if p is not None:
+                firm.churn(p, now)
 
 
 def gumbel(word: int) -> float:
