@@ -118,6 +118,10 @@ class LeanProcess:
         try:
             waits_on = self.send(event._value)
         except StopIteration:
+            # the process holds its own bound method (a reference cycle): break it, so
+            # that reference counting frees the finished process (and its generator's
+            # frame: the customer, its draws) now rather than a garbage collection later
+            del self.resume_cb
             return
         waits_on.callbacks.append(self.resume_cb)  # type: ignore[union-attr]
 
