@@ -315,8 +315,8 @@ class Replication:
         """Perceived-value factor from reputation (1 at the market norm) and visible
         scarcity."""
         m = self.market
-        reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10
-        scarcity = 1 + self.exclusivity_boost * self.scarcity_signal
+        reputation = 1.0 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10.0
+        scarcity = 1.0 + self.exclusivity_boost * self.scarcity_signal
         return (reputation if reputation > 0.1 else 0.1) * scarcity  # noqa: FURB136 -- max()
 
     def expected_wait_h(self, priority: int) -> float:
@@ -448,7 +448,7 @@ class Replication:
         fallback = c.last_satisfaction if c.served_once else LEFT
         t.arrival(measured)
         image = self.image()
-        markup = 1 + self.scarcity_pricing * self.scarcity_signal
+        markup = 1.0 + self.scarcity_pricing * self.scarcity_signal
         surplus = self.offer(c, image, markup)
         if not surplus:
             v.outcome = PRICED_OUT
@@ -490,7 +490,7 @@ class Replication:
         for j in candidates:
             tier = tiers[j]
             gain = wtp * tier.value * image - tier.price * markup
-            if gain >= 0:
+            if gain >= 0.0:
                 surplus[j] = gain
         return surplus
 
@@ -532,7 +532,7 @@ class Replication:
                 best, best_net = j, net
         v.tier = best
         ahead = self.desk.ahead[tiers[best].priority]
-        if best_net < 0:
+        if best_net < 0.0:
             v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
             return False
@@ -568,11 +568,11 @@ class Replication:
         Returns the service level given."""
         biz = self.business
         level = tier.service_level * self.level
-        share = c.unreasonable_share * (1 + c.entitlement)
+        share = c.unreasonable_share * (1.0 + c.entitlement)
         share = share if share < 1.0 else 1.0  # noqa: FURB136 -- min(1, share)
         u_reasonable = (words[V_REQ_REASONABLE] + 0.5) * TO_UNIT
         u_unreasonable = (words[V_REQ_UNREASONABLE] + 0.5) * TO_UNIT
-        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), u_reasonable)
+        n_reasonable = poisson_from_uniform(c.request_rate * (1.0 - share), u_reasonable)
         n_unreasonable = poisson_from_uniform(c.request_rate * share, u_unreasonable)
         honoured_r, honoured_u = tier.requests.honour(
             n_reasonable, n_unreasonable, self.screening_accuracy,
@@ -612,7 +612,7 @@ class Replication:
         surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
         v.price = price
-        abuse = c.abuse_propensity * (1 + c.entitlement)
+        abuse = c.abuse_propensity * (1.0 + c.entitlement)
         v.genuine, v.abuse = refund_claim(
             failed_unrepaired=v.failed and not remedy.repairs,
             genuine_claim_probability=b.genuine_claim_probability,
@@ -629,7 +629,7 @@ class Replication:
                   - v.delight_cost - v.return_loss)
         # satisfaction (expectation-disconfirmation), then expectations adapt
         perceived = c.wtp * tier.value * image
-        value_share = (perceived - price) / perceived if perceived > 0 else 0.0
+        value_share = (perceived - price) / perceived if perceived > 0.0 else 0.0
         beyond_h = v.wait_h - c.wait_tolerance_h
         sat = satisfaction(
             b, value_share=value_share,
@@ -706,7 +706,11 @@ class Replication:
 def on_scale(score: float) -> float:
     """``min(10, max(0, score))``, exactly (NaN gives 0). The engine's per-visit code
     writes ``min`` and ``max`` of two numbers as conditionals: the builtins cost several
-    times more, and about 4% of a visit's instructions went to them."""
+    times more, and about 4% of a visit's instructions went to them. For the same reason
+    its constants in arithmetic and comparisons with floats are written as floats
+    (``1.0 - share``, ``gain >= 0.0``): CPython runs float-with-float operations on a fast
+    path and mixed int-with-float ones on its generic one (the result is the same to the
+    last bit; about 2.5% of a visit's instructions, bench/README.md)."""
     score = score if score > 0.0 else 0.0  # noqa: FURB136 -- max(0, score)
     return score if score < 10.0 else 10.0  # noqa: FURB136 -- min(10, score)
 
