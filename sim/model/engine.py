@@ -237,6 +237,9 @@ class Replication:
         self.scarcity_signal = 0.0
         self.scarce_today = False
         self.bookings: dict[int, int] = {}
+        self.later: dict[int, list[tuple[float, simpy.Event]]] = {}
+        """Waits that end on a later day, by that day: (when, the event waited on)
+        (:meth:`wait_until`)."""
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
@@ -349,6 +352,30 @@ class Replication:
         for day in range(self.s.run.days - 1):
             yield self.env.timeout(24.0 * (day + 1) - self.env.now)
             self.close_day(day)
+            self.start_waits(day + 1)
+
+    def wait_until(self, at: float) -> simpy.Event:
+        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
+        later day, an event that joins SimPy's queue only when that day starts
+        (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
+        until their day, those waits leave it the size of one day's events, and each push
+        and pop on it costs the logarithm of its size. The visit comes at the same time
+        to the last bit (the time SimPy would give, ``now + (at - now)``, is kept and
+        reached again from midnight exactly), and in the same order unless two events
+        fall on the same instant."""
+        env = self.env
+        now = env.now
+        if at // 24.0 <= now // 24.0:
+            return env.timeout(at - now)
+        wake = env.event()
+        self.later.setdefault(int(at // 24.0), []).append((now + (at - now), wake))
+        return wake
+
+    def start_waits(self, day: int) -> None:
+        """Day ``day`` starts (midnight): its waits join SimPy's queue."""
+        env = self.env
+        for when, wake in self.later.pop(day, ()):
+            env.timeout(when - env.now).callbacks = wake.callbacks
 
     def close_day(self, day: int) -> None:
         """End of one day: staff paid, visible scarcity, bookings, the strategy's review,
@@ -378,7 +405,7 @@ class Replication:
         by waiting until it ``arrives_h`` (its process is started when it is referred)."""
         env, t, observer = self.env, self.tally, self.observer
         if arrives_h is not None:
-            yield env.timeout(arrives_h - env.now)
+            yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
@@ -410,7 +437,7 @@ class Replication:
             at = self.in_opening_hours(now + interval, now)
             if at >= self.horizon_h:
                 return
-            yield env.timeout(at - now)
+            yield self.wait_until(at)
 
     def churn(self, c: Customer | Patron, now: float) -> None:
         """The customer leaves for good: a churned customer if it had bought, else a
