@@ -168,7 +168,7 @@ def new_customers(r: Arrivals) -> Process:
             if t >= r.horizon_h:
                 return
             yield env.timeout(t - env.now)
-            if u_accept * top < 1 + sensitivity * (r.reputation - norm) / 10:
+            if u_accept * top < 1.0 + sensitivity * (r.reputation - norm) / 10.0:
                 LeanProcess(env, r.life((NEW, index), referred=False))
             index += 1
 
@@ -365,17 +365,19 @@ class Replication:
         fall on the same instant."""
         env = self.env
         now = env.now
-        if at // 24.0 <= now // 24.0:
+        day = at // 24.0
+        if day <= now // 24.0:
             return env.timeout(at - now)
-        wake = env.event()
-        self.later.setdefault(int(at // 24.0), []).append((now + (at - now), wake))
+        wake = simpy.Event(env)
+        self.later.setdefault(int(day), []).append((now + (at - now), wake))
         return wake
 
     def start_waits(self, day: int) -> None:
         """Day ``day`` starts (midnight): its waits join SimPy's queue."""
         env = self.env
+        midnight = env.now
         for when, wake in self.later.pop(day, ()):
-            env.timeout(when - env.now).callbacks = wake.callbacks
+            env.timeout(when - midnight).callbacks = wake.callbacks
 
     def close_day(self, day: int) -> None:
         """End of one day: staff paid, visible scarcity, bookings, the strategy's review,
