@@ -56,6 +56,9 @@ def check_books(r: MarketRunResult) -> None:
         assert abs(m["gross_revenue"] - costs - m["profit"]) <= CENT
         assert m["prospects_new"] + m["prospects_referred"] == (
             m["customers_won"] + m["lost_prospects"] + firm.checks["prospects_pending"])
+        # a firm loses each of its customers at most once a period (churn or switching)
+        assert all(0 <= kept <= 1 for kept in firm.distributions["retention_by_period"]
+                   if not math.isnan(kept))
     first, spill_to = r.per_firm["first_choices"], r.per_firm["spill_to"]
     # every visit to a firm is an occasion's first try or a spillover try
     for f, firm in enumerate(r.firms):

@@ -51,6 +51,9 @@ class Firm(Replication):
         average over about market.reputation_memory_visits visits, as word of mouth
         reports it."""
         self.wait_alpha = 1.0 / scenario.market.reputation_memory_visits
+        self.customers_by_segment = [0] * len(scenario.segments)
+        """The firm's customers by segment: alive on the market and last served at this
+        firm (what its customer retention counts; docs/model.md)."""
 
     def is_open(self, now: float) -> bool:
         hour = now - 24.0 * (now // 24.0)
@@ -102,6 +105,23 @@ class Firm(Replication):
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
         super().abandon(c, v, measured)
         self.recent_wait_h += self.wait_alpha * (v.wait_h - self.recent_wait_h)
+
+    def gains(self, p: Patron, now: float) -> None:
+        """The customer, just served here, was last served at a rival or nowhere: from
+        now on it is the firm's customer."""
+        p.customer_since_h = now
+        self.customers_by_segment[p.segment] += 1
+
+    def loses(self, p: Patron, now: float) -> None:
+        """Its customer was just served at a rival: lost to switching, not to churn."""
+        self.tally.switched_away(p.segment, p.customer_since_h, now)
+        self.customers_by_segment[p.segment] -= 1
+        p.customer_since_h = math.inf
+
+    def churn(self, c: Customer | Patron, now: float) -> None:
+        if c.customer_since_h < math.inf:  # it leaves the market as the firm's customer
+            self.customers_by_segment[c.segment] -= 1
+        super().churn(c, now)
 
 
 class MarketBooks:
@@ -325,6 +345,12 @@ class MarketReplication:
                     sat = LEFT  # the market decides on the customer's memories
                 if outcome == SERVED:
                     served_anywhere = True
+                    if f != last_firm:  # f's customer now, lost by the last firm
+                        served_h = env.now
+                        before = patrons[last_firm] if last_firm >= 0 else None
+                        if before is not None:
+                            self.firms[last_firm].loses(before, served_h)
+                        self.firms[f].gains(p, served_h)
                     if occasion_measured:
                         books.switching[self.n if last_firm < 0 else last_firm][f] += 1
                         books.spill_served[f] += attempt > 0
@@ -366,9 +392,10 @@ class MarketReplication:
         return p
 
     def leave(self, c: Customer, patrons: list[Patron | None]) -> None:
-        """The customer leaves the category: each firm it knew books a churned customer
-        (it had bought there) or a lost prospect (it was its prospect and never bought
-        there)."""
+        """The customer leaves the category: the firm it was last served at books a
+        churned customer; every firm it knew takes it off its books (a firm it had
+        bought at counts it in its cohort's survival; a firm whose prospect it was and
+        never bought at books a lost prospect)."""
         now = self.env.now
         for firm, p in zip(self.firms, patrons, strict=True):
             if p is not None:
