@@ -61,6 +61,17 @@ def test_a_bad_market_file_exits_2_naming_the_field(tmp_path: Path) -> None:
     assert "firms[1].strategy.screening_accuracy: must be <= 1, got 2" in output
 
 
+def test_a_bad_imitation_group_exits_2_with_a_suggestion(tmp_path: Path) -> None:
+    raw = tiny_market_raw([("A", "god"), ("B", "tiered")],
+                          {"market.imitation_groups": ["prices", "refunds"]})
+    code, output = simrun("run", write_market(tmp_path, raw), "--out", tmp_path / "out")
+    assert code == 2
+    assert ("market.imitation_groups[0]: unknown knob group, got \"prices\" (did you mean "
+            "'prices and tiers'? known: all, prices and tiers,") in " ".join(output.split())
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+
+
 def test_market_numbers_are_what_their_names_say() -> None:
     """Shares and the switching matrix recomputed from the firms' own counts; the HHI on
     cases computed by hand."""

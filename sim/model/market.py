@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection
 from typing import Any
 
 import simpy
@@ -25,6 +26,7 @@ from sim.model.engine import LEFT, Key, LeanProcess, Process, Replication, new_c
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
+from sim.scenario.knob_groups import combine, named_groups
 from sim.scenario.market import MarketScenario
 from sim.scenario.model import Strategy
 
@@ -74,12 +76,10 @@ class Firm(Replication):
         """Nobody in line or in service (a strategy changes only then)."""
         return self.desk.busy == 0 and not any(self.desk.lines)
 
-    def adopt(self, strategy: Strategy, leader: str) -> None:
-        """Put a rival's strategy in place (its staff excepted: servers stay the firm's).
-        The old tiers keep their books; the new ones are booked beside them, named after
-        the rival ('premium (copied from B)')."""
-        own = dataclasses.replace(strategy, servers=self.s.strategy.servers,
-                                  label=self.s.strategy.label)
+    def adopt(self, own: Strategy, leader: str) -> None:
+        """Put in place a strategy copied from a rival (:func:`imitation`). The old
+        tiers keep their books; the new ones are booked beside them, named after the
+        rival ('premium (copied from B)')."""
         self.s = dataclasses.replace(self.s, strategy=own)
         offset = len(self.tiers)
         self.tiers = (*self.tiers, *own.tiers)
@@ -180,9 +180,10 @@ class MarketReplication:
         self.baseline = first.behaviour.baseline_satisfaction
         self.books = MarketBooks(self.n)
         self.imitation_rate = m.imitation_rate
+        self.imitation_groups = named_groups(m.imitation_groups)
         self.pending: dict[int, tuple[int, Strategy, int]] = {}
-        """Copies decided and not yet in place: firm -> (day it takes effect, strategy,
-        the firm copied)."""
+        """Copies decided and not yet in place: firm -> (day it takes effect, the
+        strategy it will put in place, the firm copied)."""
         self.choosing = self.n > 1 or m.outside_option
         """Whether an occasion's choice is drawn at all (one firm, no outside option:
         there is nothing to choose)."""
@@ -236,7 +237,8 @@ class MarketReplication:
         """Imitation (docs/model.md): copies whose lag is over are put in place (on a day
         whose queue is empty, else the next one); every review period, each firm whose
         profit over it trails the best rival's decides, with probability
-        ``imitation_rate`` (its own keyed draw), to copy that rival's strategy."""
+        ``imitation_rate`` (its own keyed draw), to copy that rival's knob groups
+        ``imitation_groups``."""
         m = self.market
         for f, (due, strategy, source) in list(self.pending.items()):
             firm = self.firms[f]
@@ -254,11 +256,12 @@ class MarketReplication:
             if f == best or f in self.pending or profits[f] >= profits[best]:
                 continue
             own = self.firms[f].s.strategy
-            if dataclasses.replace(leader, servers=own.servers, label=own.label) == own:
+            copy = imitation(own, leader, self.imitation_groups)
+            if copy == own:
                 continue  # nothing left to copy
             u = uniforms(self.streams.customer((IMITATION, day, f)).visit(0))[0]
             if u < m.imitation_rate:
-                self.pending[f] = (day + 1 + m.imitation_lag_days, leader, best)
+                self.pending[f] = (day + 1 + m.imitation_lag_days, copy, best)
 
     # ---------------------------------------------------------------- choice
     def rank(self, c: Customer, patrons: list[Patron | None], last_firm: int,
@@ -400,6 +403,14 @@ class MarketReplication:
         for firm, p in zip(self.firms, patrons, strict=True):
             if p is not None:
                 firm.churn(p, now)
+
+
+def imitation(own: Strategy, leader: Strategy, groups: Collection[str]) -> Strategy:
+    """The strategy a firm puts in place when it copies a leader's knob groups: its own
+    with those groups taken from the leader (:func:`sim.scenario.knob_groups.combine`),
+    keeping its own names and its staff (servers are the firm's investment, not a knob
+    to copy; docs/model.md, Imitation)."""
+    return dataclasses.replace(combine(own, leader, groups), servers=own.servers)
 
 
 def gumbel(word: int) -> float:
