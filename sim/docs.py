@@ -208,8 +208,9 @@ start whom it lost in the period, by churn or by switching to a rival) / (its cu
 at the start), the mean over complete periods; its `customers_churned` counts its
 customers who left the market (a customer who had switched to a rival is that rival's
 churn); `market.json` adds `switched_away`, the served visits at rivals of customers
-last served at the firm (customers lost to switching, not churn). With one firm these
-are the single-firm metrics exactly."""
+last served at the firm (customers lost to switching, not churn). A firm's CLV and
+`survival_by_week` follow the customers it won over their life on the market (wherever
+they buy). With one firm these are the single-firm metrics exactly."""
 
 
 def render_columns() -> str:
