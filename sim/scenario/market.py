@@ -69,8 +69,14 @@ class MarketScenario:
 
     @property
     def warmup_auto(self) -> bool:
-        """Always false: a market file refuses run.warmup_days = "auto"."""
-        return False
+        """``run.warmup_days = "auto"``: a pilot of the market finds the warm-up before a
+        run (:func:`sim.experiment.warmup.resolve_market_auto`)."""
+        return self.firms[0].warmup_auto
+
+    def with_firms(self, firms: Iterable[Scenario]) -> MarketScenario:
+        """The same market with each firm's scenario replaced (a found warm-up, the
+        replications a precision target used)."""
+        return MarketScenario(self.names, tuple(firms), self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +170,6 @@ def market_from_raw(raw: dict[str, Any], *, source: str = "<market>",
         names.append(name)
         if scenario is not None:
             firms.append(scenario)
-    if firms and firms[0].warmup_auto:
-        issues.append(Issue("run.warmup_days", '"auto" is not available on a market yet: run '
-                            "'simrun warmup' on one firm's scenario and set the number it "
-                            "finds", "auto"))
     if issues or len(firms) != len(firms_raw):
         raise ScenarioError(source, issues or [Issue("firms", "invalid firm")])
     return MarketScenario(tuple(names), tuple(firms), source)
