@@ -300,7 +300,6 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
-    from sim.progress import Progress
     from sim.scenario import scenario_toml
     from sim.scenario.loader import run_overrides
     from sim.scenario.market import MarketScenario, load_any
@@ -336,26 +335,13 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         say(note)
     with locked(target):
         checkpoint = Checkpoint(target, spec)
-        done = checkpoint.load()
-        for path, reason in checkpoint.discarded:
-            say(f"Warning: discarded {path} ({reason}); that replication runs again.")
         log = None
         if events:
             from sim.experiment.events import event_files
 
             log = event_files(checkpoint.folder / "events")
-            done = {r: run for r, run in done.items() if log.has(r)}
-        with interruptible("finished replications are kept; run the same command again to "
-                           "continue."), \
-                Progress("replications", show, say=say) as bar:
-            bar.start(spec.run.replications if target_precision is None
-                      else target_precision.min_replications, len(done))
-
-            def finished(run_result: Any) -> None:
-                if run_result.replication not in done:
-                    checkpoint.save(run_result)
-                    bar.advance()
-
+        with _kept(checkpoint, log, spec.run.replications if target_precision is None
+                   else target_precision.min_replications, show) as (done, bar, finished):
             if target_precision is None:
                 result = run_scenario(spec, jobs=jobs, progress=finished, done=done,
                                       events=log)
@@ -393,6 +379,30 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
 
 
+@contextmanager
+def _kept(checkpoint: Any, log: Any, total: int, show: bool) -> Iterator[tuple[Any, Any, Any]]:
+    """The replications a checkpoint kept (those whose event log is kept too, with
+    ``log``), a progress bar, and the hook that keeps each new one as it finishes; an
+    interruption inside says that finished work is kept."""
+    from sim.progress import Progress
+
+    done = checkpoint.load()
+    for path, reason in checkpoint.discarded:
+        say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+    if log is not None:
+        done = {r: run for r, run in done.items() if log.has(r)}
+    with interruptible("finished replications are kept; run the same command again to "
+                       "continue."), Progress("replications", show, say=say) as bar:
+        bar.start(total, len(done))
+
+        def finished(run_result: Any) -> None:
+            if run_result.replication not in done:
+                checkpoint.save(run_result)
+                bar.advance()
+
+        yield done, bar, finished
+
+
 def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
                 output_format: str, charts: bool = False, target_precision: Any = None,
                 events: bool = False) -> None:
@@ -408,7 +418,6 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
         market_toml,
         write_market_results,
     )
-    from sim.progress import Progress
 
     show = not quiet and output_format == "table"
     strategy_folders(spec.names, "firms[].name")
@@ -420,26 +429,13 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
         checkpoint = MarketCheckpoint(target, spec, None if target_precision is None
                                       else max(target_precision.max_replications,
                                                spec.run.replications))
-        done = checkpoint.load()
-        for path, reason in checkpoint.discarded:
-            say(f"Warning: discarded {path} ({reason}); that replication runs again.")
         log = None
         if events:
             from sim.experiment.market_events import market_event_files
 
             log = market_event_files(checkpoint.folder / "events", len(spec.names))
-            done = {r: run for r, run in done.items() if log.has(r)}
-        with interruptible("finished replications are kept; run the same command again to "
-                           "continue."), \
-                Progress("replications", show, say=say) as bar:
-            bar.start(spec.run.replications if target_precision is None
-                      else target_precision.min_replications, len(done))
-
-            def finished(run_result: Any) -> None:
-                if run_result.replication not in done:
-                    checkpoint.save(run_result)
-                    bar.advance()
-
+        with _kept(checkpoint, log, spec.run.replications if target_precision is None
+                   else target_precision.min_replications, show) as (done, bar, finished):
             if target_precision is not None:
                 from sim.experiment.sequential import market_to_precision
 
