@@ -122,7 +122,8 @@ def test_a_market_runs_until_every_firms_interval_is_within_the_target() -> None
     target = Precision("served", relative=0.04, min_replications=4, max_replications=40)
     result = market_to_precision(market, target, jobs=2)
     n = len(result.runs)
-    assert result.precision is not None and result.precision["reached"]
+    assert result.precision is not None
+    assert result.precision["reached"]
     assert result.scenario.run.replications == n
     widths = {name: result.firm(name).estimate("served") for name in result.names}
     for e in widths.values():
@@ -135,7 +136,8 @@ def test_a_market_runs_until_every_firms_interval_is_within_the_target() -> None
     looks = [target.min_replications]  # 4, 5, 6, ...: 10% more (at least one) each look
     while looks[-1] < n:
         looks.append(looks[-1] + math.ceil(0.1 * looks[-1]))
-    assert looks[-1] == n and len(looks) > 1
+    assert looks[-1] == n
+    assert len(looks) > 1
     earlier = MarketResult(market, result.runs[:looks[-2]])  # the look before: not precise
     assert any(earlier.firm(name).estimate("served").half_width
                > 0.04 * abs(earlier.firm(name).estimate("served").mean)
@@ -159,7 +161,7 @@ def test_simrun_precision_on_a_market_writes_what_it_reached(tmp_path: Path) -> 
     assert code == 0, text
     market = json.loads((out / "market.json").read_text())
     reached = market["precision"]
-    assert reached["metric"] == "served" and reached["of"] == "firm"
+    assert (reached["metric"], reached["of"]) == ("served", "firm")
     assert market["replications"] == reached["replications"]
     assert f"replications = {reached['replications']}" in (out / "market.toml").read_text()
     assert "Precise enough after" in " ".join(text.split())
@@ -204,7 +206,8 @@ def test_simrun_finds_a_markets_warmup_and_records_it(tmp_path: Path) -> None:
     days = json.loads((out / "market.json").read_text())["warmup_days"]
     text = " ".join(text.split())
     assert f'Warm-up ("auto"): {days} days, by MSER-5 on each firm\'s daily profit' in text
-    assert "(Alpha " in text and ", Beta " in text
+    assert "(Alpha " in text
+    assert ", Beta " in text
     assert f"warmup_days = {days}\n" in (out / "market.toml").read_text()
     fixed = tiny_market(RIVALS, {"run.warmup_days": days, "run.days": 60,
                                  "run.replications": 2})
