@@ -1394,17 +1394,60 @@ def check(scenario: Path, overrides: tuple[str, ...], force_limits: bool) -> Non
     """Validate SCENARIO and print it resolved, every default filled in (nothing is
     written; the resolved scenario goes to standard output).
 
+    A market file (with [[firms]]) is checked firm by firm, each firm a whole
+    scenario, and as a whole market against the limits of expected work; the
+    resolved market goes to standard output, and what was checked to standard
+    error.
+
     \b
-    Example:
+    Examples:
       simrun check scenarios/tiered.toml --set strategy.tiers[0].price=45
+      simrun check scenarios/market.toml --set firms[1].business.servers=2
     """
     from sim import limits
-    from sim.scenario import load_scenario, scenario_toml
+    from sim.scenario import scenario_toml
+    from sim.scenario.market import MarketScenario, load_any, market_toml
 
     with limits.lifted(force_limits):
-        spec = load_scenario(scenario, overrides)
-    click.echo(scenario_toml(spec), nl=False)
+        spec = load_any(scenario, overrides)
+        if isinstance(spec, MarketScenario):
+            click.echo(market_toml(spec), nl=False)
+            for line in market_checked(spec):
+                click.echo(f"# {line}", err=True)
+    if not isinstance(spec, MarketScenario):
+        click.echo(scenario_toml(spec), nl=False)
     click.echo(f"# {scenario}: valid", err=True)
+
+
+def market_checked(market: Any) -> list[str]:
+    """What ``simrun check`` checked on a market, a line each: every firm (a whole
+    scenario) and the whole market's expected work against the limits."""
+    from sim import limits
+
+    run = market.run
+    warmup = "auto" if market.warmup_auto else run.warmup_days
+    lines = [(f"a market of {len(market.names)} firms on one stream of customers "
+              f"({run.days} days, warm-up {warmup}, {run.replications} replications, seed "
+              f"{run.seed}); each firm checked as a whole scenario (its strategy and "
+              "business on the shared sections):")]
+    for name, firm in zip(market.names, market.firms, strict=True):
+        strategy = firm.strategy.preset or "custom"
+        tiers = ", ".join(f"{t.name} {t.price:g}" for t in firm.strategy.tiers)
+        lines.append(f"  {name}: strategy {strategy}, {firm.servers} server(s), "
+                     f"open {firm.business.open_hour:g}-{firm.business.close_hour:g} h, "
+                     f"tiers {tiers}")
+    visits, formula = limits.market_work(market.firms)
+    total = visits * run.replications
+    lines.append(f"expected work: up to {limits.big(visits)} visits a replication ({formula}); "
+                 f"{limits.big(total)} in all over {run.replications} replications")
+    if limits.is_lifted():
+        per, whole, how = (limits.CEILING_VISITS_PER_REPLICATION, limits.CEILING_VISITS,
+                           "the ceilings, as --force-limits lifts the limits")
+    else:
+        per, whole, how = limits.MAX_VISITS_PER_REPLICATION, limits.MAX_VISITS, limits.FORCE_HINT
+    lines.append(f"within the limits on the whole market: {per:.0e} visits a replication, "
+                 f"{whole:.0e} in all ({how})")
+    return lines
 
 
 @main.command()

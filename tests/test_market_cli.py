@@ -220,3 +220,52 @@ def test_a_tournament_refuses_an_auto_warmup_with_a_clear_message(tmp_path: Path
                         tmp_path / "t")
     assert code == 2
     assert "run.warmup_days: \"auto\" is for 'simrun FILE'" in " ".join(text.split())
+
+
+# --- simrun check on a market ---------------------------------------------------------------
+
+
+def test_check_prints_the_resolved_market_and_what_it_checked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    path = write_market(tmp_path)
+    result = CliRunner().invoke(main, ["check", str(path), "--set", "firms[1].business.servers=2"])
+    assert result.exit_code == 0, result.output
+    market = tiny_market(RIVALS, {"firms[1].business.servers": 2})
+    assert result.stdout == market_toml(market)
+    err = " ".join(result.stderr.split())
+    assert "a market of 2 firms" in err
+    assert "Alpha: strategy god, 2 server(s)" in err
+    assert "Beta: strategy tiered, 2 server(s)" in err
+    # the bound by hand: 40 days x 10 a day x reputation factor x visits per customer,
+    # x 2 firms tried at most (search_limit 2 of 2 firms), x 3 replications
+    from sim import limits
+
+    occasions, _ = limits.expected_visits(market.firms[0])
+    assert f"up to {limits.big(2 * occasions)} visits a replication" in err
+    assert f"{limits.big(6 * occasions)} in all over 3 replications" in err
+    assert f"# {path}: valid" in result.stderr
+
+
+def test_check_refuses_a_market_whose_whole_work_is_beyond_the_limits() -> None:
+    """Each firm alone is within the limit; the market, trying two firms an occasion, is
+    not."""
+    args = ["check", SCENARIOS / "market.toml", "--set", "market.new_customers_per_day=4800"]
+    code, text = simrun(*args)
+    assert code == 2
+    text = " ".join(text.split())
+    assert "firms: expected work too large: up to 1.4e+08 visits a replication" in text
+    assert "x up to 2 firms tried an occasion (market.search_limit 2, 3 firms)" in text
+    code, text = simrun(*args, "--set", "market.search_limit=1")
+    assert code == 0, text
+    code, text = simrun(*args, "--force-limits")
+    assert code == 0, text
+    assert "the ceilings, as --force-limits lifts the limits" in " ".join(text.split())
+
+
+def test_check_names_a_bad_firms_field_in_the_market_file(tmp_path: Path) -> None:
+    code, text = simrun("check", write_market(tmp_path), "--set", "firms[1].business.servers=0")
+    assert code == 2
+    assert "firms[1].business.servers: must be >= 1, got 0" in text

@@ -37,7 +37,7 @@ from sim.experiment.output import (
 )
 from sim.metrics import MarketRunResult
 from sim.scenario.loader import resolved_raw
-from sim.scenario.market import MarketScenario, market_raw
+from sim.scenario.market import MarketScenario, market_toml
 
 PER_FIRM = ("first_choices", "spill_from", "spill_to", "spill_served")
 MARKET_COUNTS = ("occasions", "outside", "prospects_new", "prospects_outside")
@@ -110,13 +110,6 @@ def market_replications_csv(result: MarketResult) -> str:
 
 def _cell(x: float) -> str:
     return "" if math.isnan(x) else repr(x)
-
-
-def market_toml(market: MarketScenario) -> str:
-    """The resolved market as a file (market.toml, and a results folder's identity)."""
-    header = ("# Resolved market: every default filled in. Running this file reproduces\n"
-              "# the run exactly: simrun <this file>\n")
-    return header + tomli_w.dumps(market_raw(market))
 
 
 def firm_scenario_toml(result: MarketResult, i: int) -> str:

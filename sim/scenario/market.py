@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim import limits
 from sim.scenario.errors import Issue, ScenarioError, suggest
 from sim.scenario.loader import (
     apply_overrides,
@@ -172,6 +173,10 @@ def market_from_raw(raw: dict[str, Any], *, source: str = "<market>",
             firms.append(scenario)
     if issues or len(firms) != len(firms_raw):
         raise ScenarioError(source, issues or [Issue("firms", "invalid firm")])
+    visits, formula = limits.market_work(firms)
+    issues = limits.visits_issues(visits, formula, firms[0].run.replications, "firms")
+    if issues:
+        raise ScenarioError(source, issues)
     return MarketScenario(tuple(names), tuple(firms), source)
 
 
@@ -266,3 +271,12 @@ def market_raw(market: MarketScenario) -> dict[str, Any]:
                      "strategy": resolved_raw(firm)["strategy"]}
                     for name, firm in zip(market.names, market.firms, strict=True)]
     return raw
+
+
+def market_toml(market: MarketScenario) -> str:
+    """The resolved market as a file (market.toml, and a results folder's identity)."""
+    import tomli_w
+
+    header = ("# Resolved market: every default filled in. Running this file reproduces\n"
+              "# the run exactly: simrun <this file>\n")
+    return header + tomli_w.dumps(market_raw(market))
