@@ -87,6 +87,14 @@ class MarketResult:
         return [[sum(r.switching[a][b] for r in self.runs) / len(self.runs)
                  for b in range(len(self.names))] for a in range(rows)]
 
+    def switched_away(self) -> list[Estimate]:
+        """Per firm, served visits at a rival of customers last served at the firm (each
+        a customer it lost to switching; its row of the switching matrix, less its own
+        column), per replication with its CI."""
+        n = len(self.names)
+        return [estimate([sum(r.switching[a][b] for b in range(n) if b != a)
+                          for r in self.runs]) for a in range(n)]
+
     def net_switching(self) -> list[list[Estimate]]:
         """Net flow of customers between firms: [a][b] is the served visits per
         replication of customers served before at b and now at a, minus those served

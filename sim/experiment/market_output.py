@@ -34,6 +34,7 @@ MARKET_COUNTS = ("occasions", "outside", "prospects_new", "prospects_outside")
 def market_dict(result: MarketResult) -> dict[str, Any]:
     s = result.scenario
     shares = result.shares()
+    switched = result.switched_away()
     firms = {}
     for i, name in enumerate(result.names):
         firm = result.firm(i)
@@ -43,6 +44,8 @@ def market_dict(result: MarketResult) -> dict[str, Any]:
             **{key: _estimate_dict(result.per_firm(key)[i]) for key in PER_FIRM},
             "profit": _estimate_dict(firm.estimate("profit")),
             "customer_retention": _estimate_dict(firm.estimate("customer_retention")),
+            "customers_churned": _estimate_dict(firm.estimate("customers_churned")),
+            "switched_away": _estimate_dict(switched[i]),
         }
     return {
         "market": s.name,

@@ -241,6 +241,10 @@ class Replication:
         self.customers_alive = 0
         """Customers who have bought and not left."""
         self.customers_alive_by_segment = [0] * len(s.segments)
+        self.customers_by_segment = self.customers_alive_by_segment
+        """The firm's customers a retention period starts with, by segment: for one firm
+        those who have bought and not left (the same list); a firm on a market counts
+        those last served at it."""
         self.return_base = (b.return_intercept + m.lock_in * (1 - m.alternatives) ** 2
                             - b.alternatives_weight * m.alternatives)
         """The part of the return logit that is the same for every customer of the market."""
@@ -359,7 +363,7 @@ class Replication:
         since_warmup = day + 1 - s.run.warmup_days
         if since_warmup >= 0 and since_warmup % s.run.retention_period_days == 0:
             self.tally.period_starts(since_warmup // s.run.retention_period_days,
-                                     self.customers_alive_by_segment)
+                                     self.customers_by_segment)
         self.scarcity_signal = 0.8 * self.scarcity_signal + 0.2 * self.scarce_today
         self.scarce_today = False
         for old in [d for d in self.bookings if d <= day]:
@@ -416,7 +420,8 @@ class Replication:
         if c.served_once:
             self.customers_alive -= 1
             self.customers_alive_by_segment[c.segment] -= 1
-            self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, now)
+            self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, now,
+                               c.customer_since_h)
         else:
             self.tally.lost(c.segment, c.measured)
         self.leaves_the_books(c)
