@@ -177,8 +177,8 @@ class Everyone:
 @policy("admission", "daily_slots")
 @dataclass(frozen=True, slots=True)
 class DailySlots:
-    """A daily quota of visits by appointment. The opening hours are cut into
-    ``slots_per_day`` equal slots; a visit takes the first free slot of today that has
+    """A daily quota of visits by appointment. The opening hours are cut into the
+    day's equal slots; a visit takes the first free slot of today that has
     not ended (the current one at once, a later one at its start), else the first free
     slot of the first later day within its waitlist patience. A slot that ends unbooked
     is lost. Appointments keep a booked day from piling its visits into one queue."""
