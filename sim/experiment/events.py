@@ -45,6 +45,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ended_h", "float", "hours since the start when the visit ended"),
     ("outcome", "str", "served, abandoned, balked, priced out or turned away"),
     ("waitlisted", "bool", "the visit waited on the waitlist for a later day first"),
+    ("appointment_h", "float", ("hours from arrival until the visit's appointment under a "
+                               "daily quota (0: on arrival)")),
     ("tier", "str", "the tier bought, queued for or balked at (empty: none chosen)"),
     ("price", "float", "price paid (served visits; 0 otherwise)"),
     ("refund", "float", "refund paid back"),
@@ -189,9 +191,9 @@ def visit_row(replication: int, customer: str, segment: str, tier: str,
               e: VisitEvent) -> tuple[Any, ...]:
     """A visit as a row of the log, in the order of :data:`COLUMNS`."""
     return (replication, customer, e.visit, segment, e.arrived_h, e.ended_h,
-            OUTCOMES[e.outcome], e.waitlisted, tier, e.price, e.refund, e.wait_h, e.service_h,
-            e.satisfaction, e.requests_honoured, e.requests_refused, e.failed, e.claimed,
-            not e.returns)
+            OUTCOMES[e.outcome], e.waitlisted, e.appointment_h, tier, e.price, e.refund,
+            e.wait_h, e.service_h, e.satisfaction, e.requests_honoured, e.requests_refused,
+            e.failed, e.claimed, not e.returns)
 
 
 def arrow_schema(columns: tuple[tuple[str, str, str], ...] = COLUMNS) -> Any:
