@@ -44,7 +44,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     file = folder / "scheduler.json"
     started = [_start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                       "--no-dashboard", "--scheduler-file", str(file)], folder / "s.log")]
+                       "--dashboard-address", ":0", "--scheduler-file", str(file)], folder / "s.log")]
     try:
         deadline = time.monotonic() + 60
         while not file.is_file() or not file.read_text().strip():
