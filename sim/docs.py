@@ -19,6 +19,7 @@ import typing
 
 from sim.experiment.events import COLUMNS as EVENT_COLUMNS
 from sim.experiment.events import TRANSACTIONS
+from sim.experiment.market_events import MARKET_COLUMNS
 from sim.experiment.sweep import Condition, Expectation, Parameter, SweepSettings
 from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS
 from sim.scenario.reference import takes
@@ -281,6 +282,19 @@ def render_columns() -> str:
                "`simrun fit` reads (docs/calibrate.md).\n"),
               "| column | meaning |\n| --- | --- |"]
     parts += [f"| `{name}` | {meaning} |" for name, meaning in TRANSACTIONS]
+    firm = next(meaning for name, _, meaning in MARKET_COLUMNS if name == "firm")
+    parts += ["", "## A market's event log\n",
+              ("`simrun MARKET --events` (a file with `[[firms]]`, docs/market.md) writes "
+               "`events.parquet` (or `.csv`) with every column above and one more after "
+               f"`replication`: `firm` (str), {firm}. A row is one try of one visit occasion "
+               "at one firm: a customer turned away or balking at one firm who tries another "
+               "the same day (`market.search_limit`) has a row at each, with the same "
+               "`visit` number (the customer's occasion on the market, from 0). `churned` "
+               "is true on the last try of the occasion after which the customer left the "
+               "market; false on every other row. Rows by outcome at a firm, in the "
+               "measured window, are that firm's counts in `firms/<firm>/replications.csv`. "
+               "Each firm's till, replication 0's served and abandoned visits there with the "
+               "columns of transactions.csv, is `firms/<firm>/transactions.csv`.")]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -114,9 +114,10 @@ def test_nobody_churns_so_retention_is_complete_and_the_survival_curve_flat() ->
 
 
 def test_a_prospect_turned_away_before_buying_is_a_lost_prospect_not_a_churned_customer() -> None:
-    """One slot a day, no waitlist. A (warm-up) comes back at 170 and takes day 7's
-    slot; P1 arrives at 175 the same day: turned away before ever buying, so lost.
-    P2 arrives at 200 (day 8) and buys: won. Marketing paid 15 for each of P1 and P2."""
+    """One slot a day (the whole day: the shop never closes), no waitlist. A (warm-up)
+    comes back at 170 and takes day 7's slot; P1 arrives at 175 the same day: turned
+    away before ever buying, so lost. P2 arrives at 200 (day 8) and buys: won.
+    Marketing paid 15 for each of P1 and P2."""
     scenario = hand_market(strategy__admission={"kind": "daily_slots", "slots_per_day": 1,
                                                 "waitlist": False}, run__days=14)
     run = scripted_run(scenario, [1.0, 175.0, 200.0])
@@ -366,10 +367,11 @@ def test_a_visit_sent_away_or_waitlisted_makes_the_firm_look_scarce_the_next_day
     assert tuple(run.daily["image"]) == pytest.approx((1.0, 1.1, 1.08))
 
 
-def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -> None:
-    """Two slots a day and two days of waitlist patience. Day 0: five arrive at 1 to 5;
-    1 and 2 take today's slots, 3 and 4 tomorrow's, 5 the day after's; a waitlisted
-    visit comes back at the hour it asked (served from 27, 28 and 53)."""
+def test_a_daily_quota_serves_its_slots_at_their_appointments() -> None:
+    """Two slots a day, 0-12 and 12-24 (the shop never closes), two days of waitlist
+    patience. Day 0: five arrive at 1 to 5. 1 takes the current slot at once; 2 takes
+    12:00; 3 and 4 take tomorrow's slots, 5 the day after's first (waitlisted: booked to
+    a later day). Each is served at its appointment, for an hour."""
     scenario = hand_market(run__days=4, run__warmup_days=0, **{
         "strategy.admission": {"kind": "daily_slots", "slots_per_day": 2, "waitlist": True},
         "segments[0].waitlist_patience_days": 2})
@@ -378,8 +380,9 @@ def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -
     assert tuple(run.daily["waitlisted"]) == (3.0, 0.0, 0.0, 0.0)
     assert run.metrics["waitlisted"] == 3
     assert run.metrics["served"] == 5
-    assert sorted((e.key[1], e.ended_h - 1) for e in recorder.events) == [
-        (0, 1.0), (1, 2.0), (2, 27.0), (3, 28.0), (4, 53.0)]
+    assert run.metrics["mean_wait_h"] == 0.0  # an appointment is not a wait in line
+    assert sorted((e.key[1], e.ended_h - 1, e.appointment_h) for e in recorder.events) == [
+        (0, 1.0, 0.0), (1, 12.0, 10.0), (2, 24.0, 21.0), (3, 36.0, 32.0), (4, 48.0, 43.0)]
 
 
 def test_customers_who_balk_count_against_the_tier_they_would_have_bought() -> None:
@@ -627,8 +630,10 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
     for e in sorted(recorder.events, key=lambda e: e.arrived_h):
         visits[e.key].append(e.visit)
         assert e.ended_h >= e.arrived_h
-        if e.outcome == SERVED and not e.waitlisted:
-            assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
+        if e.outcome == SERVED:  # from the visit's arrival: its appointment, line, chair
+            assert e.ended_h - e.arrived_h == pytest.approx(
+                e.appointment_h + e.wait_h + e.service_h)
+        assert e.waitlisted == (e.arrived_h // 24 < (e.arrived_h + e.appointment_h) // 24)
     assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
     # every prospect of the window is won, lost, or still deciding at the horizon
     assert m["prospects_new"] + m["prospects_referred"] == (

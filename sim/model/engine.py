@@ -341,12 +341,12 @@ class Replication:
             self.in_system_since = now
         self.in_system += change
 
-    # slot book for admission policies
+    # appointment book for admission policies: per day, the first slot still free
     def booked(self, day: int) -> int:
         return self.bookings.get(day, 0)
 
-    def book(self, day: int) -> None:
-        self.bookings[day] = self.bookings.get(day, 0) + 1
+    def book(self, day: int, slot: int) -> None:
+        self.bookings[day] = slot + 1
 
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
@@ -488,12 +488,12 @@ class Replication:
             v.outcome = PRICED_OUT
             t.priced_out(c.segment, measured)
             return fallback
-        waitlist_h = self.admit(c, v, measured)
-        if waitlist_h is None:
+        delay_h = self.admit(c, v, measured)
+        if delay_h is None:
             return fallback
-        if waitlist_h:
+        if delay_h:  # an appointment later today, or waitlisted
             self.waitlist_measured += measured
-            yield env.timeout(waitlist_h)
+            yield env.timeout(delay_h)
             self.waitlist_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
@@ -529,23 +529,24 @@ class Replication:
         return surplus
 
     def admit(self, c: Customer, v: Visit, measured: bool) -> float | None:
-        """Admit: today (0), a later day (the hours until the visit comes back at the
-        same time of day: it waits on the waitlist) or not at all (None)."""
+        """Admit: on arrival (0), at an appointment later today or on a later day (the
+        hours until it: a later day is waitlisted) or not at all (None)."""
         now = v.arrived_h
-        today = int(now // 24.0)
-        day = self.admission.admit(today, self.segment_rules[c.segment].waitlist_patience_days,
-                                   self)
-        if day is None:
+        delay_h = self.admission.admit(now, self.open_h, self.close_h,
+                                       self.segment_rules[c.segment].waitlist_patience_days,
+                                       self)
+        if delay_h is None:
             v.outcome = TURNED_AWAY
             self.scarce_today = True
             self.tally.turned_away(c.segment, measured)
             return None
-        if day > today:
-            v.waitlisted = True
-            self.scarce_today = True
-            self.tally.waitlisted(measured)
-            return 24.0 * day + (now - 24.0 * today) - now
-        return 0.0
+        if delay_h:
+            v.appointment_h = delay_h
+            if (now + delay_h) // 24.0 > now // 24.0:
+                v.waitlisted = True
+                self.scarce_today = True
+                self.tally.waitlisted(measured)
+        return delay_h
 
     def join_or_balk(self, c: Customer, surplus: dict[int, float], v: Visit,
                      measured: bool) -> bool:
@@ -755,10 +756,12 @@ def visit_event(c: Customer, v: Visit, ended_h: float, comes_back: bool) -> Visi
     settle); an unserved one has zeros and no score."""
     if v.outcome != SERVED:
         return VisitEvent(c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome,
-                          v.waitlisted, v.tier, 0.0, 0.0, 0.0, v.wait_h, 0.0, math.nan, 0, 0,
+                          v.waitlisted, v.appointment_h, v.tier, 0.0, 0.0, 0.0, v.wait_h, 0.0,
+                          math.nan, 0, 0,
                           False, False, comes_back)
     return VisitEvent(
-        c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome, v.waitlisted, v.tier,
+        c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome, v.waitlisted,
+        v.appointment_h, v.tier,
         v.price, v.refund, v.flow, v.wait_h, v.service_h, v.satisfaction,
         v.honoured_reasonable + v.honoured_unreasonable,
         v.refused_reasonable + v.refused_unreasonable, v.failed, v.genuine or v.abuse,

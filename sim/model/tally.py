@@ -65,7 +65,7 @@ class Visit:
     """One visit as it unfolds: the engine fills it phase by phase, the tally books it,
     an observer may read it (sim/model/events.py)."""
 
-    __slots__ = ("abuse", "arrived_h", "delight_cost", "entitlement_seen", "failed", "flow",
+    __slots__ = ("abuse", "appointment_h", "arrived_h", "delight_cost", "entitlement_seen", "failed", "flow",
                  "genuine", "honoured_reasonable", "honoured_unreasonable", "outcome",
                  "price", "recovery_cost", "refund", "refunded", "refused_reasonable",
                  "refused_unreasonable", "request_cost", "return_loss", "satisfaction",
@@ -99,6 +99,7 @@ class Visit:
         self.outcome = -1
         self.tier = -1
         self.waitlisted = False
+        self.appointment_h = 0.0
         self.wait_h = 0.0
 
 
