@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -234,6 +235,21 @@ def test_copying_only_prices_takes_the_leaders_tiers_and_keeps_the_copiers_rules
     whole = found["all"]
     assert whole == dataclasses.replace(leader, preset=own.preset, label=own.label,
                                         servers=own.servers)
+
+
+def test_a_copier_is_chosen_on_the_tiers_it_offers_now_not_on_those_it_dropped() -> None:
+    """After a copy the old tiers stay on the books but are no longer offered: a
+    customer weighing the firm sees only the new prices (here ten times the old)."""
+    replication = MarketReplication(tiny_market([("L", "tiered"), ("C", "god")]), 0)
+    copier = replication.firms[1]
+    own = copier.s.strategy
+    pricey = dataclasses.replace(own, tiers=tuple(
+        dataclasses.replace(t, price=10 * t.price) for t in own.tiers))
+    copier.adopt(pricey, "L")
+    customer = SimpleNamespace(segment=0, wtp=100.0)
+    image, markup = copier.image(), 1 + copier.scarcity_pricing * copier.scarcity_signal
+    assert copier.best_surplus(customer, 0.0) == max(  # type: ignore[arg-type]
+        100.0 * t.value * image - t.price * markup for t in pricey.tiers) < 0
 
 
 def test_imitating_all_groups_by_name_is_imitating_all() -> None:
