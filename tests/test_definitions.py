@@ -598,3 +598,104 @@ def test_the_survival_curve_and_customer_retention_tell_the_same_story() -> None
     assert run.metrics["customer_retention"] == pytest.approx(0.8, abs=0.03)
     assert run.distributions["survival_by_week"][1] == pytest.approx(0.8, abs=0.03)
     assert run.distributions["survival_by_week"][3] == pytest.approx(0.8**3, abs=0.03)
+
+
+# --- rules that only show off the defaults ----------------------------------------------
+
+def test_a_prospect_still_undecided_at_the_horizon_is_not_in_the_survival_cohort() -> None:
+    """The three regulars and the blocker without a warm-up, and P, who arrives at 503.5
+    and is still in the chair at the horizon (504): a prospect, not a customer of the
+    cohort. The cohort: A, B, C (first purchases at 2, 4, 6) and E (341.9). B dies in week 2 (at
+    341.5, 337.5 h after buying); A and C are still customers at 502 and 498 h (week 2),
+    E at 162.1 h (week 0). Life table: week 0, 4 at risk, E counts half: 3.5 exposed, no
+    death; week 1 the same 3; week 2, 3 at risk, A and C half: 2 exposed, 1 death: 1/2."""
+    scenario = hand_market(business__servers=1, run__warmup_days=0)
+    run = scripted_run(scenario, [1.0, 3.0, 5.0, 340.9, 503.5])
+    assert run.checks["prospects_pending"] == 1
+    assert run.distributions["survival_by_week"] == (1.0, 1.0, 1.0, 0.5)
+
+
+def test_a_voice_louder_than_the_memory_moves_reputation_to_the_score_and_no_further() -> None:
+    """A memory of one visit: a visit's weight is min(1, voice / 1). The visit that gives
+    up at 0.6 speaks as a detractor (voice 2): weight 1, so the reputation becomes its
+    score, 0, not 8.5 + 2 (0 - 8.5). The served visit's 8.5 is passive, and passives are
+    silent here (passive_voice 0)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           market__reputation_memory_visits=1.0, behaviour__passive_voice=0.0)
+    run = scripted_run(scenario, [0.0, 0.1])
+    assert run.metrics["abandoned"] == 1
+    assert run.metrics["reputation_end"] == 0.0
+
+
+@pytest.mark.parametrize(("intercept", "comes_back"), [(-179.0, True), (-259.0, False)])
+def test_lock_in_holds_customers_by_the_square_of_the_share_without_alternatives(
+        intercept: float, comes_back: bool) -> None:
+    """Alternatives 0.5: a lock-in of 800 adds 800 x 0.5^2 = 200 to the return logit,
+    the alternatives take 2 x 0.5 = 1 and a plain visit adds 20 x 1.5 = 30: the logit is
+    intercept + 229. At -179 that is +50, the customer comes back (with the cube,
+    800 x 0.125, it would be -50); at -259 it is -30, it leaves (with the first power,
+    800 x 0.5, it would be +170)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, market__alternatives=0.5,
+                           market__lock_in=800.0, behaviour__return_intercept=intercept)
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.returns for e in recorder.events] == [comes_back]
+
+
+@pytest.mark.parametrize("counts_own_service", [False, True])
+def test_a_customer_who_counts_its_own_service_time_may_balk_at_an_empty_shop(
+        counts_own_service: bool) -> None:
+    """No one ahead, so no wait. At 60 an hour the one-hour service costs more than the
+    50 the visit leaves: a customer counting its own service time (Naor's observable
+    queue) balks, one counting only the wait joins."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, **{
+        "segments[0].value_of_time_per_h": 60.0,
+        "behaviour.balk_counts_own_service": counts_own_service})
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.outcome for e in recorder.events] == [BALKED if counts_own_service else SERVED]
+
+
+@pytest.mark.parametrize(("assignment", "tiers_offered"), [
+    ("by_spend", [0, 0, 1]), ({"kind": "by_segment", "tiers": {"all": "gold"}}, [1, 1, 1])])
+def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
+                                                    tiers_offered: list[int]) -> None:
+    """basic at 50 for everyone, gold at 60 from a past spend of 100. A customer comes
+    weekly (1, 170, 339): by spend it has spent 0, 50, 100 before each visit, so it is
+    offered basic, basic, gold; by segment its segment is offered gold every time."""
+    scenario = hand_market(strategy__tiers=[
+        {"name": "basic", "price": 50.0, "requests": "none", "refunds": "never",
+         "delight_chance": 0.0},
+        {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
+         "refunds": "never", "delight_chance": 0.0}], strategy__assignment=assignment)
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.tier for e in recorder.events] == tiers_offered
+    assert [e.price for e in recorder.events] == [(50.0, 60.0)[j] for j in tiers_offered]
+
+
+def test_the_image_scales_the_value_a_customer_sees_at_the_offer() -> None:
+    """A memory of one visit, silent passives, image sensitivity 1: the visit that gives
+    up at 0.6 takes the reputation to 0 and the image to 1 + (0 - 8.5) / 10 = 0.15.
+    C, at 2.0, sees a visit worth 100 x 0.15 = 15 for a price of 50: priced out (at the
+    image of 1 it would have bought)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           market__reputation_memory_visits=1.0,
+                           market__image_sensitivity=1.0, behaviour__passive_voice=0.0)
+    recorder = Recorder()
+    run = scripted_run(scenario, [0.0, 0.1, 2.0], recorder)
+    assert {e.key[1]: e.outcome for e in recorder.events} == {
+        0: SERVED, 1: ABANDONED, 2: PRICED_OUT}
+    assert run.daily["image"][0] == pytest.approx(0.15)
+
+
+def test_the_longest_queue_joined_and_the_shortest_balked_at_are_those_seen() -> None:
+    """One server, time worth 30 an hour, a visit worth 50 over its price. A (0.0) finds
+    the server free and nobody waiting; B (0.2) expects an hour's wait (30) and joins
+    with nobody waiting ahead; C (0.3) expects two hours (60) and balks with B waiting."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           **{"segments[0].value_of_time_per_h": 30.0})
+    run = scripted_run(scenario, [0.0, 0.2, 0.3])
+    assert (run.metrics["served"], run.metrics["abandoned"], run.metrics["balked"]) == (1, 1, 1)
+    assert run.checks["max_waiting_ahead_joined"] == 0
+    assert run.checks["min_waiting_ahead_balked"] == 1
