@@ -225,7 +225,7 @@ def documented_block(seed: int, replication: int, key: tuple[int, ...], label: b
 def test_a_customers_draws_are_the_documented_keyed_hash(key: tuple[int, ...]) -> None:
     draws = Streams(seed=11, replication=3).customer(key)
     assert uniforms(draws.attributes()) == documented_block(11, 3, key, b"A")
-    for k in (0, 1, 300):
+    for k in (0, 1, 300, 1023, 1024, 5000):  # labels made once up to 1023, then per call
         assert uniforms(draws.visit(k)) == documented_block(11, 3, key, b"V" + k.to_bytes(4, "little"))
 
 
