@@ -23,7 +23,7 @@ from test_conservation import conservation, same_scenarios, valid_scenarios
 from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS, RunResult
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
-from sim.model.rng import NEW
+from sim.model.rng import NEW, V_INTERVAL, V_REFERRAL_DELAY
 from sim.model.tally import WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
@@ -243,6 +243,36 @@ def test_a_referral_arrives_its_delay_after_the_visit_that_made_a_promoter() -> 
     run = scripted_run(scenario, [1.0], recorder)
     assert recorder.prospects == {(0, 0): (1.0, 0), (1, 0, 0, 0): (50.0, 0)}
     assert run.metrics["prospects_referred"] == 1
+
+
+class DrawRecorder(Recorder):
+    """Also keeps the uniforms of every visit, by (customer, visit number)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draws: dict[tuple[tuple[int, ...], int], list[float]] = {}
+
+    def visit(self, key: tuple[int, ...], k: int, draws: list[float]) -> None:
+        self.draws[key, k] = draws
+
+
+def test_delays_are_their_distributions_at_the_uniforms_of_the_visit() -> None:
+    """As above, with exponential delays of mean 2 days to the referral and to the next
+    visit: each is the inverse CDF, -48 ln(1 - u) hours, at the uniform of its slot of
+    the visit that ended at 2.0 (open around the clock: no moving into opening hours).
+    A uniform off by one step of 2^-32 would move them by at least 48 x 2^-32 h."""
+    exponential = {"dist": "exponential", "mean": "2 d"}
+    scenario = hand_market(run__days=60, run__warmup_days=0, **{
+        "strategy.tiers[0].price": 0.0, "segments[0].referral_propensity": 1.0,
+        "market.referral_delay": exponential, "segments[0].visit_interval": exponential})
+    recorder = DrawRecorder()
+    scripted_run(scenario, [1.0], recorder)
+    u = recorder.draws[(NEW, 0), 0]
+    referral_h = 2.0 - 48 * math.log1p(-u[V_REFERRAL_DELAY])
+    next_visit_h = 2.0 - 48 * math.log1p(-u[V_INTERVAL])
+    assert recorder.prospects[1, 0, 0, 0][0] == pytest.approx(referral_h, rel=0, abs=1e-11)
+    second = next(e for e in recorder.events if e.key == (NEW, 0) and e.visit == 1)
+    assert second.arrived_h == pytest.approx(next_visit_h, rel=0, abs=1e-11)
 
 
 def test_a_visit_that_gives_up_speaks_as_a_detractor_scoring_zero() -> None:
