@@ -89,6 +89,16 @@ def test_customer_retention_is_one_minus_churned_over_customers_alive_at_the_sta
     assert m["customers_churned"] == 1
 
 
+def test_visits_simulated_counts_every_visit_begun_warm_up_included() -> None:
+    """The three regulars and the blocker: A, B and C begin 3 visits each (B's third is
+    the one it gives up), E one: 10. B is counted when it leaves, A, C and E at the
+    horizon."""
+    _, recorder = three_regulars_and_a_blocker()
+    assert len(recorder.events) == 10  # every visit has ended by the horizon
+    run = scripted_run(hand_market(business__servers=1), [1.0, 3.0, 5.0, 340.9])
+    assert run.visits_simulated == 10
+
+
 def test_the_repeat_rate_is_the_share_of_a_periods_customers_buying_in_the_next() -> None:
     m, _ = three_regulars_and_a_blocker()
     # period 0 buyers: A, B, C; of them A and C buy in period 1
