@@ -237,6 +237,7 @@ def test_visits_that_give_up_count_on_their_day_with_the_time_they_waited() -> N
     m = run.metrics
     assert tuple(run.daily["abandoned"]) == (2.0, 1.0)
     assert (m["served"], m["abandoned"]) == (3, 3)
+    assert run.tiers["only"]["abandoned"] == run.segments["all"]["abandoned"] == 3
     assert m["mean_wait_h"] == pytest.approx(0.3 / 3)
     assert m["mean_wait_joined_h"] == pytest.approx((0.5 + 0.5 + 0.3 + 0.5) / 6)
 
@@ -739,3 +740,16 @@ def test_the_longest_queue_joined_and_the_shortest_balked_at_are_those_seen() ->
     assert (run.metrics["served"], run.metrics["abandoned"], run.metrics["balked"]) == (1, 1, 1)
     assert run.checks["max_waiting_ahead_joined"] == 0
     assert run.checks["min_waiting_ahead_balked"] == 1
+
+
+def test_the_partner_reviews_the_margin_of_the_whole_period() -> None:
+    """Daily reviews, aiming at satisfaction 9 with a margin of at least 0.5. Day 0: two
+    new customers (15 each to acquire) buy a visit at 50 that costs 8: the day's margin
+    is (2 x 42 - 2 x 15) / 100 = 0.54, enough, and a satisfaction of 8.5 under the aim
+    raises the level by a step (a margin of one visit, 42 / 100, would lower it)."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, strategy__adaptation={
+        "kind": "satisfaction_target", "target": 9.0, "band": 0.5, "min_margin": 0.5,
+        "step": 0.05, "min_level": 0.8, "max_level": 1.5, "period_days": 1})
+    run = scripted_run(scenario, [1.0, 3.0])
+    assert run.daily["profit"][0] == pytest.approx(2 * 42 - 2 * 15)
+    assert tuple(run.daily["service_level"]) == pytest.approx((1.0, 1.05))
