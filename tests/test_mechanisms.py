@@ -273,6 +273,10 @@ def test_the_engine_asks_the_strategy_about_the_customers_own_segment_and_spend(
     spends = [spend for what, _, spend in spy.asked if what == "assign"]
     assert spends[0] == 0.0
     assert max(spends) > 0
+    # a failure's remedy is asked with the spend of the customer it failed, too
+    remedy_spends = [spend for what, _, spend in spy.asked if what == "remedy"]
+    assert min(remedy_spends) >= 0.0
+    assert max(remedy_spends) > 0
 
 
 # --- expectations ---------------------------------------------------------------------
