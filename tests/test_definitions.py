@@ -310,6 +310,15 @@ def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
     assert run.segments["all"]["turned_away"] == 3
 
 
+def test_without_a_waiting_room_a_visit_finding_every_server_busy_is_turned_away() -> None:
+    """business.max_waiting = 0, one server: 0.0 is served, 0.1 and 0.5 find it busy and
+    nowhere to wait; 1.5 finds it free again."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           business__max_waiting=0)
+    run = scripted_run(scenario, [0.0, 0.1, 0.5, 1.5])
+    assert (run.metrics["served"], run.metrics["turned_away"]) == (2, 2)
+
+
 @pytest.mark.parametrize(("setting", "arrivals"), [
     ({"business.max_waiting": 1}, [0.0, 0.1, 0.2]),  # 0.2 finds the waiting room full
     ({"strategy.admission": {"kind": "daily_slots", "slots_per_day": 1, "waitlist": False}},
