@@ -300,7 +300,6 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, summary_dict, write_results
     from sim.experiment.runner import run_scenario
-    from sim.progress import Progress
     from sim.scenario import scenario_toml
     from sim.scenario.loader import run_overrides
     from sim.scenario.market import MarketScenario, load_any
@@ -311,19 +310,6 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         spec = load_any(scenario, run_overrides(overrides, replications, seed))
         target_precision = _precision_target(metric or "profit", precision_text, half_width,
                                              min_replications, max_replications, replications)
-    if isinstance(spec, MarketScenario):
-        if target_precision is not None:
-            from sim.scenario import Issue
-
-            raise ScenarioError("--precision", [Issue(
-                "--precision", "is not available on a market yet: give -n")])
-        if events:
-            from sim.scenario import Issue
-
-            raise ScenarioError("--events", [Issue(
-                "--events", "is not available on a market yet (the log is one firm's till)")])
-        _run_market(spec, out_dir, jobs, quiet, output_format, charts)
-        return
     if target_precision is None:
         from sim.scenario import Issue
 
@@ -340,32 +326,22 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         raise ScenarioError("--events", [Issue(
             "--events", "goes without --precision or --half-width (the replications are not "
             "known in advance): run with -n N to log N replications")])
+    if isinstance(spec, MarketScenario):
+        _run_market(spec, out_dir, jobs, quiet, output_format, charts, target_precision, events)
+        return
     spec = _found_warmups([spec], jobs, show)[0]
     target, notes = results_target(spec.name, out_dir, same_run(scenario_toml(spec)))
     for note in notes:
         say(note)
     with locked(target):
         checkpoint = Checkpoint(target, spec)
-        done = checkpoint.load()
-        for path, reason in checkpoint.discarded:
-            say(f"Warning: discarded {path} ({reason}); that replication runs again.")
         log = None
         if events:
             from sim.experiment.events import event_files
 
             log = event_files(checkpoint.folder / "events")
-            done = {r: run for r, run in done.items() if log.has(r)}
-        with interruptible("finished replications are kept; run the same command again to "
-                           "continue."), \
-                Progress("replications", show, say=say) as bar:
-            bar.start(spec.run.replications if target_precision is None
-                      else target_precision.min_replications, len(done))
-
-            def finished(run_result: Any) -> None:
-                if run_result.replication not in done:
-                    checkpoint.save(run_result)
-                    bar.advance()
-
+        with _kept(checkpoint, log, spec.run.replications if target_precision is None
+                   else target_precision.min_replications, show) as (done, bar, finished):
             if target_precision is None:
                 result = run_scenario(spec, jobs=jobs, progress=finished, done=done,
                                       events=log)
@@ -403,27 +379,78 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
         console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
 
 
+@contextmanager
+def _kept(checkpoint: Any, log: Any, total: int, show: bool) -> Iterator[tuple[Any, Any, Any]]:
+    """The replications a checkpoint kept (those whose event log is kept too, with
+    ``log``), a progress bar, and the hook that keeps each new one as it finishes; an
+    interruption inside says that finished work is kept."""
+    from sim.progress import Progress
+
+    done = checkpoint.load()
+    for path, reason in checkpoint.discarded:
+        say(f"Warning: discarded {path} ({reason}); that replication runs again.")
+    if log is not None:
+        done = {r: run for r, run in done.items() if log.has(r)}
+    with interruptible("finished replications are kept; run the same command again to "
+                       "continue."), Progress("replications", show, say=say) as bar:
+        bar.start(total, len(done))
+
+        def finished(run_result: Any) -> None:
+            if run_result.replication not in done:
+                checkpoint.save(run_result)
+                bar.advance()
+
+        yield done, bar, finished
+
+
 def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
-                output_format: str, charts: bool = False) -> None:
-    """``simrun run`` on a market file: every firm's results and the market's."""
+                output_format: str, charts: bool = False, target_precision: Any = None,
+                events: bool = False) -> None:
+    """``simrun run`` on a market file: every firm's results and the market's. Each
+    replication is kept as it finishes (a checkpoint), so an interrupted market run
+    continues where it stopped when the same command runs again."""
     from sim.experiment.folders import results_target, same_market, strategy_folders
     from sim.experiment.lock import locked
     from sim.experiment.market import run_market
-    from sim.experiment.market_output import market_dict, market_toml, write_market_results
-    from sim.progress import Progress
+    from sim.experiment.market_output import (
+        MarketCheckpoint,
+        market_dict,
+        market_toml,
+        write_market_results,
+    )
 
+    show = not quiet and output_format == "table"
     strategy_folders(spec.names, "firms[].name")
+    spec = _found_market_warmup(spec, jobs, show)
     target, notes = results_target(spec.name, out_dir, same_market(market_toml(spec)))
     for note in notes:
         say(note)
     with locked(target):
-        with interruptible("a market run keeps nothing until it ends: run the same command "
-                           "again to start it over."), \
-                Progress("replications", not quiet and output_format == "table",
-                         say=say) as bar:
-            bar.start(spec.run.replications, 0)
-            result = run_market(spec, jobs=jobs, progress=lambda _: bar.advance())
+        checkpoint = MarketCheckpoint(target, spec, None if target_precision is None
+                                      else max(target_precision.max_replications,
+                                               spec.run.replications))
+        log = None
+        if events:
+            from sim.experiment.market_events import market_event_files
+
+            log = market_event_files(checkpoint.folder / "events", len(spec.names))
+        with _kept(checkpoint, log, spec.run.replications if target_precision is None
+                   else target_precision.min_replications, show) as (done, bar, finished):
+            if target_precision is not None:
+                from sim.experiment.sequential import market_to_precision
+
+                result = market_to_precision(spec, target_precision, jobs=jobs, done=done,
+                                             progress=finished, plan=bar.plan)
+            else:
+                result = run_market(spec, jobs=jobs, progress=finished, done=done, events=log)
         paths = write_market_results(result, target)
+        if log is not None:
+            from sim.experiment.market_events import join_market_parts
+
+            folders = strategy_folders(spec.names, "firms[].name")
+            paths += join_market_parts(log, range(spec.run.replications), target,
+                                       [folders[name] for name in spec.names])
+        checkpoint.clear()
     if charts:
         from sim.atomic import write_atomic
         from sim.charts.market import write_market_charts
@@ -442,9 +469,40 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
 
         console = Console()
         console.print(market_table(result))
+        if result.precision is not None:
+            from sim.views import precision_view
+
+            console.print(precision_view(result.precision))
         console.print(f"Results written to {target}/ ({len(paths)} files: market.json, "
                       "market.toml, shares_daily.csv, switching.csv, "
-                      "market_replications.csv, and firms/<firm>/ as a run)")
+                      "market_replications.csv, "
+                      + ("events and each firm's transactions.csv, " if events else "")
+                      + "and firms/<firm>/ as a run)")
+
+
+def _found_market_warmup(spec: Any, jobs: int | None, show: bool) -> Any:
+    """The market with run.warmup_days = "auto" found by a pilot of the whole market
+    (progress and what was found on stderr); any other market as it is."""
+    if not spec.warmup_auto:
+        return spec
+    from sim.experiment.warmup import PILOT_REPLICATIONS, resolve_market_auto
+    from sim.progress import Progress
+
+    with interruptible("nothing was written (the warm-up was being found)."), \
+            Progress("pilot replications of the market (warm-up)", show, say=say) as bar:
+        bar.start(PILOT_REPLICATIONS)
+        resolved, found = resolve_market_auto(spec, jobs=jobs,
+                                              progress=lambda _run: bar.advance())
+    each = ", ".join(f"{w.scenario.label} {w.days}" for w in found)
+    say(f'Warm-up ("auto"): {resolved.run.warmup_days} days, by MSER-5 on each firm\'s daily '
+        f"profit and customers alive over {PILOT_REPLICATIONS} pilot replications of the "
+        f"market, the largest over the firms ({each}); market.toml records it.")
+    for w in found:
+        for series in w.series:
+            if not series.settled:
+                say(f"Warning: {w.scenario.label}'s {series.column} has not settled within the "
+                    f"first half of the horizon ({series.search_days} days): simulate longer.")
+    return resolved
 
 
 @main.command()
@@ -1336,17 +1394,60 @@ def check(scenario: Path, overrides: tuple[str, ...], force_limits: bool) -> Non
     """Validate SCENARIO and print it resolved, every default filled in (nothing is
     written; the resolved scenario goes to standard output).
 
+    A market file (with [[firms]]) is checked firm by firm, each firm a whole
+    scenario, and as a whole market against the limits of expected work; the
+    resolved market goes to standard output, and what was checked to standard
+    error.
+
     \b
-    Example:
+    Examples:
       simrun check scenarios/tiered.toml --set strategy.tiers[0].price=45
+      simrun check scenarios/market.toml --set firms[1].business.servers=2
     """
     from sim import limits
-    from sim.scenario import load_scenario, scenario_toml
+    from sim.scenario import scenario_toml
+    from sim.scenario.market import MarketScenario, load_any, market_toml
 
     with limits.lifted(force_limits):
-        spec = load_scenario(scenario, overrides)
-    click.echo(scenario_toml(spec), nl=False)
+        spec = load_any(scenario, overrides)
+        if isinstance(spec, MarketScenario):
+            click.echo(market_toml(spec), nl=False)
+            for line in market_checked(spec):
+                click.echo(f"# {line}", err=True)
+    if not isinstance(spec, MarketScenario):
+        click.echo(scenario_toml(spec), nl=False)
     click.echo(f"# {scenario}: valid", err=True)
+
+
+def market_checked(market: Any) -> list[str]:
+    """What ``simrun check`` checked on a market, a line each: every firm (a whole
+    scenario) and the whole market's expected work against the limits."""
+    from sim import limits
+
+    run = market.run
+    warmup = "auto" if market.warmup_auto else run.warmup_days
+    lines = [(f"a market of {len(market.names)} firms on one stream of customers "
+              f"({run.days} days, warm-up {warmup}, {run.replications} replications, seed "
+              f"{run.seed}); each firm checked as a whole scenario (its strategy and "
+              "business on the shared sections):")]
+    for name, firm in zip(market.names, market.firms, strict=True):
+        strategy = firm.strategy.preset or "custom"
+        tiers = ", ".join(f"{t.name} {t.price:g}" for t in firm.strategy.tiers)
+        lines.append(f"  {name}: strategy {strategy}, {firm.servers} server(s), "
+                     f"open {firm.business.open_hour:g}-{firm.business.close_hour:g} h, "
+                     f"tiers {tiers}")
+    visits, formula = limits.market_work(market.firms)
+    total = visits * run.replications
+    lines.append(f"expected work: up to {limits.big(visits)} visits a replication ({formula}); "
+                 f"{limits.big(total)} in all over {run.replications} replications")
+    if limits.is_lifted():
+        per, whole, how = (limits.CEILING_VISITS_PER_REPLICATION, limits.CEILING_VISITS,
+                           "the ceilings, as --force-limits lifts the limits")
+    else:
+        per, whole, how = limits.MAX_VISITS_PER_REPLICATION, limits.MAX_VISITS, limits.FORCE_HINT
+    lines.append(f"within the limits on the whole market: {per:.0e} visits a replication, "
+                 f"{whole:.0e} in all ({how})")
+    return lines
 
 
 @main.command()

@@ -19,6 +19,7 @@ import typing
 
 from sim.experiment.events import COLUMNS as EVENT_COLUMNS
 from sim.experiment.events import TRANSACTIONS
+from sim.experiment.market_events import MARKET_COLUMNS
 from sim.experiment.sweep import Condition, Expectation, Parameter, SweepSettings
 from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS
 from sim.scenario.reference import takes
@@ -48,7 +49,8 @@ DAILY: dict[str, tuple[str, str]] = {
     "service_level": ("ratio", ("The adaptive service-level multiplier at the end of the "
                                "day (1 unless the strategy adapts).")),
     "customers_alive": ("count", ("Customers who have bought and not left, at the end of the "
-                                 "day.")),
+                                 "day (on a market: bought at the firm, still on the "
+                                 "market).")),
 }
 SEGMENTS: dict[str, tuple[str, str]] = {
     "prospects": ("count", "Prospects of the segment reached in the measured window."),
@@ -60,7 +62,8 @@ SEGMENTS: dict[str, tuple[str, str]] = {
                                "recovery, delight, refunds' goods), before staff and "
                                "acquisition.")),
     "profit": ("money", "Contribution: revenue less the visits' own costs."),
-    "churned": ("count", "Customers who had bought and left for good."),
+    "churned": ("count", ("Customers who had bought and left for good (on a market: left "
+                         "the market as the firm's customers, last served there).")),
     "abuse_claims": ("count", "Undeserved refund claims."),
     "promoters": ("count", ("Served visits with a satisfaction at or above the promoter "
                            "threshold.")),
@@ -197,6 +200,20 @@ their digits, so they read back exactly.
 """
 
 
+MARKET_METRICS_NOTE = """\
+On a market of rival firms each firm's metrics (its `firms/<firm>/` files, its entries
+in `market.json`) come from its own books, and the firm's customers are those alive on
+the market whose last served visit was at it (docs/model.md, "Market of rival firms").
+So a firm's `customer_retention` is, per period, 1 - (its customers at the period's
+start whom it lost in the period, by churn or by switching to a rival) / (its customers
+at the start), the mean over complete periods; its `customers_churned` counts its
+customers who left the market (a customer who had switched to a rival is that rival's
+churn); `market.json` adds `switched_away`, the served visits at rivals of customers
+last served at the firm (customers lost to switching, not churn). A firm's CLV and
+`survival_by_week` follow the customers it won over their life on the market (wherever
+they buy). With one firm these are the single-firm metrics exactly."""
+
+
 def render_columns() -> str:
     parts = [COLUMNS_INTRO,
              "## Metrics\n",
@@ -207,6 +224,7 @@ def render_columns() -> str:
              "`run.retention_period_days`.\n"),
              "| metric | unit | section | meaning |\n| --- | --- | --- | --- |"]
     parts += [f"| `{m.key}` | {UNITS[m.unit]} | {m.group} | {m.label} |" for m in METRICS]
+    parts += ["", MARKET_METRICS_NOTE]
     parts += ["", "## daily.csv\n",
               ("One row per replication and simulated day, the warm-up included: "
               "`replication`, `day` (0 is the first simulated day), `measured` (1 from "
@@ -264,6 +282,19 @@ def render_columns() -> str:
                "`simrun fit` reads (docs/calibrate.md).\n"),
               "| column | meaning |\n| --- | --- |"]
     parts += [f"| `{name}` | {meaning} |" for name, meaning in TRANSACTIONS]
+    firm = next(meaning for name, _, meaning in MARKET_COLUMNS if name == "firm")
+    parts += ["", "## A market's event log\n",
+              ("`simrun MARKET --events` (a file with `[[firms]]`, docs/market.md) writes "
+               "`events.parquet` (or `.csv`) with every column above and one more after "
+               f"`replication`: `firm` (str), {firm}. A row is one try of one visit occasion "
+               "at one firm: a customer turned away or balking at one firm who tries another "
+               "the same day (`market.search_limit`) has a row at each, with the same "
+               "`visit` number (the customer's occasion on the market, from 0). `churned` "
+               "is true on the last try of the occasion after which the customer left the "
+               "market; false on every other row. Rows by outcome at a firm, in the "
+               "measured window, are that firm's counts in `firms/<firm>/replications.csv`. "
+               "Each firm's till, replication 0's served and abandoned visits there with the "
+               "columns of transactions.csv, is `firms/<firm>/transactions.csv`.")]
     return "\n".join(parts).rstrip() + "\n"
 
 

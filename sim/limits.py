@@ -15,6 +15,14 @@ where the reputation factor is the most reputation can raise the rate of new cus
 (``1 + market.reputation_sensitivity x (10 - market.norm_reputation) / 10``) and a
 customer makes at most ``1 + days x 24 h / mean visit interval`` visits (if it always
 came back). Referred customers come on top; the estimate leaves them out.
+
+On a market of rival firms the same bound counts the market's visit occasions (the firms
+share one stream of customers), and each occasion may try up to ``market.search_limit``
+firms (no more than there are), so the market's visits are bounded by
+
+    visits per replication ~= occasions per replication x min(search_limit, firms)
+
+and the limits below apply to the whole market (:func:`market_work`).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -84,6 +92,11 @@ def lifted(on: bool = True) -> Iterator[None]:
         yield
     finally:
         _lifted.reset(token)
+
+
+def is_lifted() -> bool:
+    """Whether the size limits are lifted here (``--force-limits``, :func:`lifted`)."""
+    return _lifted.get()
 
 
 def over(value: float, limit: float, ceiling: float) -> bool:
@@ -252,16 +265,31 @@ def work_issues(s: Scenario, runs: float | None = None, where: str = "") -> list
     """The expected work of ``runs`` replications of the scenario (default: its own
     replications), refused beyond the limits with the estimate and its formula."""
     visits, formula = expected_visits(s)
-    runs = s.run.replications if runs is None else runs
+    return visits_issues(visits, formula, s.run.replications if runs is None else runs, where)
+
+
+def visits_issues(visits: float, formula: str, runs: float, where: str = "") -> list[Issue]:
+    """``visits`` a replication (``formula`` says how they were counted) over ``runs``
+    replications, refused beyond the limits."""
     if over(visits, MAX_VISITS_PER_REPLICATION, CEILING_VISITS_PER_REPLICATION):
-        return [Issue(where, f"expected work too large: up to {_big(visits)} visits a "
+        return [Issue(where, f"expected work too large: up to {big(visits)} visits a "
                       f"replication ({formula}); "
                       f"{_the_limit(MAX_VISITS_PER_REPLICATION, CEILING_VISITS_PER_REPLICATION)}")]
     if over(visits * runs, MAX_VISITS, CEILING_VISITS):
-        return [Issue(where, f"expected work too large: up to {_big(visits * runs)} visits in "
-                      f"all ({_big(runs)} replications x {_big(visits)} visits: {formula}); "
+        return [Issue(where, f"expected work too large: up to {big(visits * runs)} visits in "
+                      f"all ({big(runs)} replications x {big(visits)} visits: {formula}); "
                       f"{_the_limit(MAX_VISITS, CEILING_VISITS)}")]
     return []
+
+
+def market_work(firms: Sequence[Scenario]) -> tuple[float, str]:
+    """Visits of one replication of a market of these firms at most (the module's
+    docstring), and the formula with its numbers."""
+    occasions, formula = expected_visits(firms[0])
+    tries = min(firms[0].market.search_limit, len(firms))
+    return occasions * tries, (f"{big(occasions)} visit occasions ({formula}) x up to "
+                               f"{tries} firms tried an occasion (market.search_limit "
+                               f"{firms[0].market.search_limit}, {len(firms)} firms)")
 
 
 def _the_limit(limit: float, ceiling: float) -> str:
@@ -281,8 +309,8 @@ def expected_visits(s: Scenario) -> tuple[float, str]:
         interval = _mean(seg.visit_interval)
         per_customer += seg.share * (1 + days * 24 / interval if interval > 0 else math.inf)
     visits = days * rate * factor * per_customer if rate > 0 else 0.0
-    formula = (f"days {days} x new customers per day {_big(rate)} x reputation factor "
-               f"{factor:.3g} x visits per customer {_big(per_customer)}, if every customer "
+    formula = (f"days {days} x new customers per day {big(rate)} x reputation factor "
+               f"{factor:.3g} x visits per customer {big(per_customer)}, if every customer "
                "kept coming back: 1 + days x 24 h / mean visit interval")
     return visits, formula
 
@@ -305,7 +333,7 @@ def _mean(dist: Distribution) -> float:
     return min(max(mean + sd * (pdf(a) - pdf(b)) / mass, low), high)
 
 
-def _big(x: float) -> str:
+def big(x: float) -> str:
     """A count as a person reads it: 12,345, 3.2e+14, or 'more than 1e308'."""
     if math.isinf(x) or math.isnan(x):
         return "more than 1e308"

@@ -237,7 +237,8 @@ def warmup_view(found: Sequence[Warmup]) -> Group:
 
 
 MARKET_METRICS = ("profit", "customer_retention", "cost_per_customer", "revenue", "margin",
-                  "served", "customers_served", "customers_won", "mean_wait_h",
+                  "served", "customers_served", "customers_won", "customers_churned",
+                  "mean_wait_h",
                   "mean_satisfaction", "nps", "turned_away", "balked", "reputation_end")
 """A firm's key numbers in the market table, beside its share and spillover."""
 
@@ -262,6 +263,7 @@ def market_table(result: MarketResult) -> Group:
         ("Sent on by it (turned away, balked)", "count", result.per_firm("spill_from")),
         ("Spilled to it", "count", result.per_firm("spill_to")),
         ("... of which served", "count", result.per_firm("spill_served")),
+        ("Customers lost to rivals (switches)", "count", result.switched_away()),
     ]
     for text, unit, estimates in rows:
         table.add_row(text, *(_cell(e, Metric(text, text, unit, "Market"),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from helpers import TINY_MARKET, apply_settings
 
 from sim.metrics import MarketRunResult, RunResult
-from sim.model.market import run_market_replication
+from sim.model.engine import LeanProcess
+from sim.model.market import MarketReplication, run_market_replication
+from sim.model.rng import NEW
 from sim.scenario.market import MarketScenario, market_from_raw
 
 Firm = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
@@ -34,6 +36,24 @@ def tiny_market(firms: Sequence[Firm], settings: Mapping[str, Any] | None = None
 
 def market_runs(market: MarketScenario, replications: Sequence[int]) -> list[MarketRunResult]:
     return [run_market_replication(market, rep) for rep in replications]
+
+
+def scripted_market_run(market: MarketScenario,
+                        arrival_hours: Sequence[float]) -> MarketRunResult:
+    """Replication 0 of the market, its new prospects arriving exactly at the given hours
+    (candidate i at ``arrival_hours[i]``) instead of by a Poisson process, as
+    helpers.scripted_run does for one firm: small cases whose books are worked out by
+    hand."""
+    replication = MarketReplication(market, 0)
+    env = replication.env
+
+    def scripted() -> Generator[Any, Any, None]:
+        for index, at in enumerate(arrival_hours):
+            yield env.timeout(at - env.now)
+            LeanProcess(env, replication.life((NEW, index), referred=False))
+
+    replication.new_customers = scripted  # type: ignore[method-assign]
+    return replication.run()
 
 
 def fingerprint(run: RunResult) -> str:

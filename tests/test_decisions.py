@@ -108,7 +108,8 @@ def test_a_binomial_draw_of_a_certain_or_impossible_event() -> None:
 
 
 class Book:
-    """A slot book in a dict, as the engine keeps it."""
+    """An appointment book in a dict, as the engine keeps it: per day the first slot
+    still free."""
 
     def __init__(self, **booked: int) -> None:
         self.days = {int(day.removeprefix("d")): n for day, n in booked.items()}
@@ -116,18 +117,41 @@ class Book:
     def booked(self, day: int) -> int:
         return self.days.get(day, 0)
 
-    def book(self, day: int) -> None:
-        self.days[day] = self.days.get(day, 0) + 1
+    def book(self, day: int, slot: int) -> None:
+        self.days[day] = slot + 1
 
 
-def test_daily_slots_admit_today_then_offer_the_first_free_day_within_patience() -> None:
-    slots = DailySlots(slots_per_day=2, waitlist=True)
-    book = Book(d5=2, d6=2)
-    assert slots.admit(4, 3.0, book) == 4  # today has room
-    assert book.days == {4: 1, 5: 2, 6: 2}
-    assert slots.admit(5, 3.0, book) == 7  # 5 and 6 are full: the first free day
-    assert slots.admit(5, 1.0, book) is None  # 7 is beyond a patience of one day
-    assert DailySlots(slots_per_day=2, waitlist=False).admit(5, 3.0, book) is None
+def at(day: int, hour: float) -> float:
+    return 24.0 * day + hour
+
+
+def test_daily_slots_give_the_first_free_slot_that_has_not_ended() -> None:
+    """Four slots over 9:00-17:00: 9-11, 11-13, 13-15 and 15-17."""
+    slots, book = DailySlots(slots_per_day=4, waitlist=True), Book()
+    assert slots.admit(at(4, 10.0), 9.0, 17.0, 3.0, book) == 0.0  # 9-11 is free: at once
+    assert book.days == {4: 1}
+    assert slots.admit(at(4, 10.5), 9.0, 17.0, 3.0, book) == 0.5  # 9-11 taken: at 11:00
+    assert slots.admit(at(4, 16.0), 9.0, 17.0, 3.0, book) == 0.0  # 15-17, at once
+    assert book.days == {4: 4}
+
+
+def test_daily_slots_lose_a_slot_that_ended_unbooked() -> None:
+    slots, book = DailySlots(slots_per_day=4, waitlist=True), Book(d4=1)
+    assert slots.admit(at(4, 14.0), 9.0, 17.0, 3.0, book) == 0.0  # 11-13 ended: 13-15
+    assert book.days == {4: 3}
+    assert slots.admit(at(4, 14.5), 9.0, 17.0, 3.0, book) == 0.5  # 15-17
+
+
+def test_daily_slots_waitlist_to_the_first_free_slot_within_patience() -> None:
+    slots = DailySlots(slots_per_day=2, waitlist=True)  # 9-13 and 13-17
+    book = Book(d4=2, d5=2, d6=1)
+    # days 4 and 5 are full: day 6 at 13:00, 45 hours ahead
+    assert slots.admit(at(4, 16.0), 9.0, 17.0, 3.0, book) == 45.0
+    assert book.days == {4: 2, 5: 2, 6: 2}
+    assert slots.admit(at(5, 10.0), 9.0, 17.0, 3.0, book) == 47.0  # day 7 at 9:00
+    assert slots.admit(at(5, 10.0), 9.0, 17.0, 1.0, book) is None  # 7 is beyond one day
+    assert DailySlots(slots_per_day=2, waitlist=False).admit(
+        at(5, 10.0), 9.0, 17.0, 3.0, book) is None
 
 
 def test_a_verified_refund_catches_abuse_with_probability_screening_accuracy() -> None:

@@ -18,15 +18,24 @@ from typing import Any
 import pytest
 from helpers import Recorder, scripted_run, tiny_scenario
 from hypothesis import given
+from market_helpers import scripted_market_run
 from test_conservation import conservation, same_scenarios, valid_scenarios
 
-from sim.metrics import DAILY_COLUMNS, METRICS, SEGMENT_COLUMNS, TIER_COLUMNS, RunResult
+from sim.metrics import (
+    DAILY_COLUMNS,
+    METRICS,
+    SEGMENT_COLUMNS,
+    TIER_COLUMNS,
+    MarketRunResult,
+    RunResult,
+)
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
 from sim.model.rng import NEW, V_INTERVAL, V_REFERRAL_DELAY
-from sim.model.tally import WaitHistogram
+from sim.model.tally import Tally, WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
+from sim.scenario.market import MarketScenario
 
 WEEK = 168.0
 
@@ -115,9 +124,10 @@ def test_nobody_churns_so_retention_is_complete_and_the_survival_curve_flat() ->
 
 
 def test_a_prospect_turned_away_before_buying_is_a_lost_prospect_not_a_churned_customer() -> None:
-    """One slot a day, no waitlist. A (warm-up) comes back at 170 and takes day 7's
-    slot; P1 arrives at 175 the same day: turned away before ever buying, so lost.
-    P2 arrives at 200 (day 8) and buys: won. Marketing paid 15 for each of P1 and P2."""
+    """One slot a day (the whole day: the shop never closes), no waitlist. A (warm-up)
+    comes back at 170 and takes day 7's slot; P1 arrives at 175 the same day: turned
+    away before ever buying, so lost. P2 arrives at 200 (day 8) and buys: won.
+    Marketing paid 15 for each of P1 and P2."""
     scenario = hand_market(strategy__admission={"kind": "daily_slots", "slots_per_day": 1,
                                                 "waitlist": False}, run__days=14)
     run = scripted_run(scenario, [1.0, 175.0, 200.0])
@@ -127,6 +137,77 @@ def test_a_prospect_turned_away_before_buying_is_a_lost_prospect_not_a_churned_c
     assert m["conversion_rate"] == 0.5
     assert m["cac"] == 2 * 15 / 1
     assert (segment["lost_prospects"], segment["churned"], segment["customers_won"]) == (1, 0, 1)
+
+
+# --- a market of two firms: each firm's retention --------------------------------------
+
+def morning_and_afternoon() -> MarketRunResult:
+    """The hand market as two firms with a server each: A open 0-12 h, B 12-24 h, so a
+    visit occasion has one open firm and nothing is left to chance. 28 days, 7 of
+    warm-up, 7-day periods: [168, 336), [336, 504), [504, 672). Weekly regulars come
+    back 168 h after each visit ends (an hour later in the day each week):
+
+    - Y at 1 (A); again at 170, 339, 508, all at A.
+    - Z at 5 (A), 174 (A); at 343 it waits behind E, gives up at 343.5 and leaves the
+      market: A's customer churns.
+    - X at 10.5 (A), 179.5 (A); at 348.5 A is closed: served at B till 349.5, switching
+      A -> B; at 517.5 it waits behind F, gives up at 518 and leaves: B's customer churns.
+    - V at 11.6 (A); at 180.6 served at B till 181.6, switching A -> B; again at 349.6
+      and 518.6 at B.
+    - W at 13 (B); again at 182, 351, 520 at B.
+    - E, new at 342.9, served at A till 343.9 and at 511.9; F, new at 517.4, served at B.
+    """
+    a = hand_market(run__days=28, business__servers=1, business__close_hour=12)
+    b = hand_market(run__days=28, business__servers=1, business__open_hour=12)
+    return scripted_market_run(MarketScenario(("A", "B"), (a, b)),
+                               [1.0, 5.0, 10.5, 11.6, 13.0, 342.9, 517.4])
+
+
+def test_a_firms_retention_on_a_market_counts_its_own_customers_kept() -> None:
+    """A's customers (alive, last served at A) at 168: Y, Z, X, V; it loses V to B in
+    period 0: 3/4. At 336: Y, Z, X; it loses Z (churn) and X (to B): 1/3. At 504: Y and
+    E, both kept: 1. B's at 168: W; at 336: W, V (X, won over in period 1, is not in
+    its denominator); at 504: W, V, X, of whom X churns: 2/3. (Counted as customers
+    kept by the market, A would keep 1, 3/4 and 3/4.)"""
+    r = morning_and_afternoon()
+    a, b = (firm.distributions["retention_by_period"] for firm in r.firms)
+    assert a == pytest.approx((3 / 4, 1 / 3, 1.0), rel=1e-12)
+    assert b == pytest.approx((1.0, 1.0, 2 / 3), rel=1e-12)
+    assert r.firms[0].metrics["customer_retention"] == pytest.approx(
+        (3 / 4 + 1 / 3 + 1) / 3, rel=1e-12)
+    assert r.firms[1].metrics["customer_retention"] == pytest.approx((1 + 1 + 2 / 3) / 3,
+                                                                      rel=1e-12)
+    assert r.firms[0].segments["all"]["customer_retention"] == pytest.approx(
+        (3 / 4 + 1 / 3 + 1) / 3, rel=1e-12)
+
+
+def test_switching_is_not_churn_each_leaving_customer_is_churned_by_its_last_firm() -> None:
+    """Z leaves as A's customer, X as B's (it had bought at A before switching): each
+    firm books one churned customer. Switching, served visits in the window by (firm
+    before, firm now): A -> A Y 170, 339, 508, Z 174, X 179.5, E 511.9; A -> B V 180.6,
+    X 348.5; B -> B W 182, 351, 520, V 349.6, 518.6; first purchases E at A, F at B."""
+    r = morning_and_afternoon()
+    assert [f.metrics["customers_churned"] for f in r.firms] == [1, 1]
+    assert [f.segments["all"]["churned"] for f in r.firms] == [1, 1]
+    assert r.switching == ((6, 2), (0, 5), (1, 1))
+    assert [f.metrics["abandoned"] for f in r.firms] == [1, 1]
+
+
+def test_a_customer_lost_and_won_back_within_a_period_counts_once_as_lost() -> None:
+    """The tally's own rule (days 0-27, warm-up 7, 7-day periods): a customer of the
+    firm since hour 100 switches away at 200 (period 0), is won back at 250 and
+    switches away again at 300: period 0 loses it once. Another, since 10, churns at
+    400 (period 1); a third, won at 350, churns at 450: won in period 1, not its loss."""
+    t = Tally(1, 1, 28, 7, 7, 0.0)
+    t.period_starts(0, [2])
+    t.switched_away(0, 100.0, 200.0)
+    t.switched_away(0, 250.0, 300.0)
+    t.period_starts(1, [2])
+    t.churned(0, 10.0, False, 400.0, 10.0)
+    t.churned(0, 350.0, False, 450.0, 350.0)
+    t.churned(0, 20.0, False, 460.0, math.inf)  # no longer its customer: not its churn
+    assert t.period_lost == {0: [1], 1: [1]}
+    assert t.segments[0][SEGMENT_COLUMNS.index("churned")] == 2
 
 
 # --- lifetime value --------------------------------------------------------------------
@@ -336,10 +417,11 @@ def test_a_visit_sent_away_or_waitlisted_makes_the_firm_look_scarce_the_next_day
     assert tuple(run.daily["image"]) == pytest.approx((1.0, 1.1, 1.08))
 
 
-def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -> None:
-    """Two slots a day and two days of waitlist patience. Day 0: five arrive at 1 to 5;
-    1 and 2 take today's slots, 3 and 4 tomorrow's, 5 the day after's; a waitlisted
-    visit comes back at the hour it asked (served from 27, 28 and 53)."""
+def test_a_daily_quota_serves_its_slots_at_their_appointments() -> None:
+    """Two slots a day, 0-12 and 12-24 (the shop never closes), two days of waitlist
+    patience. Day 0: five arrive at 1 to 5. 1 takes the current slot at once; 2 takes
+    12:00; 3 and 4 take tomorrow's slots, 5 the day after's first (waitlisted: booked to
+    a later day). Each is served at its appointment, for an hour."""
     scenario = hand_market(run__days=4, run__warmup_days=0, **{
         "strategy.admission": {"kind": "daily_slots", "slots_per_day": 2, "waitlist": True},
         "segments[0].waitlist_patience_days": 2})
@@ -348,8 +430,9 @@ def test_a_daily_quota_serves_its_slots_and_waitlists_the_rest_on_later_days() -
     assert tuple(run.daily["waitlisted"]) == (3.0, 0.0, 0.0, 0.0)
     assert run.metrics["waitlisted"] == 3
     assert run.metrics["served"] == 5
-    assert sorted((e.key[1], e.ended_h - 1) for e in recorder.events) == [
-        (0, 1.0), (1, 2.0), (2, 27.0), (3, 28.0), (4, 53.0)]
+    assert run.metrics["mean_wait_h"] == 0.0  # an appointment is not a wait in line
+    assert sorted((e.key[1], e.ended_h - 1, e.appointment_h) for e in recorder.events) == [
+        (0, 1.0, 0.0), (1, 12.0, 10.0), (2, 24.0, 21.0), (3, 36.0, 32.0), (4, 48.0, 43.0)]
 
 
 def test_customers_who_balk_count_against_the_tier_they_would_have_bought() -> None:
@@ -597,8 +680,10 @@ def test_the_books_agree_with_the_visit_log_of_each_kind_of_firm(preset: str) ->
     for e in sorted(recorder.events, key=lambda e: e.arrived_h):
         visits[e.key].append(e.visit)
         assert e.ended_h >= e.arrived_h
-        if e.outcome == SERVED and not e.waitlisted:
-            assert e.ended_h - e.arrived_h == pytest.approx(e.wait_h + e.service_h)
+        if e.outcome == SERVED:  # from the visit's arrival: its appointment, line, chair
+            assert e.ended_h - e.arrived_h == pytest.approx(
+                e.appointment_h + e.wait_h + e.service_h)
+        assert e.waitlisted == (e.arrived_h // 24 < (e.arrived_h + e.appointment_h) // 24)
     assert all(numbers == list(range(len(numbers))) for numbers in visits.values())
     # every prospect of the window is won, lost, or still deciding at the horizon
     assert m["prospects_new"] + m["prospects_referred"] == (

@@ -22,9 +22,10 @@ import sim
 from sim.cli import main
 from sim.experiment.compare import compare
 from sim.experiment.explain import Attribution, coalition_scenario, explain
-from sim.experiment.knob_groups import GROUP_NAMES, GROUPS, NOT_KNOBS, PRICES, combine, players
-from sim.experiment.knob_groups import tier_sources as sources
+from sim.experiment.knob_groups import players
 from sim.experiment.shapley import ShapleyPlan, plan
+from sim.scenario.knob_groups import GROUP_NAMES, GROUPS, NOT_KNOBS, PRICES, combine
+from sim.scenario.knob_groups import tier_sources as sources
 from sim.scenario.model import Scenario, Strategy, Tier
 from sim.strategies.policies import BySegment, HonourAll, HonourReasonable
 

@@ -4,6 +4,7 @@ customers choose by the logit of docs/model.md."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -15,8 +16,9 @@ from market_helpers import fingerprint, market_runs, tiny_market
 
 from sim.metrics import MarketRunResult, estimate
 from sim.model.engine import run_replication
-from sim.model.market import run_market_replication
+from sim.model.market import MarketReplication, run_market_replication
 from sim.scenario import scenario_from_raw
+from sim.scenario.knob_groups import GROUP_NAMES
 from sim.scenario.market import as_market, market_from_raw
 
 CENT = 0.005  # as in test_conservation.py: floating-point books agree to far below a cent
@@ -56,6 +58,9 @@ def check_books(r: MarketRunResult) -> None:
         assert abs(m["gross_revenue"] - costs - m["profit"]) <= CENT
         assert m["prospects_new"] + m["prospects_referred"] == (
             m["customers_won"] + m["lost_prospects"] + firm.checks["prospects_pending"])
+        # a firm loses each of its customers at most once a period (churn or switching)
+        assert all(0 <= kept <= 1 for kept in firm.distributions["retention_by_period"]
+                   if not math.isnan(kept))
     first, spill_to = r.per_firm["first_choices"], r.per_firm["spill_to"]
     # every visit to a firm is an occasion's first try or a spillover try
     for f, firm in enumerate(r.firms):
@@ -195,6 +200,58 @@ def test_with_imitation_the_leaders_edge_over_the_copier_decays() -> None:
         assert copier.metrics["imitation_cost"] == 200.0  # one copy, paid once
         assert copier.tiers["premium (copied from L)"]["served"] > 0
         check_books(r)
+
+
+def test_copying_only_prices_takes_the_leaders_tiers_and_keeps_the_copiers_rules() -> None:
+    """The scarce salon (C: six slots a day, one server, no refunds, no requests,
+    apologies) trails the tiered one (L) and copies only "prices and tiers": its tiers
+    and prices become L's, each with C's own requests, refunds, service level and
+    delight (its one tier's, mapped onto every tier); its admission, staff and the rest
+    stay its own. Copying "all" takes L's rules as well (its staff aside)."""
+    firms = [("L", "tiered"), ("C", "scarcity")]
+    leader, own = (f.strategy for f in tiny_market(firms).firms)
+    found = {}
+    for groups in (["prices and tiers"], ["all"]):
+        replication = MarketReplication(tiny_market(firms, {
+            **IMITATION, "market.imitation_groups": groups}), 0)
+        r = replication.run()
+        assert r.firms[1].metrics["imitation_cost"] == 200.0  # it copied, once
+        assert r.firms[1].tiers["premium (copied from L)"]["served"] > 0
+        found[groups[0]] = replication.firms[1].s.strategy
+    copy = found["prices and tiers"]
+    assert [(t.name, t.price, t.value, t.priority) for t in copy.tiers] == [
+        (t.name, t.price, t.value, t.priority) for t in leader.tiers]
+    assert copy.assignment == leader.assignment
+    mine = own.tiers[0]
+    assert {(t.requests, t.refunds, t.service_level, t.delight_chance) for t in copy.tiers} == {
+        (mine.requests, mine.refunds, mine.service_level, mine.delight_chance)}
+    assert (copy.admission, copy.servers, copy.recovery, copy.scarcity_pricing,
+            copy.exclusivity_boost, copy.screening_accuracy, copy.adaptation) == (
+        own.admission, own.servers, own.recovery, own.scarcity_pricing,
+        own.exclusivity_boost, own.screening_accuracy, own.adaptation)
+    assert copy.admission != leader.admission
+    assert mine.refunds != leader.tiers[0].refunds
+    whole = found["all"]
+    assert whole == dataclasses.replace(leader, preset=own.preset, label=own.label,
+                                        servers=own.servers)
+
+
+def test_imitating_all_groups_by_name_is_imitating_all() -> None:
+    firms = [("L", "tiered"), ("C", "god"), ("S", "scarcity")]
+    settings = {**IMITATION, "market.imitation_rate": 0.5}
+    every = run_market_replication(tiny_market(firms, settings), 1)
+    named = run_market_replication(tiny_market(firms, {
+        **settings, "market.imitation_groups": list(GROUP_NAMES)}), 1)
+    assert sum(f.metrics["imitation_cost"] for f in every.firms) > 0
+    assert [fingerprint(f) for f in named.firms] == [fingerprint(f) for f in every.firms]
+
+
+def test_a_firm_does_not_copy_groups_it_already_shares_with_the_leader() -> None:
+    """God and tiered both adapt nothing: copying "adaptation" leaves nothing to copy."""
+    r = run_market_replication(tiny_market([("L", "tiered"), ("C", "god")], {
+        **IMITATION, "market.imitation_groups": ["adaptation"]}), 0)
+    assert r.firms[1].metrics["imitation_cost"] == 0.0
+    assert list(r.firms[1].tiers) == ["standard"]
 
 
 def test_imitation_copies_nothing_when_the_rate_is_zero() -> None:

@@ -23,7 +23,8 @@ def write_market(tmp_path: Path, raw: dict) -> Path:
 
 
 def test_a_market_run_writes_the_market_files_and_each_firm_as_a_run(tmp_path: Path) -> None:
-    raw = tiny_market_raw([("Alpha", "god"), ("Beta", "tiered", {"servers": 1})])
+    raw = tiny_market_raw([("Alpha", "god"), ("Beta", "tiered", {"servers": 1})],
+                          {"run.retention_period_days": 10})
     out = tmp_path / "out"
     code, output = simrun("run", write_market(tmp_path, raw), "-n", "3", "-j", "1",
                           "--out", out)
@@ -36,12 +37,17 @@ def test_a_market_run_writes_the_market_files_and_each_firm_as_a_run(tmp_path: P
     for name in ("Alpha", "Beta"):
         firm = load_results(out / "firms" / name)
         assert len(firm.runs) == 3
-        assert firm.estimate("profit").mean == summary["firms"][name]["profit"]["mean"]
+        for key in ("profit", "customer_retention", "customers_churned"):
+            assert firm.estimate(key).mean == summary["firms"][name][key]["mean"]
     with (out / "shares_daily.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2 * raw["run"]["days"]
     with (out / "switching.csv").open() as handle:
-        assert next(csv.reader(handle)) == ["from", "Alpha", "Beta"]
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["from", "Alpha", "Beta"]
+    # switched away: the firm's row of the switching matrix less its own column
+    assert math.isclose(summary["firms"]["Alpha"]["switched_away"]["mean"], float(rows[1][2]))
+    assert math.isclose(summary["firms"]["Beta"]["switched_away"]["mean"], float(rows[2][1]))
     again, output = simrun("run", out / "market.toml", "-n", "3", "-j", "1", "--out",
                            tmp_path / "again", "--format", "json")
     assert again == 0
@@ -53,6 +59,17 @@ def test_a_bad_market_file_exits_2_naming_the_field(tmp_path: Path) -> None:
     code, output = simrun("run", write_market(tmp_path, raw), "--out", tmp_path / "out")
     assert code == 2
     assert "firms[1].strategy.screening_accuracy: must be <= 1, got 2" in output
+
+
+def test_a_bad_imitation_group_exits_2_with_a_suggestion(tmp_path: Path) -> None:
+    raw = tiny_market_raw([("A", "god"), ("B", "tiered")],
+                          {"market.imitation_groups": ["prices", "refunds"]})
+    code, output = simrun("run", write_market(tmp_path, raw), "--out", tmp_path / "out")
+    assert code == 2
+    assert ("market.imitation_groups[0]: unknown knob group, got \"prices\" (did you mean "
+            "'prices and tiers'? known: all, prices and tiers,") in " ".join(output.split())
+    assert "Traceback" not in output
+    assert not (tmp_path / "out").exists()
 
 
 def test_market_numbers_are_what_their_names_say() -> None:
@@ -78,10 +95,13 @@ def test_net_switching_is_what_a_firm_gains_at_a_rivals_expense() -> None:
 
     run = MarketRunResult(0, (), {}, {}, ((5.0, 2.0), (7.0, 1.0), (10.0, 10.0)))
     market = tiny_market([("A", "god"), ("B", "god")])
-    net = MarketResult(market, (run, run)).net_switching()
+    result = MarketResult(market, (run, run))
+    net = result.net_switching()
     assert net[0][1].mean == 5.0
     assert net[1][0].mean == -5.0
     assert net[0][0].mean == 0.0
+    # customers lost to switching: A's row less its own column (2), B's (7)
+    assert [e.mean for e in result.switched_away()] == [2.0, 7.0]
 
 
 def test_charts_and_the_report_say_who_gains_at_whose_expense(tmp_path: Path) -> None:

@@ -9,7 +9,10 @@ import pytest
 from market_helpers import tiny_market, tiny_market_raw
 
 from sim.scenario import ScenarioError, load_scenario
+from sim.scenario.knob_groups import GROUP_NAMES
 from sim.scenario.market import load_market, market_from_raw, market_raw
+from sim.scenario.model import Market
+from sim.scenario.schema import field_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +99,22 @@ def test_the_resolved_market_loads_back_equal() -> None:
 def test_the_single_firm_loader_points_a_market_file_to_the_market_loader() -> None:
     with pytest.raises(ScenarioError, match="firms: this file is a market of rival firms"):
         load_scenario(ROOT / "scenarios" / "market.toml")
+
+
+def test_imitation_groups_take_the_knob_groups_by_name_and_say_which() -> None:
+    """Every group of simrun explain can be copied, "all" alone or a list of names; the
+    knob's documentation (docs/scenario.md) names every group."""
+    m = tiny_market([("A", "god")], {"market.imitation_groups": ["refunds", "delight"]})
+    assert m.market.imitation_groups == ("refunds", "delight")
+    assert tiny_market([("A", "god")]).market.imitation_groups == ("all",)
+    doc = field_docs(Market)["imitation_groups"]
+    assert all(f'"{name}"' in doc for name in GROUP_NAMES)
+    raw = tiny_market_raw([("A", "god"), ("B", "god")])
+    assert problems(raw, ('market.imitation_groups=["refund"]',)) == [
+        'market.imitation_groups[0]: unknown knob group, got "refund" (did you mean '
+        "'refunds'? known: " + ", ".join(("all", *GROUP_NAMES)) + ")"]
+    assert problems(raw, ("market.imitation_groups=[]",)) == [
+        'market.imitation_groups: must name at least one knob group, or be ["all"], got []']
+    assert problems(raw, ('market.imitation_groups=["all", "refunds"]',)) == [
+        ('market.imitation_groups: "all" already takes every group: list it alone, got '
+        '["all", "refunds"]')]

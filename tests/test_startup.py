@@ -50,6 +50,12 @@ def test_check_validates_and_prints_without_numerics() -> None:
     assert loaded(modules, *HEAVY) == []
 
 
+def test_check_of_a_market_loads_no_numerics_either() -> None:
+    modules = imported_by("check", "scenarios/market.toml")
+    assert "sim.scenario.market" in modules
+    assert loaded(modules, *HEAVY) == []
+
+
 def test_a_short_run_loads_no_scipy_stats_pandas_or_matplotlib(tmp_path: Path) -> None:
     modules = imported_by("scenarios/tiered.toml", "-n", "2", "-j", "1", "--set", "run.days=20",
                           "--set", "run.warmup_days=5", "--out", str(tmp_path))

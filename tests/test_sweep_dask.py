@@ -27,7 +27,7 @@ distributed = pytest.importorskip("dask.distributed")
 def cluster() -> Iterator[Any]:
     """Two single-threaded worker processes (under nannies) on 127.0.0.1."""
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as local:
+                                  host="127.0.0.1", dashboard_address=":0") as local:
         with distributed.Client(local.scheduler_address) as client:
             client.wait_for_workers(2, timeout=60)
         yield local

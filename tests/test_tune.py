@@ -386,7 +386,7 @@ def test_a_study_on_dask_equals_the_local_one(tmp_path: Path) -> None:
                                               "finalists": 1}))
     local = run_tune(spec, tmp_path / "local", jobs=1)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
         remote = run_tune(spec, tmp_path / "dask", dask=cluster.scheduler_address)
     assert [(t.params, t.value) for t in remote.trials] == \
         [(t.params, t.value) for t in local.trials]

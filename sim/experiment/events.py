@@ -45,6 +45,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ended_h", "float", "hours since the start when the visit ended"),
     ("outcome", "str", "served, abandoned, balked, priced out or turned away"),
     ("waitlisted", "bool", "the visit waited on the waitlist for a later day first"),
+    ("appointment_h", "float", ("hours from arrival until the visit's appointment under a "
+                               "daily quota (0: on arrival)")),
     ("tier", "str", "the tier bought, queued for or balked at (empty: none chosen)"),
     ("price", "float", "price paid (served visits; 0 otherwise)"),
     ("refund", "float", "refund paid back"),
@@ -126,6 +128,8 @@ def run_logged(scenario: Scenario, replication: int, files: EventFiles) -> RunRe
 class EventWriter(VisitWatcher):
     """An engine observer that writes one row per visit, a batch at a time."""
 
+    columns = COLUMNS
+
     def __init__(self, scenario: Scenario, replication: int, handle: BinaryIO, parquet: bool,
                  till: BinaryIO | None = None) -> None:
         self.replication = replication
@@ -136,18 +140,15 @@ class EventWriter(VisitWatcher):
         self.purchases: list[str] = []
         self.parquet_writer: Any = None
         if not parquet:
-            handle.write((",".join(name for name, _, _ in COLUMNS) + "\n").encode())
+            handle.write((",".join(name for name, _, _ in self.columns) + "\n").encode())
         if till is not None:
             till.write((",".join(TRANSACTION_COLUMNS) + "\n").encode())
 
     def visited(self, e: VisitEvent) -> None:
         customer = "-".join(map(str, e.key))
         tier = self.tiers[e.tier] if e.tier >= 0 else ""
-        self.rows.append((
-            self.replication, customer, e.visit, self.segments[e.segment], e.arrived_h,
-            e.ended_h, OUTCOMES[e.outcome], e.waitlisted, tier, e.price, e.refund, e.wait_h,
-            e.service_h, e.satisfaction, e.requests_honoured, e.requests_refused, e.failed,
-            e.claimed, not e.returns))
+        self.rows.append(visit_row(self.replication, customer, self.segments[e.segment], tier,
+                                   e))
         if self.till is not None and e.outcome in (SERVED, ABANDONED):
             self.purchases.append(transaction_line(e, customer, self.segments[e.segment], tier))
         if len(self.rows) >= BATCH_ROWS:
@@ -170,7 +171,8 @@ class EventWriter(VisitWatcher):
 
         columns = list(zip(*self.rows, strict=True))
         table = pa.table({name: pa.array(values, type=_arrow_type(kind))
-                          for (name, kind, _), values in zip(COLUMNS, columns, strict=True)})
+                          for (name, kind, _), values in zip(self.columns, columns,
+                                                             strict=True)})
         if self.parquet_writer is None:
             self.parquet_writer = pq.ParquetWriter(self.handle, table.schema)
         self.parquet_writer.write_table(table)
@@ -181,14 +183,23 @@ class EventWriter(VisitWatcher):
             if self.parquet_writer is None:
                 import pyarrow.parquet as pq
 
-                self.parquet_writer = pq.ParquetWriter(self.handle, arrow_schema())
+                self.parquet_writer = pq.ParquetWriter(self.handle, arrow_schema(self.columns))
             self.parquet_writer.close()
 
 
-def arrow_schema() -> Any:
+def visit_row(replication: int, customer: str, segment: str, tier: str,
+              e: VisitEvent) -> tuple[Any, ...]:
+    """A visit as a row of the log, in the order of :data:`COLUMNS`."""
+    return (replication, customer, e.visit, segment, e.arrived_h, e.ended_h,
+            OUTCOMES[e.outcome], e.waitlisted, e.appointment_h, tier, e.price, e.refund,
+            e.wait_h, e.service_h, e.satisfaction, e.requests_honoured, e.requests_refused,
+            e.failed, e.claimed, not e.returns)
+
+
+def arrow_schema(columns: tuple[tuple[str, str, str], ...] = COLUMNS) -> Any:
     import pyarrow as pa
 
-    return pa.schema([(name, _arrow_type(kind)) for name, kind, _ in COLUMNS])
+    return pa.schema([(name, _arrow_type(kind)) for name, kind, _ in columns])
 
 
 def _arrow_type(kind: str) -> Any:
@@ -232,17 +243,7 @@ def join_parts(files: EventFiles, replications: range | list[int], target: Path)
     """Join the parts into ``target``/events.parquet (or .csv) in replication order and
     move replication 0's transactions to ``target``/transactions.csv; then remove the
     parts. Streams one batch at a time."""
-    events = target / f"events.{files.suffix}"
-    with open_atomic(events) as out:
-        if files.parquet:
-            _join_parquet([files.part(r) for r in replications], out)
-        else:
-            for i, r in enumerate(replications):
-                with files.part(r).open("rb") as part:
-                    if i:
-                        part.readline()
-                    shutil.copyfileobj(part, out)
-    written = [events]
+    written = [join_events(files, replications, target)]
     if 0 in replications:
         till = target / "transactions.csv"
         with open_atomic(till) as out, files.transactions_part(0).open("rb") as part:
@@ -252,10 +253,27 @@ def join_parts(files: EventFiles, replications: range | list[int], target: Path)
     return written
 
 
-def _join_parquet(parts: list[Path], out: BinaryIO) -> None:
+def join_events(files: EventFiles, replications: range | list[int], target: Path,
+                columns: tuple[tuple[str, str, str], ...] = COLUMNS) -> Path:
+    """The parts' rows in replication order, as ``target``/events.parquet (or .csv)."""
+    events = target / f"events.{files.suffix}"
+    with open_atomic(events) as out:
+        if files.parquet:
+            _join_parquet([files.part(r) for r in replications], out, columns)
+        else:
+            for i, r in enumerate(replications):
+                with files.part(r).open("rb") as part:
+                    if i:
+                        part.readline()
+                    shutil.copyfileobj(part, out)
+    return events
+
+
+def _join_parquet(parts: list[Path], out: BinaryIO,
+                  columns: tuple[tuple[str, str, str], ...] = COLUMNS) -> None:
     import pyarrow.parquet as pq
 
-    writer = pq.ParquetWriter(out, arrow_schema())
+    writer = pq.ParquetWriter(out, arrow_schema(columns))
     for path in parts:
         for batch in pq.ParquetFile(path).iter_batches():
             writer.write_batch(batch)
@@ -273,7 +291,7 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
         return
     import csv
 
-    kinds = {name: kind for name, kind, _ in COLUMNS}
+    kinds = {name: kind for name, kind, _ in COLUMNS} | {"firm": "str"}
     with path.open(newline="", encoding="utf-8") as handle:
         for raw in csv.DictReader(handle):
             yield {name: _parse(value, kinds[name]) for name, value in raw.items()}

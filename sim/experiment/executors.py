@@ -84,7 +84,9 @@ def run_dask(work: Iterable[tuple[Task, Any]], address: str,
         raise DaskUnavailable("--dask needs dask.distributed: pip install 'simrun[dask]'") from None
     if address != "local":
         probe_scheduler(address)
-    cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None) \
+    # the scheduler's HTTP server (health, metrics; the dashboard) on a free port: on its
+    # default, 8787, a second cluster on the machine would find it taken
+    cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0") \
         if address == "local" else None
     try:
         client = Client(cluster if cluster is not None else address,

@@ -2,7 +2,7 @@
 knob groups in which the two strategies differ, as Shapley values.
 
 A coalition is a set of knob groups taken from B, the rest from A
-(:func:`sim.experiment.knob_groups.combine`). Every coalition's strategy runs the same
+(:func:`sim.scenario.knob_groups.combine`). Every coalition's strategy runs the same
 replications with the same seed on A's market, so the same customers arrive with the
 same wishes under each (common random numbers), and a coalition's value in a
 replication is the metric in that replication. Shapley values are computed per
@@ -41,6 +41,7 @@ from sim.metrics import METRIC_BY_KEY, Estimate, Metric, RunResult, estimate, ve
 from sim.model.engine import run_replication
 from sim.scenario import Issue, Scenario, ScenarioError
 from sim.scenario.errors import suggest
+from sim.scenario.knob_groups import GROUP_NAMES, combine
 from sim.scenario.loader import cross_checks
 
 
@@ -52,7 +53,7 @@ class Attribution:
     b: Scenario
     metric: str
     players: tuple[str, ...]
-    """The groups that differ, in :data:`knob_groups.GROUP_NAMES` order."""
+    """The groups that differ, in :data:`~sim.scenario.GROUP_NAMES` order."""
     plan: shapley.ShapleyPlan
     a_values: tuple[float, ...]
     """A's metric per replication (NaN where a replication is left out)."""
@@ -219,7 +220,7 @@ def explain(a: Scenario, b: Scenario, *, metric: str = "profit", jobs: int | Non
     game = {c: np.where(undefined, math.nan, v) for c, v in game.items()}
     split = game_plan.values(game)
     zeros = np.where(undefined, math.nan, 0.0)
-    shares = {g: tuple(map(float, split.get(g, zeros))) for g in knob_groups.GROUP_NAMES}
+    shares = {g: tuple(map(float, split.get(g, zeros))) for g in GROUP_NAMES}
     return Attribution(a, b, metric, who, game_plan, tuple(map(float, game[frozenset()])),
                        tuple(map(float, game[frozenset(who)])), shares)
 
@@ -250,11 +251,11 @@ def check(a: Scenario, b: Scenario, metric: str, who: Collection[str]) -> None:
 def coalition_scenario(a: Scenario, b: Scenario, from_b: Collection[str]) -> Scenario:
     """A's scenario with the groups ``from_b`` taken from B's strategy, checked like a
     loaded scenario (names that must exist do, and so on)."""
-    strategy = knob_groups.combine(a.strategy, b.strategy, from_b)
+    strategy = combine(a.strategy, b.strategy, from_b)
     mixed = replace(a, strategy=strategy)
     issues = cross_checks(mixed)
     if issues:
-        taken = ", ".join(g for g in knob_groups.GROUP_NAMES if g in from_b)
+        taken = ", ".join(g for g in GROUP_NAMES if g in from_b)
         raise ScenarioError(f"{a.name} with {taken} from {b.name}", issues)
     return mixed
 

@@ -13,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sim import __version__
 from sim.experiment.runner import ScenarioResult, replications_of
@@ -42,6 +43,10 @@ class MarketResult:
     scenario: MarketScenario
     runs: tuple[MarketRunResult, ...]
     version: str = __version__
+    precision: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """Replications run until every firm's interval of the metric was narrow enough
+    (``--precision``, ``--half-width``): the target and what was reached; None for a
+    fixed number."""
     _firms: dict[int, ScenarioResult] = field(default_factory=dict, repr=False, compare=False)
     """Each firm's results as a run, made on first use."""
 
@@ -86,6 +91,14 @@ class MarketResult:
         rows = len(self.names) + 1
         return [[sum(r.switching[a][b] for r in self.runs) / len(self.runs)
                  for b in range(len(self.names))] for a in range(rows)]
+
+    def switched_away(self) -> list[Estimate]:
+        """Per firm, served visits at a rival of customers last served at the firm (each
+        a customer it lost to switching; its row of the switching matrix, less its own
+        column), per replication with its CI."""
+        n = len(self.names)
+        return [estimate([sum(r.switching[a][b] for b in range(n) if b != a)
+                          for r in self.runs]) for a in range(n)]
 
     def net_switching(self) -> list[list[Estimate]]:
         """Net flow of customers between firms: [a][b] is the served visits per
@@ -134,8 +147,26 @@ class MarketResult:
 
 def run_market(market: MarketScenario, *, replications: Iterable[int] | None = None,
                jobs: int | None = None, progress: MarketProgress | None = None,
-               done: dict[int, MarketRunResult] | None = None) -> MarketResult:
-    """Run the market's replications (or the given indices) over the process pool."""
+               done: dict[int, MarketRunResult] | None = None,
+               events: Any = None) -> MarketResult:
+    """Run the market's replications (or the given indices) over the process pool.
+
+    ``done`` holds replications already finished (a checkpoint); they are not run again.
+    A market with ``run.warmup_days = "auto"`` first has its warm-up found by a pilot
+    (:func:`sim.experiment.warmup.resolve_market_auto`); the result's market records it.
+    With ``events`` (:func:`sim.experiment.market_events.market_event_files`), each
+    replication run now also writes its event log there; the results are the same.
+    """
+    if market.warmup_auto:
+        from sim.experiment.warmup import resolve_market_auto
+
+        market = resolve_market_auto(market, jobs=jobs)[0]
     wanted = range(market.run.replications) if replications is None else list(replications)
-    results = replications_of(run_market_replication, market, wanted, jobs, progress, done)
+    if events is None:
+        results = replications_of(run_market_replication, market, wanted, jobs, progress, done)
+    else:
+        from sim.experiment.market_events import run_market_logged
+
+        results = replications_of(run_market_logged, market, wanted, jobs, progress, done,
+                                  extra=(events,))
     return MarketResult(market, tuple(results[r] for r in wanted))

@@ -312,23 +312,34 @@ class Checkpoint:
     Keyed by the resolved scenario's hash, so a changed scenario never reuses stale
     replications. Each replication is one small JSON file, written atomically. A file
     that cannot be read back (damaged, or not this run's) is discarded and noted in
-    :attr:`discarded`; its replication runs again.
+    :attr:`discarded`; its replication runs again. A market run keeps its replications
+    the same way (:class:`sim.experiment.market_output.MarketCheckpoint`).
     """
 
     def __init__(self, out_dir: Path, scenario: Scenario) -> None:
-        digest = hashlib.sha256(scenario_toml(scenario).encode()).hexdigest()[:16]
-        self.folder = out_dir / f".checkpoint-{digest}"
         self.scenario = scenario
+        self._keyed(out_dir, scenario_toml(scenario))
+
+    def _keyed(self, out_dir: Path, identity: str) -> None:
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        self.folder = out_dir / f".checkpoint-{digest}"
         self.discarded: list[tuple[Path, str]] = []
 
-    def load(self) -> dict[int, RunResult]:
-        runs: dict[int, RunResult] = {}
+    def encode(self, run: Any) -> dict[str, Any]:
+        """A replication as JSON-ready data."""
+        return run_to_dict(run)
+
+    def decode(self, raw: Any) -> Any:
+        """A replication read back, checked; ValueError (saying what is wrong) otherwise."""
+        return checked_run(raw, self.scenario)
+
+    def load(self) -> dict[int, Any]:
+        runs: dict[int, Any] = {}
         if not self.folder.is_dir():
             return runs
         for path in sorted(self.folder.glob("rep-*.json")):
             try:
-                run = checked_run(json.loads(limits.read_bounded(path, MAX_RESULTS_FILE_BYTES)),
-                                  self.scenario)
+                run = self.decode(json.loads(limits.read_bounded(path, MAX_RESULTS_FILE_BYTES)))
                 _need(path.name == self._name(run.replication), "holds another replication")
             except (ValueError, TypeError, KeyError, RecursionError, OSError) as exc:
                 self.discarded.append((path, _reason(exc)))
@@ -337,10 +348,10 @@ class Checkpoint:
             runs[run.replication] = run
         return runs
 
-    def save(self, run: RunResult) -> None:
+    def save(self, run: Any) -> None:
         """Written piece by piece, a daily series (an array) as a list one at a time, so
         a long run's checkpoint is never one text in memory."""
-        pieces = json.JSONEncoder(default=list).iterencode(run_to_dict(run))
+        pieces = json.JSONEncoder(default=list).iterencode(self.encode(run))
         write_atomic(self.folder / self._name(run.replication), _joined(pieces))
 
     def clear(self) -> None:

@@ -12,9 +12,10 @@ the same files.
 - :func:`select_best`: Kim and Nelson's KN or the screening subset
   (:mod:`sim.experiment.select`) on a comparison's metric; the comparison itself is the
   first stage (its ``-n`` replications of every strategy, at least 10).
-- :func:`run_to_precision`, :func:`compare_to_precision`: replications in batches until
-  the 95% interval of the metric (a run) or of every paired difference to the baseline
-  (a comparison) is as narrow as asked (:mod:`sim.experiment.precision`).
+- :func:`run_to_precision`, :func:`compare_to_precision`, :func:`market_to_precision`:
+  replications in batches until the 95% interval of the metric (a run), of every paired
+  difference to the baseline (a comparison) or of every firm's metric (a market) is as
+  narrow as asked (:mod:`sim.experiment.precision`).
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ from sim.experiment.compare import (
     comparison_name,
     resolve_warmups,
 )
+from sim.experiment.market import MarketResult
 from sim.experiment.pool import run_parallel
 from sim.experiment.precision import Look, Precision
 from sim.experiment.runner import ScenarioResult, default_jobs
 from sim.formats import format_half_width, format_size
-from sim.metrics import METRIC_BY_KEY, Estimate, Metric, RunResult
+from sim.metrics import METRIC_BY_KEY, Estimate, MarketRunResult, Metric, RunResult
 from sim.model.engine import run_replication
+from sim.model.market import run_market_replication
 from sim.scenario import Issue, Scenario, ScenarioError
 from sim.scenario.errors import suggest
+from sim.scenario.market import MarketScenario
 
 Progress = Callable[[str, RunResult], None]
 """Called with the strategy's name and each replication as it finishes."""
@@ -50,8 +54,9 @@ Plan = Callable[[int], None]
 """Called with the replications (all strategies) the procedure has asked for so far."""
 
 
-def _named(name: str, scenario: Scenario, replication: int) -> tuple[str, RunResult]:
-    return name, run_replication(scenario, replication)
+def _named(name: str, scenario: Any, replication: int,
+           simulate: Callable[[Any, int], Any] = run_replication) -> tuple[str, Any]:
+    return name, simulate(scenario, replication)
 
 
 class ReplicationStream:
@@ -61,13 +66,16 @@ class ReplicationStream:
     contention (:meth:`keep`), never beyond ``limit`` replications of a strategy; the
     pool keeps a few tasks per worker in flight, so at most that many runs are wasted
     when the procedure stops. ``done`` holds replications already finished (a
-    checkpoint), which are not run again.
+    checkpoint), which are not run again. ``simulate`` runs one replication (a market's:
+    :func:`sim.model.market.run_market_replication`).
     """
 
-    def __init__(self, scenarios: Sequence[Scenario], *, limit: int, jobs: int | None = None,
-                 done: Mapping[str, Mapping[int, RunResult]] | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(self, scenarios: Sequence[Any], *, limit: int, jobs: int | None = None,
+                 done: Mapping[str, Mapping[int, Any]] | None = None,
+                 progress: Progress | None = None,
+                 simulate: Callable[[Any, int], Any] = run_replication) -> None:
         self.scenarios = {s.name: s for s in scenarios}
+        self.simulate = simulate
         self.limit = limit
         self.jobs = jobs or default_jobs()
         self.progress = progress
@@ -99,11 +107,11 @@ class ReplicationStream:
         """Replications 0..n-1 of ``name``."""
         return tuple(self.get(name, r) for r in range(n))
 
-    def _tasks(self) -> Iterator[tuple[str, Scenario, int]]:
+    def _tasks(self) -> Iterator[tuple[str, Any, int, Callable[[Any, int], Any]]]:
         for replication in range(self.limit):
             for name in list(self.active):
                 if (name, replication) not in self.results:
-                    yield name, self.scenarios[name], replication
+                    yield name, self.scenarios[name], replication, self.simulate
 
     def close(self) -> None:
         """Cancel the replications not started (the running ones finish)."""
@@ -374,6 +382,41 @@ def compare_to_precision(scenarios: Sequence[Scenario], precision: Precision, *,
                                                     result.labels))
 
 
+def market_to_precision(market: MarketScenario, precision: Precision, *,
+                        jobs: int | None = None,
+                        done: Mapping[int, MarketRunResult] | None = None,
+                        progress: Callable[[MarketRunResult], None] | None = None,
+                        plan: Plan | None = None) -> MarketResult:
+    """Replications of the market in batches until the 95% interval of every firm's
+    metric is within the target (relative: a share of that firm's own mean), or
+    ``max_replications``: the widest firm decides. The result's market records the
+    replications used, so its market.toml reproduces it."""
+    check_target(precision)
+    if market.warmup_auto:
+        from sim.experiment.warmup import resolve_market_auto
+
+        market = resolve_market_auto(market, jobs=jobs)[0]
+    key = precision.metric
+    with ReplicationStream([market], limit=precision.max_replications, jobs=jobs,
+                           done={market.name: done or {}}, simulate=run_market_replication,
+                           progress=None if progress is None
+                           else lambda _name, run: progress(run)  # type: ignore[arg-type]
+                           ) as stream:
+
+        def values(n: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+            runs: Sequence[Any] = stream.runs(market.name, n)
+            firms = {name: [run.firms[i].metrics[key] for run in runs]
+                     for i, name in enumerate(market.names)}
+            return firms, {name: _mean(series) for name, series in firms.items()}
+
+        last = _until_precise(values, precision, plan, 1)
+        spec = market.with_firms(_with_replications(f, last.n) for f in market.firms)
+        runs: Sequence[Any] = stream.runs(market.name, last.n)
+    result = MarketResult(spec, tuple(runs))
+    return replace(result, precision=precision_dict(precision, last, spec.firms[0], "firm",
+                                                    {}))
+
+
 def _until_precise(values: Callable[[int], tuple[dict[str, list[float]], dict[str, float]]],
                    precision: Precision, plan: Plan | None, strategies: int) -> Look:
     """:func:`sequential_precision.until_precise`, telling ``plan`` the replications
@@ -402,9 +445,10 @@ def _with_replications(scenario: Scenario, n: int) -> Scenario:
 
 def precision_dict(precision: Precision, last: Look, scenario: Scenario, kind: str,
                    labels: Mapping[str, str]) -> dict[str, Any]:
-    """The target and what was reached, as written to summary.json or comparison.json;
-    ``kind`` 'metric' (a run) or 'difference' (each paired difference to the baseline,
-    named in the statement by ``labels``)."""
+    """The target and what was reached, as written to summary.json, comparison.json or
+    market.json; ``kind`` 'metric' (a run), 'difference' (each paired difference to the
+    baseline, named in the statement by ``labels``) or 'firm' (each firm's metric on a
+    market; ``widest`` names the firm furthest from its target)."""
     metric = METRIC_BY_KEY[precision.metric]
     widest = max(last.estimates, key=lambda q: _share(last.estimates[q], last.targets[q]))
     e = last.estimates[widest]
@@ -446,7 +490,7 @@ def _num(x: float) -> float | None:
 
 def _target_text(precision: Precision, metric: Metric, scenario: Scenario, kind: str) -> str:
     if precision.relative is not None:
-        of = "the mean" if kind == "metric" else "the baseline's mean"
+        of = {"metric": "the mean", "firm": "each firm's mean"}.get(kind, "the baseline's mean")
         return f"±{100 * precision.relative:g}% of {of}"
     assert precision.half_width is not None
     return f"±{_amount(precision.half_width, metric, scenario)}"
@@ -455,7 +499,8 @@ def _target_text(precision: Precision, metric: Metric, scenario: Scenario, kind:
 def _statement(precision: Precision, last: Look, e: Estimate, metric: Metric,
                scenario: Scenario, kind: str, widest: str, label: str) -> str:
     what = _what(metric, scenario)
-    subject = what if kind == "metric" else f"{label}'s paired difference in {what}"
+    subject = {"metric": what, "firm": f"{label}'s {what} (the widest of the firms')"}.get(
+        kind, f"{label}'s paired difference in {what}")
     width = f"±{format_half_width(e, metric)}"
     if precision.relative is not None:
         scale = _scale(last, widest, precision)
@@ -471,5 +516,5 @@ def _statement(precision: Precision, last: Look, e: Estimate, metric: Metric,
 
 
 __all__ = ["ReplicationStream", "check_metric", "check_selection", "check_target",
-           "compare_to_precision", "guarantee",
+           "compare_to_precision", "guarantee", "market_to_precision",
            "precision_dict", "run_to_precision", "select_best", "selection_dict"]

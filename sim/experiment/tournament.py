@@ -70,6 +70,11 @@ def build_tournament(market: MarketScenario, strategies: Sequence[str]) -> Tourn
     """Every profile's market: the file's market with each slot's strategy replaced by a
     preset (the firm's business, name and everything else kept)."""
     k, m = len(strategies), len(market.names)
+    if market.warmup_auto:
+        raise ScenarioError(market.source, [Issue(
+            "run.warmup_days", '"auto" is for \'simrun FILE\': every pairing would need its '
+            "own pilot and measure its own window; run 'simrun FILE' on the market once (it "
+            "prints the warm-up found) and set that number", "auto")])
     if k ** m > MAX_PROFILES:
         raise ScenarioError(market.source, [Issue("firms", f"{k} strategies on {m} firms make "
                                                   f"{k ** m} profiles; at most {MAX_PROFILES}")])

@@ -25,6 +25,11 @@ estimates where a typical replication has settled, and is what a pilot's size on
 makes more precise. A series whose recommended truncation sits at the end of the
 search (half the horizon) has not settled within the horizon: simulate longer.
 
+On a market of rival firms (:func:`resolve_market_auto`) the pilot is the whole market's
+replications, and MSER-5 judges each firm's own daily series (profit and customers
+alive by default): the warm-up is the largest over the firms and the series, since every
+firm's measured window must have settled, and every firm measures the same window.
+
 The pilot replications (:func:`pilot`) use replication indices from
 :data:`PILOT_FIRST_REPLICATION` on, which no ordinary run reaches, so the warm-up chosen
 does not depend on the replications that are then measured. The daily series do not
@@ -47,10 +52,12 @@ from sim import __version__
 from sim.atomic import write_atomic
 from sim.experiment.pool import run_parallel
 from sim.experiment.runner import default_jobs
-from sim.metrics import DAILY_COLUMNS, RunResult
+from sim.metrics import DAILY_COLUMNS, MarketRunResult, RunResult
 from sim.model.engine import run_replication
+from sim.model.market import run_market_replication
 from sim.scenario import Issue, Scenario, ScenarioError
 from sim.scenario.errors import suggest
+from sim.scenario.market import MarketScenario
 
 BATCH_DAYS = 5
 """MSER-5: batch means of five days."""
@@ -190,6 +197,33 @@ def resolve_auto(scenarios: Sequence[Scenario], *, jobs: int | None = None,
             if s.warmup_auto else s for s in scenarios], found
 
 
+def resolve_market_auto(market: MarketScenario, *, jobs: int | None = None,
+                        progress: Callable[[MarketRunResult], None] | None = None,
+                        replications: int = PILOT_REPLICATIONS
+                        ) -> tuple[MarketScenario, list[Warmup]]:
+    """A market with ``run.warmup_days = "auto"`` given the warm-up its pilot finds: the
+    market's pilot replications with no warm-up, MSER-5 on each firm's daily series,
+    the largest over the firms; one :class:`Warmup` per firm (its scenario labelled with
+    the firm's name). A market without "auto" passes unchanged."""
+    if not market.warmup_auto:
+        return market, []
+    pilot_market = market.with_firms(
+        replace(f, run=replace(f.run, warmup_days=0), warmup_auto=False) for f in market.firms)
+    indices = range(PILOT_FIRST_REPLICATION, PILOT_FIRST_REPLICATION + replications)
+    runs: dict[int, MarketRunResult] = {}
+    for run in run_parallel(run_market_replication, [(pilot_market, r) for r in indices],
+                            min(jobs or default_jobs(), replications)):
+        runs[run.replication] = run
+        if progress is not None:
+            progress(run)
+    found = [analyse(replace(firm, strategy=replace(firm.strategy, label=name)),
+                     [runs[r].firms[i] for r in indices])
+             for i, (name, firm) in enumerate(zip(market.names, market.firms, strict=True))]
+    days = max(w.days for w in found)
+    return market.with_firms(replace(f, run=replace(f.run, warmup_days=days), warmup_auto=False)
+                             for f in market.firms), found
+
+
 def welch_average(series: Sequence[float], window: int) -> np.ndarray:
     """Welch's moving average of a (replication-averaged) series: day i averages days
     i - w..i + w, with the window shrunk to i days near the start (2i + 1 values) and
@@ -253,5 +287,5 @@ def write_warmup(found: Warmup, folder: Path, stem: str = "warmup") -> list[Path
 
 __all__ = ["BATCH_DAYS", "PILOT_FIRST_REPLICATION", "PILOT_REPLICATIONS", "SERIES",
            "SeriesWarmup", "Warmup", "analyse", "check_columns", "find_warmup", "mser",
-           "pilot", "resolve_auto", "warmup_csv", "warmup_dict", "welch_average",
+           "pilot", "resolve_auto", "resolve_market_auto", "warmup_csv", "warmup_dict", "welch_average",
            "welch_window", "write_warmup"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sim.model.rng import (
     A_ABUSE,
     A_LOYALTY,
@@ -91,6 +93,12 @@ class Customer:
         self.acquired_h = acquired_h
         self.measured = measured  # reached in the measured window
 
+    @property
+    def customer_since_h(self) -> float:
+        """Since when the customer has been the firm's customer without a break: for one
+        firm, its first purchase (a customer of one firm is lost only by churning)."""
+        return self.first_purchase_h
+
 
 RELATION = ("served_measured", "served_once", "last_satisfaction", "spend",
             "first_purchase_h", "in_cohort", "measured", "served_in_window", "last_period",
@@ -105,7 +113,7 @@ class Patron:
     """One customer's relation with one firm on a market of rival firms: what the firm's
     books and the customer's memory of that firm hold."""
 
-    __slots__ = ("segment", "visits", *RELATION)
+    __slots__ = ("customer_since_h", "segment", "visits", *RELATION)
 
     def __init__(self, segment: int, prospect_measured: bool) -> None:
         self.segment = segment
@@ -122,3 +130,9 @@ class Patron:
         self.served_in_window = False
         self.last_period = -2
         self.latest_score = -1.0
+        self.customer_since_h = math.inf
+        """Since when the customer has been this firm's customer without a break: the
+        end of the served visit that made this firm the one it was last served at (its
+        first purchase there, or a purchase after it had bought at a rival); infinite
+        while the firm is not the one it was last served at (docs/model.md, "Market of
+        rival firms": per-firm retention). The market sets it (sim/model/market.py)."""

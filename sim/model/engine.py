@@ -241,6 +241,10 @@ class Replication:
         self.customers_alive = 0
         """Customers who have bought and not left."""
         self.customers_alive_by_segment = [0] * len(s.segments)
+        self.customers_by_segment = self.customers_alive_by_segment
+        """The firm's customers a retention period starts with, by segment: for one firm
+        those who have bought and not left (the same list); a firm on a market counts
+        those last served at it."""
         self.return_base = (b.return_intercept + m.lock_in * (1 - m.alternatives) ** 2
                             - b.alternatives_weight * m.alternatives)
         """The part of the return logit that is the same for every customer of the market."""
@@ -330,12 +334,12 @@ class Replication:
             self.in_system_since = now
         self.in_system += change
 
-    # slot book for admission policies
+    # appointment book for admission policies: per day, the first slot still free
     def booked(self, day: int) -> int:
         return self.bookings.get(day, 0)
 
-    def book(self, day: int) -> None:
-        self.bookings[day] = self.bookings.get(day, 0) + 1
+    def book(self, day: int, slot: int) -> None:
+        self.bookings[day] = slot + 1
 
     # ---------------------------------------------------------------- processes
     def new_customers(self) -> Process:
@@ -359,7 +363,7 @@ class Replication:
         since_warmup = day + 1 - s.run.warmup_days
         if since_warmup >= 0 and since_warmup % s.run.retention_period_days == 0:
             self.tally.period_starts(since_warmup // s.run.retention_period_days,
-                                     self.customers_alive_by_segment)
+                                     self.customers_by_segment)
         self.scarcity_signal = 0.8 * self.scarcity_signal + 0.2 * self.scarce_today
         self.scarce_today = False
         for old in [d for d in self.bookings if d <= day]:
@@ -416,7 +420,8 @@ class Replication:
         if c.served_once:
             self.customers_alive -= 1
             self.customers_alive_by_segment[c.segment] -= 1
-            self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, now)
+            self.tally.churned(c.segment, c.first_purchase_h, c.in_cohort, now,
+                               c.customer_since_h)
         else:
             self.tally.lost(c.segment, c.measured)
         self.leaves_the_books(c)
@@ -450,12 +455,12 @@ class Replication:
             v.outcome = PRICED_OUT
             t.priced_out(c.segment, measured)
             return fallback
-        waitlist_h = self.admit(c, v, measured)
-        if waitlist_h is None:
+        delay_h = self.admit(c, v, measured)
+        if delay_h is None:
             return fallback
-        if waitlist_h:
+        if delay_h:  # an appointment later today, or waitlisted
             self.waitlist_measured += measured
-            yield env.timeout(waitlist_h)
+            yield env.timeout(delay_h)
             self.waitlist_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
@@ -491,23 +496,24 @@ class Replication:
         return surplus
 
     def admit(self, c: Customer, v: Visit, measured: bool) -> float | None:
-        """Admit: today (0), a later day (the hours until the visit comes back at the
-        same time of day: it waits on the waitlist) or not at all (None)."""
+        """Admit: on arrival (0), at an appointment later today or on a later day (the
+        hours until it: a later day is waitlisted) or not at all (None)."""
         now = v.arrived_h
-        today = int(now // 24.0)
-        day = self.admission.admit(today, self.segment_rules[c.segment].waitlist_patience_days,
-                                   self)
-        if day is None:
+        delay_h = self.admission.admit(now, self.open_h, self.close_h,
+                                       self.segment_rules[c.segment].waitlist_patience_days,
+                                       self)
+        if delay_h is None:
             v.outcome = TURNED_AWAY
             self.scarce_today = True
             self.tally.turned_away(c.segment, measured)
             return None
-        if day > today:
-            v.waitlisted = True
-            self.scarce_today = True
-            self.tally.waitlisted(measured)
-            return 24.0 * day + (now - 24.0 * today) - now
-        return 0.0
+        if delay_h:
+            v.appointment_h = delay_h
+            if (now + delay_h) // 24.0 > now // 24.0:
+                v.waitlisted = True
+                self.scarce_today = True
+                self.tally.waitlisted(measured)
+        return delay_h
 
     def join_or_balk(self, c: Customer, surplus: dict[int, float], v: Visit,
                      measured: bool) -> bool:
@@ -713,10 +719,12 @@ def visit_event(c: Customer, v: Visit, ended_h: float, comes_back: bool) -> Visi
     settle); an unserved one has zeros and no score."""
     if v.outcome != SERVED:
         return VisitEvent(c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome,
-                          v.waitlisted, v.tier, 0.0, 0.0, 0.0, v.wait_h, 0.0, math.nan, 0, 0,
+                          v.waitlisted, v.appointment_h, v.tier, 0.0, 0.0, 0.0, v.wait_h, 0.0,
+                          math.nan, 0, 0,
                           False, False, comes_back)
     return VisitEvent(
-        c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome, v.waitlisted, v.tier,
+        c.key, c.visits - 1, c.segment, v.arrived_h, ended_h, v.outcome, v.waitlisted,
+        v.appointment_h, v.tier,
         v.price, v.refund, v.flow, v.wait_h, v.service_h, v.satisfaction,
         v.honoured_reasonable + v.honoured_unreasonable,
         v.refused_reasonable + v.refused_unreasonable, v.failed, v.genuine or v.abuse,

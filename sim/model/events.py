@@ -30,6 +30,10 @@ class VisitEvent:
     outcome: int
     """SERVED, ABANDONED, BALKED, PRICED_OUT or TURNED_AWAY."""
     waitlisted: bool
+    """Booked to a later day (its appointment fell on a later day than its arrival)."""
+    appointment_h: float
+    """Hours from arrival until the appointment a daily quota gave it (0: served on
+    arrival, as every visit without a quota)."""
     tier: int
     """The tier bought, queued for or balked at; -1 when none was chosen."""
     price: float

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Collection
 from typing import Any
 
 import simpy
@@ -25,6 +26,7 @@ from sim.model.engine import LEFT, Key, LeanProcess, Process, Replication, new_c
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
+from sim.scenario.knob_groups import combine, named_groups
 from sim.scenario.market import MarketScenario
 from sim.scenario.model import Strategy
 
@@ -51,6 +53,9 @@ class Firm(Replication):
         average over about market.reputation_memory_visits visits, as word of mouth
         reports it."""
         self.wait_alpha = 1.0 / scenario.market.reputation_memory_visits
+        self.customers_by_segment = [0] * len(scenario.segments)
+        """The firm's customers by segment: alive on the market and last served at this
+        firm (what its customer retention counts; docs/model.md)."""
 
     def is_open(self, now: float) -> bool:
         hour = now - 24.0 * (now // 24.0)
@@ -71,12 +76,10 @@ class Firm(Replication):
         """Nobody in line or in service (a strategy changes only then)."""
         return self.desk.busy == 0 and not any(self.desk.lines)
 
-    def adopt(self, strategy: Strategy, leader: str) -> None:
-        """Put a rival's strategy in place (its staff excepted: servers stay the firm's).
-        The old tiers keep their books; the new ones are booked beside them, named after
-        the rival ('premium (copied from B)')."""
-        own = dataclasses.replace(strategy, servers=self.s.strategy.servers,
-                                  label=self.s.strategy.label)
+    def adopt(self, own: Strategy, leader: str) -> None:
+        """Put in place a strategy copied from a rival (:func:`imitation`). The old
+        tiers keep their books; the new ones are booked beside them, named after the
+        rival ('premium (copied from B)')."""
         self.s = dataclasses.replace(self.s, strategy=own)
         offset = len(self.tiers)
         self.tiers = (*self.tiers, *own.tiers)
@@ -102,6 +105,23 @@ class Firm(Replication):
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
         super().abandon(c, v, measured)
         self.recent_wait_h += self.wait_alpha * (v.wait_h - self.recent_wait_h)
+
+    def gains(self, p: Patron, now: float) -> None:
+        """The customer, just served here, was last served at a rival or nowhere: from
+        now on it is the firm's customer."""
+        p.customer_since_h = now
+        self.customers_by_segment[p.segment] += 1
+
+    def loses(self, p: Patron, now: float) -> None:
+        """Its customer was just served at a rival: lost to switching, not to churn."""
+        self.tally.switched_away(p.segment, p.customer_since_h, now)
+        self.customers_by_segment[p.segment] -= 1
+        p.customer_since_h = math.inf
+
+    def churn(self, c: Customer | Patron, now: float) -> None:
+        if c.customer_since_h < math.inf:  # it leaves the market as the firm's customer
+            self.customers_by_segment[c.segment] -= 1
+        super().churn(c, now)
 
 
 class MarketBooks:
@@ -160,9 +180,10 @@ class MarketReplication:
         self.baseline = first.behaviour.baseline_satisfaction
         self.books = MarketBooks(self.n)
         self.imitation_rate = m.imitation_rate
+        self.imitation_groups = named_groups(m.imitation_groups)
         self.pending: dict[int, tuple[int, Strategy, int]] = {}
-        """Copies decided and not yet in place: firm -> (day it takes effect, strategy,
-        the firm copied)."""
+        """Copies decided and not yet in place: firm -> (day it takes effect, the
+        strategy it will put in place, the firm copied)."""
         self.choosing = self.n > 1 or m.outside_option
         """Whether an occasion's choice is drawn at all (one firm, no outside option:
         there is nothing to choose)."""
@@ -216,7 +237,8 @@ class MarketReplication:
         """Imitation (docs/model.md): copies whose lag is over are put in place (on a day
         whose queue is empty, else the next one); every review period, each firm whose
         profit over it trails the best rival's decides, with probability
-        ``imitation_rate`` (its own keyed draw), to copy that rival's strategy."""
+        ``imitation_rate`` (its own keyed draw), to copy that rival's knob groups
+        ``imitation_groups``."""
         m = self.market
         for f, (due, strategy, source) in list(self.pending.items()):
             firm = self.firms[f]
@@ -234,11 +256,12 @@ class MarketReplication:
             if f == best or f in self.pending or profits[f] >= profits[best]:
                 continue
             own = self.firms[f].s.strategy
-            if dataclasses.replace(leader, servers=own.servers, label=own.label) == own:
+            copy = imitation(own, leader, self.imitation_groups)
+            if copy == own:
                 continue  # nothing left to copy
             u = uniforms(self.streams.customer((IMITATION, day, f)).visit(0))[0]
             if u < m.imitation_rate:
-                self.pending[f] = (day + 1 + m.imitation_lag_days, leader, best)
+                self.pending[f] = (day + 1 + m.imitation_lag_days, copy, best)
 
     # ---------------------------------------------------------------- choice
     def rank(self, c: Customer, patrons: list[Patron | None], last_firm: int,
@@ -325,6 +348,12 @@ class MarketReplication:
                     sat = LEFT  # the market decides on the customer's memories
                 if outcome == SERVED:
                     served_anywhere = True
+                    if f != last_firm:  # f's customer now, lost by the last firm
+                        served_h = env.now
+                        before = patrons[last_firm] if last_firm >= 0 else None
+                        if before is not None:
+                            self.firms[last_firm].loses(before, served_h)
+                        self.firms[f].gains(p, served_h)
                     if occasion_measured:
                         books.switching[self.n if last_firm < 0 else last_firm][f] += 1
                         books.spill_served[f] += attempt > 0
@@ -366,13 +395,22 @@ class MarketReplication:
         return p
 
     def leave(self, c: Customer, patrons: list[Patron | None]) -> None:
-        """The customer leaves the category: each firm it knew books a churned customer
-        (it had bought there) or a lost prospect (it was its prospect and never bought
-        there)."""
+        """The customer leaves the category: the firm it was last served at books a
+        churned customer; every firm it knew takes it off its books (a firm it had
+        bought at counts it in its cohort's survival; a firm whose prospect it was and
+        never bought at books a lost prospect)."""
         now = self.env.now
         for firm, p in zip(self.firms, patrons, strict=True):
             if p is not None:
                 firm.churn(p, now)
+
+
+def imitation(own: Strategy, leader: Strategy, groups: Collection[str]) -> Strategy:
+    """The strategy a firm puts in place when it copies a leader's knob groups: its own
+    with those groups taken from the leader (:func:`sim.scenario.knob_groups.combine`),
+    keeping its own names and its staff (servers are the firm's investment, not a knob
+    to copy; docs/model.md, Imitation)."""
+    return dataclasses.replace(combine(own, leader, groups), servers=own.servers)
 
 
 def gumbel(word: int) -> float:

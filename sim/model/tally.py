@@ -65,7 +65,7 @@ class Visit:
     """One visit as it unfolds: the engine fills it phase by phase, the tally books it,
     an observer may read it (sim/model/events.py)."""
 
-    __slots__ = ("abuse", "arrived_h", "delight_cost", "entitlement_seen", "failed", "flow",
+    __slots__ = ("abuse", "appointment_h", "arrived_h", "delight_cost", "entitlement_seen", "failed", "flow",
                  "genuine", "honoured_reasonable", "honoured_unreasonable", "outcome",
                  "price", "recovery_cost", "refund", "refunded", "refused_reasonable",
                  "refused_unreasonable", "request_cost", "return_loss", "satisfaction",
@@ -99,6 +99,7 @@ class Visit:
         self.outcome = -1
         self.tier = -1
         self.waitlisted = False
+        self.appointment_h = 0.0
         self.wait_h = 0.0
 
 
@@ -202,10 +203,11 @@ class Tally:
         self.satisfaction_sum = 0.0
         self.satisfaction_hist = [0] * 11
         self.scored_customers = self.customer_promoters = self.customer_detractors = 0
-        # retention periods of the measured window: customers alive at each period's
-        # start and those of them who churned in it, per segment
-        self.period_alive: dict[int, list[int]] = {}
-        self.period_churned: dict[int, list[int]] = {}
+        # retention periods of the measured window: the firm's customers at each
+        # period's start and those of them it lost in it (churned, or on a market
+        # switched to a rival), per segment
+        self.period_customers: dict[int, list[int]] = {}
+        self.period_lost: dict[int, list[int]] = {}
         self.period_active: dict[int, int] = {}
         self.period_repeat: dict[int, int] = {}
         # cohort of customers won in the window: survival by week, discounted cash by age
@@ -277,22 +279,39 @@ class Tally:
             self.returned += 1
 
     def churned(self, segment: int, first_purchase_h: float, in_cohort: bool,
-                now: float) -> None:
-        """A customer who had bought left for good."""
+                now: float, customer_since_h: float) -> None:
+        """A customer who had bought left for good (on a market: left the market).
+        ``customer_since_h``: since when it has been the firm's customer without a break
+        (for one firm its first purchase); infinite if it no longer was (on a market: it
+        was last served at a rival, so the firm had lost it already and books no churn).
+        The cohort's survival counts it either way."""
         if in_cohort:
             self.deaths[int((now - first_purchase_h) // WEEK_H)] += 1
-        if now < self.warmup_h:
+        if now < self.warmup_h or customer_since_h > now:
             return
         self.segments[segment][SEG_CHURNED] += 1
-        period = int((now - self.warmup_h) // self.period_h)
-        if first_purchase_h < self.warmup_h + period * self.period_h:
-            churned = self.period_churned.setdefault(period, [0] * len(self.segments))
-            churned[segment] += 1
+        self._customer_lost(segment, customer_since_h, now)
 
-    def period_starts(self, period: int, customers_alive: list[int]) -> None:
-        """A retention period starts with these customers (alive, bought before), by
-        segment."""
-        self.period_alive[period] = list(customers_alive)
+    def switched_away(self, segment: int, customer_since_h: float, now: float) -> None:
+        """A customer of the firm (last served there, since ``customer_since_h``) was
+        served at a rival (a market of rival firms): the firm lost it, not to churn."""
+        if now >= self.warmup_h:
+            self._customer_lost(segment, customer_since_h, now)
+
+    def _customer_lost(self, segment: int, customer_since_h: float, now: float) -> None:
+        """A loss counts against the period it falls in if the customer had been the
+        firm's customer since before that period started (customers won in a period are
+        not in its denominator); as a customer's next loss comes only after it has been
+        won again, each counts at most once a period."""
+        period = int((now - self.warmup_h) // self.period_h)
+        if customer_since_h < self.warmup_h + period * self.period_h:
+            lost = self.period_lost.setdefault(period, [0] * len(self.segments))
+            lost[segment] += 1
+
+    def period_starts(self, period: int, customers: list[int]) -> None:
+        """A retention period starts with these customers of the firm, by segment (for
+        one firm: alive, bought before; on a market: alive, last served at the firm)."""
+        self.period_customers[period] = list(customers)
 
     def final_score(self, latest_score: float, promoter_threshold: float,
                     detractor_threshold: float) -> None:
@@ -563,14 +582,14 @@ class Tally:
 
     def _customer_retention(self, measured_h: float,
                             segment: int | None = None) -> tuple[float, ...]:
-        """1 - churned / alive at the start, for each complete period (of one segment, or
-        of all)."""
+        """1 - lost / customers at the start, for each complete period (of one segment,
+        or of all); for one firm the lost are the churned."""
         def count(table: dict[int, list[int]], period: int) -> int:
             row = table.get(period, [])
             return (sum(row) if segment is None else row[segment]) if row else 0
 
-        return tuple(1 - count(self.period_churned, p) / count(self.period_alive, p)
-                     if count(self.period_alive, p) else math.nan
+        return tuple(1 - count(self.period_lost, p) / count(self.period_customers, p)
+                     if count(self.period_customers, p) else math.nan
                      for p in range(self.complete_periods(measured_h)))
 
     def _repeat_rate(self, measured_h: float) -> tuple[float, ...]:

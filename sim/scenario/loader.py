@@ -25,6 +25,7 @@ import tomli_w
 
 from sim import limits
 from sim.scenario.errors import Issue, ScenarioError, suggest
+from sim.scenario.knob_groups import group_name_issues
 from sim.scenario.model import Behaviour, Business, Market, Run, Scenario, Segment, Strategy
 from sim.scenario.schema import from_raw, to_raw
 from sim.strategies import preset, preset_names
@@ -170,6 +171,7 @@ def cross_checks(s: Scenario) -> list[Issue]:
     if isinstance(adaptation, SatisfactionTarget) and adaptation.min_level > adaptation.max_level:
         issues.append(Issue("strategy.adaptation.min_level", "must be <= max_level",
                             adaptation.min_level))
+    issues.extend(group_name_issues(s.market.imitation_groups, "market.imitation_groups"))
     if s.behaviour.detractor_threshold >= s.behaviour.promoter_threshold:
         issues.append(Issue("behaviour.detractor_threshold", "must be < promoter_threshold",
                             s.behaviour.detractor_threshold))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim import limits
 from sim.scenario.errors import Issue, ScenarioError, suggest
 from sim.scenario.loader import (
     apply_overrides,
@@ -69,8 +70,14 @@ class MarketScenario:
 
     @property
     def warmup_auto(self) -> bool:
-        """Always false: a market file refuses run.warmup_days = "auto"."""
-        return False
+        """``run.warmup_days = "auto"``: a pilot of the market finds the warm-up before a
+        run (:func:`sim.experiment.warmup.resolve_market_auto`)."""
+        return self.firms[0].warmup_auto
+
+    def with_firms(self, firms: Iterable[Scenario]) -> MarketScenario:
+        """The same market with each firm's scenario replaced (a found warm-up, the
+        replications a precision target used)."""
+        return MarketScenario(self.names, tuple(firms), self.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +171,12 @@ def market_from_raw(raw: dict[str, Any], *, source: str = "<market>",
         names.append(name)
         if scenario is not None:
             firms.append(scenario)
-    if firms and firms[0].warmup_auto:
-        issues.append(Issue("run.warmup_days", '"auto" is not available on a market yet: run '
-                            "'simrun warmup' on one firm's scenario and set the number it "
-                            "finds", "auto"))
     if issues or len(firms) != len(firms_raw):
         raise ScenarioError(source, issues or [Issue("firms", "invalid firm")])
+    visits, formula = limits.market_work(firms)
+    issues = limits.visits_issues(visits, formula, firms[0].run.replications, "firms")
+    if issues:
+        raise ScenarioError(source, issues)
     return MarketScenario(tuple(names), tuple(firms), source)
 
 
@@ -264,3 +271,12 @@ def market_raw(market: MarketScenario) -> dict[str, Any]:
                      "strategy": resolved_raw(firm)["strategy"]}
                     for name, firm in zip(market.names, market.firms, strict=True)]
     return raw
+
+
+def market_toml(market: MarketScenario) -> str:
+    """The resolved market as a file (market.toml, and a results folder's identity)."""
+    import tomli_w
+
+    header = ("# Resolved market: every default filled in. Running this file reproduces\n"
+              "# the run exactly: simrun <this file>\n")
+    return header + tomli_w.dumps(market_raw(market))

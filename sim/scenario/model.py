@@ -171,7 +171,15 @@ class Market:
     imitation_rate: float = knob(0.0, ge=0, le=1)
     """Market of rival firms: at each imitation review, the probability that a firm whose
     profit over the review period trails the best rival's decides to copy that rival's
-    strategy (every knob but its staff: servers stay the firm's own). 0: no imitation."""
+    knobs (those of imitation_groups; never its staff: servers stay the firm's own). 0:
+    no imitation."""
+    imitation_groups: tuple[str, ...] = ("all",)
+    """Market of rival firms: the knob groups an imitating firm copies from the leader,
+    the rest of its strategy staying its own: ["all"] (the whole strategy), or a list of
+    "prices and tiers" (the tier list with its prices and the assignment), "requests",
+    "refunds", "screening", "service level", "delight", "recovery", "admission and
+    capacity" (the admission rule; staff is never copied), "scarcity pricing and
+    exclusivity", "adaptation" (the groups of simrun explain)."""
     imitation_period_days: int = knob(30, ge=1)
     """Market of rival firms: days between imitation reviews (profit compared over them)."""
     imitation_lag_days: int = knob(14, ge=0)

@@ -224,7 +224,9 @@ def takes(cls: type, name: str) -> str:
              bool: "true/false", str: "text"}
     if hint in words:
         return words[hint]
-    return "list of tables" if typing.get_origin(hint) is tuple else "table"
+    if typing.get_origin(hint) is tuple:
+        return "list of text" if typing.get_args(hint)[0] is str else "list of tables"
+    return "table"
 
 
 def distribution_fields() -> list[str]:

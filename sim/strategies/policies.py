@@ -26,6 +26,7 @@ This module imports nothing from the rest of simrun: the scenario layer builds o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -108,15 +109,19 @@ class Bindable(Protocol):
 
 # --------------------------------------------------------------------------- protocols
 class SlotBook(Protocol):
-    """What admission may read and change: the firm's bookings per day."""
+    """What admission may read and change: the firm's appointment book, per day the
+    first slot still free (slots are taken in order: booked, or passed unbooked)."""
 
     def booked(self, day: int) -> int: ...
-    def book(self, day: int) -> None: ...
+    def book(self, day: int, slot: int) -> None: ...
 
 
 class Admission(Protocol):
-    def admit(self, today: int, waitlist_patience_days: float, book: SlotBook) -> int | None:
-        """The day the visit is served (today or later) or None: turned away."""
+    def admit(self, now_h: float, open_hour: float, close_hour: float,
+              waitlist_patience_days: float, book: SlotBook) -> float | None:
+        """Hours from ``now_h`` until the visit is served (0: on arrival; a later day:
+        waitlisted) or None: turned away. ``open_hour`` and ``close_hour`` are the
+        firm's hours of the day."""
         ...
 
 
@@ -164,26 +169,40 @@ class Adaptation(Protocol):
 class Everyone:
     """Admit every visit on arrival."""
 
-    def admit(self, today: int, waitlist_patience_days: float, book: SlotBook) -> int | None:
-        return today
+    def admit(self, now_h: float, open_hour: float, close_hour: float,
+              waitlist_patience_days: float, book: SlotBook) -> float | None:
+        return 0.0
 
 
 @policy("admission", "daily_slots")
 @dataclass(frozen=True, slots=True)
 class DailySlots:
-    """A daily quota of visits; when today is full, offer the first free later day."""
+    """A daily quota of visits by appointment. The opening hours are cut into the
+    day's equal slots; a visit takes the first free slot of today that has
+    not ended (the current one at once, a later one at its start), else the first free
+    slot of the first later day within its waitlist patience. A slot that ends unbooked
+    is lost. Appointments keep a booked day from piling its visits into one queue."""
 
     slots_per_day: int = field(default=30, metadata={"ge": 1})
     """Visits admitted per day."""
     waitlist: bool = True
     """Offer a later day when today is full (else turn away)."""
 
-    def admit(self, today: int, waitlist_patience_days: float, book: SlotBook) -> int | None:
+    def admit(self, now_h: float, open_hour: float, close_hour: float,
+              waitlist_patience_days: float, book: SlotBook) -> float | None:
+        slots = self.slots_per_day
+        today = int(now_h // 24.0)
+        slot_h = (close_hour - open_hour) / slots
+        current = math.floor((now_h - 24.0 * today - open_hour) / slot_h)
         last = today + (int(waitlist_patience_days) if self.waitlist else 0)
         for day in range(today, last + 1):
-            if book.booked(day) < self.slots_per_day:
-                book.book(day)
-                return day
+            slot = book.booked(day)
+            if day == today and current > slot:
+                slot = current  # the slots before the current one have ended
+            if slot < slots:
+                book.book(day, slot)
+                starts_h = 24.0 * day + open_hour + slot * slot_h
+                return starts_h - now_h if starts_h > now_h else 0.0
         return None
 
 
