@@ -15,11 +15,18 @@ median over the pairs and its spread are printed.
 Target (issue 12): the ratio at most about 1.3: choosing among three firms, spillover
 and the relation a customer keeps with each firm cost at most 30% per visit.
 
+``--instructions`` counts instead of timing: the instructions the CPU executes
+(valgrind's callgrind, as ``bench_instructions.py``) for each market at two horizons, per
+firm visit as the difference over the difference in firm visits (start-up and set-up
+drop out). The ratio of the two is the figure above if time were proportional to
+instructions; the machine's load cannot move it.
+
 Usage::
 
-    python bench/bench_market.py              # 5 pairs of 60,000 visits a run
-    python bench/bench_market.py --quick      # 2 pairs of 15,000
-    python bench/bench_market.py --identical  # three god firms against one
+    python bench/bench_market.py                 # 5 pairs of 60,000 visits a run
+    python bench/bench_market.py --quick         # 2 pairs of 15,000
+    python bench/bench_market.py --identical     # three god firms against one
+    python bench/bench_market.py --instructions  # callgrind, 120 and 240 days (needs valgrind)
 """
 
 from __future__ import annotations
@@ -62,6 +69,30 @@ def days_for(presets: list[str], visits: int) -> int:
     return max(60, int(120 * visits / max(probe, 1)))
 
 
+COUNTED = """import sys
+sys.path.insert(0, sys.argv[1])
+from bench_market import market
+from sim.model.market import run_market_replication
+result = run_market_replication(market(sys.argv[2].split(","), int(sys.argv[3])), 0)
+print("COUNT", sum(f.visits_simulated for f in result.firms))
+"""
+
+
+def instructions_per_visit(presets: list[str], days: tuple[int, int]) -> float:
+    """Instructions per firm visit of the market of ``presets``, between two horizons."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench_instructions import counted, per_unit
+
+    here = str(Path(__file__).resolve().parent)
+    with ThreadPoolExecutor(2) as pool:
+        short, long = pool.map(lambda d: counted(COUNTED, here, ",".join(presets), str(d)), days)
+    per_visit = per_unit(short, long)
+    print(f"{'+'.join(presets)}: {per_visit:,.0f} instructions a firm visit "
+          f"({short[1]:,} and {long[1]:,} firm visits)", flush=True)
+    return per_visit
+
+
 def sources_hash() -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(sim.__file__).parent.rglob("*.py")):
@@ -77,7 +108,21 @@ def main() -> None:
     parser.add_argument("--identical", action="store_true",
                         help="three 'customer is God' firms instead of god, tiered, partner "
                              "(the market's own overhead, without the strategies' costs)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under callgrind instead of timing")
+    parser.add_argument("--days", type=int, nargs=2, default=(120, 240),
+                        help="the two horizons of --instructions (120 240)")
     args = parser.parse_args()
+    if args.instructions:
+        three = ["god"] * 3 if args.identical else ["god", "tiered", "partner"]
+        print(f"sim sources {sources_hash()}, callgrind, days {args.days[0]} and "
+              f"{args.days[1]}")
+        ratio = (instructions_per_visit(three, tuple(args.days))
+                 / instructions_per_visit(["god"], tuple(args.days)))
+        verdict = "PASS" if ratio <= TARGET else "FAIL"
+        print(f"{verdict}: three firms execute x{ratio:.3f} the instructions per visit of "
+              f"one (target <= {TARGET})")
+        return
     repeats = args.repeats or (2 if args.quick else 5)
     visits = args.visits or (15_000 if args.quick else 60_000)
     one = ["god"]

@@ -7,8 +7,10 @@
 #   bench/mutation.sh                # every mutant (several hours on 2 busy cores)
 #   bench/mutation.sh --sample 300   # a random sample of 300 mutants (seed 8)
 #   bench/mutation.sh --resume       # keep mutants/, test what has no result yet
+#   bench/mutation.sh --resume --sample 300  # go on with the sample drawn before
 #
-# JOBS (default 2) sets the number of mutants tested side by side.
+# JOBS (default 2) sets the number of mutants tested side by side; CHUNK (default 40)
+# the number of sampled mutants per mutmut run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -30,10 +32,19 @@ mkdir -p mutants
 run() { "$MUTMUT" run --max-children "${JOBS:-2}" "$@" >> mutants/run.log 2>&1 || {
     tail -c 4000 mutants/run.log; exit 1; }; }
 if [ -n "$SAMPLE" ]; then
-    run "no-mutant-is-called-this*"  # generates the mutants and maps them to tests
-    "$PYTHON" bench/mutation_report.py --pick "$SAMPLE"
-    # shellcheck disable=SC2046
-    run $(cat mutants/sample.txt)
+    if [ ! -f mutants/sample.txt ]; then
+        # generates the mutants and maps them to tests; mutmut then refuses the empty filter
+        "$MUTMUT" run --max-children "${JOBS:-2}" "no-mutant-is-called-this*" \
+            >> mutants/run.log 2>&1 || grep -q "nothing matches" mutants/run.log || {
+            tail -c 4000 mutants/run.log; exit 1; }
+        "$PYTHON" bench/mutation_report.py --pick "$SAMPLE"
+    fi
+    # in the order drawn, CHUNK at a time: a run stopped early (or resumed) leaves a
+    # checked prefix of the sample, itself a random sample
+    while names=$("$PYTHON" bench/mutation_report.py --next "${CHUNK:-40}") && [ -n "$names" ]; do
+        # shellcheck disable=SC2086
+        run $names
+    done
 else
     rm -f mutants/sample.txt
     run

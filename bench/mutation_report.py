@@ -4,9 +4,12 @@
     .venv/bin/python bench/mutation_report.py            # table and survivors' names
     .venv/bin/python bench/mutation_report.py --diffs    # and each survivor's diff
     .venv/bin/python bench/mutation_report.py --pick 300 # a random sample's names
+    .venv/bin/python bench/mutation_report.py --next 40  # its next 40 not checked
 
 With a sample (``mutants/sample.txt``, written by ``--pick``), the score is that of the
-sample, with its 95% interval as an estimate of the score of all mutants.
+sample, with its 95% interval as an estimate of the score of all mutants. The sample is
+kept in the order drawn, and every first k of it is a random sample of k: when some of
+it is not checked yet, the score is that of the longest checked first part.
 
 Score = (killed + timed out) / all mutants. A mutant no selected test reaches ("no
 tests") counts as not killed. Timeouts count as killed: the mutant made the tests run
@@ -41,8 +44,9 @@ def outcomes(mutants: Path) -> dict[str, str]:
 
 
 def pick(found: dict[str, str], size: int, seed: int) -> list[str]:
-    """A simple random sample of the mutants' names, the same for the same code and seed."""
-    return sorted(random.Random(seed).sample(sorted(found), min(size, len(found))))
+    """A simple random sample of the mutants' names, the same for the same code and seed,
+    in the order drawn (so that every first part of it is a random sample too)."""
+    return random.Random(seed).sample(sorted(found), min(size, len(found)))
 
 
 def main() -> int:
@@ -50,6 +54,8 @@ def main() -> int:
     parser.add_argument("--diffs", action="store_true", help="print each survivor's diff")
     parser.add_argument("--pick", type=int, metavar="N",
                         help="write a random sample of N mutants to mutants/sample.txt")
+    parser.add_argument("--next", type=int, metavar="K",
+                        help="print the sample's next K mutants without a result")
     parser.add_argument("--seed", type=int, default=8, help="seed of the sample (8)")
     args = parser.parse_args()
     found = outcomes(ROOT / "mutants")
@@ -62,10 +68,18 @@ def main() -> int:
                                encoding="utf-8")
         return 0
     population = len(found)
+    if args.next:
+        names = sample_file.read_text(encoding="utf-8").split()
+        print(" ".join([n for n in names if found[n] == "not checked"][:args.next]))
+        return 0
     if sample_file.exists():
         names = sample_file.read_text(encoding="utf-8").split()
-        found = {name: found[name] for name in names}
-        print(f"a random sample of {len(found)} of the {population} mutants\n")
+        checked = next((i for i, n in enumerate(names) if found[n] == "not checked"),
+                       len(names))
+        found = {name: found[name] for name in names[:checked]}
+        print(f"a random sample of {len(found)} of the {population} mutants"
+              + (f" (the first {checked} of {len(names)} drawn: the rest not checked yet)"
+                 if checked < len(names) else "") + "\n")
     by_file: dict[str, Counter[str]] = {}
     for name, outcome in found.items():
         module = name.split(".x", 1)[0].split(".xǁ", 1)[0]

@@ -31,7 +31,7 @@ from sim.metrics import (
 )
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
-from sim.model.rng import NEW
+from sim.model.rng import NEW, V_INTERVAL, V_REFERRAL_DELAY
 from sim.model.tally import Tally, WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
@@ -96,6 +96,16 @@ def test_customer_retention_is_one_minus_churned_over_customers_alive_at_the_sta
     # loses B (E, won during it, is not in its denominator): 1 - 1/3
     assert m["customer_retention"] == pytest.approx((1 + 2 / 3) / 2)
     assert m["customers_churned"] == 1
+
+
+def test_visits_simulated_counts_every_visit_begun_warm_up_included() -> None:
+    """The three regulars and the blocker: A, B and C begin 3 visits each (B's third is
+    the one it gives up), E one: 10. B is counted when it leaves, A, C and E at the
+    horizon."""
+    _, recorder = three_regulars_and_a_blocker()
+    assert len(recorder.events) == 10  # every visit has ended by the horizon
+    run = scripted_run(hand_market(business__servers=1), [1.0, 3.0, 5.0, 340.9])
+    assert run.visits_simulated == 10
 
 
 def test_the_repeat_rate_is_the_share_of_a_periods_customers_buying_in_the_next() -> None:
@@ -308,6 +318,7 @@ def test_visits_that_give_up_count_on_their_day_with_the_time_they_waited() -> N
     m = run.metrics
     assert tuple(run.daily["abandoned"]) == (2.0, 1.0)
     assert (m["served"], m["abandoned"]) == (3, 3)
+    assert run.tiers["only"]["abandoned"] == run.segments["all"]["abandoned"] == 3
     assert m["mean_wait_h"] == pytest.approx(0.3 / 3)
     assert m["mean_wait_joined_h"] == pytest.approx((0.5 + 0.5 + 0.3 + 0.5) / 6)
 
@@ -324,6 +335,36 @@ def test_a_referral_arrives_its_delay_after_the_visit_that_made_a_promoter() -> 
     run = scripted_run(scenario, [1.0], recorder)
     assert recorder.prospects == {(0, 0): (1.0, 0), (1, 0, 0, 0): (50.0, 0)}
     assert run.metrics["prospects_referred"] == 1
+
+
+class DrawRecorder(Recorder):
+    """Also keeps the uniforms of every visit, by (customer, visit number)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draws: dict[tuple[tuple[int, ...], int], list[float]] = {}
+
+    def visit(self, key: tuple[int, ...], k: int, draws: list[float]) -> None:
+        self.draws[key, k] = draws
+
+
+def test_delays_are_their_distributions_at_the_uniforms_of_the_visit() -> None:
+    """As above, with exponential delays of mean 2 days to the referral and to the next
+    visit: each is the inverse CDF, -48 ln(1 - u) hours, at the uniform of its slot of
+    the visit that ended at 2.0 (open around the clock: no moving into opening hours).
+    A uniform off by one step of 2^-32 would move them by at least 48 x 2^-32 h."""
+    exponential = {"dist": "exponential", "mean": "2 d"}
+    scenario = hand_market(run__days=60, run__warmup_days=0, **{
+        "strategy.tiers[0].price": 0.0, "segments[0].referral_propensity": 1.0,
+        "market.referral_delay": exponential, "segments[0].visit_interval": exponential})
+    recorder = DrawRecorder()
+    scripted_run(scenario, [1.0], recorder)
+    u = recorder.draws[(NEW, 0), 0]
+    referral_h = 2.0 - 48 * math.log1p(-u[V_REFERRAL_DELAY])
+    next_visit_h = 2.0 - 48 * math.log1p(-u[V_INTERVAL])
+    assert recorder.prospects[1, 0, 0, 0][0] == pytest.approx(referral_h, rel=0, abs=1e-11)
+    second = next(e for e in recorder.events if e.key == (NEW, 0) and e.visit == 1)
+    assert second.arrived_h == pytest.approx(next_visit_h, rel=0, abs=1e-11)
 
 
 def test_a_visit_that_gives_up_speaks_as_a_detractor_scoring_zero() -> None:
@@ -348,6 +389,15 @@ def test_visits_turned_away_at_a_full_waiting_room_count_on_their_day() -> None:
     assert tuple(run.daily["turned_away"]) == (2.0, 1.0)
     assert run.metrics["turned_away"] == 3
     assert run.segments["all"]["turned_away"] == 3
+
+
+def test_without_a_waiting_room_a_visit_finding_every_server_busy_is_turned_away() -> None:
+    """business.max_waiting = 0, one server: 0.0 is served, 0.1 and 0.5 find it busy and
+    nowhere to wait; 1.5 finds it free again."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           business__max_waiting=0)
+    run = scripted_run(scenario, [0.0, 0.1, 0.5, 1.5])
+    assert (run.metrics["served"], run.metrics["turned_away"]) == (2, 2)
 
 
 @pytest.mark.parametrize(("setting", "arrivals"), [
@@ -683,3 +733,117 @@ def test_the_survival_curve_and_customer_retention_tell_the_same_story() -> None
     assert run.metrics["customer_retention"] == pytest.approx(0.8, abs=0.03)
     assert run.distributions["survival_by_week"][1] == pytest.approx(0.8, abs=0.03)
     assert run.distributions["survival_by_week"][3] == pytest.approx(0.8**3, abs=0.03)
+
+
+# --- rules that only show off the defaults ----------------------------------------------
+
+def test_a_prospect_still_undecided_at_the_horizon_is_not_in_the_survival_cohort() -> None:
+    """The three regulars and the blocker without a warm-up, and P, who arrives at 503.5
+    and is still in the chair at the horizon (504): a prospect, not a customer of the
+    cohort. The cohort: A, B, C (first purchases at 2, 4, 6) and E (341.9). B dies in week 2 (at
+    341.5, 337.5 h after buying); A and C are still customers at 502 and 498 h (week 2),
+    E at 162.1 h (week 0). Life table: week 0, 4 at risk, E counts half: 3.5 exposed, no
+    death; week 1 the same 3; week 2, 3 at risk, A and C half: 2 exposed, 1 death: 1/2."""
+    scenario = hand_market(business__servers=1, run__warmup_days=0)
+    run = scripted_run(scenario, [1.0, 3.0, 5.0, 340.9, 503.5])
+    assert run.checks["prospects_pending"] == 1
+    assert run.distributions["survival_by_week"] == (1.0, 1.0, 1.0, 0.5)
+
+
+def test_a_voice_louder_than_the_memory_moves_reputation_to_the_score_and_no_further() -> None:
+    """A memory of one visit: a visit's weight is min(1, voice / 1). The visit that gives
+    up at 0.6 speaks as a detractor (voice 2): weight 1, so the reputation becomes its
+    score, 0, not 8.5 + 2 (0 - 8.5). The served visit's 8.5 is passive, and passives are
+    silent here (passive_voice 0)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           market__reputation_memory_visits=1.0, behaviour__passive_voice=0.0)
+    run = scripted_run(scenario, [0.0, 0.1])
+    assert run.metrics["abandoned"] == 1
+    assert run.metrics["reputation_end"] == 0.0
+
+
+@pytest.mark.parametrize(("intercept", "comes_back"), [(-179.0, True), (-259.0, False)])
+def test_lock_in_holds_customers_by_the_square_of_the_share_without_alternatives(
+        intercept: float, comes_back: bool) -> None:
+    """Alternatives 0.5: a lock-in of 800 adds 800 x 0.5^2 = 200 to the return logit,
+    the alternatives take 2 x 0.5 = 1 and a plain visit adds 20 x 1.5 = 30: the logit is
+    intercept + 229. At -179 that is +50, the customer comes back (with the cube,
+    800 x 0.125, it would be -50); at -259 it is -30, it leaves (with the first power,
+    800 x 0.5, it would be +170)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, market__alternatives=0.5,
+                           market__lock_in=800.0, behaviour__return_intercept=intercept)
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.returns for e in recorder.events] == [comes_back]
+
+
+@pytest.mark.parametrize("counts_own_service", [False, True])
+def test_a_customer_who_counts_its_own_service_time_may_balk_at_an_empty_shop(
+        counts_own_service: bool) -> None:
+    """No one ahead, so no wait. At 60 an hour the one-hour service costs more than the
+    50 the visit leaves: a customer counting its own service time (Naor's observable
+    queue) balks, one counting only the wait joins."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, **{
+        "segments[0].value_of_time_per_h": 60.0,
+        "behaviour.balk_counts_own_service": counts_own_service})
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.outcome for e in recorder.events] == [BALKED if counts_own_service else SERVED]
+
+
+@pytest.mark.parametrize(("assignment", "tiers_offered"), [
+    ("by_spend", [0, 0, 1]), ({"kind": "by_segment", "tiers": {"all": "gold"}}, [1, 1, 1])])
+def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
+                                                    tiers_offered: list[int]) -> None:
+    """basic at 50 for everyone, gold at 60 from a past spend of 100. A customer comes
+    weekly (1, 170, 339): by spend it has spent 0, 50, 100 before each visit, so it is
+    offered basic, basic, gold; by segment its segment is offered gold every time."""
+    scenario = hand_market(strategy__tiers=[
+        {"name": "basic", "price": 50.0, "requests": "none", "refunds": "never",
+         "delight_chance": 0.0},
+        {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
+         "refunds": "never", "delight_chance": 0.0}], strategy__assignment=assignment)
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [e.tier for e in recorder.events] == tiers_offered
+    assert [e.price for e in recorder.events] == [(50.0, 60.0)[j] for j in tiers_offered]
+
+
+def test_the_image_scales_the_value_a_customer_sees_at_the_offer() -> None:
+    """A memory of one visit, silent passives, image sensitivity 1: the visit that gives
+    up at 0.6 takes the reputation to 0 and the image to 1 + (0 - 8.5) / 10 = 0.15.
+    C, at 2.0, sees a visit worth 100 x 0.15 = 15 for a price of 50: priced out (at the
+    image of 1 it would have bought)."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           market__reputation_memory_visits=1.0,
+                           market__image_sensitivity=1.0, behaviour__passive_voice=0.0)
+    recorder = Recorder()
+    run = scripted_run(scenario, [0.0, 0.1, 2.0], recorder)
+    assert {e.key[1]: e.outcome for e in recorder.events} == {
+        0: SERVED, 1: ABANDONED, 2: PRICED_OUT}
+    assert run.daily["image"][0] == pytest.approx(0.15)
+
+
+def test_the_longest_queue_joined_and_the_shortest_balked_at_are_those_seen() -> None:
+    """One server, time worth 30 an hour, a visit worth 50 over its price. A (0.0) finds
+    the server free and nobody waiting; B (0.2) expects an hour's wait (30) and joins
+    with nobody waiting ahead; C (0.3) expects two hours (60) and balks with B waiting."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1,
+                           **{"segments[0].value_of_time_per_h": 30.0})
+    run = scripted_run(scenario, [0.0, 0.2, 0.3])
+    assert (run.metrics["served"], run.metrics["abandoned"], run.metrics["balked"]) == (1, 1, 1)
+    assert run.checks["max_waiting_ahead_joined"] == 0
+    assert run.checks["min_waiting_ahead_balked"] == 1
+
+
+def test_the_partner_reviews_the_margin_of_the_whole_period() -> None:
+    """Daily reviews, aiming at satisfaction 9 with a margin of at least 0.5. Day 0: two
+    new customers (15 each to acquire) buy a visit at 50 that costs 8: the day's margin
+    is (2 x 42 - 2 x 15) / 100 = 0.54, enough, and a satisfaction of 8.5 under the aim
+    raises the level by a step (a margin of one visit, 42 / 100, would lower it)."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, strategy__adaptation={
+        "kind": "satisfaction_target", "target": 9.0, "band": 0.5, "min_margin": 0.5,
+        "step": 0.05, "min_level": 0.8, "max_level": 1.5, "period_days": 1})
+    run = scripted_run(scenario, [1.0, 3.0])
+    assert run.daily["profit"][0] == pytest.approx(2 * 42 - 2 * 15)
+    assert tuple(run.daily["service_level"]) == pytest.approx((1.0, 1.05))

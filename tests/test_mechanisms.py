@@ -330,6 +330,10 @@ def test_the_engine_asks_the_strategy_about_the_customers_own_segment_and_spend(
     spends = [spend for what, _, spend in spy.asked if what == "assign"]
     assert spends[0] == 0.0
     assert max(spends) > 0
+    # a failure's remedy is asked with the spend of the customer it failed, too
+    remedy_spends = [spend for what, _, spend in spy.asked if what == "remedy"]
+    assert min(remedy_spends) >= 0.0
+    assert max(remedy_spends) > 0
 
 
 # --- expectations ---------------------------------------------------------------------
@@ -356,3 +360,29 @@ def test_after_a_served_visit_expectations_move_a_share_of_the_way_to_what_it_go
     assert customer.expected_level == pytest.approx(1.0 + 0.3 * (1.2 - 1.0))
     assert customer.expected_delight == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
     assert customer.spend == tier.price
+
+
+# --- new prospects --------------------------------------------------------------------
+
+
+def test_at_the_best_reputation_new_prospects_come_at_the_highest_rate_it_can_ask() -> None:
+    """At reputation 10 the rate of new prospects is new_customers_per_day x
+    (1 + sensitivity (10 - norm) / 10): here 4 x (1 + 100 x 10 / 10) = 404 a day (the
+    top of the thinned stream, every candidate accepted). Every visit scores 10 and a
+    memory of one visit makes that the reputation from the first visit on (in the
+    warm-up day, which at 4 a day has one with probability 1 - e^-4 = 0.98 and later
+    days make sure of it). Over the 20 measured days the count of new prospects is
+    Poisson with mean 8,080 (sd 90): within 4 sd (360) of it; an envelope a tenth
+    narrower would give a mean of 7,353, 8 sd below."""
+    scenario = tiny_scenario("god", {
+        "run.days": 21, "run.warmup_days": 1, "business.servers": 200,
+        "business.open_hour": 0, "business.close_hour": 24,
+        "market.new_customers_per_day": 4.0, "market.reputation_sensitivity": 100.0,
+        "market.norm_reputation": 0.0, "market.reputation_memory_visits": 1.0,
+        "market.image_sensitivity": 0.0, "business.failure_rate": 0.0,
+        "behaviour.baseline_satisfaction": 10.0,
+        "behaviour.return_intercept": -1000.0, "segments[*].referral_propensity": 0.0})
+    run = run_replication(scenario, 0)
+    assert set(run.daily["reputation"]) == {10.0}  # from the end of the warm-up day on
+    assert run.metrics["mean_satisfaction"] == 10.0
+    assert run.metrics["prospects_new"] == pytest.approx(4 * 20 * 101, abs=4 * math.sqrt(8080))

@@ -27,7 +27,16 @@ from sim.model import engine
 from sim.model.customer import Customer
 from sim.model.engine import Key
 from sim.model.events import VisitEvent
-from sim.model.rng import Streams, poisson_from_uniform, uniforms
+from sim.model.rng import (
+    A_ABUSE,
+    A_LOYALTY,
+    A_REFERRAL,
+    A_REQUEST_RATE,
+    A_UNREASONABLE,
+    Streams,
+    poisson_from_uniform,
+    uniforms,
+)
 from sim.scenario import Scenario
 
 FILES = ("summary.json", "replications.csv", "daily.csv", "scenario.toml")
@@ -225,7 +234,7 @@ def documented_block(seed: int, replication: int, key: tuple[int, ...], label: b
 def test_a_customers_draws_are_the_documented_keyed_hash(key: tuple[int, ...]) -> None:
     draws = Streams(seed=11, replication=3).customer(key)
     assert uniforms(draws.attributes()) == documented_block(11, 3, key, b"A")
-    for k in (0, 1, 300):
+    for k in (0, 1, 300, 1023, 1024, 5000):  # labels made once up to 1023, then per call
         assert uniforms(draws.visit(k)) == documented_block(11, 3, key, b"V" + k.to_bytes(4, "little"))
 
 
@@ -252,3 +261,19 @@ def test_a_poisson_draw_inverts_the_poisson_cdf(mean: float) -> None:
             assert poisson_from_uniform(mean, u) == k, (mean, k, u)
     assert poisson_from_uniform(0.0, 0.999) == 0
     assert poisson_from_uniform(-1.0, 0.999) == 0
+
+
+def test_a_customers_traits_are_its_segments_distributions_at_its_uniforms() -> None:
+    """Traits drawn uniform on [0, 1] are the uniforms of their slots of the customer's
+    attribute block themselves (a uniform one step of 2^-32 off would show)."""
+    uniform = {"dist": "uniform", "low": 0.0, "high": 1.0}
+    traits = ("request_rate", "unreasonable_share", "abuse_propensity",
+              "referral_propensity", "loyalty")
+    scenario = tiny_scenario("god", {f"segments[*].{name}": uniform for name in traits})
+    streams = Streams(scenario.run.seed, 0)
+    for key in [(0, 0), (0, 1), (1, 0, 0, 0)]:
+        words = streams.customer(key).attributes()
+        u = uniforms(words)
+        c = Customer(key, words, scenario.segments, (0.6, 1.0), 0.0, measured=True)
+        assert [getattr(c, name) for name in traits] == [
+            u[slot] for slot in (A_REQUEST_RATE, A_UNREASONABLE, A_ABUSE, A_REFERRAL, A_LOYALTY)]

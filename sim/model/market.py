@@ -64,13 +64,19 @@ class Firm(Replication):
     def best_surplus(self, c: Customer, spend: float) -> float:
         """The surplus the customer expects at the best tier the firm would offer it
         (perceived value − price asked; negative when every tier costs more than it is
-        worth)."""
+        worth): the tiers it offers now, as :meth:`offer` (a firm that copied a rival
+        keeps its old tiers' books, not their prices)."""
         offered = self.assignment.assign(c.segment, spend)
         image = self.image()
         markup = 1 + self.scarcity_pricing * self.scarcity_signal
-        tiers = self.tiers if offered is None else (self.tiers[offered],)
-        wtp = c.wtp
-        return max(wtp * tier.value * image - tier.price * markup for tier in tiers)
+        tiers, wtp = self.tiers, c.wtp
+        best = -math.inf
+        for j in self.tier_indices if offered is None else (offered + self.tier_offset,):
+            tier = tiers[j]
+            gain = wtp * tier.value * image - tier.price * markup
+            if gain > best:  # noqa: PLR1730 -- max() costs more, on every occasion
+                best = gain
+        return best
 
     def idle(self) -> bool:
         """Nobody in line or in service (a strategy changes only then)."""
