@@ -22,6 +22,7 @@ Usage::
 
     python bench/bench_instructions.py              # about 10 min on 2 idle cores
     python bench/bench_instructions.py --days 200 400 --json instructions.json
+    python bench/bench_instructions.py --model-only --scenarios tiered   # A/B of engines
 
 ``PYTHONPATH=/other/checkout python bench/bench_instructions.py`` counts another version
 of ``sim`` (the children see the same ``PYTHONPATH``). Needs ``valgrind`` on PATH.
@@ -79,16 +80,24 @@ def per_unit(short: tuple[int, int], long: tuple[int, int]) -> float:
     return (long[0] - short[0]) / (long[1] - short[1])
 
 
-def measure(days: tuple[int, int], jobs: int) -> dict[str, Any]:
+def measure(days: tuple[int, int], jobs: int, scenarios: tuple[str, ...],
+            model_only: bool) -> dict[str, Any]:
     from sim.model.engine import run_replication
 
     out: dict[str, Any] = {"days": list(days), "scenarios": {}}
-    for name in bench_model.SCENARIOS:
+    for name in scenarios:
         path = str(bench_model.ROOT / "scenarios" / f"{name}.toml")
+        with ThreadPoolExecutor(jobs) as pool:
+            model = list(pool.map(lambda d, p=path: counted(MODEL, p, str(d)), days))
+        if model_only:  # comparing two versions of the engine: the bare queue is the same
+            model_i = per_unit(*model)
+            out["scenarios"][name] = {"model_runs": model, "model_instructions_per_visit": model_i}
+            print(f"{name}: model {model_i:,.0f} instructions a visit ({model[0][1]:,} and "
+                  f"{model[1][1]:,} visits)", flush=True)
+            continue
         scenario = bench_model.load(name, [f"run.days={days[1]}"])
         params = bench_model.baseline_parameters(scenario, run_replication(scenario, 0))
         with ThreadPoolExecutor(jobs) as pool:
-            model = list(pool.map(lambda d, p=path: counted(MODEL, p, str(d)), days))
             sizes = [m[1] for m in model]
             bare = list(pool.map(lambda n, p=params: counted(
                 BARE, str(HERE), json.dumps(p), str(n), str(bench_model.BARE_SEED)), sizes))
@@ -109,13 +118,19 @@ def main() -> None:
                         help="the two horizons of the model (default 200 400)")
     parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once (2)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--scenarios", nargs="+", default=bench_model.SCENARIOS,
+                        choices=bench_model.SCENARIOS, help="(default: tiered god)")
+    parser.add_argument("--model-only", action="store_true",
+                        help="the model's instructions a visit only, no bare queue (A/B of "
+                             "two engines; about a third of the time)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not on PATH")
     info = bench_model.machine()
     print(f"sim/ sources sha256 {info['sim_sources_sha256']} ({info['sim_package']}), "
           f"Python {info['python']}, SimPy {info['simpy']}")
-    result = {"machine": info, **measure(tuple(args.days), args.jobs)}
+    result = {"machine": info, **measure(tuple(args.days), args.jobs, tuple(args.scenarios),
+                                         args.model_only)}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

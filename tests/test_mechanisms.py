@@ -4,6 +4,7 @@ mutant of the engine that breaks exactly that mechanism)."""
 
 from __future__ import annotations
 
+import gc
 import math
 
 import pytest
@@ -178,6 +179,62 @@ def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.
     monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
     assert repr(run_replication(scenario, 3)) == repr(lean)
 
+
+
+def queue_sizes_at_1pm(replication: Replication) -> list[int]:
+    """Run ``replication``; the size of SimPy's queue at 13:00 of each day."""
+    env, sizes = replication.env, []
+
+    def watch() -> engine.Process:
+        yield env.timeout(13.0)
+        while True:
+            sizes.append(len(env._queue))
+            yield env.timeout(24.0)
+
+    env.process(watch())
+    replication.run()
+    return sizes
+
+
+def test_waits_kept_off_the_queue_until_their_day_give_the_results_of_timeouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A customer's wait for a visit on a later day joins SimPy's queue only when that
+    day starts (Replication.wait_until): every field of the result is what a plain
+    timeout gives, to the last bit, and the queue holds about one day's events instead
+    of every customer between two visits."""
+    scenario = tiny_scenario("tiered", {"run.days": 120, "run.warmup_days": 5,
+                                        "business.servers": 1})
+    booked = run_replication(scenario, 3)
+    assert booked.metrics["prospects_referred"] > 0
+    assert booked.metrics["visit_return_rate"] > 0.5
+    booked_sizes = queue_sizes_at_1pm(Replication(scenario, 3, None))
+    monkeypatch.setattr(Replication, "wait_until",
+                        lambda self, at: self.env.timeout(at - self.env.now))
+    assert repr(run_replication(scenario, 3)) == repr(booked)
+    plain_sizes = queue_sizes_at_1pm(Replication(scenario, 3, None))
+    # days 30 to 90: the queue in its steady state (it empties towards the horizon,
+    # after which no visit is scheduled)
+    assert max(booked_sizes[30:90]) * 3 < min(plain_sizes[30:90])
+
+
+def test_a_finished_process_is_freed_at_once() -> None:
+    """A LeanProcess holds its own bound method; when its generator ends it drops it, so
+    reference counting frees the process (and the customer its frame held) at once
+    instead of leaving a cycle for the garbage collector: with the collector off, no
+    process whose generator has ended is left among the live objects."""
+    scenario = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5})
+    gc.collect()
+    gc.disable()
+    try:
+        result = run_replication(scenario, 3)
+        finished = [o for o in gc.get_objects() if isinstance(o, engine.LeanProcess)
+                    and o.send.__self__.gi_frame is None]
+    finally:
+        gc.enable()
+    assert result.metrics["customers_churned"] + result.metrics["lost_prospects"] > 20
+    # every life ends by the horizon (a visit due after it is never scheduled), so
+    # a process left in a reference cycle would stay here, finished
+    assert finished == []
 
 # --- what a customer sees: image, the expected wait, the hour of a visit --------------
 

@@ -48,6 +48,10 @@ def test_check_validates_and_prints_without_numerics() -> None:
     modules = imported_by("check", "scenarios/tiered.toml")
     assert "sim.scenario.loader" in modules
     assert loaded(modules, *HEAVY) == []
+    # the presets are read beside their module, not through importlib.resources (which
+    # brings tempfile, zipfile and the compression modules)
+    assert "sim.strategies" in modules
+    assert loaded(modules, "tempfile", "zipfile", "importlib.resources") == []
 
 
 def test_check_of_a_market_loads_no_numerics_either() -> None:

@@ -50,9 +50,9 @@ def returns(b: Behaviour, base_logit: float, satisfaction: float, loyalty: float
 
     ``base_logit`` holds what is the same for every customer of the market (intercept,
     lock-in, alternatives)."""
-    top = satisfaction - 8
-    logit = (base_logit + b.return_satisfaction_weight * (satisfaction - 7)
+    top = satisfaction - 8.0
+    logit = (base_logit + b.return_satisfaction_weight * (satisfaction - 7.0)
              + b.return_top_weight * (top if top > 0.0 else 0.0)  # noqa: FURB136 -- max()
              + b.loyalty_weight * loyalty)
     # u < 1 / (1 + e^-logit), without overflow for very negative logits
-    return u * (1 + math.exp(-logit)) < 1 if logit > -700 else False
+    return u * (1.0 + math.exp(-logit)) < 1.0 if logit > -700.0 else False

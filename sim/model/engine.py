@@ -118,6 +118,10 @@ class LeanProcess:
         try:
             waits_on = self.send(event._value)
         except StopIteration:
+            # the process holds its own bound method (a reference cycle): break it, so
+            # that reference counting frees the finished process (and its generator's
+            # frame: the customer, its draws) now rather than a garbage collection later
+            del self.resume_cb
             return
         waits_on.callbacks.append(self.resume_cb)  # type: ignore[union-attr]
 
@@ -164,7 +168,7 @@ def new_customers(r: Arrivals) -> Process:
             if t >= r.horizon_h:
                 return
             yield env.timeout(t - env.now)
-            if u_accept * top < 1 + sensitivity * (r.reputation - norm) / 10:
+            if u_accept * top < 1.0 + sensitivity * (r.reputation - norm) / 10.0:
                 LeanProcess(env, r.life((NEW, index), referred=False))
             index += 1
 
@@ -233,6 +237,9 @@ class Replication:
         self.scarcity_signal = 0.0
         self.scarce_today = False
         self.bookings: dict[int, int] = {}
+        self.later: dict[int, list[tuple[float, simpy.Event]]] = {}
+        """Waits that end on a later day, by that day: (when, the event waited on)
+        (:meth:`wait_until`)."""
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.waitlist_measured = 0
@@ -315,8 +322,8 @@ class Replication:
         """Perceived-value factor from reputation (1 at the market norm) and visible
         scarcity."""
         m = self.market
-        reputation = 1 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10
-        scarcity = 1 + self.exclusivity_boost * self.scarcity_signal
+        reputation = 1.0 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10.0
+        scarcity = 1.0 + self.exclusivity_boost * self.scarcity_signal
         return (reputation if reputation > 0.1 else 0.1) * scarcity  # noqa: FURB136 -- max()
 
     def expected_wait_h(self, priority: int) -> float:
@@ -349,6 +356,32 @@ class Replication:
         for day in range(self.s.run.days - 1):
             yield self.env.timeout(24.0 * (day + 1) - self.env.now)
             self.close_day(day)
+            self.start_waits(day + 1)
+
+    def wait_until(self, at: float) -> simpy.Event:
+        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
+        later day, an event that joins SimPy's queue only when that day starts
+        (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
+        until their day, those waits leave it the size of one day's events, and each push
+        and pop on it costs the logarithm of its size. The visit comes at the same time
+        to the last bit (the time SimPy would give, ``now + (at - now)``, is kept and
+        reached again from midnight exactly), and in the same order unless two events
+        fall on the same instant."""
+        env = self.env
+        now = env.now
+        day = at // 24.0
+        if day <= now // 24.0:
+            return env.timeout(at - now)
+        wake = simpy.Event(env)
+        self.later.setdefault(int(day), []).append((now + (at - now), wake))
+        return wake
+
+    def start_waits(self, day: int) -> None:
+        """Day ``day`` starts (midnight): its waits join SimPy's queue."""
+        env = self.env
+        midnight = env.now
+        for when, wake in self.later.pop(day, ()):
+            env.timeout(when - midnight).callbacks = wake.callbacks
 
     def close_day(self, day: int) -> None:
         """End of one day: staff paid, visible scarcity, bookings, the strategy's review,
@@ -378,7 +411,7 @@ class Replication:
         by waiting until it ``arrives_h`` (its process is started when it is referred)."""
         env, t, observer = self.env, self.tally, self.observer
         if arrives_h is not None:
-            yield env.timeout(arrives_h - env.now)
+            yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
@@ -410,7 +443,7 @@ class Replication:
             at = self.in_opening_hours(now + interval, now)
             if at >= self.horizon_h:
                 return
-            yield env.timeout(at - now)
+            yield self.wait_until(at)
 
     def churn(self, c: Customer | Patron, now: float) -> None:
         """The customer leaves for good: a churned customer if it had bought, else a
@@ -449,7 +482,7 @@ class Replication:
         fallback = c.last_satisfaction if c.served_once else LEFT
         t.arrival(measured)
         image = self.image()
-        markup = 1 + self.scarcity_pricing * self.scarcity_signal
+        markup = 1.0 + self.scarcity_pricing * self.scarcity_signal
         surplus = self.offer(c, image, markup)
         if not surplus:
             v.outcome = PRICED_OUT
@@ -491,7 +524,7 @@ class Replication:
         for j in candidates:
             tier = tiers[j]
             gain = wtp * tier.value * image - tier.price * markup
-            if gain >= 0:
+            if gain >= 0.0:
                 surplus[j] = gain
         return surplus
 
@@ -534,7 +567,7 @@ class Replication:
                 best, best_net = j, net
         v.tier = best
         ahead = self.desk.ahead[tiers[best].priority]
-        if best_net < 0:
+        if best_net < 0.0:
             v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
             return False
@@ -570,11 +603,11 @@ class Replication:
         Returns the service level given."""
         biz = self.business
         level = tier.service_level * self.level
-        share = c.unreasonable_share * (1 + c.entitlement)
+        share = c.unreasonable_share * (1.0 + c.entitlement)
         share = share if share < 1.0 else 1.0  # noqa: FURB136 -- min(1, share)
         u_reasonable = (words[V_REQ_REASONABLE] + 0.5) * TO_UNIT
         u_unreasonable = (words[V_REQ_UNREASONABLE] + 0.5) * TO_UNIT
-        n_reasonable = poisson_from_uniform(c.request_rate * (1 - share), u_reasonable)
+        n_reasonable = poisson_from_uniform(c.request_rate * (1.0 - share), u_reasonable)
         n_unreasonable = poisson_from_uniform(c.request_rate * share, u_unreasonable)
         honoured_r, honoured_u = tier.requests.honour(
             n_reasonable, n_unreasonable, self.screening_accuracy,
@@ -614,7 +647,7 @@ class Replication:
         surprise = (1.0 - c.expected_delight) if delighted else 0.0
         v.delight_cost = biz.delight_cost if delighted else 0.0
         v.price = price
-        abuse = c.abuse_propensity * (1 + c.entitlement)
+        abuse = c.abuse_propensity * (1.0 + c.entitlement)
         v.genuine, v.abuse = refund_claim(
             failed_unrepaired=v.failed and not remedy.repairs,
             genuine_claim_probability=b.genuine_claim_probability,
@@ -631,7 +664,7 @@ class Replication:
                   - v.delight_cost - v.return_loss)
         # satisfaction (expectation-disconfirmation), then expectations adapt
         perceived = c.wtp * tier.value * image
-        value_share = (perceived - price) / perceived if perceived > 0 else 0.0
+        value_share = (perceived - price) / perceived if perceived > 0.0 else 0.0
         beyond_h = v.wait_h - c.wait_tolerance_h
         sat = satisfaction(
             b, value_share=value_share,
@@ -708,7 +741,11 @@ class Replication:
 def on_scale(score: float) -> float:
     """``min(10, max(0, score))``, exactly (NaN gives 0). The engine's per-visit code
     writes ``min`` and ``max`` of two numbers as conditionals: the builtins cost several
-    times more, and about 4% of a visit's instructions went to them."""
+    times more, and about 4% of a visit's instructions went to them. For the same reason
+    its constants in arithmetic and comparisons with floats are written as floats
+    (``1.0 - share``, ``gain >= 0.0``): CPython runs float-with-float operations on a fast
+    path and mixed int-with-float ones on its generic one (the result is the same to the
+    last bit; about 2.5% of a visit's instructions, bench/README.md)."""
     score = score if score > 0.0 else 0.0  # noqa: FURB136 -- max(0, score)
     return score if score < 10.0 else 10.0  # noqa: FURB136 -- min(10, score)
 

@@ -124,7 +124,7 @@ class Streams:
 
 def poisson_from_uniform(mean: float, u: float) -> int:
     """Inverse-CDF Poisson draw (the counts here are small: a handful per visit)."""
-    if mean <= 0:
+    if mean <= 0.0:
         return 0
     term = math.exp(-mean)
     cdf, k = term, 0

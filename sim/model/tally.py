@@ -124,7 +124,7 @@ class WaitHistogram:
 
     def add(self, wait_h: float) -> None:
         self.total += 1
-        if wait_h <= 0:
+        if wait_h <= 0.0:
             self.zeros += 1
             return
         index = int(wait_h / self.FINE_H)
@@ -372,7 +372,7 @@ class Tally:
         row = self.day
         row[DAY_REVENUE] += revenue
         row[DAY_PROFIT] += v.flow
-        row[DAY_SERVED] += 1
+        row[DAY_SERVED] += 1.0
         row[DAY_SATISFACTION] += satisfaction
         self.review_revenue += revenue
         self.review_cash += v.flow
@@ -407,7 +407,7 @@ class Tally:
             if v.refunded:
                 self.abuse_refunded += 1
                 self.abuse_losses += v.refund + v.return_loss
-        seg_row[SEG_SERVED] += 1
+        seg_row[SEG_SERVED] += 1.0
         seg_row[SEG_REVENUE] += revenue
         seg_row[SEG_VARIABLE_COST] += revenue - v.flow
         seg_row[SEG_PROFIT] += v.flow
@@ -415,7 +415,7 @@ class Tally:
         seg_row[SEG_PROMOTERS] += promoter
         seg_row[SEG_DETRACTORS] += detractor
         tier_row = self.tiers[v.tier]
-        tier_row[TIER_SERVED] += 1
+        tier_row[TIER_SERVED] += 1.0
         tier_row[TIER_REVENUE] += revenue
         tier_row[TIER_WAIT_H] += v.wait_h
 

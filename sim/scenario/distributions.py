@@ -152,11 +152,12 @@ def _gamma_ppf(shape: float, scale: float) -> Callable[[float], float]:
     from scipy import special
 
     n = GAMMA_TABLE_SIZE
+    cells = float(n)  # u * cells: CPython's fast float path (u * n is the same number)
     table = _gamma_table(shape, scale)
     gammaincinv = special.gammaincinv
 
     def gamma(u: float) -> float:
-        x = u * n
+        x = u * cells
         i = int(x)
         if i < EXACT_CELLS or i >= n - EXACT_CELLS:
             return float(gammaincinv(shape, u)) * scale

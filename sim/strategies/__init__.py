@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import tomllib
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
 @cache
 def _presets() -> dict[str, dict[str, Any]]:
-    text = resources.files(__package__).joinpath("presets.toml").read_text(encoding="utf-8")
+    # beside this module (importlib.resources would cost simrun check about 7 ms of
+    # imports: tempfile, zipfile, shutil and the compression modules)
+    text = Path(__file__).with_name("presets.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
