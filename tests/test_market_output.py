@@ -120,6 +120,27 @@ def test_charts_and_the_report_say_who_gains_at_whose_expense(tmp_path: Path) ->
         "switching is balanced" in page)
 
 
+def test_the_reports_firm_table_has_each_way_a_firm_loses_a_customer(tmp_path: Path) -> None:
+    """Churned (left the market) and lost to rivals (served at a rival next), firm by
+    firm, as market.json has them."""
+    import sim
+    from sim.formats import format_value
+    from sim.report.market import render_market_page
+
+    raw = tiny_market_raw([("A", "god"), ("B", "tiered")], {"run.days": 40})
+    result = sim.run_market(write_market(tmp_path, raw), replications=2, jobs=1)
+    page = render_market_page(result)
+    assert "<th>Customers churned</th>" in page
+    assert "<th>Customers lost to rivals (switches)</th>" in page
+    rows = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("</tr>")
+    for i, name in enumerate(result.names):
+        row = next(r for r in rows if f"<td>{name}</td>" in r)
+        churned, lost = result.firm(i).estimate("customers_churned"), result.switched_away()[i]
+        assert lost.mean > 0
+        for e in (churned, lost):
+            assert f"<td>{format_value(e.mean, 'count')} (" in row
+
+
 def test_the_notebook_api_runs_a_market_file(tmp_path: Path) -> None:
     import sim
 

@@ -42,15 +42,19 @@ def _clear(e: Estimate) -> bool:
 
 
 def _firm_table(result: MarketResult) -> Html:
-    shares = result.shares()
+    """Firm by firm: share, profit, retention, and the two ways a firm loses a customer
+    (it leaves the market: churned; it is served at a rival: lost to rivals)."""
+    shares, switched = result.shares(), result.switched_away()
     head = el("tr", el("th", "Firm"), el("th", "Strategy"), el("th", "Share of served visits"),
-              el("th", "Profit"), el("th", "Customer retention"))
+              el("th", "Profit"), el("th", "Customer retention"),
+              el("th", "Customers churned"), el("th", "Customers lost to rivals (switches)"))
     rows = []
     for i, name in enumerate(result.names):
         firm = result.firm(i)
         cells = [esc(name), esc(firm.scenario.strategy.preset or "custom")]
         for e, unit in ((shares[i], "share"), (firm.estimate("profit"), "money"),
-                        (firm.estimate("customer_retention"), "share")):
+                        (firm.estimate("customer_retention"), "share"),
+                        (firm.estimate("customers_churned"), "count"), (switched[i], "count")):
             ci = "" if math.isnan(e.low) else (f" ({format_value(e.low, unit)} to "
                                                f"{format_value(e.high, unit)})")
             cells.append(esc(format_value(e.mean, unit) + ci))
