@@ -362,21 +362,12 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
         paths += write_charts(ComparisonResult.of_one(result), target / "charts")
     if output_format == "json":
-        import json
-
-        click.echo(json.dumps(summary_dict(result), indent=2))
+        _echo_json(summary_dict(result))
     elif not quiet:
-        from rich.console import Console
-
         from sim.views import results_table
 
-        console = Console()
-        console.print(results_table(result))
-        if result.precision is not None:
-            from sim.views import precision_view
-
-            console.print(precision_view(result.precision))
-        console.print(f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
+        _print_run(results_table(result), result.precision,
+                   f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
 
 
 @contextmanager
@@ -459,25 +450,34 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
         paths += write_market_charts(result, target / "charts")
         paths.append(write_atomic(target / "report.html", render_market_page(result)))
     if output_format == "json":
-        import json
-
-        click.echo(json.dumps(market_dict(result), indent=2))
+        _echo_json(market_dict(result))
     elif not quiet:
-        from rich.console import Console
-
         from sim.views import market_table
 
-        console = Console()
-        console.print(market_table(result))
-        if result.precision is not None:
-            from sim.views import precision_view
+        _print_run(market_table(result), result.precision,
+                   f"Results written to {target}/ ({len(paths)} files: market.json, "
+                   "market.toml, shares_daily.csv, switching.csv, market_replications.csv, "
+                   + ("events and each firm's transactions.csv, " if events else "")
+                   + "and firms/<firm>/ as a run)")
 
-            console.print(precision_view(result.precision))
-        console.print(f"Results written to {target}/ ({len(paths)} files: market.json, "
-                      "market.toml, shares_daily.csv, switching.csv, "
-                      "market_replications.csv, "
-                      + ("events and each firm's transactions.csv, " if events else "")
-                      + "and firms/<firm>/ as a run)")
+
+def _echo_json(payload: Any) -> None:
+    import json
+
+    click.echo(json.dumps(payload, indent=2))
+
+
+def _print_run(table: Any, precision: Any, written: str) -> None:
+    """A run's or a market's table, what its precision target did, where it wrote."""
+    from rich.console import Console
+
+    console = Console()
+    console.print(table)
+    if precision is not None:
+        from sim.views import precision_view
+
+        console.print(precision_view(precision))
+    console.print(written)
 
 
 def _found_market_warmup(spec: Any, jobs: int | None, show: bool) -> Any:

@@ -242,7 +242,9 @@ class Replication:
         (:meth:`wait_until`)."""
         self.in_system = 0
         self.in_system_since = self.warmup_h
-        self.waitlist_measured = 0
+        self.awaiting_appointment_measured = 0
+        """Measured visits waiting for their appointment (later today, or waitlisted to a
+        later day): still in the system at the horizon."""
         self.alive: set[Customer | Patron] = set()
         """Customers and prospects who have not left (prospects who never bought included)."""
         self.customers_alive = 0
@@ -292,7 +294,7 @@ class Replication:
         s, t = self.s, self.tally
         self.close_day(s.run.days - 1)
         self.track_in_system(0, self.env.now)
-        in_system = self.waitlist_measured + self.desk.measured_in_system()
+        in_system = self.awaiting_appointment_measured + self.desk.measured_in_system()
         for customer in self.alive:
             t.visits_simulated += customer.visits
             self.leaves_the_books(customer)
@@ -492,9 +494,9 @@ class Replication:
         if delay_h is None:
             return fallback
         if delay_h:  # an appointment later today, or waitlisted
-            self.waitlist_measured += measured
+            self.awaiting_appointment_measured += measured
             yield env.timeout(delay_h)
-            self.waitlist_measured -= measured
+            self.awaiting_appointment_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
         turn = self.queue(c, words, v, measured)
