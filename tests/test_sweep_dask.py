@@ -7,8 +7,10 @@ and doubles nothing; two sweeps sharing a cluster do not get each other's runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +80,18 @@ def test_two_sweeps_sharing_a_cluster_get_their_own_runs(tmp_path: Path, cluster
     assert got_a == _by_task(run_local(_work(a), 1))
     assert got_b == _by_task(run_local(_work(b), 1))
     assert got_a != got_b
+
+
+def test_a_local_cluster_starts_when_the_dashboards_port_is_taken(tmp_path: Path) -> None:
+    """--dask local serves its HTTP on a free port: 8787 held by another program (another
+    cluster) must not stop it (Dask's 'port in use' is a warning the suite makes an error)."""
+    sweep = load_sweep(sweep_file(tmp_path, ALTERNATIVES, days=30, warmup=5, seed=1))
+    with socket.socket() as held:
+        with contextlib.suppress(OSError):  # held by someone else already: held all the same
+            held.bind(("", 8787))
+            held.listen()
+        got = _by_task(run_dask(_work(sweep), "local"))
+    assert got == _by_task(run_local(_work(sweep), 1))
 
 
 def test_a_worker_killed_mid_sweep_loses_nothing_and_doubles_nothing(
