@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers import tiny_raw, tiny_scenario
+from helpers import queue_sizes_at_1pm, tiny_raw, tiny_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from market_helpers import fingerprint, market_runs, tiny_market
@@ -250,6 +250,26 @@ def test_a_copier_is_chosen_on_the_tiers_it_offers_now_not_on_those_it_dropped()
     image, markup = copier.image(), 1 + copier.scarcity_pricing * copier.scarcity_signal
     assert copier.best_surplus(customer, 0.0) == max(  # type: ignore[arg-type]
         100.0 * t.value * image - t.price * markup for t in pricey.tiers) < 0
+
+
+def test_waits_kept_off_the_queue_until_their_day_give_a_market_the_results_of_timeouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the single-firm model (test_mechanisms.py), a customer's wait for a later
+    day (its next occasion, a referred prospect's arrival) joins SimPy's queue only when
+    that day starts: every field of the result is what plain timeouts give, to the last
+    bit, and the queue holds about one day's events."""
+    market = tiny_market([("S", "scarcity"), ("P", "partner"), ("G", "god")], {
+        "run.days": 120, "run.warmup_days": 5, "market.search_limit": 2,
+        "market.outside_option": True, "market.outside_surplus": 10.0})
+    booked = run_market_replication(market, 3)
+    assert sum(f.metrics["prospects_referred"] for f in booked.firms) > 0
+    assert booked.market["occasions"] > 2 * booked.market["prospects_new"]
+    booked_sizes = queue_sizes_at_1pm(MarketReplication(market, 3))
+    monkeypatch.setattr(MarketReplication, "wait_until",
+                        lambda self, at: self.env.timeout(at - self.env.now))
+    assert repr(run_market_replication(market, 3)) == repr(booked)
+    plain_sizes = queue_sizes_at_1pm(MarketReplication(market, 3))
+    assert max(booked_sizes[30:90]) * 3 < min(plain_sizes[30:90])
 
 
 def test_imitating_all_groups_by_name_is_imitating_all() -> None:

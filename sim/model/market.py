@@ -22,7 +22,15 @@ import simpy
 from sim.metrics import DAY_PROFIT, MarketRunResult
 from sim.model.customer import Customer, Patron
 from sim.model.decisions import returns
-from sim.model.engine import LEFT, Key, LeanProcess, Process, Replication, new_customers
+from sim.model.engine import (
+    LEFT,
+    Key,
+    LaterWaits,
+    LeanProcess,
+    Process,
+    Replication,
+    new_customers,
+)
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
@@ -47,6 +55,7 @@ class Firm(Replication):
                  replication: int) -> None:
         super().__init__(scenario, replication, None, market.env)
         self.market_replication = market
+        self.later = market.later  # one clock, one book of waits on later days
         self.index = index
         self.recent_wait_h = 0.0
         """Mean wait of the firm's recent visits that queued (served or abandoned), an
@@ -155,8 +164,10 @@ class MarketBooks:
         """New prospects who tried no firm on their first occasion (they leave)."""
 
 
-class MarketReplication:
-    """The market's clock, arrivals and customers; the firms do the rest."""
+class MarketReplication(LaterWaits):
+    """The market's clock, arrivals and customers; the firms do the rest. A customer's
+    wait for a later day (its next occasion, a referred prospect's arrival) joins SimPy's
+    queue only when that day starts, as in the single-firm model (:class:`LaterWaits`)."""
 
     def __init__(self, scenario: MarketScenario, replication: int) -> None:
         self.scenario = scenario
@@ -165,6 +176,7 @@ class MarketReplication:
         self.s = first
         self.replication = replication
         self.env = simpy.Environment()
+        self.later = {}
         self.streams = Streams(first.run.seed, replication)
         self.firms = [Firm(self, i, firm_scenario, replication)
                       for i, firm_scenario in enumerate(scenario.firms)]
@@ -238,6 +250,7 @@ class MarketReplication:
                 firm.close_day(day)
             if self.imitation_rate > 0:
                 self.imitate(day)
+            self.start_waits(day + 1)
 
     def imitate(self, day: int) -> None:
         """Imitation (docs/model.md): copies whose lag is over are put in place (on a day
@@ -307,7 +320,7 @@ class MarketReplication:
         to the firm whose customer referred it."""
         env, books = self.env, self.books
         if arrives_h is not None:
-            yield env.timeout(arrives_h - env.now)
+            yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
@@ -386,7 +399,7 @@ class MarketReplication:
             at = self.in_opening_hours(env.now + interval)
             if at >= self.horizon_h:
                 return
-            yield env.timeout(at - env.now)
+            yield self.wait_until(at)
 
     def patron(self, c: Customer, f: int, referred: bool, measured: bool,
                prospect: bool) -> Patron:
