@@ -65,6 +65,11 @@ class Firm(Replication):
         self.customers_by_segment = [0] * len(scenario.segments)
         """The firm's customers by segment: alive on the market and last served at this
         firm (what its customer retention counts; docs/model.md)."""
+        self.terms = (1.0, 1.0)
+        """(image, markup) as a visit would find them now (:meth:`best_surplus`), kept
+        while ``terms_reputation`` is the firm's reputation."""
+        self.terms_reputation = math.nan
+        """The reputation ``terms`` were worked out at; NaN: to work out again."""
 
     def is_open(self, now: float) -> bool:
         hour = now - 24.0 * (now // 24.0)
@@ -76,8 +81,9 @@ class Firm(Replication):
         worth): the tiers it offers now, as :meth:`offer` (a firm that copied a rival
         keeps its old tiers' books, not their prices)."""
         offered = self.assignment.assign(c.segment, spend)
-        image = self.image()
-        markup = 1 + self.scarcity_pricing * self.scarcity_signal
+        if self.terms_reputation != self.reputation:
+            self.update_terms()
+        image, markup = self.terms
         tiers, wtp = self.tiers, c.wtp
         best = -math.inf
         for j in self.tier_indices if offered is None else (offered + self.tier_offset,):
@@ -86,6 +92,18 @@ class Firm(Replication):
             if gain > best:  # noqa: PLR1730 -- max() costs more, on every occasion
                 best = gain
         return best
+
+    def update_terms(self) -> None:
+        """Work out the image and markup a visit would find now. Every customer weighs
+        every firm at each occasion, and these move only with the firm's reputation (at a
+        visit there), its visible scarcity (when a day closes, :meth:`close_day`) and its
+        strategy (a copy, :meth:`adopt`): kept until then, not worked out per customer."""
+        self.terms = (self.image(), 1 + self.scarcity_pricing * self.scarcity_signal)
+        self.terms_reputation = self.reputation
+
+    def close_day(self, day: int) -> None:
+        super().close_day(day)
+        self.terms_reputation = math.nan  # visible scarcity moved
 
     def idle(self) -> bool:
         """Nobody in line or in service (a strategy changes only then)."""
@@ -105,6 +123,7 @@ class Firm(Replication):
         self.tally.add_tiers(len(own.tiers))
         self.desk.add_priorities(max(t.priority for t in self.tiers) + 1)
         self.resolve(own, own.tiers)
+        self.terms_reputation = math.nan  # a new exclusivity boost and scarcity pricing
 
     def life(self, key: Key, referred: bool, arrives_h: float | None = None) -> Process:
         """A customer this firm's promoter referred: a customer of the market, whose first
