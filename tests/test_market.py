@@ -267,14 +267,16 @@ def test_a_firm_is_weighed_on_its_image_and_markup_as_they_are_now(change: str) 
     firm sees the new ones."""
     replication = MarketReplication(tiny_market([("S", "scarcity"), ("G", "god")]), 0)
     firm = replication.firms[0]
-    firm.scarcity_signal, firm.scarce_today = 0.5, True
+    firm.scarce_today = True
+    firm.close_day(0)  # visible scarcity
+    firm.scarce_today = True
     customer = SimpleNamespace(segment=0, wtp=100.0)
     kept = firm.best_surplus(customer, 0.0)  # type: ignore[arg-type]
     assert kept == fresh_best_surplus(firm, 100.0)
     if change == "a visit":
         firm.voice(10.0)
     elif change == "a day closes":
-        firm.close_day(0)
+        firm.close_day(1)
     else:
         own = firm.s.strategy
         firm.adopt(dataclasses.replace(own, exclusivity_boost=0.0, scarcity_pricing=0.0), "G")
