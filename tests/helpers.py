@@ -16,8 +16,9 @@ from typing import Any
 
 from sim.metrics import Estimate, RunResult, estimate
 from sim.model.customer import Customer
-from sim.model.engine import Replication, run_replication
+from sim.model.engine import Process, Replication, run_replication
 from sim.model.events import VisitEvent
+from sim.model.market import MarketReplication
 from sim.model.rng import NEW
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import expand_preset, set_path
@@ -164,3 +165,19 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+def queue_sizes_at_1pm(replication: Replication | MarketReplication) -> list[int]:
+    """Run ``replication`` (a firm's or a market's); the size of SimPy's queue at 13:00
+    of each day."""
+    env, sizes = replication.env, []
+
+    def watch() -> Process:
+        yield env.timeout(13.0)
+        while True:
+            sizes.append(len(env._queue))
+            yield env.timeout(24.0)
+
+    env.process(watch())
+    replication.run()
+    return sizes

@@ -10,14 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers import tiny_raw, tiny_scenario
+from helpers import queue_sizes_at_1pm, tiny_raw, tiny_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from market_helpers import fingerprint, market_runs, tiny_market
 
 from sim.metrics import MarketRunResult, estimate
 from sim.model.engine import run_replication
-from sim.model.market import MarketReplication, run_market_replication
+from sim.model.market import Firm, MarketReplication, run_market_replication
 from sim.scenario import scenario_from_raw
 from sim.scenario.knob_groups import GROUP_NAMES
 from sim.scenario.market import as_market, market_from_raw
@@ -250,6 +250,57 @@ def test_a_copier_is_chosen_on_the_tiers_it_offers_now_not_on_those_it_dropped()
     image, markup = copier.image(), 1 + copier.scarcity_pricing * copier.scarcity_signal
     assert copier.best_surplus(customer, 0.0) == max(  # type: ignore[arg-type]
         100.0 * t.value * image - t.price * markup for t in pricey.tiers) < 0
+
+
+def fresh_best_surplus(firm: Firm, wtp: float) -> float:
+    """The best surplus worked out from the firm's state now (nothing kept)."""
+    image, markup = firm.image(), 1 + firm.scarcity_pricing * firm.scarcity_signal
+    return max(wtp * t.value * image - t.price * markup
+               for t in firm.tiers[firm.tier_offset:])
+
+
+@pytest.mark.parametrize("change", ["a visit", "a day closes", "a copy"])
+def test_a_firm_is_weighed_on_its_image_and_markup_as_they_are_now(change: str) -> None:
+    """A firm keeps its image and markup between the events that move them (its
+    reputation at a visit, its visible scarcity when a day closes, its exclusivity boost
+    and scarcity pricing when it copies a rival): after each, a customer weighing the
+    firm sees the new ones."""
+    replication = MarketReplication(tiny_market([("S", "scarcity"), ("G", "god")]), 0)
+    firm = replication.firms[0]
+    firm.scarce_today = True
+    firm.close_day(0)  # visible scarcity
+    firm.scarce_today = True
+    customer = SimpleNamespace(segment=0, wtp=100.0)
+    kept = firm.best_surplus(customer, 0.0)  # type: ignore[arg-type]
+    assert kept == fresh_best_surplus(firm, 100.0)
+    if change == "a visit":
+        firm.voice(10.0)
+    elif change == "a day closes":
+        firm.close_day(1)
+    else:
+        own = firm.s.strategy
+        firm.adopt(dataclasses.replace(own, exclusivity_boost=0.0, scarcity_pricing=0.0), "G")
+    assert firm.best_surplus(customer, 0.0) == fresh_best_surplus(firm, 100.0) != kept  # type: ignore[arg-type]
+
+
+def test_waits_kept_off_the_queue_until_their_day_give_a_market_the_results_of_timeouts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in the single-firm model (test_mechanisms.py), a customer's wait for a later
+    day (its next occasion, a referred prospect's arrival) joins SimPy's queue only when
+    that day starts: every field of the result is what plain timeouts give, to the last
+    bit, and the queue holds about one day's events."""
+    market = tiny_market([("S", "scarcity"), ("P", "partner"), ("G", "god")], {
+        "run.days": 120, "run.warmup_days": 5, "market.search_limit": 2,
+        "market.outside_option": True, "market.outside_surplus": 10.0})
+    booked = run_market_replication(market, 3)
+    assert sum(f.metrics["prospects_referred"] for f in booked.firms) > 0
+    assert booked.market["occasions"] > 2 * booked.market["prospects_new"]
+    booked_sizes = queue_sizes_at_1pm(MarketReplication(market, 3))
+    monkeypatch.setattr(MarketReplication, "wait_until",
+                        lambda self, at: self.env.timeout(at - self.env.now))
+    assert repr(run_market_replication(market, 3)) == repr(booked)
+    plain_sizes = queue_sizes_at_1pm(MarketReplication(market, 3))
+    assert max(booked_sizes[30:90]) * 3 < min(plain_sizes[30:90])
 
 
 def test_imitating_all_groups_by_name_is_imitating_all() -> None:

@@ -8,7 +8,7 @@ import gc
 import math
 
 import pytest
-from helpers import Recorder, tiny_scenario
+from helpers import Recorder, queue_sizes_at_1pm, tiny_scenario
 
 from sim.model import engine
 from sim.model.customer import Customer
@@ -179,21 +179,6 @@ def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.
     monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
     assert repr(run_replication(scenario, 3)) == repr(lean)
 
-
-
-def queue_sizes_at_1pm(replication: Replication) -> list[int]:
-    """Run ``replication``; the size of SimPy's queue at 13:00 of each day."""
-    env, sizes = replication.env, []
-
-    def watch() -> engine.Process:
-        yield env.timeout(13.0)
-        while True:
-            sizes.append(len(env._queue))
-            yield env.timeout(24.0)
-
-    env.process(watch())
-    replication.run()
-    return sizes
 
 
 def test_waits_kept_off_the_queue_until_their_day_give_the_results_of_timeouts(

@@ -126,6 +126,42 @@ class LeanProcess:
         waits_on.callbacks.append(self.resume_cb)  # type: ignore[union-attr]
 
 
+class LaterWaits:
+    """A book of the waits that end on a later day, kept off SimPy's queue until that day
+    starts: the single firm's :class:`Replication` and a market's clock
+    (sim/model/market.py) keep one. Its owner sets ``env`` and ``later`` and starts each
+    day's waits at midnight (:meth:`start_waits`, from its daily process)."""
+
+    env: simpy.Environment
+    later: dict[int, list[tuple[float, simpy.Event]]]
+    """Waits that end on a later day, by that day: (when, the event waited on)."""
+
+    def wait_until(self, at: float) -> simpy.Event:
+        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
+        later day, an event that joins SimPy's queue only when that day starts
+        (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
+        until their day, those waits leave it the size of one day's events, and each push
+        and pop on it costs the logarithm of its size. The visit comes at the same time
+        to the last bit (the time SimPy would give, ``now + (at - now)``, is kept and
+        reached again from midnight exactly), and in the same order unless two events
+        fall on the same instant."""
+        env = self.env
+        now = env.now
+        day = at // 24.0
+        if day <= now // 24.0:
+            return env.timeout(at - now)
+        wake = simpy.Event(env)
+        self.later.setdefault(int(day), []).append((now + (at - now), wake))
+        return wake
+
+    def start_waits(self, day: int) -> None:
+        """Day ``day`` starts (midnight): its waits join SimPy's queue."""
+        env = self.env
+        midnight = env.now
+        for when, wake in self.later.pop(day, ()):
+            env.timeout(when - midnight).callbacks = wake.callbacks
+
+
 def run_replication(scenario: Scenario, replication: int,
                     observer: Observer | None = None) -> RunResult:
     """Simulate one replication; the result depends only on (scenario, replication)."""
@@ -188,7 +224,7 @@ class SegmentRules:
         self.waitlist_patience_days = segment.waitlist_patience_days
 
 
-class Replication:
+class Replication(LaterWaits):
     """The state of one simulated business over the horizon."""
 
     def __init__(self, scenario: Scenario, replication: int, observer: Observer | None,
@@ -359,31 +395,6 @@ class Replication:
             yield self.env.timeout(24.0 * (day + 1) - self.env.now)
             self.close_day(day)
             self.start_waits(day + 1)
-
-    def wait_until(self, at: float) -> simpy.Event:
-        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
-        later day, an event that joins SimPy's queue only when that day starts
-        (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
-        until their day, those waits leave it the size of one day's events, and each push
-        and pop on it costs the logarithm of its size. The visit comes at the same time
-        to the last bit (the time SimPy would give, ``now + (at - now)``, is kept and
-        reached again from midnight exactly), and in the same order unless two events
-        fall on the same instant."""
-        env = self.env
-        now = env.now
-        day = at // 24.0
-        if day <= now // 24.0:
-            return env.timeout(at - now)
-        wake = simpy.Event(env)
-        self.later.setdefault(int(day), []).append((now + (at - now), wake))
-        return wake
-
-    def start_waits(self, day: int) -> None:
-        """Day ``day`` starts (midnight): its waits join SimPy's queue."""
-        env = self.env
-        midnight = env.now
-        for when, wake in self.later.pop(day, ()):
-            env.timeout(when - midnight).callbacks = wake.callbacks
 
     def close_day(self, day: int) -> None:
         """End of one day: staff paid, visible scarcity, bookings, the strategy's review,

@@ -22,7 +22,15 @@ import simpy
 from sim.metrics import DAY_PROFIT, MarketRunResult
 from sim.model.customer import Customer, Patron
 from sim.model.decisions import returns
-from sim.model.engine import LEFT, Key, LeanProcess, Process, Replication, new_customers
+from sim.model.engine import (
+    LEFT,
+    Key,
+    LaterWaits,
+    LeanProcess,
+    Process,
+    Replication,
+    new_customers,
+)
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
@@ -47,6 +55,7 @@ class Firm(Replication):
                  replication: int) -> None:
         super().__init__(scenario, replication, None, market.env)
         self.market_replication = market
+        self.later = market.later  # one clock, one book of waits on later days
         self.index = index
         self.recent_wait_h = 0.0
         """Mean wait of the firm's recent visits that queued (served or abandoned), an
@@ -56,6 +65,11 @@ class Firm(Replication):
         self.customers_by_segment = [0] * len(scenario.segments)
         """The firm's customers by segment: alive on the market and last served at this
         firm (what its customer retention counts; docs/model.md)."""
+        self.terms = (1.0, 1.0)
+        """(image, markup) as a visit would find them now (:meth:`best_surplus`), kept
+        while ``terms_reputation`` is the firm's reputation."""
+        self.terms_reputation = math.nan
+        """The reputation ``terms`` were worked out at; NaN: to work out again."""
 
     def is_open(self, now: float) -> bool:
         hour = now - 24.0 * (now // 24.0)
@@ -67,8 +81,9 @@ class Firm(Replication):
         worth): the tiers it offers now, as :meth:`offer` (a firm that copied a rival
         keeps its old tiers' books, not their prices)."""
         offered = self.assignment.assign(c.segment, spend)
-        image = self.image()
-        markup = 1 + self.scarcity_pricing * self.scarcity_signal
+        if self.terms_reputation != self.reputation:
+            self.update_terms()
+        image, markup = self.terms
         tiers, wtp = self.tiers, c.wtp
         best = -math.inf
         for j in self.tier_indices if offered is None else (offered + self.tier_offset,):
@@ -77,6 +92,18 @@ class Firm(Replication):
             if gain > best:  # noqa: PLR1730 -- max() costs more, on every occasion
                 best = gain
         return best
+
+    def update_terms(self) -> None:
+        """Work out the image and markup a visit would find now. Every customer weighs
+        every firm at each occasion, and these move only with the firm's reputation (at a
+        visit there), its visible scarcity (when a day closes, :meth:`close_day`) and its
+        strategy (a copy, :meth:`adopt`): kept until then, not worked out per customer."""
+        self.terms = (self.image(), 1 + self.scarcity_pricing * self.scarcity_signal)
+        self.terms_reputation = self.reputation
+
+    def close_day(self, day: int) -> None:
+        super().close_day(day)
+        self.terms_reputation = math.nan  # visible scarcity moved
 
     def idle(self) -> bool:
         """Nobody in line or in service (a strategy changes only then)."""
@@ -96,6 +123,7 @@ class Firm(Replication):
         self.tally.add_tiers(len(own.tiers))
         self.desk.add_priorities(max(t.priority for t in self.tiers) + 1)
         self.resolve(own, own.tiers)
+        self.terms_reputation = math.nan  # a new exclusivity boost and scarcity pricing
 
     def life(self, key: Key, referred: bool, arrives_h: float | None = None) -> Process:
         """A customer this firm's promoter referred: a customer of the market, whose first
@@ -155,8 +183,10 @@ class MarketBooks:
         """New prospects who tried no firm on their first occasion (they leave)."""
 
 
-class MarketReplication:
-    """The market's clock, arrivals and customers; the firms do the rest."""
+class MarketReplication(LaterWaits):
+    """The market's clock, arrivals and customers; the firms do the rest. A customer's
+    wait for a later day (its next occasion, a referred prospect's arrival) joins SimPy's
+    queue only when that day starts, as in the single-firm model (:class:`LaterWaits`)."""
 
     def __init__(self, scenario: MarketScenario, replication: int) -> None:
         self.scenario = scenario
@@ -165,6 +195,7 @@ class MarketReplication:
         self.s = first
         self.replication = replication
         self.env = simpy.Environment()
+        self.later = {}
         self.streams = Streams(first.run.seed, replication)
         self.firms = [Firm(self, i, firm_scenario, replication)
                       for i, firm_scenario in enumerate(scenario.firms)]
@@ -238,6 +269,7 @@ class MarketReplication:
                 firm.close_day(day)
             if self.imitation_rate > 0:
                 self.imitate(day)
+            self.start_waits(day + 1)
 
     def imitate(self, day: int) -> None:
         """Imitation (docs/model.md): copies whose lag is over are put in place (on a day
@@ -307,7 +339,7 @@ class MarketReplication:
         to the firm whose customer referred it."""
         env, books = self.env, self.books
         if arrives_h is not None:
-            yield env.timeout(arrives_h - env.now)
+            yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
         now = env.now
         measured = now >= self.warmup_h
@@ -386,7 +418,7 @@ class MarketReplication:
             at = self.in_opening_hours(env.now + interval)
             if at >= self.horizon_h:
                 return
-            yield env.timeout(at - env.now)
+            yield self.wait_until(at)
 
     def patron(self, c: Customer, f: int, referred: bool, measured: bool,
                prospect: bool) -> Patron:
