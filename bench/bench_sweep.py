@@ -16,8 +16,10 @@ in a fresh interpreter, pool start-up, store and result files included)
 4. **Dask.** The same sweep with ``--dask local`` (a LocalCluster started by the
    command, 2 worker processes) against ``-j 2``: overhead = wall(Dask) / wall(-j 2) - 1.
    The cluster's start-up is a fixed cost of each such command; it is measured on its
-   own (a LocalCluster started and stopped in a child), and the overhead once the
-   cluster is up is (wall(Dask) - start-up) / wall(-j 2) - 1.
+   own, in a child running the command's own start-up code: importing dask.distributed,
+   starting the LocalCluster, connecting a client and warming every worker up (importing
+   the model); the overhead once the cluster is up is (wall(Dask) - start-up) /
+   wall(-j 2) - 1. -j 2's own workers import the model within its wall time.
 
 Each repeat measures, in this order, the ceiling, replications with -j 1 and -j 2,
 the sweep with -j 1, -j 2 and Dask: so each ratio compares measurements minutes apart
@@ -121,13 +123,13 @@ values = [{values}]
 
 
 def dask_start_s() -> float:
-    """Seconds to start a LocalCluster of 2 worker processes and connect a client, as
-    ``--dask local`` does, in a fresh interpreter (imports excluded)."""
-    code = ("import time\nfrom dask.distributed import Client, LocalCluster\n"
-            "start = time.perf_counter()\n"
-            "cluster = LocalCluster(processes=True, threads_per_worker=1, "
-            "dashboard_address=None)\n"
-            "client = Client(cluster)\nclient.wait_for_workers(len(cluster.workers))\n"
+    """Seconds ``--dask local`` takes before it can submit its first run, in a fresh
+    interpreter that has imported simrun as the command has: importing dask.distributed,
+    then :func:`sim.experiment.executors.start_local_cluster` (the LocalCluster, its
+    client, every worker warmed up), the very code the command runs."""
+    code = ("import time\nfrom sim.experiment import executors\n"
+            "start = time.perf_counter()\nimport dask.distributed\n"
+            "cluster, client = executors.start_local_cluster()\n"
             "print(time.perf_counter() - start)\nclient.close()\ncluster.close()\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=True)
