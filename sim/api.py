@@ -118,10 +118,16 @@ def _run_with_events(spec: Scenario, out: Path, jobs: int | None,
 
 def run_market(market: str | Path | Any, *, replications: int | None = None,
                seed: int | None = None, overrides: Iterable[str] = (),
-               jobs: int | None = None) -> Any:
+               jobs: int | None = None, out: str | Path | None = None,
+               events: bool = False) -> Any:
     """Run a market file (a path, or a loaded MarketScenario) and return its
     MarketResult: ``result.firm("Tiers")`` is a firm's results as a run,
     ``result.shares()``, ``result.hhi()``, ``result.switching()`` the market's.
+
+    ``out`` writes the files of ``simrun run MARKET`` there (market.json, the market's
+    CSV files, firms/<firm>/ as a run); ``events=True`` (with ``out``) also writes the
+    event log with its ``firm`` column and each firm's transactions.csv. The results
+    are the same with and without them.
 
     >>> result = sim.run_market("scenarios/market.toml", replications=4, jobs=2)
     """
@@ -129,6 +135,8 @@ def run_market(market: str | Path | Any, *, replications: int | None = None,
     from sim.scenario.market import MarketScenario, load_market
 
     _check_jobs(jobs)
+    if events and out is None:
+        raise ValueError("events=True writes the event log into a folder: give out=")
     extra = run_overrides(overrides, replications, seed)
     if isinstance(market, MarketScenario):
         if extra:
@@ -137,7 +145,40 @@ def run_market(market: str | Path | Any, *, replications: int | None = None,
         spec = market
     else:
         spec = load_market(market, extra)
-    return run_market_replications(spec, jobs=jobs)
+    if out is None:
+        return run_market_replications(spec, jobs=jobs)
+    return _run_market_into(spec, Path(str(out)), jobs, events)
+
+
+def _run_market_into(spec: Any, out: Path, jobs: int | None, events: bool) -> Any:
+    """Run a market and write its files (and its event log) into ``out`` (locked), as
+    ``simrun run MARKET --out OUT`` does."""
+    import tempfile
+    import warnings
+
+    from sim.experiment.folders import results_target, same_market, strategy_folders
+    from sim.experiment.lock import locked
+    from sim.experiment.market import run_market as run_market_replications
+    from sim.experiment.market_events import join_market_parts, market_event_files
+    from sim.experiment.market_output import market_toml, write_market_results
+
+    folders = strategy_folders(spec.names, "firms[].name")
+    if spec.warmup_auto:  # resolved first: the folder's market.toml records the days found
+        from sim.experiment.warmup import resolve_market_auto
+
+        spec = resolve_market_auto(spec, jobs=jobs)[0]
+    target, notes = results_target(out.name, out, same_market(market_toml(spec)))
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    with locked(target), tempfile.TemporaryDirectory(
+            dir=target, prefix=".events-", ignore_cleanup_errors=True) as parts:
+        log = market_event_files(Path(parts), len(spec.names)) if events else None
+        result = run_market_replications(spec, jobs=jobs, events=log)
+        write_market_results(result, target)
+        if log is not None:
+            join_market_parts(log, range(spec.run.replications), target,
+                              [folders[name] for name in spec.names])
+    return result
 
 
 def compare(*scenarios: ScenarioLike, baseline: str | None = None, metric: str | None = None,

@@ -168,3 +168,23 @@ def test_a_logged_replication_equals_a_plain_one(tmp_path: Path) -> None:
     assert [fingerprint(f) for f in logged.firms] == [fingerprint(f) for f in plain.firms]
     assert (logged.market, logged.per_firm, logged.switching) == (
         plain.market, plain.per_firm, plain.switching)
+
+
+def test_the_notebook_api_writes_what_the_command_writes(logged, tmp_path: Path) -> None:
+    """``sim.run_market(path, out=..., events=True)`` writes the command's files, byte
+    for byte (the event log and each firm's till included); without ``events`` it writes
+    the plain run's files and no log."""
+    import sim
+
+    log, plain, _ = logged
+    path = write(tmp_path)
+    sim.run_market(path, jobs=2, out=tmp_path / "api-log", events=True)
+    sim.run_market(path, jobs=1, out=tmp_path / "api-plain")
+    for ours, theirs in ((tmp_path / "api-log", log), (tmp_path / "api-plain", plain)):
+        files = sorted(p.relative_to(theirs) for p in theirs.rglob("*") if p.is_file())
+        assert sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file()) == files
+        for name in files:
+            assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
+    assert not list((tmp_path / "api-plain").rglob("events.*"))
+    with pytest.raises(ValueError, match="give out="):
+        sim.run_market(path, events=True)

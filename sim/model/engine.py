@@ -445,6 +445,7 @@ class Replication:
             at = self.in_opening_hours(now + interval, now)
             if at >= self.horizon_h:
                 return
+            del words, v  # freed now, while in cache, not weeks later (bench/README.md)
             yield self.wait_until(at)
 
     def churn(self, c: Customer | Patron, now: float) -> None:
