@@ -143,9 +143,9 @@ def run_dask(work: Iterable[tuple[Task, Any]], address: str,
 def start_local_cluster() -> tuple[Any, Any]:
     """``--dask local``'s start-up: a LocalCluster of one single-threaded worker process
     per core, each under a nanny that restarts it if it dies, and a client of it; every
-    worker warmed up (:func:`warm_up`) before it returns. Everything ``--dask local``
-    pays before its first run is here, from importing dask.distributed on (what
-    bench/bench_sweep.py measures as the cluster's start-up)."""
+    worker warmed up (:func:`warm_up`) before it returns. With the import of
+    dask.distributed, everything ``--dask local`` pays before its first run: what
+    bench/bench_sweep.py measures as the cluster's start-up."""
     from dask import config
     from dask.distributed import Client, LocalCluster
 
