@@ -255,7 +255,7 @@ class MarketReplication:
         period = m.imitation_period_days
         if (day + 1) % period:
             return
-        profits = [sum(firm.tally.daily[DAY_PROFIT][-period:]) for firm in self.firms]
+        profits = [firm.tally.last_days(DAY_PROFIT, period) for firm in self.firms]
         best = max(range(self.n), key=lambda f: (profits[f], -f))
         leader = self.firms[best].s.strategy
         for f in range(self.n):
