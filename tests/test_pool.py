@@ -3,16 +3,19 @@ never outlive the process that started them."""
 
 from __future__ import annotations
 
+import atexit
 import math
+import os
 import signal
 import subprocess
 import sys
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import descendants, gone, needs_proc, wait_until
+from processes import descendants, gone, needs_proc, running, wait_until
 
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
 
@@ -52,6 +55,30 @@ def test_an_error_in_a_task_stops_the_rest() -> None:
     with pytest.raises(ValueError, match="math domain error"):
         list(run_parallel(math.sqrt, tasks, jobs=2))
     assert tasks.taken < 200
+
+
+def exit_when_released(release: str) -> int:
+    """In a worker: hold its exit until the file ``release`` exists (at most 20 s)."""
+    def held() -> None:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    atexit.register(held)
+    return os.getpid()
+
+
+@needs_proc
+def test_the_caller_goes_on_while_the_workers_exit(tmp_path: Path) -> None:
+    """Once every result is in, the caller writes its files while the workers exit:
+    the workers here cannot exit until the caller, after the last result, releases
+    them; they exit then, and none is left behind."""
+    release = tmp_path / "release"
+    pids = set(run_parallel(exit_when_released, [(str(release),)] * 8, jobs=2))
+    assert len(pids) >= 1
+    assert all(running(pid) for pid in pids)  # the pool did not wait for them
+    release.touch()
+    assert gone(pids, timeout=30) == set()
 
 
 SLEEPER = """

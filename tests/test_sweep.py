@@ -11,6 +11,7 @@ import csv
 import math
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -783,6 +784,53 @@ def test_exports_are_tidy_with_means_and_cis_and_parquet_reads_back(tmp_path: Pa
         for text_row, parquet_row in zip(rows, back, strict=True):
             for column, text in text_row.items():
                 assert _same(text, parquet_row[column]), (name, column)
+
+
+EXPORTS_AFTER_IMPORT_AHEAD = """
+import sys
+from pathlib import Path
+from sim.experiment.store import Store
+from sim.experiment.sweep import load_sweep
+from sim.experiment.sweep_output import collect, import_for_exports, write_exports
+folder = Path(sys.argv[1])
+sweep = load_sweep(sys.argv[2])
+store = Store.open_existing(folder / "runs.sqlite")
+values = collect(store.runs())
+store.close()
+import_for_exports()
+before = set(sys.modules)
+write_exports(sweep, values, folder / "again")
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_the_exports_import_nothing_that_was_not_imported_ahead(tmp_path: Path) -> None:
+    """A sweep on worker processes imports what its exports need while it waits for the
+    runs (sweep_output.import_for_exports); the exports, in a fresh process, then import
+    nothing more, and write the same files."""
+    path = sweep_file(tmp_path, ALTERNATIVES, days=20, warmup=5, replications=2)
+    code, out = simrun("sweep", path, "--out", tmp_path, "-j", "1", "-q")
+    assert code == 0, out
+    done = subprocess.run([sys.executable, "-c", EXPORTS_AFTER_IMPORT_AHEAD, str(tmp_path),
+                           str(path)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
+    for name in ("sweep.csv", "summary.csv"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / name).read_bytes()
+
+
+def test_only_a_sweep_on_other_processes_imports_ahead(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With -j 1 the runs are this process's: importing ahead would only slow them."""
+    from sim.experiment import sweep_runner
+
+    calls: list[int] = []
+    monkeypatch.setattr(sweep_runner, "import_for_exports", lambda: calls.append(1))
+    sweep = load_sweep(sweep_file(tmp_path, ALTERNATIVES, days=20, warmup=5, replications=1))
+    run_sweep(sweep, tmp_path / "one", jobs=1)
+    assert calls == []
+    run_sweep(sweep, tmp_path / "two", jobs=2)
+    assert calls == [1]
 
 
 # --- expectations: judged on means or on the paired CI; --check and --junit ---

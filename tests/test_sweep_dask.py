@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sweep_helpers import ALTERNATIVES, assert_each_run_once, exports, simrun, sweep_file
 
-from sim.experiment.executors import Outcome, run_dask, run_local
+from sim.experiment.executors import Outcome, run_dask, run_local, start_local_cluster
 from sim.experiment.sweep import Sweep, load_sweep
 from sim.experiment.sweep_runner import run_sweep
 
@@ -92,6 +92,26 @@ def test_a_local_cluster_starts_when_the_dashboards_port_is_taken(tmp_path: Path
             held.listen()
         got = _by_task(run_dask(_work(sweep), "local"))
     assert got == _by_task(run_local(_work(sweep), 1))
+
+
+def test_a_local_cluster_is_warmed_up_and_its_services_spare_the_cores() -> None:
+    """--dask local's workers have imported the model before the first run (so that it
+    counts as start-up), and run without the profiler and the 20 ms event-loop checks
+    (executors.LOCAL_CLUSTER_CONFIG) whose CPU the runs would lose."""
+    cluster, client = start_local_cluster()
+    workers = len(cluster.workers)
+    try:
+        # defined here, pickled by value: unpickling it imports nothing in the worker
+        state = client.run(lambda: (
+            [m for m in ("sim.model.engine", "scipy.special") if m in __import__("sys").modules],
+            __import__("dask").config.get("distributed.worker.profile.enabled"),
+            __import__("dask").config.get("distributed.admin.tick.interval")))
+    finally:
+        client.close()
+        cluster.close()
+    assert len(state) == workers >= 1
+    assert all(tuple(v) == (["sim.model.engine", "scipy.special"], False, "1s")
+               for v in state.values()), state
 
 
 def test_a_worker_killed_mid_sweep_loses_nothing_and_doubles_nothing(

@@ -55,6 +55,20 @@ def run_local(work: Iterable[tuple[Task, Any]], jobs: int,
     return run_parallel(function, work, jobs)
 
 
+LOCAL_CLUSTER_CONFIG = {
+    # The workers' statistical profiler samples the running task every 10 ms for a
+    # dashboard page simrun never shows: about 3.5% of a busy worker's CPU.
+    "distributed.worker.profile.enabled": False,
+    # Every process checks its event loop every 20 ms (to warn when it is blocked) and
+    # samples its own CPU and memory every 0.5 s (for the dashboard): with the profiler,
+    # an idle 2-worker cluster took about 150 ms of CPU a second, 7% of a 2-core machine
+    # that the runs need (bench/README.md "Scaling"). Memory limits are still enforced.
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+"""Dask settings of ``--dask local``'s cluster: its services' own CPU competes with the
+runs on the same cores. A remote cluster keeps its own settings."""
+
 DASK_IN_FLIGHT = 1000
 """Runs submitted to a Dask cluster ahead of the results: the client and the scheduler
 hold at most this many, whatever the size of the sweep."""
@@ -79,22 +93,19 @@ def run_dask(work: Iterable[tuple[Task, Any]], address: str,
     :class:`DaskUnavailable` error before any run is submitted.
     """
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise DaskUnavailable("--dask needs dask.distributed: pip install 'simrun[dask]'") from None
-    if address != "local":
+    if address == "local":
+        cluster, client = start_local_cluster()
+    else:
         probe_scheduler(address)
-    # the scheduler's HTTP server (health, metrics; the dashboard) on a free port: on its
-    # default, 8787, a second cluster on the machine would find it taken
-    cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0") \
-        if address == "local" else None
-    try:
-        client = Client(cluster if cluster is not None else address,
-                        timeout=f"{CONNECT_TIMEOUT_S}s")
-    except (OSError, TimeoutError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise DaskUnavailable(f"--dask {address}: no Dask scheduler answered ({exc})") from None
+        cluster = None
+        try:
+            client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise DaskUnavailable(f"--dask {address}: no Dask scheduler answered ({exc})") \
+                from None
     # Keys unique to this call: a shared cluster may hold another sweep's runs with the
     # same (point, strategy, replication), and Dask would hand back their results.
     token = uuid.uuid4().hex[:12]
@@ -127,6 +138,38 @@ def run_dask(work: Iterable[tuple[Task, Any]], address: str,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def start_local_cluster() -> tuple[Any, Any]:
+    """``--dask local``'s start-up: a LocalCluster of one single-threaded worker process
+    per core, each under a nanny that restarts it if it dies, and a client of it; every
+    worker warmed up (:func:`warm_up`) before it returns. With the import of
+    dask.distributed, everything ``--dask local`` pays before its first run: what
+    bench/bench_sweep.py measures as the cluster's start-up."""
+    from dask import config
+    from dask.distributed import Client, LocalCluster
+
+    # the scheduler's HTTP server (health, metrics; the dashboard) on a free port: on its
+    # default, 8787, a second cluster on the machine would find it taken
+    with config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0")
+    try:
+        client = Client(cluster, timeout=f"{CONNECT_TIMEOUT_S}s")
+        client.wait_for_workers(len(cluster.workers))
+        client.run(warm_up)
+    except BaseException as exc:
+        cluster.close()
+        if isinstance(exc, (OSError, TimeoutError)):
+            raise DaskUnavailable(f"--dask local: the cluster did not answer ({exc})") from None
+        raise
+    return cluster, client
+
+
+def warm_up() -> None:
+    """Import, in a worker, what every run needs: the model (this module imports it, so
+    unpickling this function does) and SciPy's special functions, which a scenario's
+    distributions use as it is unpickled. Otherwise each worker's first run pays it."""
+    import scipy.special  # noqa: F401
 
 
 def probe_scheduler(address: str) -> None:
