@@ -1,32 +1,27 @@
 """The event log of a market run (``simrun market.toml --events``): the single run's log
 (:mod:`sim.experiment.events`) with a ``firm`` column, and each firm's till.
 
-The market's model (sim/model/market.py) takes no observer; a logged replication
-watches it from here: each firm's visit phase (:meth:`Replication.visit`, which every
-try of every occasion goes through) and the market's :meth:`MarketReplication.leave`
-are wrapped on that one replication's objects. Watching draws nothing and changes no
-state, so the results are bit-identical to a run without the log
-(tests/test_market_events.py checks it, and that the rows by outcome are each firm's
-books).
+A logged replication is watched through the market's observer
+(:class:`sim.model.market.MarketObserver`), which the model tells of every try as it
+ends. Watching draws nothing and changes no state, so the results are bit-identical to a
+run without the log (tests/test_market_events.py checks it, and that the rows by outcome
+are each firm's books).
 
 One row per visit, that is per try: a customer turned away at one firm who tries
 another the same day has two rows with the same ``visit`` number (its occasion), one
 per firm. ``churned`` is true on the last try of the occasion after which the customer
 left the market. Whether it leaves is decided right after that try, at the same
-simulated instant and before any other customer moves, so a row waits only until the
-next thing watched happens (another visit starts or ends, a customer leaves) and the
-rows come in the order the visits ended.
+simulated instant and before any other customer moves, and the model reports the try
+then, so the rows come in the order the visits ended.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
-from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sim.atomic import open_atomic
 from sim.experiment import events as event_log
@@ -41,9 +36,8 @@ from sim.experiment.events import (
     visit_row,
 )
 from sim.metrics import MarketRunResult
-from sim.model.engine import visit_event
 from sim.model.events import ABANDONED, SERVED, VisitEvent
-from sim.model.market import Firm, MarketReplication
+from sim.model.market import MarketReplication
 from sim.scenario.market import MarketScenario
 
 MARKET_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -83,6 +77,7 @@ def run_market_logged(market: MarketScenario, replication: int,
                   for f in range(len(market.firms))] if replication == 0 else None)
         simulation = MarketReplication(market, replication)
         writer = MarketEventWriter(simulation, replication, events, files.parquet, tills)
+        simulation.observer = writer
         result = simulation.run()
         writer.close()
     return result
@@ -102,48 +97,17 @@ class MarketEventWriter(EventWriter):
         self.till_lines: list[list[str]] = [[] for _ in self.firms]
         for till in tills or ():
             till.write((",".join(TRANSACTION_COLUMNS) + "\n").encode())
-        self.pending: tuple[int, VisitEvent] | None = None
-        """The last try that ended, until it is known whether the customer left after it."""
-        for f, firm in enumerate(self.firms):
-            firm.visit = self._watched(f, firm, firm.visit)  # type: ignore[method-assign,assignment]
-        simulation.leave = self._leaving(simulation.leave)  # type: ignore[method-assign,assignment]
 
-    def _watched(self, f: int, firm: Firm, visit: Callable[..., Generator[Any, Any, float]]
-                 ) -> Callable[..., Generator[Any, Any, float]]:
-        env = firm.env
-
-        def watched(c: Any, words: Any, v: Any) -> Generator[Any, Any, float]:
-            self.settle()
-            satisfaction = yield from visit(c, words, v)
-            self.settle()
-            self.pending = (f, visit_event(c, v, env.now, True))
-            return satisfaction
-
-        return watched
-
-    def _leaving(self, leave: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
-        def leaving(c: Any, patrons: Any) -> None:
-            self.settle(c.key)
-            leave(c, patrons)
-
-        return leaving
-
-    def settle(self, leaving: tuple[int, ...] | None = None) -> None:
-        """Write the pending try: its customer left the market after it if it is the one
-        ``leaving``, else it came back (or tried another firm)."""
-        if self.pending is None:
-            return
-        f, e = self.pending
-        self.pending = None
-        if e.key == leaving:
-            e = dataclasses.replace(e, returns=False)
-        customer = "-".join(map(str, e.key))
-        tier = self.firms[f].tier_names[e.tier] if e.tier >= 0 else ""
-        segment = self.segments[e.segment]
-        row = visit_row(self.replication, customer, segment, tier, e)
-        self.rows.append((row[0], self.names[f], *row[1:]))
-        if self.tills is not None and e.outcome in (SERVED, ABANDONED):
-            self.till_lines[f].append(transaction_line(e, customer, segment, tier))
+    def tried(self, firm: int, event: VisitEvent) -> None:
+        """One row per try (:class:`sim.model.market.MarketObserver`), a batch at a time;
+        replication 0's served and abandoned visits also go to the firm's till."""
+        customer = "-".join(map(str, event.key))
+        tier = self.firms[firm].tier_names[event.tier] if event.tier >= 0 else ""
+        segment = self.segments[event.segment]
+        row = visit_row(self.replication, customer, segment, tier, event)
+        self.rows.append((row[0], self.names[firm], *row[1:]))
+        if self.tills is not None and event.outcome in (SERVED, ABANDONED):
+            self.till_lines[firm].append(transaction_line(event, customer, segment, tier))
         if len(self.rows) >= event_log.BATCH_ROWS:
             self.flush()
 
@@ -154,10 +118,6 @@ class MarketEventWriter(EventWriter):
                 if lines:
                     till.write("".join(lines).encode())
                     lines.clear()
-
-    def close(self) -> None:
-        self.settle()
-        super().close()
 
 
 def join_market_parts(files: MarketEventFiles, replications: range | list[int], target: Path,

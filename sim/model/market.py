@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
@@ -30,8 +30,9 @@ from sim.model.engine import (
     Process,
     Replication,
     new_customers,
+    visit_event,
 )
-from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY
+from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY, VisitEvent
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
 from sim.scenario.knob_groups import combine, named_groups
@@ -40,6 +41,15 @@ from sim.scenario.model import Strategy
 
 SPILLS = (TURNED_AWAY, BALKED)
 """Outcomes after which a customer may try the next-best firm the same day."""
+
+
+class MarketObserver(Protocol):
+    """What may watch a market replication (its event log, sim/experiment/market_events.py):
+    every try of every visit occasion, in the order the tries end."""
+
+    def tried(self, firm: int, event: VisitEvent) -> None:
+        """A try at ``firm`` ended. ``event.returns``: the customer did not leave the
+        market after it (it tries another firm, or comes back another day)."""
 
 
 def run_market_replication(market: MarketScenario, replication: int) -> MarketRunResult:
@@ -188,8 +198,10 @@ class MarketReplication(LaterWaits):
     wait for a later day (its next occasion, a referred prospect's arrival) joins SimPy's
     queue only when that day starts, as in the single-firm model (:class:`LaterWaits`)."""
 
-    def __init__(self, scenario: MarketScenario, replication: int) -> None:
+    def __init__(self, scenario: MarketScenario, replication: int,
+                 observer: MarketObserver | None = None) -> None:
         self.scenario = scenario
+        self.observer = observer
         first = scenario.firms[0]
         self.market = first.market
         self.s = first
@@ -337,7 +349,7 @@ class MarketReplication(LaterWaits):
         a visit (or, with spillover, a few), until it leaves the category. A referred
         prospect's life starts by waiting until it ``arrives_h``; its first occasion goes
         to the firm whose customer referred it."""
-        env, books = self.env, self.books
+        env, books, observer = self.env, self.books, self.observer
         if arrives_h is not None:
             yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
@@ -400,6 +412,8 @@ class MarketReplication(LaterWaits):
                     break
                 if occasion_measured:
                     books.spill_from[f] += 1
+                if observer is not None:  # it tries another firm: it did not leave
+                    observer.tried(f, visit_event(c, v, env.now, True))
             if visited < 0:
                 books.outside += occasion_measured
                 if c.visits == 1 and not referred:
@@ -409,6 +423,8 @@ class MarketReplication(LaterWaits):
             comes_back = sat != LEFT and returns(
                 first.behaviour, first.return_base, sat, c.loyalty,
                 (words[V_RETURN] + 0.5) * TO_UNIT)
+            if observer is not None and visited >= 0:
+                observer.tried(visited, visit_event(c, v, env.now, comes_back))
             if not comes_back:
                 self.leave(c, patrons)
                 return
