@@ -130,23 +130,25 @@ def dask_start_s() -> float:
     interpreter that has imported simrun as the command has: importing dask.distributed,
     then :func:`sim.experiment.executors.start_local_cluster` (the LocalCluster, its
     client, every worker warmed up), the very code the command runs."""
-    code = ("import time\nfrom sim.experiment import executors\n"
-            "start = time.perf_counter()\nimport dask.distributed\n"
-            "cluster, client = executors.start_local_cluster()\n"
-            "print(time.perf_counter() - start)\nclient.close()\ncluster.close()\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+    return seconds_printed("import time\nfrom sim.experiment import executors\n"
+                           "start = time.perf_counter()\nimport dask.distributed\n"
+                           "cluster, client = executors.start_local_cluster()\n"
+                           "print(time.perf_counter() - start)\nclient.close()\n"
+                           "cluster.close()\n")
 
 
 def pool_start_s() -> float:
     """Seconds ``-j 2`` takes to start its pool, for comparison with Dask's start-up: in
     a fresh interpreter that has imported simrun, until the spawned workers have
     imported the model (:func:`sim.experiment.executors.warm_up` run on them)."""
-    code = ("import time\nfrom sim.experiment import executors, pool\n"
-            "if __name__ == '__main__':\n    start = time.perf_counter()\n"
-            "    for _ in pool.run_parallel(executors.warm_up, [()] * 2, 2):\n        pass\n"
-            "    print(time.perf_counter() - start)\n")
+    return seconds_printed("import time\nfrom sim.experiment import executors, pool\n"
+                           "if __name__ == '__main__':\n    start = time.perf_counter()\n"
+                           "    for _ in pool.run_parallel(executors.warm_up, [()] * 2, 2):\n"
+                           "        pass\n    print(time.perf_counter() - start)\n")
+
+
+def seconds_printed(code: str) -> float:
+    """The seconds that ``python -c code``, run in a fresh interpreter, prints last."""
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])

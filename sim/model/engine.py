@@ -273,9 +273,7 @@ class Replication(LaterWaits):
         self.scarcity_signal = 0.0
         self.scarce_today = False
         self.bookings: dict[int, int] = {}
-        self.later: dict[int, list[tuple[float, simpy.Event]]] = {}
-        """Waits that end on a later day, by that day: (when, the event waited on)
-        (:meth:`wait_until`)."""
+        self.later = {}
         self.in_system = 0
         self.in_system_since = self.warmup_h
         self.awaiting_appointment_measured = 0
@@ -363,6 +361,11 @@ class Replication(LaterWaits):
         reputation = 1.0 + m.image_sensitivity * (self.reputation - m.norm_reputation) / 10.0
         scarcity = 1.0 + self.exclusivity_boost * self.scarcity_signal
         return (reputation if reputation > 0.1 else 0.1) * scarcity  # noqa: FURB136 -- max()
+
+    def markup(self) -> float:
+        """The factor on every price from visible scarcity (1 when the strategy prices
+        none of it)."""
+        return 1.0 + self.scarcity_pricing * self.scarcity_signal
 
     def expected_wait_h(self, priority: int) -> float:
         """Wait a customer expects at ``priority`` from what it sees ahead of it."""
@@ -496,7 +499,7 @@ class Replication(LaterWaits):
         fallback = c.last_satisfaction if c.served_once else LEFT
         t.arrival(measured)
         image = self.image()
-        markup = 1.0 + self.scarcity_pricing * self.scarcity_signal
+        markup = self.markup()
         surplus = self.offer(c, image, markup)
         if not surplus:
             v.outcome = PRICED_OUT

@@ -108,7 +108,7 @@ class Firm(Replication):
         every firm at each occasion, and these move only with the firm's reputation (at a
         visit there), its visible scarcity (when a day closes, :meth:`close_day`) and its
         strategy (a copy, :meth:`adopt`): kept until then, not worked out per customer."""
-        self.terms = (self.image(), 1 + self.scarcity_pricing * self.scarcity_signal)
+        self.terms = (self.image(), self.markup())
         self.terms_reputation = self.reputation
 
     def close_day(self, day: int) -> None:
