@@ -33,7 +33,7 @@ class Turn(simpy.Event):
         self.desk = desk
         self.priority = priority
         self.measured = measured
-        self.since_h = desk.env.now
+        self.since_h = desk.env._now  # env.now without the property's call (engine.py)
         """When the visit joined the line."""
 
     def give_up(self, _patience: simpy.Event) -> None:

@@ -11,6 +11,11 @@ What the strategy decides is asked of its policies (:mod:`sim.strategies.policie
 what the customer decides is in :mod:`sim.model.decisions`; what each outcome adds to
 which total is the tally's business (:mod:`sim.model.tally`). No record per visit is
 kept.
+
+The per-visit code reads SimPy's clock as ``env._now``, the attribute behind
+``env.now``: the property costs a Python call each time (about 700 machine
+instructions against 30; six reads a visit were 2.7% of a visit's instructions,
+bench/README.md). It is the value ``env.now`` returns.
 """
 
 from __future__ import annotations
@@ -146,7 +151,7 @@ class LaterWaits:
         reached again from midnight exactly), and in the same order unless two events
         fall on the same instant."""
         env = self.env
-        now = env.now
+        now = env._now
         day = at // 24.0
         if day <= now // 24.0:
             return env.timeout(at - now)
@@ -157,7 +162,7 @@ class LaterWaits:
     def start_waits(self, day: int) -> None:
         """Day ``day`` starts (midnight): its waits join SimPy's queue."""
         env = self.env
-        midnight = env.now
+        midnight = env._now
         for when, wake in self.later.pop(day, ()):
             env.timeout(when - midnight).callbacks = wake.callbacks
 
@@ -203,7 +208,7 @@ def new_customers(r: Arrivals) -> Process:
             t = 24.0 * day + r.open_h + (open_time - day * open_per_day)
             if t >= r.horizon_h:
                 return
-            yield env.timeout(t - env.now)
+            yield env.timeout(t - env._now)
             if u_accept * top < 1.0 + sensitivity * (r.reputation - norm) / 10.0:
                 LeanProcess(env, r.life((NEW, index), referred=False))
             index += 1
@@ -429,7 +434,7 @@ class Replication(LaterWaits):
         if arrives_h is not None:
             yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
-        now = env.now
+        now = env._now
         measured = now >= self.warmup_h
         c = Customer(key, stream.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
@@ -443,9 +448,9 @@ class Replication(LaterWaits):
             if observer is not None:
                 observer.visit(key, c.visits, uniforms(words))
             c.visits += 1
-            v = Visit(env.now)
+            v = Visit(env._now)
             satisfaction = yield from self.visit(c, words, v)
-            now = env.now
+            now = env._now
             comes_back = satisfaction != LEFT and returns(
                 self.behaviour, self.return_base, satisfaction, c.loyalty,
                 (words[V_RETURN] + 0.5) * TO_UNIT)
@@ -517,14 +522,14 @@ class Replication(LaterWaits):
         turn = self.queue(c, words, v, measured)
         if turn is not None:
             served = yield turn
-            v.wait_h = env.now - turn.since_h
+            v.wait_h = env._now - turn.since_h
             if not served:
                 self.abandon(c, v, measured)
                 return 0.0
         tier = self.tiers[v.tier]
         level = self.serve(c, tier, words, v)
         yield env.timeout(v.service_h)
-        now = env.now
+        now = env._now
         self.release(measured, now)
         sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, words, v,
                                        measured, now)
@@ -604,14 +609,14 @@ class Replication(LaterWaits):
     def queue(self, c: Customer, words: Words, v: Visit, measured: bool) -> Turn | None:
         """Queue at the tier's priority: a server now (None), or the visit's turn in the
         line, which gives up when the visit's patience runs out."""
-        self.track_in_system(+1, self.env.now)
+        self.track_in_system(+1, self.env._now)
         patience_h = self.segment_rules[c.segment].patience_h((words[V_PATIENCE] + 0.5) * TO_UNIT)
         return self.desk.request(self.tiers[v.tier].priority, measured, patience_h)
 
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
         """Patience ran out in the line: no sale, and the visit's word of mouth at 0."""
         v.outcome = ABANDONED
-        self.track_in_system(-1, self.env.now)
+        self.track_in_system(-1, self.env._now)
         self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
 
