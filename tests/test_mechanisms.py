@@ -8,13 +8,15 @@ import gc
 import math
 
 import pytest
+import simpy
 from helpers import Recorder, queue_sizes_at_1pm, tiny_scenario
 
-from sim.model import engine
+from sim.model import desk, engine
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
 from sim.model.tally import Visit
+from sim.model.wake import wake_after
 from sim.scenario import Scenario
 from sim.strategies.policies import NO_REMEDY, Remedy
 
@@ -179,6 +181,44 @@ def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.
     monkeypatch.setattr(engine, "LeanProcess", lambda env, process: env.process(process))
     assert repr(run_replication(scenario, 3)) == repr(lean)
 
+
+def test_wakes_give_the_results_of_simpy_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's waits (service, appointments, patience, arrivals, the days, the
+    book of later waits) are :class:`sim.model.wake.Wake` events scheduled as SimPy
+    schedules a timeout: every field of the result is what ``env.timeout`` gives, to
+    the last bit, with abandonment, waitlists and referrals all happening."""
+    tiered = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5,
+                                      "business.servers": 1})
+    slots = tiny_scenario("scarcity", {"run.days": 60, "run.warmup_days": 5})
+    woken = run_replication(tiered, 3), run_replication(slots, 3)
+    assert woken[0].metrics["abandoned"] > 0
+    assert woken[0].metrics["prospects_referred"] > 0
+    assert woken[1].metrics["waitlisted"] > 0
+
+    def timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+        return env.timeout(delay)
+
+    monkeypatch.setattr(engine, "wake_after", timeout)
+    monkeypatch.setattr(desk, "wake_after", timeout)
+    assert repr(run_replication(tiered, 3)) == repr(woken[0])
+    assert repr(run_replication(slots, 3)) == repr(woken[1])
+
+
+def test_a_wake_is_queued_and_processed_as_a_timeout() -> None:
+    """A Wake takes the queue entry a timeout of the same delay would, time, priority and
+    event id, and SimPy processes it as one: its callbacks see it at its time, its value
+    None, and the run goes on."""
+    timed, woken = simpy.Environment(), simpy.Environment()
+    for delay in (2.5, 0.0, 1.0):
+        timed.timeout(delay)
+        wake_after(woken, delay)
+    assert [entry[:3] for entry in woken._queue] == [entry[:3] for entry in timed._queue]
+    seen: list[tuple[float, object]] = []
+    wake = wake_after(woken, 4.0)
+    wake.callbacks.append(lambda event: seen.append((woken.now, event._value)))
+    woken.run()
+    assert seen == [(4.0, None)]
+    assert wake.callbacks is None  # processed, as SimPy marks every event it processed
 
 
 def test_waits_kept_off_the_queue_until_their_day_give_the_results_of_timeouts(

@@ -21,11 +21,11 @@ bench/README.md). It is the value ``env.now`` returns.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, Protocol
 
 import simpy
-from simpy.core import URGENT
+from simpy.core import NORMAL, URGENT
 
 from sim.metrics import RunResult
 from sim.model.customer import Customer, Patron
@@ -64,6 +64,7 @@ from sim.model.rng import (
     uniforms,
 )
 from sim.model.tally import Tally, Visit
+from sim.model.wake import Wake, wake_after
 from sim.scenario.model import Market, Scenario, Segment, Strategy, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
@@ -84,17 +85,9 @@ ARRIVAL_BLOCK = 1024
 LEFT = -1.0
 """A visit's outcome after which the customer leaves for good (it was never served)."""
 
-Process = Generator[simpy.Event, Any, Any]
-
-
-class Start(simpy.Event):
-    """A process's first event: already triggered, as SimPy's ``Initialize`` is."""
-
-    def __init__(self, env: simpy.Environment, resume: Callable[[simpy.Event], None]) -> None:
-        self.env = env
-        self.callbacks = [resume]
-        self._value = None
-        self._ok = True
+Process = Generator[simpy.Event | Wake, Any, Any]
+"""A process of the model: it yields what it waits on, a :class:`Wake` (a time) or a
+desk's :class:`Turn`."""
 
 
 class LeanProcess:
@@ -106,8 +99,8 @@ class LeanProcess:
     resumes it when SimPy processes that event. What is left out is what the model never
     uses: the process as an event of its own (scheduled once more when it ends, for
     waiters the model never has), the active-process marker, and the conversion of
-    failed events (the model waits only on timeouts and a :class:`Turn`, which never
-    fail). An exception in a process propagates out of ``env.run`` at once. Leaving out
+    failed events (the model waits only on a :class:`Wake` and a :class:`Turn`, which
+    never fail). An exception in a process propagates out of ``env.run`` at once. Leaving out
     events that nobody waits on does not reorder the others: SimPy orders events by
     (time, priority, creation order), and the events left keep their creation order.
     """
@@ -117,9 +110,11 @@ class LeanProcess:
     def __init__(self, env: simpy.Environment, process: Process) -> None:
         self.send = process.send
         self.resume_cb = self.resume
-        env.schedule(Start(env, self.resume_cb), URGENT)
+        start = Wake()  # already triggered, at an urgent priority: SimPy's Initialize
+        start.callbacks = [self.resume_cb]
+        env.schedule(start, URGENT)  # type: ignore[arg-type]
 
-    def resume(self, event: simpy.Event) -> None:
+    def resume(self, event: simpy.Event | Wake) -> None:
         try:
             waits_on = self.send(event._value)
         except StopIteration:
@@ -138,12 +133,12 @@ class LaterWaits:
     day's waits at midnight (:meth:`start_waits`, from its daily process)."""
 
     env: simpy.Environment
-    later: dict[int, list[tuple[float, simpy.Event]]]
+    later: dict[int, list[tuple[float, Wake]]]
     """Waits that end on a later day, by that day: (when, the event waited on)."""
 
-    def wait_until(self, at: float) -> simpy.Event:
-        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
-        later day, an event that joins SimPy's queue only when that day starts
+    def wait_until(self, at: float) -> Wake:
+        """The event a process waits on until ``at``: on SimPy's queue now, or, if ``at``
+        falls on a later day, only when that day starts: a wake that joins SimPy's queue only when that day starts
         (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
         until their day, those waits leave it the size of one day's events, and each push
         and pop on it costs the logarithm of its size. The visit comes at the same time
@@ -154,8 +149,9 @@ class LaterWaits:
         now = env._now
         day = at // 24.0
         if day <= now // 24.0:
-            return env.timeout(at - now)
-        wake = simpy.Event(env)
+            return wake_after(env, at - now)
+        wake = Wake()
+        wake.callbacks = []
         self.later.setdefault(int(day), []).append((now + (at - now), wake))
         return wake
 
@@ -164,7 +160,7 @@ class LaterWaits:
         env = self.env
         midnight = env._now
         for when, wake in self.later.pop(day, ()):
-            env.timeout(when - midnight).callbacks = wake.callbacks
+            env.schedule(wake, NORMAL, when - midnight)  # type: ignore[arg-type]
 
 
 def run_replication(scenario: Scenario, replication: int,
@@ -208,7 +204,7 @@ def new_customers(r: Arrivals) -> Process:
             t = 24.0 * day + r.open_h + (open_time - day * open_per_day)
             if t >= r.horizon_h:
                 return
-            yield env.timeout(t - env._now)
+            yield wake_after(env, t - env._now)
             if u_accept * top < 1.0 + sensitivity * (r.reputation - norm) / 10.0:
                 LeanProcess(env, r.life((NEW, index), referred=False))
             index += 1
@@ -400,7 +396,7 @@ class Replication(LaterWaits):
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
-            yield self.env.timeout(24.0 * (day + 1) - self.env.now)
+            yield wake_after(self.env, 24.0 * (day + 1) - self.env.now)
             self.close_day(day)
             self.start_waits(day + 1)
 
@@ -489,7 +485,7 @@ class Replication(LaterWaits):
             self.tally.final_score(c.latest_score, b.promoter_threshold, b.detractor_threshold)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event, Any, float]:
+    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event | Wake, Any, float]:
         """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
         that drives the return decision. Time passes only where it yields: on the
         waitlist, in the line, in the chair.
@@ -515,7 +511,7 @@ class Replication(LaterWaits):
             return fallback
         if delay_h:  # an appointment later today, or waitlisted
             self.awaiting_appointment_measured += measured
-            yield env.timeout(delay_h)
+            yield wake_after(env, delay_h)
             self.awaiting_appointment_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
@@ -528,7 +524,7 @@ class Replication(LaterWaits):
                 return 0.0
         tier = self.tiers[v.tier]
         level = self.serve(c, tier, words, v)
-        yield env.timeout(v.service_h)
+        yield wake_after(env, v.service_h)
         now = env._now
         self.release(measured, now)
         sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, words, v,
