@@ -253,7 +253,7 @@ def test_a_finished_process_is_freed_at_once() -> None:
     try:
         result = run_replication(scenario, 3)
         finished = [o for o in gc.get_objects() if isinstance(o, engine.LeanProcess)
-                    and o.send.__self__.gi_frame is None]
+                    and o.process.gi_frame is None]
     finally:
         gc.enable()
     assert result.metrics["customers_churned"] + result.metrics["lost_prospects"] > 20
