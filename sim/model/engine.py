@@ -136,6 +136,7 @@ class LaterWaits:
     (sim/model/market.py) keep one. Its owner sets ``env`` and ``later`` and starts each
     day's waits at midnight (:meth:`start_waits`, from its daily process)."""
 
+    __slots__ = ("env", "later")
     env: simpy.Environment
     later: dict[int, list[tuple[float, Wake]]]
     """Waits that end on a later day, by that day: (when, the event waited on)."""
@@ -231,6 +232,23 @@ class SegmentRules:
 
 class Replication(LaterWaits):
     """The state of one simulated business over the horizon."""
+
+    # Slots, not an instance dictionary: CPython 3.11 keeps at most 30 attributes in an
+    # instance's shared-key dictionary, beyond which it becomes a plain dictionary and
+    # every ``self.method()`` and most ``self.attribute`` reads of the per-visit code
+    # take the interpreter's generic path (bench/README.md, "What changed").
+    __slots__ = (
+        "acquisition_cost", "adaptation", "admission", "alive", "assignment",
+        "awaiting_appointment_measured", "balk_counts_own_service", "behaviour",
+        "bookings", "business", "close_h", "cumulative_shares", "customers_alive",
+        "customers_alive_by_segment", "customers_by_segment", "desk", "detractor_weight",
+        "exclusivity_boost", "horizon_h", "in_system", "in_system_since", "level",
+        "market", "max_waiting", "observer", "open_h", "overtime_h", "passive_weight",
+        "promoter_weight", "queue_service_h", "recovery", "referral_delay_h",
+        "replication", "reputation", "return_base", "s", "scarce_today",
+        "scarcity_pricing", "scarcity_signal", "screening_accuracy", "segment_rules",
+        "streams", "tally", "tier_indices", "tier_names", "tier_offset", "tiers",
+        "warmup_h")
 
     def __init__(self, scenario: Scenario, replication: int, observer: Observer | None,
                  env: simpy.Environment | None = None) -> None:
