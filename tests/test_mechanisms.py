@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import math
+from types import SimpleNamespace
 
 import pytest
 import simpy
@@ -277,18 +278,24 @@ def test_the_image_grows_with_reputation_above_the_norm_and_with_visible_scarcit
 def test_a_customer_expects_to_wait_for_the_visits_ahead_beyond_the_free_servers() -> None:
     """Three servers, one-hour services at level 1 (each visit ahead takes an hour of
     one server), the partner's dial at 1.2: with k visits ahead and f servers free the
-    wait is (k - f + 1) / 3 x 1.2 hours, or none when a server is left for it."""
+    wait is (k - f + 1) / 3 x 1.2 hours, or none when a server is left for it. Seen as
+    join_or_balk weighs it: a customer who values an hour at 1 joins while the tier's
+    surplus covers the wait and balks when it falls short of it by 0.001."""
     replication = Replication(tiny_scenario("god", {
         "business.servers": 3, "strategy.tiers[0].service_level": 1.0,
-        "segments[*].service_time": "1 h"}), 0, None)
+        "segments[*].service_time": "1 h", "behaviour.balk_counts_own_service": False}),
+        0, None)
     replication.level = 1.2
+    customer = SimpleNamespace(segment=0, value_of_time_per_h=1.0)
+
+    def joins(gain: float) -> bool:
+        return replication.join_or_balk(customer, {0: gain}, Visit(0.0), False)  # type: ignore[arg-type]
+
     desk = replication.desk
-    desk.busy, desk.ahead[0] = 1, 1
-    assert replication.expected_wait_h(0) == 0.0
-    desk.busy, desk.ahead[0] = 1, 2
-    assert replication.expected_wait_h(0) == pytest.approx(1 / 3 * 1.2)
-    desk.busy, desk.ahead[0] = 3, 2
-    assert replication.expected_wait_h(0) == pytest.approx(3 / 3 * 1.2)
+    for busy, ahead, wait_h in ((1, 1, 0.0), (1, 2, 1 / 3 * 1.2), (3, 2, 3 / 3 * 1.2)):
+        desk.busy, desk.ahead[0] = busy, ahead
+        assert joins(wait_h + 1e-9)
+        assert not joins(wait_h - 0.001)
 
 
 def test_a_visit_due_at_some_hour_comes_at_that_fraction_of_the_opening_hours() -> None:
