@@ -14,10 +14,11 @@ import struct
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sim.experiment.pool import run_parallel
+from sim.experiment.pool import alongside, run_parallel
 from sim.model.engine import run_replication
 from sim.model.market import run_market_replication
 from sim.scenario.errors import SimrunError
@@ -49,10 +50,11 @@ def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
 
 
 def run_local(work: Iterable[tuple[Task, Any]], jobs: int,
-              function: Callable[[Task, Any], Any] = execute) -> Iterator[Any]:
+              function: Callable[[Task, Any], Any] = execute,
+              meanwhile: Callable[[], object] | None = None) -> Iterator[Any]:
     """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
     scenario)`` runs one (by default :func:`execute`)."""
-    return run_parallel(function, work, jobs)
+    return run_parallel(function, work, jobs, meanwhile)
 
 
 LOCAL_CLUSTER_CONFIG = {
@@ -210,10 +212,21 @@ def parse_address(address: str) -> tuple[str, int]:
 
 def execute_into(store: Any, work: Iterable[tuple[Task, Any]], *, jobs: int,
                  dask: str | None, function: Callable[[Task, Any], Any] = execute,
-                 progress: Callable[[Outcome], None] | None = None) -> int:
+                 progress: Callable[[Outcome], None] | None = None,
+                 meanwhile: Callable[[], object] | None = None) -> int:
     """Run the work locally or on Dask, committing each outcome to ``store``
-    (:class:`sim.experiment.store.Store`) as it arrives; returns how many ran."""
-    outcomes = run_dask(work, dask, function) if dask else run_local(work, jobs, function)
+    (:class:`sim.experiment.store.Store`) as it arrives; returns how many ran.
+    ``meanwhile()`` runs in a thread of this process while the runs execute elsewhere
+    (on Dask, or in worker processes: :func:`sim.experiment.pool.run_parallel`), and is
+    done when this returns."""
+    if dask:
+        with alongside(meanwhile) if meanwhile else nullcontext():
+            return _store_all(store, run_dask(work, dask, function), progress)
+    return _store_all(store, run_local(work, jobs, function, meanwhile), progress)
+
+
+def _store_all(store: Any, outcomes: Iterable[Outcome],
+               progress: Callable[[Outcome], None] | None) -> int:
     ran = 0
     for outcome in outcomes:
         store.put(outcome.task, outcome.metrics, outcome.error)

@@ -148,7 +148,8 @@ class MarketResult:
 def run_market(market: MarketScenario, *, replications: Iterable[int] | None = None,
                jobs: int | None = None, progress: MarketProgress | None = None,
                done: dict[int, MarketRunResult] | None = None,
-               events: Any = None) -> MarketResult:
+               events: Any = None, meanwhile: Callable[[], object] | None = None
+               ) -> MarketResult:
     """Run the market's replications (or the given indices) over the process pool.
 
     ``done`` holds replications already finished (a checkpoint); they are not run again.
@@ -156,6 +157,7 @@ def run_market(market: MarketScenario, *, replications: Iterable[int] | None = N
     (:func:`sim.experiment.warmup.resolve_market_auto`); the result's market records it.
     With ``events`` (:func:`sim.experiment.market_events.market_event_files`), each
     replication run now also writes its event log there; the results are the same.
+    ``meanwhile`` as in :func:`sim.experiment.runner.run_scenario`.
     """
     if market.warmup_auto:
         from sim.experiment.warmup import resolve_market_auto
@@ -163,10 +165,11 @@ def run_market(market: MarketScenario, *, replications: Iterable[int] | None = N
         market = resolve_market_auto(market, jobs=jobs)[0]
     wanted = range(market.run.replications) if replications is None else list(replications)
     if events is None:
-        results = replications_of(run_market_replication, market, wanted, jobs, progress, done)
+        results = replications_of(run_market_replication, market, wanted, jobs, progress, done,
+                                  meanwhile=meanwhile)
     else:
         from sim.experiment.market_events import run_market_logged
 
         results = replications_of(run_market_logged, market, wanted, jobs, progress, done,
-                                  extra=(events,))
+                                  extra=(events,), meanwhile=meanwhile)
     return MarketResult(market, tuple(results[r] for r in wanted))
