@@ -4,11 +4,20 @@ the machine's own ceiling measured in the same run.
 What it measures (every figure end to end, as a user waits for it: ``simrun`` started
 in a fresh interpreter, pool start-up, store and result files included)
 -----------------------------------------------------------------------------------
-1. **The machine's ceiling.** Two bare CPU-bound processes (``python -c`` running a
-   fixed pure-Python loop of about ``--ceiling-s`` seconds), one after the other and
-   then side by side: ceiling = time one after the other / time side by side. On an
-   idle 2-core machine it is 2; on a shared VM it is whatever two CPU-bound processes
-   get at that moment, which is all simrun can get too.
+1. **The machine's ceiling** for the model's own work: two bare CPU-bound processes, each
+   running ``--ceiling-replications`` replications of scenarios/tiered.toml straight
+   through ``sim.model.engine.run_replication`` (no pool, no files), one after the other
+   and then side by side; ceiling = time one after the other / time side by side. Each
+   process imports the model and runs one replication before it is timed, and the two
+   side by side start together (both wait at a barrier, then each times its own work;
+   the side-by-side time runs from the first start to the last end), so start-ups are
+   not part of it. On an idle 2-core machine it is at most 2; on a shared VM it is
+   what two such processes get at that moment (the other tenants, the host's caches and
+   memory bandwidth), which is all simrun's processes can get too. The two legs bracket
+   the runs of a repeat (alone, side by side, the runs, side by side, alone), so a load
+   that drifts during the repeat weighs on both. The same is measured with a pure-Python
+   loop that touches no memory (``--ceiling-s`` seconds a process, once per repeat) and
+   reported beside it: its ceiling is nearer 2, since two such loops share nothing.
 2. **Replications.** ``simrun run scenarios/tiered.toml -n 20 -j 1`` and ``-j 2``:
    scaling = wall(-j 1) / wall(-j 2).
 3. **A sweep.** ``simrun sweep`` of 32 runs (2 strategies x 2 points x 8 replications,
@@ -23,12 +32,16 @@ in a fresh interpreter, pool start-up, store and result files included)
    start-up (spawned workers until they have imported the model) is measured too, and
    the overhead with both net of their start-up, (wall(Dask) - start-up) / (wall(-j 2)
    - pool start-up) - 1, is reported beside it (no target).
+5. **How busy -j 2 kept the cores**, within its own run and so immune to the load
+   drifting between measurements: the CPU time of all its processes (the command and its
+   workers, user and system) / (2 x its wall time). A serial phase (start-up, writing
+   files) leaves a core idle and lowers it; the workers' duplicated imports and the
+   slowdown of two processes side by side count as busy. A diagnostic beside the share,
+   no target.
 
-Each repeat measures, in this order, the ceiling, replications with -j 1 and -j 2,
-the sweep with -j 1, -j 2 and Dask: so each ratio compares measurements minutes apart
-at most, and the share of the ceiling is taken within one repeat:
-share = (wall(-j 1) / wall(-j 2)) / ceiling. The figures are medians over the repeats,
-with the spread (min to max). Every executor must give the same ``sweep.csv`` bytes.
+Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
+figures are medians over the repeats, with the spread (min to max). Every executor must
+give the same ``sweep.csv`` bytes.
 
 Targets (issue "The engine: twice as lean")
 -------------------------------------------
@@ -51,6 +64,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,6 +75,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+CEILING_SCENARIO = ROOT / "scenarios" / "tiered.toml"
 SHARE_TARGET = 0.95
 OVERHEAD_TARGET = 0.10
 
@@ -68,8 +83,33 @@ OVERHEAD_TARGET = 0.10
 FULL = (20, None, 300, 2, 8)
 QUICK = (4, 200, 60, 2, 2)
 
-LOOP = "n = 0\nfor i in range({}):\n    n += i * i\n"
-"""The bare CPU-bound work of the ceiling: nothing imported, nothing shared."""
+PROBE = """\
+import sys, time
+kind, amount = sys.argv[1], int(sys.argv[2])
+if kind == "model":
+    from sim.model.engine import run_replication
+    from sim.scenario import load_scenario
+    scenario = load_scenario(sys.argv[3])
+    run_replication(scenario, amount)  # lazy imports and caches, as a worker's first task
+
+    def work():
+        for replication in range(amount):
+            run_replication(scenario, replication)
+else:
+    def work():
+        n = 0
+        for i in range(amount):
+            n += i * i
+print("ready", flush=True)
+sys.stdin.readline()
+start = time.monotonic()
+work()
+print(start, time.monotonic(), flush=True)
+"""
+"""A bare CPU-bound process of the ceiling: ``model`` (``amount`` replications of a
+scenario, no pool, no files) or ``loop`` (``amount`` iterations of integer arithmetic),
+timed from a barrier (a line on stdin) after its start-up. time.monotonic is the
+system-wide clock on Linux, so starts and ends compare across processes."""
 
 
 def simrun(*args: str) -> list[str]:
@@ -81,8 +121,11 @@ def simrun(*args: str) -> list[str]:
     return [sys.executable, "-c", "from sim.cli import main; main()", *args]
 
 
-def wall(commands: list[list[str]]) -> float:
-    """Seconds until every command, started together, has finished."""
+def wall(commands: list[list[str]]) -> tuple[float, float]:
+    """Seconds until every command, started together, has finished, and the CPU seconds
+    (user and system) of all their processes, the workers they started and waited for
+    included."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for cmd in commands]
@@ -90,22 +133,42 @@ def wall(commands: list[list[str]]) -> float:
         _, err = proc.communicate()
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def probe(kind: str, amount: int, processes: int) -> float:
+    """Seconds from the first start to the last end of ``processes`` bare processes of
+    PROBE started together at a barrier (their start-up left out)."""
+    command = [sys.executable, "-c", PROBE, kind, str(amount), str(CEILING_SCENARIO)]
+    procs = [subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    try:
+        for proc in procs:
+            if proc.stdout is None or proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"the ceiling's {kind} process did not start")
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        spans = [tuple(map(float, proc.communicate()[0].split())) for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    return max(end for _, end in spans) - min(start for start, _ in spans)
 
 
 def loop_size(seconds: float) -> int:
-    """Iterations of LOOP that take about ``seconds`` in a child."""
+    """Iterations of the loop probe that take about ``seconds``."""
     n = 2_000_000
-    taken = wall([[sys.executable, "-c", LOOP.format(n)]])
-    return int(n * seconds / max(taken, 1e-3))
+    return int(n * seconds / max(probe("loop", n, 1), 1e-3))
 
 
-def ceiling(n: int) -> dict[str, float]:
-    bare = [sys.executable, "-c", LOOP.format(n)]
-    one_after_the_other = wall([bare]) + wall([bare])
-    side_by_side = wall([bare, bare])
-    return {"sequential_s": one_after_the_other, "parallel_s": side_by_side,
-            "ceiling": one_after_the_other / side_by_side}
+def loop_ceiling(n: int) -> float:
+    """The ceiling with the loop probe: alone twice, side by side once."""
+    one_after_the_other = probe("loop", n, 1) + probe("loop", n, 1)
+    return one_after_the_other / probe("loop", n, 2)
 
 
 def write_sweep(folder: Path, days: int, points: int, replications: int) -> Path:
@@ -162,9 +225,10 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(min(values))} to {fmt.format(max(values))}"
 
 
-def run(repeats: int, quick: bool, ceiling_s: float, log: Callable[[str], None]
-        ) -> dict[str, Any]:
+def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
+        log: Callable[[str], None]) -> dict[str, Any]:
     n_reps, rep_days, days, points, sweep_reps = QUICK if quick else FULL
+    k = 1 if quick else ceiling_replications
     report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                               "loadavg_before": list(os.getloadavg()), "repeats": repeats,
                               "quick": quick}
@@ -181,26 +245,39 @@ def run(repeats: int, quick: bool, ceiling_s: float, log: Callable[[str], None]
         report["workloads"] = {
             "replications": "simrun " + " ".join(run_args) + " -j J",
             "sweep": f"simrun sweep ({sweep_runs} runs, run.days={days}) -j J / --dask local",
+            "ceiling": (f"{k} replication{'s' if k > 1 else ''} of "
+                        f"{CEILING_SCENARIO.relative_to(ROOT)} a process"),
             "ceiling_loop_iterations": n}
         wall([simrun("check", "scenarios/tiered.toml")])  # warm the file cache
         for i in range(repeats):
             row: dict[str, Any] = {"loadavg": os.getloadavg()[0]}
-            row.update(ceiling(n))
+            alone = [probe("model", k, 1)]
+            side_by_side = [probe("model", k, 2)]
             for jobs in (1, 2):
-                row[f"run_j{jobs}_s"] = wall([simrun(*run_args, "-j", str(jobs), "--out",
-                                                     str(folder / f"run-j{jobs}"))])
+                row[f"run_j{jobs}_s"], row[f"run_j{jobs}_cpu_s"] = wall(
+                    [simrun(*run_args, "-j", str(jobs), "--out", str(folder / f"run-j{jobs}"))])
             for label, flags in (("j1", ["-j", "1"]), ("j2", ["-j", "2"]),
                                  ("dask", ["--dask", "local"])):
                 out = folder / f"sweep-{label}"
-                row[f"sweep_{label}_s"] = wall([simrun("sweep", str(sweep_file), *flags,
-                                                       "--fresh", "-q", "--out", str(out))])
+                row[f"sweep_{label}_s"], row[f"sweep_{label}_cpu_s"] = wall(
+                    [simrun("sweep", str(sweep_file), *flags, "--fresh", "-q", "--out",
+                            str(out))])
                 csvs.add((out / "sweep.csv").read_bytes())
+            side_by_side.append(probe("model", k, 2))
+            alone.append(probe("model", k, 1))
+            row["alone_s"], row["side_by_side_s"] = alone, side_by_side
+            row["ceiling"] = sum(alone) / statistics.mean(side_by_side)
+            row["loop_ceiling"] = loop_ceiling(n)
             row["dask_start_s"] = dask_start_s()
             row["pool_start_s"] = pool_start_s()
             row["run_scaling"] = row["run_j1_s"] / row["run_j2_s"]
             row["sweep_scaling"] = row["sweep_j1_s"] / row["sweep_j2_s"]
             row["run_share"] = row["run_scaling"] / row["ceiling"]
             row["sweep_share"] = row["sweep_scaling"] / row["ceiling"]
+            row["run_share_loop"] = row["run_scaling"] / row["loop_ceiling"]
+            row["sweep_share_loop"] = row["sweep_scaling"] / row["loop_ceiling"]
+            row["run_busy"] = row["run_j2_cpu_s"] / (2 * row["run_j2_s"])
+            row["sweep_busy"] = row["sweep_j2_cpu_s"] / (2 * row["sweep_j2_s"])
             row["dask_overhead"] = row["sweep_dask_s"] / row["sweep_j2_s"] - 1
             row["dask_overhead_once_up"] = ((row["sweep_dask_s"] - row["dask_start_s"])
                                             / row["sweep_j2_s"] - 1)
@@ -208,14 +285,16 @@ def run(repeats: int, quick: bool, ceiling_s: float, log: Callable[[str], None]
                                             / (row["sweep_j2_s"] - row["pool_start_s"]) - 1)
             rows.append(row)
             log(f"repeat {i + 1}/{repeats} (load {row['loadavg']:.2f}): ceiling "
-                f"{row['ceiling']:.2f}; replications {row['run_j1_s']:.1f} s / "
-                f"{row['run_j2_s']:.1f} s = {row['run_scaling']:.2f} "
-                f"({100 * row['run_share']:.0f} % of the ceiling); sweep "
-                f"{row['sweep_j1_s']:.1f} s / {row['sweep_j2_s']:.1f} s = "
-                f"{row['sweep_scaling']:.2f} ({100 * row['sweep_share']:.0f} %); Dask "
+                f"{row['ceiling']:.2f} (loop {row['loop_ceiling']:.2f}); replications "
+                f"{row['run_j1_s']:.1f} s / {row['run_j2_s']:.1f} s = "
+                f"{row['run_scaling']:.2f} ({100 * row['run_share']:.0f} % of the ceiling, "
+                f"cores {100 * row['run_busy']:.0f} % busy); sweep {row['sweep_j1_s']:.1f} s / "
+                f"{row['sweep_j2_s']:.1f} s = {row['sweep_scaling']:.2f} "
+                f"({100 * row['sweep_share']:.0f} %, {100 * row['sweep_busy']:.0f} % busy); Dask "
                 f"{row['sweep_dask_s']:.1f} s ({100 * row['dask_overhead']:+.0f} %, start-up "
                 f"{row['dask_start_s']:.1f} s, once up {100 * row['dask_overhead_once_up']:+.0f} %)")
-    keys = ("ceiling", "run_scaling", "sweep_scaling", "run_share", "sweep_share",
+    keys = ("ceiling", "loop_ceiling", "run_scaling", "sweep_scaling", "run_share",
+            "sweep_share", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
             "dask_overhead", "dask_overhead_once_up", "dask_overhead_both_up", "dask_start_s",
             "pool_start_s", "run_j1_s", "run_j2_s",
             "sweep_j1_s", "sweep_j2_s", "sweep_dask_s")
@@ -244,16 +323,24 @@ def table(r: dict[str, Any]) -> str:
         + ", ".join(f"{x:.2f}" for x in r["loadavg_after"]),
         f"  replications: {r['workloads']['replications']}",
         f"  sweep:        {r['workloads']['sweep']}",
-        (f"machine ceiling (2 bare CPU-bound processes, one after the other / side by "
-        f"side): {r['ceiling']:.2f} ({spread(s['ceiling'])})"),
+        (f"machine ceiling (2 bare processes of the model's work, one after the other / "
+         f"side by side; {r['workloads']['ceiling']}): {r['ceiling']:.2f} "
+         f"({spread(s['ceiling'])}); with a loop that touches no memory "
+         f"{r['loop_ceiling']:.2f} ({spread(s['loop_ceiling'])})"),
         (f"replications -j 1 / -j 2: {r['run_j1_s']:.1f} s / {r['run_j2_s']:.1f} s = "
         f"{r['run_scaling']:.2f} ({spread(s['run_scaling'])}); share of the ceiling "
         f"{100 * r['run_share']:.0f} % ({spread(s['run_share'], '{:.0%}')}): "
         f"{verdict[r['run_pass']]} (>= {SHARE_TARGET:.0%})"),
+        (f"  of the loop's ceiling {100 * r['run_share_loop']:.0f} % "
+         f"({spread(s['run_share_loop'], '{:.0%}')}); -j 2 kept the cores "
+         f"{100 * r['run_busy']:.0f} % busy ({spread(s['run_busy'], '{:.0%}')})"),
         (f"sweep -j 1 / -j 2: {r['sweep_j1_s']:.1f} s / {r['sweep_j2_s']:.1f} s = "
         f"{r['sweep_scaling']:.2f} ({spread(s['sweep_scaling'])}); share of the ceiling "
         f"{100 * r['sweep_share']:.0f} % ({spread(s['sweep_share'], '{:.0%}')}): "
         f"{verdict[r['sweep_pass']]} (>= {SHARE_TARGET:.0%})"),
+        (f"  of the loop's ceiling {100 * r['sweep_share_loop']:.0f} % "
+         f"({spread(s['sweep_share_loop'], '{:.0%}')}); -j 2 kept the cores "
+         f"{100 * r['sweep_busy']:.0f} % busy ({spread(s['sweep_busy'], '{:.0%}')})"),
         (f"sweep --dask local: {r['sweep_dask_s']:.1f} s, {100 * r['dask_overhead']:+.0f} % "
         f"over -j 2 ({spread(s['dask_overhead'], '{:+.0%}')}); cluster start-up "
         f"{r['dask_start_s']:.1f} s ({spread(s['dask_start_s'])}), a fixed cost per "
@@ -274,8 +361,10 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="repeats (3)")
     parser.add_argument("--quick", action="store_true", help="small runs, one repeat")
-    parser.add_argument("--ceiling-s", type=float, default=4.0,
-                        help="seconds of each bare CPU-bound process (4)")
+    parser.add_argument("--ceiling-replications", type=int, default=4,
+                        help="replications of tiered in each bare process of the ceiling (4)")
+    parser.add_argument("--ceiling-s", type=float, default=2.0,
+                        help="seconds of each bare loop process of the loop's ceiling (2)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
@@ -285,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    report = run(repeats, args.quick, args.ceiling_s, log)
+    report = run(repeats, args.quick, args.ceiling_s, args.ceiling_replications, log)
     report["bench_wall_s"] = time.perf_counter() - started
     print(table(report))
     print(f"overall: {'PASS' if report['pass'] else 'FAIL'} "

@@ -221,7 +221,10 @@ def render_columns() -> str:
              "the keys of `summary.json` (with mean, sd, `ci95` and n over replications) "
              "and of `comparison.json`, the rows of `comparison.csv`, and `METRIC_mean`, "
              "`METRIC_ci_low`, `METRIC_ci_high` in a sweep's `summary.csv`. `{period}` is "
-             "`run.retention_period_days`.\n"),
+             "`run.retention_period_days`. The files hold every metric; the tables in "
+             "the terminal and in a report leave out `imitation_cost` unless "
+             "`market.imitation_rate` is above 0 (without imitation it is 0 by "
+             "construction).\n"),
              "| metric | unit | section | meaning |\n| --- | --- | --- | --- |"]
     parts += [f"| `{m.key}` | {UNITS[m.unit]} | {m.group} | {m.label} |" for m in METRICS]
     parts += ["", MARKET_METRICS_NOTE]

@@ -9,7 +9,7 @@ reads :data:`METRICS` for names, units and order.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("join_rate_per_h", "Joining rate (per hour)", "number", "Image and queue"),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+
+def shown_metrics(scenarios: Iterable[Any]) -> tuple[Metric, ...]:
+    """The metrics a table of these scenarios' results shows (the terminal's, a
+    report's): every one but the imitation cost where no scenario lets a firm imitate a
+    rival (``market.imitation_rate`` 0), since there it is 0 by construction, a row of
+    zeros that would read as a finding. Result files always hold every metric."""
+    imitates = any(s.market.imitation_rate > 0 for s in scenarios)
+    return tuple(m for m in METRICS if imitates or m.key != "imitation_cost")
+
+
 LOWER_IS_BETTER = frozenset({
     "cost_per_customer", "refunds", "staff_cost", "unit_cost", "request_cost", "recovery_cost",
     "delight_cost", "return_losses", "acquisition_cost", "imitation_cost", "cost_per_visit",

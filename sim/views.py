@@ -29,7 +29,7 @@ from sim.formats import (
     format_value,
     in_sentence,
 )
-from sim.metrics import METRIC_BY_KEY, METRICS, Estimate, Metric, verdict
+from sim.metrics import METRIC_BY_KEY, Estimate, Metric, shown_metrics, verdict
 
 
 def display_name(result: ComparisonResult) -> str:
@@ -60,7 +60,7 @@ def results_table(result: ScenarioResult) -> Group:
     table.add_column("95% CI", justify="right")
     summary = result.estimates()
     group = None
-    for metric in METRICS:
+    for metric in shown_metrics([s]):
         if metric.group != group:
             if group is not None:
                 table.add_section()
@@ -103,7 +103,8 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
     for name in result.names:
         table.add_column(labels[name] + (" (baseline)" if name == result.baseline else ""),
                          justify="right")
-    keys = [m.key for m in METRICS] if all_metrics else list(COMPARE_METRICS)
+    keys = ([m.key for m in shown_metrics(r.scenario for r in result.results)] if all_metrics
+            else list(COMPARE_METRICS))
     for key in keys:
         metric = METRIC_BY_KEY[key]
         cells = []

@@ -100,6 +100,24 @@ def test_the_results_table_names_the_strategy_and_the_period_and_fits_80_columns
         assert re.fullmatch(r"[\d,]+ to [\d,]+", ci), row
 
 
+
+def test_the_results_table_shows_the_imitation_cost_only_where_a_firm_may_imitate(
+        tmp_path: Path) -> None:
+    """Alone, a firm has no rival to copy: its imitation cost is 0 by construction, and a
+    row of zeros would read as a finding. The files keep the metric either way."""
+    def table(*settings: str) -> str:
+        out = tmp_path / str(len(settings))
+        result = CliRunner().invoke(main, [str(ROOT / "scenarios/tiered.toml"), "-n", "2",
+                                           "-j", "1", "--out", str(out), *SHORT, *settings],
+                                    prog_name="simrun")
+        assert result.exit_code == 0, result.output
+        assert "imitation_cost" in (out / "replications.csv").read_text()
+        return result.output
+
+    assert "Imitation cost" not in table()
+    assert "Imitation cost (EUR)" in table("--set", "market.imitation_rate=0.5")
+
+
 def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
     code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
                      "--out", str(tmp_path), *SHORT)

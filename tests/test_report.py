@@ -128,9 +128,23 @@ def test_report_names_every_strategy_in_the_tables_and_the_parameters(report: st
     assert "basic 35, standard 55, premium 95" in strategies[1]
 
 
-def test_full_table_lists_every_metric(report: str) -> None:
+def test_full_table_lists_every_metric_a_firm_without_rivals_to_copy_can_have(
+        report: str) -> None:
     labels = {row[0] for table in Page(report).tables for row in table}
+    assert {m.text(90, "EUR") for m in METRICS if m.key != "imitation_cost"} <= labels
+    assert "Imitation cost (EUR)" not in labels  # 0 by construction: nobody imitates
+
+
+def test_the_imitation_cost_is_listed_where_a_firm_may_imitate_a_rival(
+        comparison: ComparisonResult) -> None:
+    imitating = replace(comparison, results=tuple(
+        replace(r, scenario=replace(r.scenario, market=replace(r.scenario.market,
+                                                                imitation_rate=0.5)))
+        for r in comparison.results))
+    page = Page(render_report(imitating))
+    labels = {row[0] for table in page.tables for row in table}
     assert {m.text(90, "EUR") for m in METRICS} <= labels
+    assert f"All {len(METRICS)} metrics" in render_report(imitating)
 
 
 def test_summary_says_who_wins_each_headline_metric_from_the_numbers(

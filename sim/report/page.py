@@ -19,7 +19,7 @@ from sim.experiment.compare import ComparisonResult
 from sim.experiment.diagnostics import cautions
 from sim.experiment.explain_output import estimate_from_dict
 from sim.formats import format_difference, format_half_width, format_plain
-from sim.metrics import METRIC_BY_KEY, METRICS, Metric, verdict
+from sim.metrics import METRIC_BY_KEY, Metric, shown_metrics, verdict
 from sim.report.findings import (
     finding,
     findings,
@@ -63,7 +63,8 @@ def render_page(result: ComparisonResult) -> str:
         _why(result),
         tuning_section(result, _figure),
         el("section", el("h2", "Key numbers"), _key_table(result),
-           el("details", el("summary", f"All {len(METRICS)} metrics"), _full_table(result)),
+           el("details", el("summary", f"All {len(_every_metric(result))} metrics"),
+              _full_table(result)),
            id="tables"),
         _charts(result),
         el("section", el("h2", "Scenario"), parameters_section(
@@ -311,8 +312,14 @@ def _key_table(result: ComparisonResult) -> Html:
                  _legend(result)])
 
 
+def _every_metric(result: ComparisonResult) -> list[str]:
+    """The keys of the full table: every metric these scenarios can give
+    (:func:`sim.metrics.shown_metrics`)."""
+    return [m.key for m in shown_metrics(r.scenario for r in result.results)]
+
+
 def _full_table(result: ComparisonResult) -> Html:
-    return _comparison_table(result, [m.key for m in METRICS], "Every metric, by section",
+    return _comparison_table(result, _every_metric(result), "Every metric, by section",
                              grouped=True)
 
 
