@@ -200,8 +200,6 @@ def _precision_target(metric: str, text: str | None, half_width: float | None,
                       least: int | None, most: int | None, replications: int | None) -> Any:
     """The Precision asked for on the command line, or None; a ScenarioError for options
     that do not go together or values that cannot be."""
-    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
-    from sim.experiment.sequential import check_target
     from sim.scenario import Issue
 
     if text is None and half_width is None:
@@ -209,6 +207,8 @@ def _precision_target(metric: str, text: str | None, half_width: float | None,
             raise ScenarioError("--min-replications", [Issue(
                 "--min-replications", "goes with --precision or --half-width")])
         return None
+    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
+    from sim.experiment.sequential import check_target  # numpy and the model: only here
     if replications is not None:
         raise ScenarioError("-n", [Issue("-n", "sets a fixed number of replications; "
                                          "--precision and --half-width find it (bound it with "

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.experiment.pool import alongside, run_parallel
-from sim.model.engine import run_replication
-from sim.model.market import run_market_replication
 from sim.scenario.errors import SimrunError
 from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
@@ -38,7 +36,12 @@ class Outcome:
 
 def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
     """Run one replication in a worker; an exception becomes a failed Outcome. A firm of
-    a market runs the whole market and reports that firm's metrics."""
+    a market runs the whole market and reports that firm's metrics. The model is
+    imported here, where the runs are: the process that hands them out never needs it
+    (:func:`sim.experiment.runner.replication`)."""
+    from sim.model.engine import run_replication
+    from sim.model.market import run_market_replication
+
     try:
         if isinstance(scenario, FirmOfMarket):
             result = run_market_replication(scenario.market, task[2]).firms[scenario.index]
@@ -168,10 +171,12 @@ def start_local_cluster() -> tuple[Any, Any]:
 
 
 def warm_up() -> None:
-    """Import, in a worker, what every run needs: the model (this module imports it, so
-    unpickling this function does) and SciPy's special functions, which a scenario's
-    distributions use as it is unpickled. Otherwise each worker's first run pays it."""
+    """Import, in a worker, what every run needs: the model and SciPy's special
+    functions, which a scenario's distributions use as it is unpickled. Otherwise each
+    worker's first run pays it."""
     import scipy.special  # noqa: F401
+
+    from sim.model import engine, market  # noqa: F401
 
 
 def probe_scheduler(address: str) -> None:

@@ -18,7 +18,6 @@ from typing import Any
 from sim import __version__
 from sim.experiment.runner import ScenarioResult, replications_of
 from sim.metrics import Estimate, MarketRunResult, estimate
-from sim.model.market import run_market_replication
 from sim.scenario.market import MarketScenario
 
 MarketProgress = Callable[[MarketRunResult], None]
@@ -145,6 +144,14 @@ class MarketResult:
         return out
 
 
+def market_replication(market: MarketScenario, index: int) -> MarketRunResult:
+    """:func:`sim.model.market.run_market_replication`, the model imported where the
+    replication runs (:func:`sim.experiment.runner.replication`)."""
+    from sim.model.market import run_market_replication
+
+    return run_market_replication(market, index)
+
+
 def run_market(market: MarketScenario, *, replications: Iterable[int] | None = None,
                jobs: int | None = None, progress: MarketProgress | None = None,
                done: dict[int, MarketRunResult] | None = None,
@@ -165,7 +172,7 @@ def run_market(market: MarketScenario, *, replications: Iterable[int] | None = N
         market = resolve_market_auto(market, jobs=jobs)[0]
     wanted = range(market.run.replications) if replications is None else list(replications)
     if events is None:
-        results = replications_of(run_market_replication, market, wanted, jobs, progress, done,
+        results = replications_of(market_replication, market, wanted, jobs, progress, done,
                                   meanwhile=meanwhile)
     else:
         from sim.experiment.market_events import run_market_logged

@@ -12,14 +12,15 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.experiment.events import EventFiles, run_logged
 from sim.experiment.pool import run_parallel
 from sim.metrics import DAILY_COLUMNS, METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
-from sim.model.engine import run_replication
 from sim.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from sim.experiment.events import EventFiles
 
 Progress = Callable[[RunResult], None]
 
@@ -232,12 +233,23 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
         scenario = resolve_auto([scenario], jobs=jobs)[0][0]
     wanted = range(scenario.run.replications) if replications is None else list(replications)
     if events is None:
-        results = replications_of(run_replication, scenario, wanted, jobs, progress, done,
+        results = replications_of(replication, scenario, wanted, jobs, progress, done,
                                   meanwhile=meanwhile)
     else:
+        from sim.experiment.events import run_logged
+
         results = replications_of(run_logged, scenario, wanted, jobs, progress, done,
                                   extra=(events,), meanwhile=meanwhile)
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+
+
+def replication(scenario: Scenario, index: int) -> RunResult:
+    """:func:`sim.model.engine.run_replication`, the model imported where the replication
+    runs: a command whose replications run in worker processes never imports the model
+    (numpy, SimPy) itself, and its workers start that much sooner."""
+    from sim.model.engine import run_replication
+
+    return run_replication(scenario, index)
 
 
 def replications_of(function: Callable[..., Any], spec: Any, wanted: Sequence[int],
