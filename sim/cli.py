@@ -8,10 +8,11 @@ finished work is kept. Heavy imports stay inside commands.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -199,8 +200,6 @@ def _precision_target(metric: str, text: str | None, half_width: float | None,
                       least: int | None, most: int | None, replications: int | None) -> Any:
     """The Precision asked for on the command line, or None; a ScenarioError for options
     that do not go together or values that cannot be."""
-    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
-    from sim.experiment.sequential import check_target
     from sim.scenario import Issue
 
     if text is None and half_width is None:
@@ -208,6 +207,8 @@ def _precision_target(metric: str, text: str | None, half_width: float | None,
             raise ScenarioError("--min-replications", [Issue(
                 "--min-replications", "goes with --precision or --half-width")])
         return None
+    from sim.experiment.precision import MAX_REPLICATIONS, MIN_REPLICATIONS, Precision
+    from sim.experiment.sequential import check_target  # numpy and the model: only here
     if replications is not None:
         raise ScenarioError("-n", [Issue("-n", "sets a fixed number of replications; "
                                          "--precision and --half-width find it (bound it with "
@@ -344,7 +345,9 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
                    else target_precision.min_replications, show) as (done, bar, finished):
             if target_precision is None:
                 result = run_scenario(spec, jobs=jobs, progress=finished, done=done,
-                                      events=log)
+                                      events=log, meanwhile=_import_ahead(
+                                          "sim.views" if show else "",
+                                          "sim.charts" if charts else ""))
             else:
                 from sim.experiment.sequential import run_to_precision
 
@@ -368,6 +371,21 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
         _print_run(results_table(result), result.precision,
                    f"Results written to {target}/ ({', '.join(p.name for p in paths)})")
+
+
+def _import_ahead(*modules: str) -> Callable[[], None]:
+    """What a run imports while its replications run in worker processes (the pool's
+    ``meanwhile``), off the serial end of the command: what the result files need
+    (:func:`sim.experiment.output.import_for_results`) and the named modules (the
+    table's views, the charts; empty names are skipped)."""
+    def work() -> None:
+        from sim.experiment.output import import_for_results
+
+        import_for_results()
+        for module in filter(None, modules):
+            importlib.import_module(module)
+
+    return work
 
 
 @contextmanager
@@ -433,7 +451,11 @@ def _run_market(spec: Any, out_dir: Path | None, jobs: int | None, quiet: bool,
                 result = market_to_precision(spec, target_precision, jobs=jobs, done=done,
                                              progress=finished, plan=bar.plan)
             else:
-                result = run_market(spec, jobs=jobs, progress=finished, done=done, events=log)
+                result = run_market(spec, jobs=jobs, progress=finished, done=done, events=log,
+                                    meanwhile=_import_ahead(
+                                        "sim.views" if show else "",
+                                        *(("sim.charts.market", "sim.report.market")
+                                          if charts else ())))
         paths = write_market_results(result, target)
         if log is not None:
             from sim.experiment.market_events import join_market_parts

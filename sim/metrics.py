@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 
 @dataclass(frozen=True, slots=True)
 class Metric:
@@ -224,6 +222,8 @@ def mean_of_defined(values: Sequence[float]) -> float:
 
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """Mean, sd and t-interval of replication values (NaNs, e.g. undefined ratios, dropped)."""
+    import numpy as np  # here, not at the top: a process that only hands out work never needs it
+
     data = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     n = int(data.size)
     if n == 0:

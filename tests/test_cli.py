@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -135,6 +139,100 @@ def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
     assert [list(run.daily["served"]) for run in loaded.runs] == [
         [float(row["served"]) for row in daily if row["replication"] == str(r)]
         for r in range(2)]
+
+
+def test_daily_csv_by_hand_whatever_its_pieces() -> None:
+    """daily.csv on two replications of 3 days (warm-up 1), by hand: counts whole where
+    they are whole (1e20 in full, -0.0 as 0), anything else as repr; the same text in
+    pieces of any number of days."""
+    from array import array
+
+    from helpers import tiny_scenario
+
+    from sim.experiment.output import daily_csv, daily_csv_pieces
+    from sim.experiment.runner import ScenarioResult
+    from sim.metrics import DAILY_COLUMNS, RunResult
+
+    scenario = tiny_scenario("god", {"run.days": 3, "run.warmup_days": 1,
+                                     "run.replications": 2})
+    served = {0: [3.0, 1e20, -0.0], 1: [2.5, math.nan, math.inf]}
+    runs = tuple(RunResult(replication=r, metrics={}, daily={
+        c: array("d", served[r] if c == "served" else [0.1 * r, 7.0, -1.5])
+        for c in DAILY_COLUMNS}, distributions={}, segments={}, checks={},
+        visits_simulated=0) for r in (0, 1))
+    expected = (
+        "replication,day,measured," + ",".join(DAILY_COLUMNS) + "\n"
+        "0,0,0,0.0,0.0,3,0,0,0,0,0.0,0.0,0.0,0.0,0\n"
+        "0,1,1,7.0,7.0,100000000000000000000,7,7,7,7,7.0,7.0,7.0,7.0,7\n"
+        "0,2,1,-1.5,-1.5,0,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5\n"
+        "1,0,0,0.1,0.1,2.5,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1\n"
+        "1,1,1,7.0,7.0,nan,7,7,7,7,7.0,7.0,7.0,7.0,7\n"
+        "1,2,1,-1.5,-1.5,inf,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5,-1.5\n")
+    result = ScenarioResult(scenario, runs)
+    assert daily_csv(result) == expected
+    for days in (1, 2):
+        assert "".join(daily_csv_pieces(result, piece_days=days)) == expected
+
+
+@pytest.mark.parametrize("scenario", ["tiered.toml", "market-duel.toml"])
+def test_a_run_on_workers_imports_ahead_while_it_waits_and_writes_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scenario: str) -> None:
+    """With its replications in worker processes (-j 2), a run imports what it needs after
+    them (the intervals' SciPy, the table's views) while it waits, once; with -j 1 (the
+    replications are this process's) never; the files are the same bytes either way."""
+    import sim.cli
+
+    ahead = sim.cli._import_ahead
+    calls: list[tuple[str, ...]] = []
+
+    def recorded(*modules: str) -> Any:
+        work = ahead(*modules)
+        return lambda: (calls.append(modules), work())
+
+    monkeypatch.setattr(sim.cli, "_import_ahead", recorded)
+    args = [str(ROOT / "scenarios" / scenario), "-n", "3", *SHORT]
+    assert simrun(*args, "-j", "1", "--out", str(tmp_path / "one"))[0] == 0
+    assert calls == []
+    assert simrun(*args, "-j", "2", "--out", str(tmp_path / "two"))[0] == 0
+    assert [modules[0] for modules in calls] == ["sim.views"]
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*")
+                   if p.is_file())
+    assert files
+    assert files == sorted(p.relative_to(tmp_path / "two")
+                           for p in (tmp_path / "two").rglob("*") if p.is_file())
+    for name in files:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+AFTER_IMPORT_AHEAD = """
+import sys
+from pathlib import Path
+from sim.cli import _import_ahead
+from sim.experiment.output import load_results, summary_dict, write_results
+folder = Path(sys.argv[1])
+result = load_results(folder)
+_import_ahead("sim.views")()
+before = set(sys.modules)
+write_results(result, folder / "again")
+summary_dict(result)
+from sim.views import results_table
+results_table(result)
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_what_a_run_does_after_its_replications_imports_nothing_not_imported_ahead(
+        tmp_path: Path) -> None:
+    """What ``simrun run`` imports while its workers run (cli._import_ahead) is all that
+    its files and its table need: after it, in a fresh process, writing them imports
+    nothing more."""
+    code, _ = simrun(str(ROOT / "scenarios/tiered.toml"), "-n", "2", "-j", "1", "-q",
+                     "--out", str(tmp_path), *SHORT)
+    assert code == 0
+    done = subprocess.run([sys.executable, "-c", AFTER_IMPORT_AHEAD, str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
 
 
 def test_format_json_prints_the_summary(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -55,6 +56,51 @@ def test_an_error_in_a_task_stops_the_rest() -> None:
     with pytest.raises(ValueError, match="math domain error"):
         list(run_parallel(math.sqrt, tasks, jobs=2))
     assert tasks.taken < 200
+
+
+class Meanwhile:
+    """``meanwhile`` work that cannot end before ``gate`` opens, and then takes a while:
+    a caller that got past the results' end without waiting for it finds it unfinished."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.done: list[tuple[str, int]] = []
+
+    def __call__(self) -> None:
+        assert self.gate.wait(timeout=60)
+        time.sleep(0.2)
+        self.done.append((threading.current_thread().name, os.getpid()))
+
+
+def test_meanwhile_runs_in_this_process_while_workers_run_and_ends_with_the_results(
+        ) -> None:
+    """The pool's ``meanwhile`` runs once, in a thread of this process, while workers run
+    the tasks; the results end only once it is done (the gate opens as the last result
+    arrives, so a pool that did not wait for it would end first)."""
+    values = [float(x) for x in range(30)]
+    work = Meanwhile()
+    results = []
+    for result in run_parallel(math.sqrt, Counted(values), jobs=2, meanwhile=work):
+        results.append(result)
+        if len(results) == len(values):
+            work.gate.set()
+    assert work.done == [("simrun-meanwhile", os.getpid())]
+    assert sorted(results) == sorted(math.sqrt(x) for x in values)
+
+
+def test_meanwhile_is_done_before_an_error_propagates_and_never_runs_in_one_process(
+        ) -> None:
+    work = Meanwhile()
+    work.gate.set()
+    with pytest.raises(ValueError, match="math domain error"):
+        list(run_parallel(math.sqrt, Counted([4.0, -1.0, *([9.0] * 50)]), jobs=2,
+                          meanwhile=work))
+    assert work.done == [("simrun-meanwhile", os.getpid())]
+    alone = Meanwhile()
+    alone.gate.set()
+    assert list(run_parallel(math.sqrt, Counted([4.0, 9.0]), jobs=1, meanwhile=alone)) == [
+        2.0, 3.0]
+    assert alone.done == []
 
 
 def exit_when_released(release: str) -> int:

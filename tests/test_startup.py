@@ -81,3 +81,70 @@ def test_a_distribution_builds_its_sampler_on_first_use() -> None:
     assert again == gamma
     assert again.sample(0.3) == first
     assert math.isclose(Distribution("normal", (10, 2, 0, 12)).mean, 9.4248, rel_tol=1e-4)
+
+
+POOL_WATCHED = """
+import sys
+from sim.experiment import executors, runner
+
+def watched(real):
+    def run_parallel(*args):
+        print("AT POOL", *sys.modules, file=sys.stderr)
+        return real(*args)
+    return run_parallel
+
+runner.run_parallel = watched(runner.run_parallel)
+executors.run_parallel = watched(executors.run_parallel)
+from sim.cli import main
+sys.argv[0] = "simrun"
+main()
+"""
+
+
+def modules_at_the_pool(*args: str) -> set[str]:
+    """The modules a fresh ``simrun ARGS`` holds when it hands its work to the pool."""
+    done = subprocess.run([sys.executable, "-c", POOL_WATCHED, *args], cwd=ROOT, check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in done.stderr.splitlines() if x.startswith("AT POOL "))
+    return set(line.split()[2:])
+
+
+def the_model(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] == "simpy" or m.startswith("sim.model"))
+
+
+def test_a_run_on_workers_hands_out_its_replications_without_the_model(tmp_path: Path) -> None:
+    """With its replications in worker processes, ``simrun run`` only hands them out: it
+    starts the pool without numpy, SciPy, SimPy or the model, which its workers import
+    (runner.replication; a market's market_replication); a sweep, which needs numpy for
+    its design, without SimPy or the model (executors.execute)."""
+    short = ["-n", "2", "-j", "2", "-q", "--set", "run.days=20", "--set", "run.warmup_days=5"]
+    for scenario in ("tiered.toml", "market-duel.toml"):
+        out = tmp_path / scenario
+        modules = modules_at_the_pool(f"scenarios/{scenario}", *short, "--out", str(out))
+        assert "sim.experiment.runner" in modules
+        assert loaded(modules, "numpy", "scipy") == [], scenario
+        assert the_model(modules) == [], scenario
+        assert (out / "summary.json").is_file() or (out / "market.json").is_file()
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'[sweep]\nscenarios = ["{ROOT}/scenarios/god.toml"]\nreplications = 2\n'
+                     'set = ["run.days=20", "run.warmup_days=5"]\n'
+                     '[[parameters]]\npath = "market.alternatives"\nvalues = [0.2, 0.6]\n')
+    modules = modules_at_the_pool("sweep", str(sweep), "-j", "2", "-q", "--out",
+                                  str(tmp_path / "swept"))
+    assert "sim.experiment.executors" in modules
+    assert the_model(modules) == []
+    assert (tmp_path / "swept" / "sweep.csv").is_file()
+
+
+def test_a_dask_worker_warms_up_with_the_model_and_scipy() -> None:
+    """executors.warm_up, run on each worker of --dask local before its first run,
+    imports what every run needs now that the executors module no longer does."""
+    script = "import sys\nfrom sim.experiment import executors\nexecutors.warm_up()\n" \
+             "print(*sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set(done.stdout.split())
+    assert {"sim.model.engine", "sim.model.market", "scipy.special"} <= modules

@@ -43,6 +43,7 @@ from sim.experiment.sweep import (
 )
 from sim.experiment.sweep_runner import run_sweep
 from sim.metrics import METRICS
+from sim.model import engine
 
 # --- the sweep file: every error names the file and the field, exit 2, no traceback ---
 
@@ -577,14 +578,14 @@ def test_a_failing_run_is_stored_with_its_traceback_and_reported(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = sweep_file(tmp_path, ALTERNATIVES, days=30, warmup=5, seed=9)
     bad_seed = point_seed(9, 1)
-    real = executors.run_replication
+    real = engine.run_replication  # executors.execute imports it from there as it runs
 
     def flaky(scenario: Any, replication: int) -> Any:
         if scenario.name == "tiered" and scenario.run.seed == bad_seed and replication == 1:
             raise RuntimeError("boom in the engine")
         return real(scenario, replication)
 
-    monkeypatch.setattr(executors, "run_replication", flaky)
+    monkeypatch.setattr(engine, "run_replication", flaky)
     out_dir = tmp_path / "out"
     code, out = simrun("sweep", path, "--out", out_dir, "-j", "1", "-q", "--check")
     assert code == 1
@@ -603,7 +604,7 @@ def test_a_failing_run_is_stored_with_its_traceback_and_reported(
     # the exports hold the runs that finished
     assert len((out_dir / "sweep.csv").read_text().splitlines()) == 1 + 7
     # without --check the sweep still reports the failure, and exits 0
-    monkeypatch.setattr(executors, "run_replication", real)
+    monkeypatch.setattr(engine, "run_replication", real)
     code, out = simrun("sweep", path, "--out", out_dir, "-j", "1", "-q", "--resume")
     assert code == 0
     assert "8 runs (1 run now)" in out
@@ -619,7 +620,7 @@ def test_without_check_a_failed_run_is_reported_but_exits_0(
     def broken(scenario: Any, replication: int) -> Any:
         raise ValueError("nope")
 
-    monkeypatch.setattr(executors, "run_replication", broken)
+    monkeypatch.setattr(engine, "run_replication", broken)
     code, out = simrun("sweep", path, "--out", tmp_path / "out", "-j", "1", "-q")
     assert code == 0
     assert out.count("run failed:") == 2

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sim.experiment.folders import strategy_folders
 from sim.experiment.runner import (
     HEADLINE,
@@ -181,6 +179,8 @@ class ComparisonResult:
         metric = check_metric(metric or self.metric)
         key = f"best:{metric}"
         if key not in self._cache:
+            import numpy as np
+
             values = np.array([self._values(n, metric) for n in self.names], dtype=float)
             sign = 1.0 if METRIC_BY_KEY[metric].higher_is_better else -1.0
             rng = np.random.default_rng(self.results[0].scenario.run.seed)
@@ -202,6 +202,8 @@ def welch(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> E
     na, nb = len(a), len(b)
     if na < 2 or nb < 2:
         return Estimate(math.nan, math.nan, 0, math.nan, math.nan)
+    import numpy as np
+
     va, vb = float(np.var(a, ddof=1)) / na, float(np.var(b, ddof=1)) / nb
     diff = float(np.mean(a) - np.mean(b))
     se = math.sqrt(va + vb)

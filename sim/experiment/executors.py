@@ -14,12 +14,11 @@ import struct
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sim.experiment.pool import run_parallel
-from sim.model.engine import run_replication
-from sim.model.market import run_market_replication
+from sim.experiment.pool import alongside, run_parallel
 from sim.scenario.errors import SimrunError
 from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
@@ -37,7 +36,12 @@ class Outcome:
 
 def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
     """Run one replication in a worker; an exception becomes a failed Outcome. A firm of
-    a market runs the whole market and reports that firm's metrics."""
+    a market runs the whole market and reports that firm's metrics. The model is
+    imported here, where the runs are: the process that hands them out never needs it
+    (:func:`sim.experiment.runner.replication`)."""
+    from sim.model.engine import run_replication
+    from sim.model.market import run_market_replication
+
     try:
         if isinstance(scenario, FirmOfMarket):
             result = run_market_replication(scenario.market, task[2]).firms[scenario.index]
@@ -49,10 +53,11 @@ def execute(task: Task, scenario: Scenario | FirmOfMarket) -> Outcome:
 
 
 def run_local(work: Iterable[tuple[Task, Any]], jobs: int,
-              function: Callable[[Task, Any], Any] = execute) -> Iterator[Any]:
+              function: Callable[[Task, Any], Any] = execute,
+              meanwhile: Callable[[], object] | None = None) -> Iterator[Any]:
     """Runs over local worker processes (:mod:`sim.experiment.pool`); ``function(task,
     scenario)`` runs one (by default :func:`execute`)."""
-    return run_parallel(function, work, jobs)
+    return run_parallel(function, work, jobs, meanwhile)
 
 
 LOCAL_CLUSTER_CONFIG = {
@@ -166,10 +171,12 @@ def start_local_cluster() -> tuple[Any, Any]:
 
 
 def warm_up() -> None:
-    """Import, in a worker, what every run needs: the model (this module imports it, so
-    unpickling this function does) and SciPy's special functions, which a scenario's
-    distributions use as it is unpickled. Otherwise each worker's first run pays it."""
+    """Import, in a worker, what every run needs: the model and SciPy's special
+    functions, which a scenario's distributions use as it is unpickled. Otherwise each
+    worker's first run pays it."""
     import scipy.special  # noqa: F401
+
+    from sim.model import engine, market  # noqa: F401
 
 
 def probe_scheduler(address: str) -> None:
@@ -210,10 +217,21 @@ def parse_address(address: str) -> tuple[str, int]:
 
 def execute_into(store: Any, work: Iterable[tuple[Task, Any]], *, jobs: int,
                  dask: str | None, function: Callable[[Task, Any], Any] = execute,
-                 progress: Callable[[Outcome], None] | None = None) -> int:
+                 progress: Callable[[Outcome], None] | None = None,
+                 meanwhile: Callable[[], object] | None = None) -> int:
     """Run the work locally or on Dask, committing each outcome to ``store``
-    (:class:`sim.experiment.store.Store`) as it arrives; returns how many ran."""
-    outcomes = run_dask(work, dask, function) if dask else run_local(work, jobs, function)
+    (:class:`sim.experiment.store.Store`) as it arrives; returns how many ran.
+    ``meanwhile()`` runs in a thread of this process while the runs execute elsewhere
+    (on Dask, or in worker processes: :func:`sim.experiment.pool.run_parallel`), and is
+    done when this returns."""
+    if dask:
+        with alongside(meanwhile) if meanwhile else nullcontext():
+            return _store_all(store, run_dask(work, dask, function), progress)
+    return _store_all(store, run_local(work, jobs, function, meanwhile), progress)
+
+
+def _store_all(store: Any, outcomes: Iterable[Outcome],
+               progress: Callable[[Outcome], None] | None) -> int:
     ran = 0
     for outcome in outcomes:
         store.put(outcome.task, outcome.metrics, outcome.error)

@@ -18,7 +18,6 @@ from typing import Any
 from sim import __version__
 from sim.experiment.runner import ScenarioResult, replications_of
 from sim.metrics import Estimate, MarketRunResult, estimate
-from sim.model.market import run_market_replication
 from sim.scenario.market import MarketScenario
 
 MarketProgress = Callable[[MarketRunResult], None]
@@ -145,10 +144,19 @@ class MarketResult:
         return out
 
 
+def market_replication(market: MarketScenario, index: int) -> MarketRunResult:
+    """:func:`sim.model.market.run_market_replication`, the model imported where the
+    replication runs (:func:`sim.experiment.runner.replication`)."""
+    from sim.model.market import run_market_replication
+
+    return run_market_replication(market, index)
+
+
 def run_market(market: MarketScenario, *, replications: Iterable[int] | None = None,
                jobs: int | None = None, progress: MarketProgress | None = None,
                done: dict[int, MarketRunResult] | None = None,
-               events: Any = None) -> MarketResult:
+               events: Any = None, meanwhile: Callable[[], object] | None = None
+               ) -> MarketResult:
     """Run the market's replications (or the given indices) over the process pool.
 
     ``done`` holds replications already finished (a checkpoint); they are not run again.
@@ -156,6 +164,7 @@ def run_market(market: MarketScenario, *, replications: Iterable[int] | None = N
     (:func:`sim.experiment.warmup.resolve_market_auto`); the result's market records it.
     With ``events`` (:func:`sim.experiment.market_events.market_event_files`), each
     replication run now also writes its event log there; the results are the same.
+    ``meanwhile`` as in :func:`sim.experiment.runner.run_scenario`.
     """
     if market.warmup_auto:
         from sim.experiment.warmup import resolve_market_auto
@@ -163,10 +172,11 @@ def run_market(market: MarketScenario, *, replications: Iterable[int] | None = N
         market = resolve_market_auto(market, jobs=jobs)[0]
     wanted = range(market.run.replications) if replications is None else list(replications)
     if events is None:
-        results = replications_of(run_market_replication, market, wanted, jobs, progress, done)
+        results = replications_of(market_replication, market, wanted, jobs, progress, done,
+                                  meanwhile=meanwhile)
     else:
         from sim.experiment.market_events import run_market_logged
 
         results = replications_of(run_market_logged, market, wanted, jobs, progress, done,
-                                  extra=(events,))
+                                  extra=(events,), meanwhile=meanwhile)
     return MarketResult(market, tuple(results[r] for r in wanted))

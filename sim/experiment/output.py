@@ -39,6 +39,7 @@ from sim.metrics import (
     Estimate,
     RunResult,
     estimate,
+    t_quantile,
 )
 from sim.scenario import ScenarioError, scenario_toml
 from sim.scenario.errors import SimrunError
@@ -80,6 +81,15 @@ def summary_dict(result: ScenarioResult) -> dict[str, Any]:
     }
 
 
+def import_for_results() -> None:
+    """Import what a run's intervals need and its replications do not give a process
+    that runs none of them: SciPy's special functions (:func:`sim.metrics.t_quantile`),
+    about 0.3 s of CPU. A command whose replications run in worker processes does it
+    while it waits for them (``meanwhile`` of :func:`sim.experiment.pool.run_parallel`),
+    not after the last one."""
+    t_quantile(0.975, 1)
+
+
 def _estimate_dict(e: Estimate) -> dict[str, Any]:
     return {"mean": _num(e.mean), "sd": _num(e.sd), "ci95": [_num(e.low), _num(e.high)],
             "n": e.n}
@@ -97,9 +107,15 @@ DAILY_COUNTS = frozenset({"served", "abandoned", "turned_away", "waitlisted", "p
 def _cell(value: float, count: bool) -> str:
     """A number as written in a CSV: a count as a whole number ('12'), anything else as
     ``repr`` so that it reads back exactly ('12.0' would too, but is not what it is)."""
-    if count and math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return repr(value)
+    return _cells((value,), count)[0]
+
+
+def _cells(values: Sequence[float], count: bool) -> list[str]:
+    """:func:`_cell` of every value of a column, in one pass."""
+    if not count:
+        return list(map(repr, values))
+    return [str(int(v)) if math.isfinite(v) and float(v).is_integer() else repr(v)
+            for v in values]
 
 
 def replications_csv(result: ScenarioResult) -> str:
@@ -119,23 +135,26 @@ def daily_csv(result: ScenarioResult) -> str:
     return "".join(daily_csv_pieces(result))
 
 
-def daily_csv_pieces(result: ScenarioResult, piece_chars: int = 1 << 16) -> Iterator[str]:
-    """daily.csv in pieces of about ``piece_chars`` characters, for writing a long run's
-    file without holding all of it (memory stays flat in the horizon)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+def daily_csv_pieces(result: ScenarioResult, piece_days: int = 1 << 10) -> Iterator[str]:
+    """daily.csv in pieces of at most ``piece_days`` rows, for writing a long run's file
+    without holding all of it (memory stays flat in the horizon). Each piece is made
+    column by column (:func:`_cells`), then row by row; its cells are numbers, which the
+    CSV format never quotes, so the text is what ``csv.writer`` writes."""
     warmup = result.scenario.run.warmup_days
     counts = [c in DAILY_COUNTS for c in DAILY_COLUMNS]
-    writer.writerow(["replication", "day", "measured", *DAILY_COLUMNS])
+    yield ",".join(["replication", "day", "measured", *DAILY_COLUMNS]) + "\n"
     for run in result.runs:
-        for day, values in enumerate(zip(*(run.daily[c] for c in DAILY_COLUMNS), strict=True)):
-            writer.writerow([run.replication, day, int(day >= warmup),
-                             *map(_cell, values, counts)])
-            if out.tell() >= piece_chars:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-    yield out.getvalue()
+        series = [run.daily[c] for c in DAILY_COLUMNS]
+        days = len(series[0])
+        if any(len(values) != days for values in series):
+            raise ValueError(f"replication {run.replication}: daily series of different "
+                             "lengths")
+        for start in range(0, days, piece_days):
+            stop = min(start + piece_days, days)
+            cells = zip(*(_cells(values[start:stop], count)
+                          for values, count in zip(series, counts, strict=True)), strict=True)
+            yield "".join(f"{run.replication},{day},{int(day >= warmup)},{','.join(row)}\n"
+                          for day, row in zip(range(start, stop), cells, strict=True))
 
 
 def run_files(result: ScenarioResult) -> dict[str, Data]:

@@ -17,6 +17,11 @@ Spawned workers import the main script again. A script that calls the pool at it
 level without ``if __name__ == "__main__":`` would start workers that run the script
 again, and so on; :func:`unguarded_main` recognises such a script and the pool then
 runs in this one process, with a warning that says why.
+
+While the workers run, this process mostly waits: ``meanwhile`` (:func:`alongside`)
+gives it work of its own meanwhile, in a thread, such as importing what the caller
+needs once the results are in (SciPy for the intervals, the table's views), so that
+those imports leave the serial end of the command.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,13 +52,18 @@ STOP_WORKERS_S = 5.0
 
 
 def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
-                 jobs: int) -> Iterator[T]:
+                 jobs: int, meanwhile: Callable[[], object] | None = None) -> Iterator[T]:
     """``function(*task)`` for every task, over ``jobs`` spawned processes (in this
     process when ``jobs`` <= 1); yields results as they finish, in no fixed order.
 
     ``function`` and the tasks must pickle. An exception in a task, or in the caller
     while it consumes the results (Ctrl-C included), cancels the tasks not yet started,
     stops the workers and propagates.
+
+    ``meanwhile()``, when given, runs in a thread of this process (:func:`alongside`)
+    only if the tasks run in worker processes: started once the workers are (the pool's
+    own imports done), joined before the results end or an error propagates (after the
+    workers are stopped); never when the tasks run in this process.
     """
     script = unguarded_main() if jobs > 1 else None
     if script is not None:
@@ -70,23 +81,45 @@ def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
                                initializer=start_worker, initargs=(os.getpid(),))
     pending: set[Future[T]] = set()
-    try:
-        for task in tasks:
-            pending.add(pool.submit(function, *task))
-            if len(pending) >= IN_FLIGHT_PER_WORKER * jobs:
+    with ExitStack() as side:
+        try:
+            for task in tasks:
+                pending.add(pool.submit(function, *task))
+                if len(pending) >= IN_FLIGHT_PER_WORKER * jobs:
+                    if meanwhile is not None:  # the workers have been started
+                        side.enter_context(alongside(meanwhile))
+                        meanwhile = None
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        yield future.result()
+            if meanwhile is not None:
+                side.enter_context(alongside(meanwhile))
+            while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     yield future.result()
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield future.result()
-    except BaseException:
-        stop(pool)
-        raise
+        except BaseException:
+            stop(pool)
+            raise
     # Every result is in: the workers exit while the caller goes on (writes its files)
     # instead of before; the interpreter joins them when it exits.
     pool.shutdown(wait=False)
+
+
+@contextmanager
+def alongside(work: Callable[[], object]) -> Iterator[None]:
+    """``work()`` in a daemon thread of this process for the time of the ``with`` block,
+    joined when the block ends (an error in it included), so that nothing after the
+    block runs alongside it. For a process that waits on others (its workers, a Dask
+    cluster): the caller's own imports for after the wait, off the serial end of the
+    command. Within the block the caller imports nothing ``work`` might, so that no
+    module is ever imported by two threads at once."""
+    thread = threading.Thread(target=work, daemon=True, name="simrun-meanwhile")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def stop(pool: ProcessPoolExecutor) -> None:

@@ -12,14 +12,15 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.experiment.events import EventFiles, run_logged
 from sim.experiment.pool import run_parallel
 from sim.metrics import DAILY_COLUMNS, METRIC_BY_KEY, METRICS, Estimate, RunResult, estimate
-from sim.model.engine import run_replication
 from sim.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from sim.experiment.events import EventFiles
 
 Progress = Callable[[RunResult], None]
 
@@ -212,7 +213,8 @@ def default_jobs() -> int:
 def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = None,
                  jobs: int | None = None, progress: Progress | None = None,
                  done: dict[int, RunResult] | None = None,
-                 events: EventFiles | None = None) -> ScenarioResult:
+                 events: EventFiles | None = None,
+                 meanwhile: Callable[[], object] | None = None) -> ScenarioResult:
     """Run the scenario's replications (or the given indices) and collect them.
 
     ``done`` holds replications already finished (from a checkpoint); they are not
@@ -221,7 +223,9 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
     (:func:`sim.experiment.warmup.resolve_auto`); the result's scenario records it.
     Work is handed out lazily: nothing is allocated per replication before it runs. With
     ``events``, each replication run now also writes its event log there
-    (:mod:`sim.experiment.events`); the results are the same.
+    (:mod:`sim.experiment.events`); the results are the same. ``meanwhile()`` runs in a
+    thread while the replications run in worker processes (the caller's imports for
+    what it does with the result; :func:`sim.experiment.pool.run_parallel`).
     """
     if scenario.warmup_auto:  # run.warmup_days = "auto": a pilot finds it first
         from sim.experiment.warmup import resolve_auto
@@ -229,27 +233,40 @@ def run_scenario(scenario: Scenario, *, replications: Iterable[int] | None = Non
         scenario = resolve_auto([scenario], jobs=jobs)[0][0]
     wanted = range(scenario.run.replications) if replications is None else list(replications)
     if events is None:
-        results = replications_of(run_replication, scenario, wanted, jobs, progress, done)
+        results = replications_of(replication, scenario, wanted, jobs, progress, done,
+                                  meanwhile=meanwhile)
     else:
+        from sim.experiment.events import run_logged
+
         results = replications_of(run_logged, scenario, wanted, jobs, progress, done,
-                                  extra=(events,))
+                                  extra=(events,), meanwhile=meanwhile)
     return ScenarioResult(scenario, tuple(results[r] for r in wanted))
+
+
+def replication(scenario: Scenario, index: int) -> RunResult:
+    """:func:`sim.model.engine.run_replication`, the model imported where the replication
+    runs: a command whose replications run in worker processes never imports the model
+    (numpy, SimPy) itself, and its workers start that much sooner."""
+    from sim.model.engine import run_replication
+
+    return run_replication(scenario, index)
 
 
 def replications_of(function: Callable[..., Any], spec: Any, wanted: Sequence[int],
                     jobs: int | None, progress: Callable[[Any], None] | None,
-                    done: Mapping[int, Any] | None, extra: tuple[Any, ...] = ()
-                    ) -> dict[int, Any]:
+                    done: Mapping[int, Any] | None, extra: tuple[Any, ...] = (),
+                    meanwhile: Callable[[], object] | None = None) -> dict[int, Any]:
     """``function(spec, replication, *extra)`` for each wanted replication not ``done``,
-    over the process pool; every result (done ones first) goes to ``progress`` as it
-    finishes. ``wanted`` may be a range: a million replications queued take no memory."""
+    over the process pool (with ``meanwhile`` in a thread while it runs them in other
+    processes); every result (done ones first) goes to ``progress`` as it finishes.
+    ``wanted`` may be a range: a million replications queued take no memory."""
     results = dict(done or {})
     jobs = min(jobs or default_jobs(), max(len(wanted) - len(results), 1))
     for run in results.values():
         if progress:
             progress(run)
     todo = ((spec, rep, *extra) for rep in wanted if rep not in results)
-    for run in run_parallel(function, todo, jobs):
+    for run in run_parallel(function, todo, jobs, meanwhile):
         results[run.replication] = run
         if progress:
             progress(run)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.atomic import write_atomic_many
-from sim.experiment.output import rows_csv
+from sim.experiment.output import import_for_results, rows_csv
 from sim.experiment.sweep import Sweep
-from sim.metrics import METRICS, estimate, t_quantile
+from sim.metrics import METRICS, estimate
 
 
 def collect(rows: Any) -> dict[tuple[int, str], dict[int, dict[str, float]]]:
@@ -49,11 +49,12 @@ def summary_rows(sweep: Sweep, values: dict[tuple[int, str], dict[int, dict[str,
 
 def import_for_exports() -> None:
     """Import what :func:`write_exports` needs and a sweep's runs do not: SciPy's special
-    functions (the t quantiles of the intervals) and, when installed, pyarrow, which
-    imports pandas (if installed) the first time it builds an array. About half a second
-    of CPU: a sweep whose runs execute elsewhere does it while it waits for them
-    (:func:`sim.experiment.sweep_runner.run_sweep`), not after the last one."""
-    t_quantile(0.975, 1)
+    functions (:func:`sim.experiment.output.import_for_results`) and, when installed,
+    pyarrow, which imports pandas (if installed) the first time it builds an array.
+    About half a second of CPU: a sweep whose runs execute elsewhere does it while it
+    waits for them (:func:`sim.experiment.sweep_runner.run_sweep`), not after the last
+    one."""
+    import_for_results()
     try:
         import pyarrow as pa
         import pyarrow.parquet

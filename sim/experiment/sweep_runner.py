@@ -8,7 +8,6 @@ finish; every view of the results sorts them, so the files do not depend on that
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,19 +81,13 @@ def _run_locked(sweep: Sweep, folder: Path, *, jobs: int, dask: str | None, resu
         todo = ((task, sweep.scenarios[task[0], task[1]]) for task in sweep.iter_tasks()
                 if task not in finished)
         # With the runs in other processes, this one mostly waits: it imports what the
-        # exports need meanwhile, off the serial end of the sweep (joined before them,
-        # so that no module is ever imported by two threads at once).
-        ahead = threading.Thread(target=import_for_exports, daemon=True,
-                                 name="simrun-import-for-exports")
-        if jobs > 1 or dask:
-            ahead.start()
-        ran = execute_into(store, todo, jobs=jobs, dask=dask, progress=progress)
+        # exports need meanwhile, off the serial end of the sweep.
+        ran = execute_into(store, todo, jobs=jobs, dask=dask, progress=progress,
+                           meanwhile=import_for_exports)
         values = collect(store.runs())
         failures = store.failures()
     finally:
         store.close()
-    if ahead.ident is not None:
-        ahead.join()
     files = write_exports(sweep, values, folder)
     return SweepResult(sweep, values, failures, judge_all(sweep, values), files, ran)
 
