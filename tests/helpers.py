@@ -132,15 +132,13 @@ def scripted_run(scenario: Scenario, arrival_hours: Sequence[float],
     """One replication whose new customers arrive exactly at the given hours (candidate
     i at ``arrival_hours[i]``) instead of by a Poisson process: small cases whose books
     can be computed by hand."""
-    replication = Replication(scenario, 0, recorder)
+    class Scripted(Replication):
+        def new_customers(self) -> Generator[Any, Any, None]:
+            for index, at in enumerate(arrival_hours):
+                yield self.env.timeout(at - self.env.now)
+                self.env.process(self.life((NEW, index), referred=False))
 
-    def scripted() -> Generator[Any, Any, None]:
-        for index, at in enumerate(arrival_hours):
-            yield replication.env.timeout(at - replication.env.now)
-            replication.env.process(replication.life((NEW, index), referred=False))
-
-    replication.new_customers = scripted  # type: ignore[method-assign]
-    return replication.run()
+    return Scripted(scenario, 0, recorder).run()
 
 
 def _named_replication(name: str, scenario: Scenario, replication: int

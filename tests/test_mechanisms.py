@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import gc
 import math
+from types import SimpleNamespace
 
 import pytest
+import simpy
 from helpers import Recorder, queue_sizes_at_1pm, tiny_scenario
 
-from sim.model import engine
+from sim.model import desk, engine
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
 from sim.model.tally import Visit
+from sim.model.wake import wake_after
 from sim.scenario import Scenario
 from sim.strategies.policies import NO_REMEDY, Remedy
 
@@ -180,6 +183,44 @@ def test_lean_processes_give_the_results_of_simpy_processes(monkeypatch: pytest.
     assert repr(run_replication(scenario, 3)) == repr(lean)
 
 
+def test_wakes_give_the_results_of_simpy_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's waits (service, appointments, patience, arrivals, the days, the
+    book of later waits) are :class:`sim.model.wake.Wake` events scheduled as SimPy
+    schedules a timeout: every field of the result is what ``env.timeout`` gives, to
+    the last bit, with abandonment, waitlists and referrals all happening."""
+    tiered = tiny_scenario("tiered", {"run.days": 60, "run.warmup_days": 5,
+                                      "business.servers": 1})
+    slots = tiny_scenario("scarcity", {"run.days": 60, "run.warmup_days": 5})
+    woken = run_replication(tiered, 3), run_replication(slots, 3)
+    assert woken[0].metrics["abandoned"] > 0
+    assert woken[0].metrics["prospects_referred"] > 0
+    assert woken[1].metrics["waitlisted"] > 0
+
+    def timeout(env: simpy.Environment, delay: float) -> simpy.Event:
+        return env.timeout(delay)
+
+    monkeypatch.setattr(engine, "wake_after", timeout)
+    monkeypatch.setattr(desk, "wake_after", timeout)
+    assert repr(run_replication(tiered, 3)) == repr(woken[0])
+    assert repr(run_replication(slots, 3)) == repr(woken[1])
+
+
+def test_a_wake_is_queued_and_processed_as_a_timeout() -> None:
+    """A Wake takes the queue entry a timeout of the same delay would, time, priority and
+    event id, and SimPy processes it as one: its callbacks see it at its time, its value
+    None, and the run goes on."""
+    timed, woken = simpy.Environment(), simpy.Environment()
+    for delay in (2.5, 0.0, 1.0):
+        timed.timeout(delay)
+        wake_after(woken, delay)
+    assert [entry[:3] for entry in woken._queue] == [entry[:3] for entry in timed._queue]
+    seen: list[tuple[float, object]] = []
+    wake = wake_after(woken, 4.0)
+    wake.callbacks.append(lambda event: seen.append((woken.now, event._value)))
+    woken.run()
+    assert seen == [(4.0, None)]
+    assert wake.callbacks is None  # processed, as SimPy marks every event it processed
+
 
 def test_waits_kept_off_the_queue_until_their_day_give_the_results_of_timeouts(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +254,7 @@ def test_a_finished_process_is_freed_at_once() -> None:
     try:
         result = run_replication(scenario, 3)
         finished = [o for o in gc.get_objects() if isinstance(o, engine.LeanProcess)
-                    and o.send.__self__.gi_frame is None]
+                    and o.process.gi_frame is None]
     finally:
         gc.enable()
     assert result.metrics["customers_churned"] + result.metrics["lost_prospects"] > 20
@@ -237,18 +278,24 @@ def test_the_image_grows_with_reputation_above_the_norm_and_with_visible_scarcit
 def test_a_customer_expects_to_wait_for_the_visits_ahead_beyond_the_free_servers() -> None:
     """Three servers, one-hour services at level 1 (each visit ahead takes an hour of
     one server), the partner's dial at 1.2: with k visits ahead and f servers free the
-    wait is (k - f + 1) / 3 x 1.2 hours, or none when a server is left for it."""
+    wait is (k - f + 1) / 3 x 1.2 hours, or none when a server is left for it. Seen as
+    join_or_balk weighs it: a customer who values an hour at 1 joins while the tier's
+    surplus covers the wait and balks when it falls short of it by 0.001."""
     replication = Replication(tiny_scenario("god", {
         "business.servers": 3, "strategy.tiers[0].service_level": 1.0,
-        "segments[*].service_time": "1 h"}), 0, None)
+        "segments[*].service_time": "1 h", "behaviour.balk_counts_own_service": False}),
+        0, None)
     replication.level = 1.2
+    customer = SimpleNamespace(segment=0, value_of_time_per_h=1.0)
+
+    def joins(gain: float) -> bool:
+        return replication.join_or_balk(customer, {0: gain}, Visit(0.0), False)  # type: ignore[arg-type]
+
     desk = replication.desk
-    desk.busy, desk.ahead[0] = 1, 1
-    assert replication.expected_wait_h(0) == 0.0
-    desk.busy, desk.ahead[0] = 1, 2
-    assert replication.expected_wait_h(0) == pytest.approx(1 / 3 * 1.2)
-    desk.busy, desk.ahead[0] = 3, 2
-    assert replication.expected_wait_h(0) == pytest.approx(3 / 3 * 1.2)
+    for busy, ahead, wait_h in ((1, 1, 0.0), (1, 2, 1 / 3 * 1.2), (3, 2, 3 / 3 * 1.2)):
+        desk.busy, desk.ahead[0] = busy, ahead
+        assert joins(wait_h + 1e-9)
+        assert not joins(wait_h - 0.001)
 
 
 def test_a_visit_due_at_some_hour_comes_at_that_fraction_of_the_opening_hours() -> None:

@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.fit.bgnbd import BGNBD, fit_bgnbd
 from sim.fit.scenario_out import FittedScenario
-from sim.model.engine import Process, Replication
+from sim.model.engine import LeanProcess, Process, Replication
 from sim.model.events import SERVED, VisitEvent, VisitWatcher
 from sim.model.rng import NEW
 from sim.scenario.model import Scenario
@@ -124,7 +124,7 @@ class CohortReplication(Replication):
     def new_customers(self) -> Process:
         for index, at in enumerate(self.arrivals_h):
             yield self.env.timeout(max(0.0, at - self.env.now))
-            self.env.process(self.life((NEW, index), referred=False))
+            LeanProcess(self.env, self.life((NEW, index), referred=False))
 
 
 def simulate_cohort(scenario: Scenario, replication: int, arrivals_h: tuple[float, ...],

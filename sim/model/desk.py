@@ -23,6 +23,8 @@ from collections import deque
 import simpy
 from simpy.events import PENDING
 
+from sim.model.wake import Wake, wake_after
+
 
 class Turn(simpy.Event):
     """A visit waiting in line: succeeds with True (served) or False (gave up)."""
@@ -33,10 +35,10 @@ class Turn(simpy.Event):
         self.desk = desk
         self.priority = priority
         self.measured = measured
-        self.since_h = desk.env.now
+        self.since_h = desk.env._now  # env.now without the property's call (engine.py)
         """When the visit joined the line."""
 
-    def give_up(self, _patience: simpy.Event) -> None:
+    def give_up(self, _patience: Wake) -> None:
         """The patience timeout's callback: leave the line unless already served."""
         if self._value is PENDING:
             self.desk.lines[self.priority].remove(self)
@@ -71,7 +73,7 @@ class Desk:
         turn = Turn(self, priority, measured)
         self.lines[priority].append(turn)
         self.count_ahead(priority, +1)
-        self.env.timeout(patience_h).callbacks.append(turn.give_up)  # type: ignore[union-attr]
+        wake_after(self.env, patience_h).callbacks.append(turn.give_up)
         return turn
 
     def release(self, measured: bool) -> None:

@@ -11,16 +11,21 @@ What the strategy decides is asked of its policies (:mod:`sim.strategies.policie
 what the customer decides is in :mod:`sim.model.decisions`; what each outcome adds to
 which total is the tally's business (:mod:`sim.model.tally`). No record per visit is
 kept.
+
+The per-visit code reads SimPy's clock as ``env._now``, the attribute behind
+``env.now``: the property costs a Python call each time (about 700 machine
+instructions against 30; six reads a visit were 2.7% of a visit's instructions,
+bench/README.md). It is the value ``env.now`` returns.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, Protocol
 
 import simpy
-from simpy.core import URGENT
+from simpy.core import NORMAL, URGENT
 
 from sim.metrics import RunResult
 from sim.model.customer import Customer, Patron
@@ -59,6 +64,7 @@ from sim.model.rng import (
     uniforms,
 )
 from sim.model.tally import Tally, Visit
+from sim.model.wake import Wake, wake_after
 from sim.scenario.model import Market, Scenario, Segment, Strategy, Tier
 from sim.strategies.policies import NO_REMEDY, Bindable, PolicyContext, Remedy
 
@@ -79,17 +85,9 @@ ARRIVAL_BLOCK = 1024
 LEFT = -1.0
 """A visit's outcome after which the customer leaves for good (it was never served)."""
 
-Process = Generator[simpy.Event, Any, Any]
-
-
-class Start(simpy.Event):
-    """A process's first event: already triggered, as SimPy's ``Initialize`` is."""
-
-    def __init__(self, env: simpy.Environment, resume: Callable[[simpy.Event], None]) -> None:
-        self.env = env
-        self.callbacks = [resume]
-        self._value = None
-        self._ok = True
+Process = Generator[simpy.Event | Wake, Any, Any]
+"""A process of the model: it yields what it waits on, a :class:`Wake` (a time) or a
+desk's :class:`Turn`."""
 
 
 class LeanProcess:
@@ -101,22 +99,28 @@ class LeanProcess:
     resumes it when SimPy processes that event. What is left out is what the model never
     uses: the process as an event of its own (scheduled once more when it ends, for
     waiters the model never has), the active-process marker, and the conversion of
-    failed events (the model waits only on timeouts and a :class:`Turn`, which never
-    fail). An exception in a process propagates out of ``env.run`` at once. Leaving out
-    events that nobody waits on does not reorder the others: SimPy orders events by
-    (time, priority, creation order), and the events left keep their creation order.
+    failed events (the model waits only on a :class:`Wake` and a :class:`Turn`, which
+    never fail). An exception in a process propagates out of ``env.run`` at once.
+    Leaving out events that nobody waits on does not reorder the others: SimPy orders
+    events by (time, priority, creation order), and the events left keep their creation
+    order.
     """
 
-    __slots__ = ("resume_cb", "send")
+    __slots__ = ("process", "resume_cb")
 
     def __init__(self, env: simpy.Environment, process: Process) -> None:
-        self.send = process.send
+        # the generator itself, not its bound ``send``: CPython 3.11 specialises a method
+        # looked up on a generator, not a call through a slot holding a bound method
+        # (with the bound method's making and freeing: 0.5% of a visit's instructions)
+        self.process = process
         self.resume_cb = self.resume
-        env.schedule(Start(env, self.resume_cb), URGENT)
+        start = Wake()  # already triggered, at an urgent priority: SimPy's Initialize
+        start.callbacks = [self.resume_cb]
+        env.schedule(start, URGENT)  # type: ignore[arg-type]
 
-    def resume(self, event: simpy.Event) -> None:
+    def resume(self, event: simpy.Event | Wake) -> None:
         try:
-            waits_on = self.send(event._value)
+            waits_on = self.process.send(event._value)
         except StopIteration:
             # the process holds its own bound method (a reference cycle): break it, so
             # that reference counting frees the finished process (and its generator's
@@ -132,13 +136,14 @@ class LaterWaits:
     (sim/model/market.py) keep one. Its owner sets ``env`` and ``later`` and starts each
     day's waits at midnight (:meth:`start_waits`, from its daily process)."""
 
+    __slots__ = ("env", "later")
     env: simpy.Environment
-    later: dict[int, list[tuple[float, simpy.Event]]]
+    later: dict[int, list[tuple[float, Wake]]]
     """Waits that end on a later day, by that day: (when, the event waited on)."""
 
-    def wait_until(self, at: float) -> simpy.Event:
-        """The event a process waits on until ``at``: a timeout, or, if ``at`` falls on a
-        later day, an event that joins SimPy's queue only when that day starts
+    def wait_until(self, at: float) -> Wake:
+        """The event a process waits on until ``at``: on SimPy's queue now, or, if ``at``
+        falls on a later day, only when that day starts: a wake that joins SimPy's queue only when that day starts
         (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
         until their day, those waits leave it the size of one day's events, and each push
         and pop on it costs the logarithm of its size. The visit comes at the same time
@@ -146,20 +151,21 @@ class LaterWaits:
         reached again from midnight exactly), and in the same order unless two events
         fall on the same instant."""
         env = self.env
-        now = env.now
+        now = env._now
         day = at // 24.0
         if day <= now // 24.0:
-            return env.timeout(at - now)
-        wake = simpy.Event(env)
+            return wake_after(env, at - now)
+        wake = Wake()
+        wake.callbacks = []
         self.later.setdefault(int(day), []).append((now + (at - now), wake))
         return wake
 
     def start_waits(self, day: int) -> None:
         """Day ``day`` starts (midnight): its waits join SimPy's queue."""
         env = self.env
-        midnight = env.now
+        midnight = env._now
         for when, wake in self.later.pop(day, ()):
-            env.timeout(when - midnight).callbacks = wake.callbacks
+            env.schedule(wake, NORMAL, when - midnight)  # type: ignore[arg-type]
 
 
 def run_replication(scenario: Scenario, replication: int,
@@ -203,7 +209,7 @@ def new_customers(r: Arrivals) -> Process:
             t = 24.0 * day + r.open_h + (open_time - day * open_per_day)
             if t >= r.horizon_h:
                 return
-            yield env.timeout(t - env.now)
+            yield wake_after(env, t - env._now)
             if u_accept * top < 1.0 + sensitivity * (r.reputation - norm) / 10.0:
                 LeanProcess(env, r.life((NEW, index), referred=False))
             index += 1
@@ -226,6 +232,23 @@ class SegmentRules:
 
 class Replication(LaterWaits):
     """The state of one simulated business over the horizon."""
+
+    # Slots, not an instance dictionary: CPython 3.11 keeps at most 30 attributes in an
+    # instance's shared-key dictionary, beyond which it becomes a plain dictionary and
+    # every ``self.method()`` and most ``self.attribute`` reads of the per-visit code
+    # take the interpreter's generic path (bench/README.md, "What changed").
+    __slots__ = (
+        "acquisition_cost", "adaptation", "admission", "alive", "assignment",
+        "awaiting_appointment_measured", "balk_counts_own_service", "behaviour",
+        "bookings", "business", "close_h", "cumulative_shares", "customers_alive",
+        "customers_alive_by_segment", "customers_by_segment", "desk", "detractor_weight",
+        "exclusivity_boost", "horizon_h", "in_system", "in_system_since", "level",
+        "market", "max_waiting", "observer", "open_h", "overtime_h", "passive_weight",
+        "promoter_weight", "queue_service_h", "recovery", "referral_delay_h",
+        "replication", "reputation", "return_base", "s", "scarce_today",
+        "scarcity_pricing", "scarcity_signal", "screening_accuracy", "segment_rules",
+        "streams", "tally", "tier_indices", "tier_names", "tier_offset", "tiers",
+        "warmup_h")
 
     def __init__(self, scenario: Scenario, replication: int, observer: Observer | None,
                  env: simpy.Environment | None = None) -> None:
@@ -367,15 +390,6 @@ class Replication(LaterWaits):
         none of it)."""
         return 1.0 + self.scarcity_pricing * self.scarcity_signal
 
-    def expected_wait_h(self, priority: int) -> float:
-        """Wait a customer expects at ``priority`` from what it sees ahead of it."""
-        desk = self.desk
-        ahead = desk.ahead[priority]
-        free = desk.capacity - desk.busy
-        if ahead < free:
-            return 0.0
-        return (ahead - free + 1) / desk.capacity * self.queue_service_h * self.level
-
     def track_in_system(self, change: int, now: float) -> None:
         if now > self.warmup_h:
             self.tally.in_system_area += self.in_system * (now - self.in_system_since)
@@ -395,7 +409,7 @@ class Replication(LaterWaits):
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
-            yield self.env.timeout(24.0 * (day + 1) - self.env.now)
+            yield wake_after(self.env, 24.0 * (day + 1) - self.env.now)
             self.close_day(day)
             self.start_waits(day + 1)
 
@@ -429,7 +443,7 @@ class Replication(LaterWaits):
         if arrives_h is not None:
             yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
-        now = env.now
+        now = env._now
         measured = now >= self.warmup_h
         c = Customer(key, stream.attributes(), self.s.segments,
                      self.cumulative_shares, now, measured)
@@ -443,9 +457,9 @@ class Replication(LaterWaits):
             if observer is not None:
                 observer.visit(key, c.visits, uniforms(words))
             c.visits += 1
-            v = Visit(env.now)
+            v = Visit(env._now)
             satisfaction = yield from self.visit(c, words, v)
-            now = env.now
+            now = env._now
             comes_back = satisfaction != LEFT and returns(
                 self.behaviour, self.return_base, satisfaction, c.loyalty,
                 (words[V_RETURN] + 0.5) * TO_UNIT)
@@ -484,7 +498,7 @@ class Replication(LaterWaits):
             self.tally.final_score(c.latest_score, b.promoter_threshold, b.detractor_threshold)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event, Any, float]:
+    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event | Wake, Any, float]:
         """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
         that drives the return decision. Time passes only where it yields: on the
         waitlist, in the line, in the chair.
@@ -510,21 +524,21 @@ class Replication(LaterWaits):
             return fallback
         if delay_h:  # an appointment later today, or waitlisted
             self.awaiting_appointment_measured += measured
-            yield env.timeout(delay_h)
+            yield wake_after(env, delay_h)
             self.awaiting_appointment_measured -= measured
         if not self.join_or_balk(c, surplus, v, measured):
             return fallback
         turn = self.queue(c, words, v, measured)
         if turn is not None:
             served = yield turn
-            v.wait_h = env.now - turn.since_h
+            v.wait_h = env._now - turn.since_h
             if not served:
                 self.abandon(c, v, measured)
                 return 0.0
         tier = self.tiers[v.tier]
         level = self.serve(c, tier, words, v)
-        yield env.timeout(v.service_h)
-        now = env.now
+        yield wake_after(env, v.service_h)
+        now = env._now
         self.release(measured, now)
         sat, loyalty_sat = self.settle(c, tier, tier.price * markup, image, level, words, v,
                                        measured, now)
@@ -571,19 +585,27 @@ class Replication(LaterWaits):
         sees (its wait, and its own service if ``balk_counts_own_service``: Naor's
         observable queue); balk when even that is negative. A full waiting room turns
         the visit away at the door."""
-        tiers = self.tiers
+        tiers, desk, level = self.tiers, self.desk, self.level
         own_service_h = self.segment_rules[c.segment].service_mean_h
+        # The wait a customer expects at a tier's priority, from the visits it sees
+        # ahead of it there beyond the free servers, each taking the mean service of
+        # one server (written out here rather than a method called for each tier
+        # offered: those calls were 0.6% of a visit's instructions on tiered).
+        ahead_at, servers = desk.ahead, desk.capacity
+        free = servers - desk.busy
         best, best_net = -1, -math.inf
         for j, gain in surplus.items():
             tier = tiers[j]
-            time_h = self.expected_wait_h(tier.priority)
+            ahead = ahead_at[tier.priority]
+            time_h = (0.0 if ahead < free
+                      else (ahead - free + 1) / servers * self.queue_service_h * level)
             if self.balk_counts_own_service:
-                time_h += own_service_h * tier.service_level * self.level
+                time_h += own_service_h * tier.service_level * level
             net = gain - c.value_of_time_per_h * time_h
             if net > best_net:
                 best, best_net = j, net
         v.tier = best
-        ahead = self.desk.ahead[tiers[best].priority]
+        ahead = ahead_at[tiers[best].priority]
         if best_net < 0.0:
             v.outcome = BALKED
             self.tally.balked(c.segment, best, ahead, measured)
@@ -604,14 +626,14 @@ class Replication(LaterWaits):
     def queue(self, c: Customer, words: Words, v: Visit, measured: bool) -> Turn | None:
         """Queue at the tier's priority: a server now (None), or the visit's turn in the
         line, which gives up when the visit's patience runs out."""
-        self.track_in_system(+1, self.env.now)
+        self.track_in_system(+1, self.env._now)
         patience_h = self.segment_rules[c.segment].patience_h((words[V_PATIENCE] + 0.5) * TO_UNIT)
         return self.desk.request(self.tiers[v.tier].priority, measured, patience_h)
 
     def abandon(self, c: Customer, v: Visit, measured: bool) -> None:
         """Patience ran out in the line: no sale, and the visit's word of mouth at 0."""
         v.outcome = ABANDONED
-        self.track_in_system(-1, self.env.now)
+        self.track_in_system(-1, self.env._now)
         self.tally.abandoned(c.segment, v.tier, v.wait_h, measured)
         self.voice(0.0)
 

@@ -170,6 +170,25 @@ class Tally:
     """The books of one replication; attributes are totals of the measured window unless
     their name says otherwise."""
 
+    # slots, not an instance dictionary: beyond 30 attributes CPython 3.11 turns it into
+    # a plain dictionary, and every call of a method of the tally takes the generic path
+    # (see Replication in sim/model/engine.py)
+    __slots__ = (
+        "abandoned_wait_sum", "abuse_losses", "abuse_refunded", "acquisition_cost",
+        "arrivals", "busy_h", "cash", "cash_by_age_day", "censored_by_week",
+        "customer_detractors", "customer_promoters", "customers_served", "daily", "day",
+        "days", "days_closed", "deaths", "delight_cost", "entitlement_sum", "failures",
+        "genuine_claims", "gross_revenue", "imitation_cost", "in_system_area",
+        "log_discount_per_h", "max_ahead_joined", "min_ahead_balked", "period_active",
+        "period_customers", "period_h", "period_lost", "period_repeat", "prospects_new",
+        "prospects_referred", "recovery_cost", "refunds", "req_honoured_r",
+        "req_honoured_u", "req_refused_r", "req_refused_u", "request_cost", "return_losses",
+        "returned", "review_cash", "review_revenue", "review_sat", "review_sat_n",
+        "satisfaction_hist", "satisfaction_sum", "scored_customers", "segments",
+        "sojourn_sum", "staff_cost", "staffed_h", "tiers", "unit_cost", "visits_joined",
+        "visits_simulated", "visits_waitlisted", "wait_sum", "waits", "warmup_days",
+        "warmup_h", "won_by_day")
+
     def __init__(self, n_segments: int, n_tiers: int, days: int, warmup_days: int,
                  period_days: int, discount_rate_per_year: float) -> None:
         self.days = days
