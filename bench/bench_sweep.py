@@ -292,7 +292,8 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
                 f"{row['sweep_j2_s']:.1f} s = {row['sweep_scaling']:.2f} "
                 f"({100 * row['sweep_share']:.0f} %, {100 * row['sweep_busy']:.0f} % busy); Dask "
                 f"{row['sweep_dask_s']:.1f} s ({100 * row['dask_overhead']:+.0f} %, start-up "
-                f"{row['dask_start_s']:.1f} s, once up {100 * row['dask_overhead_once_up']:+.0f} %)")
+                f"{row['dask_start_s']:.1f} s, once up "
+                f"{100 * row['dask_overhead_once_up']:+.0f} %)")
     keys = ("ceiling", "loop_ceiling", "run_scaling", "sweep_scaling", "run_share",
             "sweep_share", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
             "dask_overhead", "dask_overhead_once_up", "dask_overhead_both_up", "dask_start_s",

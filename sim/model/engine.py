@@ -142,8 +142,8 @@ class LaterWaits:
     """Waits that end on a later day, by that day: (when, the event waited on)."""
 
     def wait_until(self, at: float) -> Wake:
-        """The event a process waits on until ``at``: on SimPy's queue now, or, if ``at``
-        falls on a later day, only when that day starts: a wake that joins SimPy's queue only when that day starts
+        """The event a process waits on until ``at``: a wake on SimPy's queue now, or, if
+        ``at`` falls on a later day, one that joins the queue only when that day starts
         (:meth:`start_waits`). A customer waits weeks between visits; kept off the queue
         until their day, those waits leave it the size of one day's events, and each push
         and pop on it costs the logarithm of its size. The visit comes at the same time
@@ -498,7 +498,8 @@ class Replication(LaterWaits):
             self.tally.final_score(c.latest_score, b.promoter_threshold, b.detractor_threshold)
 
     # ------------------------------------------------------------------- a visit
-    def visit(self, c: Customer, words: Words, v: Visit) -> Generator[simpy.Event | Wake, Any, float]:
+    def visit(self, c: Customer, words: Words, v: Visit
+              ) -> Generator[simpy.Event | Wake, Any, float]:
         """One visit, phase by phase; ``v`` records how it ends. Returns the satisfaction
         that drives the return decision. Time passes only where it yields: on the
         waitlist, in the line, in the chair.

@@ -66,8 +66,8 @@ class Visit:
     an observer may read it (sim/model/events.py)."""
 
     __slots__ = ("abuse", "appointment_h", "arrived_h", "delight_cost", "entitlement_seen",
-                 "failed", "flow", "genuine", "honoured_reasonable", "honoured_unreasonable", "outcome",
-                 "price", "recovery_cost", "refund", "refunded", "refused_reasonable",
+                 "failed", "flow", "genuine", "honoured_reasonable", "honoured_unreasonable",
+                 "outcome", "price", "recovery_cost", "refund", "refunded", "refused_reasonable",
                  "refused_unreasonable", "request_cost", "return_loss", "satisfaction",
                  "service_h", "tier", "unit_cost", "wait_h", "waitlisted")
 
