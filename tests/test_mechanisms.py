@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pytest
 import simpy
 from helpers import Recorder, queue_sizes_at_1pm, tiny_scenario
+from market_helpers import tiny_market
 
-from sim.model import desk, engine
+from sim.model import desk, engine, market
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
@@ -199,10 +200,15 @@ def test_wakes_give_the_results_of_simpy_timeouts(monkeypatch: pytest.MonkeyPatc
     def timeout(env: simpy.Environment, delay: float) -> simpy.Event:
         return env.timeout(delay)
 
+    rivals = tiny_market([("T", "tiered"), ("G", "god")], {"run.days": 60,
+                                                            "run.warmup_days": 5})
+    woken_market = market.run_market_replication(rivals, 3)
     monkeypatch.setattr(engine, "wake_after", timeout)
     monkeypatch.setattr(desk, "wake_after", timeout)
+    monkeypatch.setattr(market, "wake_after", timeout)  # a market's days
     assert repr(run_replication(tiered, 3)) == repr(woken[0])
     assert repr(run_replication(slots, 3)) == repr(woken[1])
+    assert repr(market.run_market_replication(rivals, 3)) == repr(woken_market)
 
 
 def test_a_wake_is_queued_and_processed_as_a_timeout() -> None:

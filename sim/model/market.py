@@ -8,6 +8,8 @@ adds only what a market has and a firm has not: the customer's choice among the 
 the customer's relation with each firm (:class:`Patron`), which it carries into the
 firm it visits. With one firm and no outside option nothing is chosen and nothing
 spills: the market is the single-firm model, draw for draw (tests/test_market.py).
+Its per-visit code reads the clock as ``env._now`` and waits on wakes, as the engine's
+does (sim/model/engine.py, sim/model/wake.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sim.model.engine import (
 from sim.model.events import ABANDONED, BALKED, SERVED, TURNED_AWAY, VisitEvent
 from sim.model.rng import IMITATION, TO_UNIT, V_INTERVAL, V_RETURN, Streams, Words, uniforms
 from sim.model.tally import Visit
+from sim.model.wake import wake_after
 from sim.scenario.knob_groups import combine, named_groups
 from sim.scenario.market import MarketScenario
 from sim.scenario.model import Strategy
@@ -267,7 +270,7 @@ class MarketReplication(LaterWaits):
         earliest opening to the latest closing of its firms)."""
         day = t // 24.0
         at = 24.0 * day + self.open_h + (t - 24.0 * day) / 24.0 * (self.close_h - self.open_h)
-        return at if at >= self.env.now else at + 24.0
+        return at if at >= self.env._now else at + 24.0
 
     def new_customers(self) -> Process:
         """The single firm's stream of new prospects, in the market's hours and at its
@@ -276,7 +279,7 @@ class MarketReplication(LaterWaits):
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
-            yield self.env.timeout(24.0 * (day + 1) - self.env.now)
+            yield wake_after(self.env, 24.0 * (day + 1) - self.env._now)
             for firm in self.firms:
                 firm.close_day(day)
             if self.imitation_rate > 0:
@@ -353,7 +356,7 @@ class MarketReplication(LaterWaits):
         if arrives_h is not None:
             yield self.wait_until(arrives_h)
         stream = self.streams.customer(key)
-        now = env.now
+        now = env._now
         measured = now >= self.warmup_h
         first = self.firms[0]
         c = Customer(key, stream.attributes(), first.s.segments, first.cumulative_shares,
@@ -365,7 +368,7 @@ class MarketReplication(LaterWaits):
         last_firm = -1
         served_anywhere = False
         while True:
-            now = env.now
+            now = env._now
             occasion_measured = now >= self.warmup_h
             words = stream.visit(c.visits)
             if self.choosing:
@@ -390,7 +393,7 @@ class MarketReplication(LaterWaits):
                 elif occasion_measured:
                     books.spill_to[f] += 1
                 carry_in(c, p)
-                v = Visit(env.now)
+                v = Visit(env._now)
                 sat = yield from self.firms[f].visit(c, words, v)
                 carry_out(c, p)
                 outcome = v.outcome
@@ -399,7 +402,7 @@ class MarketReplication(LaterWaits):
                 if outcome == SERVED:
                     served_anywhere = True
                     if f != last_firm:  # f's customer now, lost by the last firm
-                        served_h = env.now
+                        served_h = env._now
                         before = patrons[last_firm] if last_firm >= 0 else None
                         if before is not None:
                             self.firms[last_firm].loses(before, served_h)
@@ -413,7 +416,7 @@ class MarketReplication(LaterWaits):
                 if occasion_measured:
                     books.spill_from[f] += 1
                 if observer is not None:  # it tries another firm: it did not leave
-                    observer.tried(f, visit_event(c, v, env.now, True))
+                    observer.tried(f, visit_event(c, v, env._now, True))
             if visited < 0:
                 books.outside += occasion_measured
                 if c.visits == 1 and not referred:
@@ -424,14 +427,14 @@ class MarketReplication(LaterWaits):
                 first.behaviour, first.return_base, sat, c.loyalty,
                 (words[V_RETURN] + 0.5) * TO_UNIT)
             if observer is not None and visited >= 0:
-                observer.tried(visited, visit_event(c, v, env.now, comes_back))
+                observer.tried(visited, visit_event(c, v, env._now, comes_back))
             if not comes_back:
                 self.leave(c, patrons)
                 return
             if p is not None:
                 self.firms[visited].tally.returning(p.served_measured)
             interval = interval_h((words[V_INTERVAL] + 0.5) * TO_UNIT)
-            at = self.in_opening_hours(env.now + interval)
+            at = self.in_opening_hours(env._now + interval)
             if at >= self.horizon_h:
                 return
             yield self.wait_until(at)
@@ -453,7 +456,7 @@ class MarketReplication(LaterWaits):
         churned customer; every firm it knew takes it off its books (a firm it had
         bought at counts it in its cohort's survival; a firm whose prospect it was and
         never bought at books a lost prospect)."""
-        now = self.env.now
+        now = self.env._now
         for firm, p in zip(self.firms, patrons, strict=True):
             if p is not None:
                 firm.churn(p, now)
