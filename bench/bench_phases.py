@@ -1,0 +1,117 @@
+"""The serial phases of a ``simrun`` command whose runs go to worker processes: how long
+its own process works alone before the pool starts and after the last result.
+
+Each repeat starts the command in a fresh interpreter through this script, which wraps
+:func:`sim.experiment.pool.run_parallel` (the one process pool) to note, on the clock
+of the process (from the script's first line):
+
+* ``pool``: the pool is asked for (everything before it is the parent's alone: imports,
+  the scenario, the checkpoint);
+* ``first``: the first result is in (the workers' start-up and imports, then one run);
+* ``last``: the last result is in;
+* ``returned``: the command's ``main`` has returned (files written, table printed);
+* ``wall``: the child's wall time as this script's parent sees it (the interpreter's
+  start and exit included).
+
+``after = returned - last`` and ``exit = wall - returned`` are the serial end. The
+figures are medians over the repeats with the spread (min to max); the load average is
+printed beside them: on a loaded machine the commands get less than the two cores, and
+only the phases (one core's work each) compare.
+
+Usage::
+
+    python bench/bench_phases.py                       # 5 repeats of the default command
+    python bench/bench_phases.py --repeats 3 -- run scenarios/market-duel.toml -n 10 -q -j 2
+    PYTHONPATH=/other/checkout python bench/bench_phases.py    # another version of sim
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ["run", "scenarios/tiered.toml", "-n", "20", "-q", "-j", "2"]
+
+CHILD = """\
+import os, sys, time
+T0 = time.perf_counter()
+FD = int(os.environ["SIMRUN_PHASES_FD"])
+def note(what):
+    os.write(FD, f"{what} {time.perf_counter() - T0}\\n".encode())
+import sim.experiment.pool as pool
+plain = pool.run_parallel
+def traced(*args, **kwargs):
+    note("pool")
+    first = True
+    for result in plain(*args, **kwargs):
+        if first:
+            note("first")
+            first = False
+        yield result
+    note("last")
+pool.run_parallel = traced  # before the modules that import it by name are imported
+if __name__ == "__main__":
+    from sim.cli import main
+    sys.argv = ["simrun", *sys.argv[1:]]
+    try:
+        main()
+    finally:
+        note("returned")
+"""
+
+
+def once(args: list[str], out: Path) -> dict[str, float]:
+    """One run of ``simrun ARGS --out OUT`` through CHILD: its phases, in seconds."""
+    read, write = os.pipe()
+    script = out.parent / "phases_child.py"
+    script.write_text(CHILD)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(script), *args, "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            pass_fds=(write,), text=True,
+                            env={**os.environ, "SIMRUN_PHASES_FD": str(write)})
+    os.close(write)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    with os.fdopen(read) as notes:
+        times = {name: float(value) for name, value in
+                 (line.split() for line in notes.read().splitlines())}
+    if proc.returncode or not {"pool", "first", "last", "returned"} <= times.keys():
+        raise SystemExit(f"simrun {' '.join(args)} failed or used no pool:\n{err[-2000:]}")
+    return {"before_pool": times["pool"], "to_first": times["first"] - times["pool"],
+            "after": times["returned"] - times["last"], "exit": wall - times["returned"],
+            "wall": wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("command", nargs="*", help="simrun's arguments, after --")
+    args = parser.parse_args(argv)
+    command = args.command or DEFAULT
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
+        runs = [once(command, Path(tmp) / f"out{i}") for i in range(args.repeats)]
+    import sim
+
+    print(f"simrun {' '.join(command)}: {args.repeats} repeats, sim from "
+          f"{Path(sim.__file__).parent}; load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
+    for key, label in (("before_pool", "before the pool"), ("to_first", "pool to first result"),
+                       ("after", "last result to main's return"),
+                       ("exit", "main's return to the process's end"), ("wall", "wall")):
+        values = [r[key] for r in runs]
+        print(f"  {label:36s} {statistics.median(values):6.3f} s "
+              f"({min(values):.3f} to {max(values):.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
