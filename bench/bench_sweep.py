@@ -29,12 +29,12 @@ in a fresh interpreter, pool start-up, store and result files included)
    starting the LocalCluster, connecting a client and warming every worker up (importing
    the model); the overhead once the cluster is up is (wall(Dask) - start-up) /
    wall(-j 2) - 1. -j 2's own workers import the model within its wall time: its pool's
-   start-up (spawned workers until they have imported the model) is measured too, and
+   start-up (its fork server and workers until they have the model) is measured too, and
    the overhead with both net of their start-up, (wall(Dask) - start-up) / (wall(-j 2)
    - pool start-up) - 1, is reported beside it (no target).
 5. **How busy -j 2 kept the cores**, within its own run and so immune to the load
-   drifting between measurements: the CPU time of all its processes (the command and its
-   workers, user and system) / (2 x its wall time). A serial phase (start-up, writing
+   drifting between measurements: the CPU time of all its processes (the command, its
+   fork server and workers, user and system) / (2 x its wall time). A serial phase (start-up, writing
    files) leaves a core idle and lowers it; the workers' duplicated imports and the
    slowdown of two processes side by side count as busy. A diagnostic beside the share,
    no target.
@@ -121,10 +121,34 @@ def simrun(*args: str) -> list[str]:
     return [sys.executable, "-c", "from sim.cli import main; main()", *args]
 
 
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants that outlive their parents (Linux),
+    so that their CPU counts in RUSAGE_CHILDREN: the pool's fork server ends just after
+    the command that started it, and is no child of it that it waits for."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def reap_orphans(patience_s: float = 10.0) -> None:
+    """Wait for the descendants this process adopted (:func:`adopt_orphans`), those that
+    end within ``patience_s``."""
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
+
+
 def wall(commands: list[list[str]]) -> tuple[float, float]:
     """Seconds until every command, started together, has finished, and the CPU seconds
-    (user and system) of all their processes, the workers they started and waited for
-    included."""
+    (user and system) of all their processes, the workers they started and the fork
+    server included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -134,6 +158,7 @@ def wall(commands: list[list[str]]) -> tuple[float, float]:
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
     seconds = time.perf_counter() - start
+    reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -202,8 +227,9 @@ def dask_start_s() -> float:
 
 def pool_start_s() -> float:
     """Seconds ``-j 2`` takes to start its pool, for comparison with Dask's start-up: in
-    a fresh interpreter that has imported simrun, until the spawned workers have
-    imported the model (:func:`sim.experiment.executors.warm_up` run on them)."""
+    a fresh interpreter that has imported simrun, until its workers have the model
+    (:func:`sim.experiment.executors.warm_up` run on them: forked from a fork server
+    that imported it, they find it there)."""
     return seconds_printed("import time\nfrom sim.experiment import executors, pool\n"
                            "if __name__ == '__main__':\n    start = time.perf_counter()\n"
                            "    for _ in pool.run_parallel(executors.warm_up, [()] * 2, 2):\n"
@@ -369,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
+    adopt_orphans()
     repeats = 1 if args.quick else max(1, args.repeats)
 
     def log(text: str) -> None:

@@ -166,13 +166,21 @@ def run_options(function: Any) -> Any:
     return function
 
 
-def check_jobs(jobs: int | None) -> None:
-    """Refuse more worker processes than cores (unless limits are lifted)."""
+def check_jobs(jobs: int | None, *, local: bool = True) -> None:
+    """Refuse more worker processes than cores (unless limits are lifted). When the
+    command's work goes to ``jobs`` local worker processes (``local``), start their fork
+    server now (:func:`sim.experiment.pool.start_ahead`): it imports the model while the
+    command loads its input, and the first pool's workers are ready. It imports this
+    module too, which each worker imports again when it runs the ``simrun`` script."""
     from sim import limits
 
     problem = limits.jobs_problem(jobs)
     if problem:
         raise click.BadParameter(problem, param_hint="'-j' / '--jobs'")
+    if local:
+        from sim.experiment.pool import start_ahead
+
+        start_ahead(jobs, __name__)
 
 
 def precision_options(function: Any) -> Any:
@@ -1011,7 +1019,7 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
     if junit is not None and not to_stdout:
         check_target(junit)
     with limits.lifted(force_limits):
-        check_jobs(jobs)
+        check_jobs(jobs, local=dask is None)
         spec = load_sweep(sweep_file, replications=replications, overrides=overrides)
     target = out_dir or Path("results") / folder_name(spec.name)
     if out_dir is None and target.name != spec.name:

@@ -3,7 +3,6 @@ never outlive the process that started them."""
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import signal
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from processes import descendants, gone, needs_proc, running, wait_until
 
+from sim.experiment import pool
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
 
 
@@ -104,13 +104,14 @@ def test_meanwhile_is_done_before_an_error_propagates_and_never_runs_in_one_proc
 
 
 def exit_when_released(release: str) -> int:
-    """In a worker: hold its exit until the file ``release`` exists (at most 20 s)."""
+    """In a worker: hold its exit until the file ``release`` exists (at most 20 s), with
+    a thread that is not a daemon (a process joins such threads before it ends)."""
     def held() -> None:
         deadline = time.monotonic() + 20
         while not os.path.exists(release) and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    atexit.register(held)
+    threading.Thread(target=held, daemon=False).start()
     return os.getpid()
 
 
@@ -128,10 +129,16 @@ def test_the_caller_goes_on_while_the_workers_exit(tmp_path: Path) -> None:
 
 
 SLEEPER = """
-import time
+import os, sys, time
 from sim.experiment.pool import run_parallel
+
+def nap(seconds):
+    with open(sys.argv[1], "a") as pids:
+        pids.write(f"{os.getpid()}\\n")
+    time.sleep(seconds)
+
 if __name__ == "__main__":
-    for _ in run_parallel(time.sleep, [(60,)] * 8, 2):
+    for _ in run_parallel(nap, [(60,)] * 8, 2):
         pass
 """
 
@@ -139,13 +146,19 @@ if __name__ == "__main__":
 @needs_proc
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_die_with_their_parent_however_it_ends(tmp_path: Path, how: int) -> None:
+    """Once both workers are in a task, the parent is killed: the workers, and whatever
+    else it started (the fork server), are gone soon after."""
     script = tmp_path / "sleeper.py"
     script.write_text(SLEEPER)
-    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+    pids = tmp_path / "pids"
+    pids.touch()
+    parent = subprocess.Popen([sys.executable, str(script), str(pids)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert wait_until(lambda: len(descendants(parent.pid)) >= 2, timeout=30)
+        assert wait_until(lambda: len(pids.read_text().split()) >= 2, timeout=30)
+        workers = {int(pid) for pid in pids.read_text().split()}
         children = descendants(parent.pid)
+        assert workers <= children
         parent.send_signal(how)
         parent.communicate(timeout=15)  # no process holds its pipes open any more
         assert gone(children, timeout=10) == set()
@@ -175,6 +188,40 @@ def test_an_unguarded_script_runs_in_one_process_and_says_why(tmp_path: Path) ->
 
 class Enough(Exception):
     """Raised by the caller after its first result."""
+
+
+def modules_loaded(*names: str) -> list[bool]:
+    """In a worker, before it imports anything more: whether it holds these modules."""
+    return [name in sys.modules for name in names]
+
+
+def environment(*names: str) -> list[str | None]:
+    """In a worker: these environment variables."""
+    return [os.environ.get(name) for name in names]
+
+
+fork_server = pytest.mark.skipif(not pool._FORK_SERVER, reason="workers are spawned here")
+
+
+@fork_server
+def test_workers_start_with_the_model_imported() -> None:
+    """Workers are forked from a server that imported the model once: a task finds the
+    model, SimPy, NumPy and SciPy's special functions there before it imports anything
+    itself."""
+    names = ("sim.model.engine", "simpy", "numpy", "scipy.special")
+    assert list(run_parallel(modules_loaded, [names] * 4, jobs=2)) == [[True] * 4] * 4
+
+
+@fork_server
+def test_the_fork_server_starts_no_blas_threads() -> None:
+    """The fork server starts with NumPy's BLAS told to use one thread (unless this
+    process says otherwise), so that it forks single-threaded; the workers inherit that,
+    and this process's own environment is as it was."""
+    names = tuple(pool.SINGLE_THREADED)
+    before = dict(os.environ)
+    expected = [os.environ.get(name, pool.SINGLE_THREADED[name]) for name in names]
+    assert list(run_parallel(environment, [names] * 4, jobs=2)) == [expected] * 4
+    assert dict(os.environ) == before
 
 
 def test_queued_replications_take_no_memory() -> None:

@@ -8,6 +8,7 @@ its scenario and replication index.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import socket
 import struct
@@ -18,7 +19,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sim.experiment.pool import alongside, run_parallel
+from sim.experiment.pool import PRELOAD, alongside, run_parallel
 from sim.scenario.errors import SimrunError
 from sim.scenario.market import FirmOfMarket
 from sim.scenario.model import Scenario
@@ -171,12 +172,10 @@ def start_local_cluster() -> tuple[Any, Any]:
 
 
 def warm_up() -> None:
-    """Import, in a worker, what every run needs: the model and SciPy's special
-    functions, which a scenario's distributions use as it is unpickled. Otherwise each
-    worker's first run pays it."""
-    import scipy.special  # noqa: F401
-
-    from sim.model import engine, market  # noqa: F401
+    """Import, in a worker, what every run needs (:data:`sim.experiment.pool.PRELOAD`:
+    the model, SciPy's special functions). Otherwise each worker's first run pays it."""
+    for module in PRELOAD:
+        importlib.import_module(module)
 
 
 def probe_scheduler(address: str) -> None:

@@ -1,22 +1,31 @@
 """Work spread over local worker processes: the one process pool of simrun.
 
-Replications of a run and runs of a sweep both come here. Workers are started with
-``spawn``, chosen here for this pool and never set globally: a worker inherits no
-state from the parent (no half-copied locks or threads), only what it is sent.
+Replications of a run and runs of a sweep both come here. Workers are forked from a
+fork server (``forkserver``; ``spawn`` where there is none, as on Windows), chosen here
+for this pool and never set globally: a worker inherits no state from the process that
+asked for it (no half-copied locks or threads), only what it is sent. The server is a
+fresh interpreter that imports the model once (:data:`PRELOAD`), single-threaded so that
+its forks are safe; every worker forked from it starts with the model imported, instead
+of each importing it again (about 0.7 s of CPU a worker, SciPy's special functions
+included). It lives as long as the
+process that started it, so a second pool in the same command (a pilot, then the
+replications; the batches of a sequential run) forks its workers at once, and a command
+can start it ahead of its own start-up (:func:`start_ahead`).
 
 Work is handed out lazily: at most a few tasks per worker are in flight, so a sweep
 of a hundred thousand runs never pickles them all up front, and an interrupted run
 (an error, Ctrl-C, SIGTERM) cancels what has not started yet and stops the workers at
 once instead of waiting for them.
 
-Workers never outlive the process that started them: each one leaves Ctrl-C to its
-parent and dies with it, even when the parent is killed with SIGKILL (Linux: the
-kernel's parent-death signal; elsewhere a thread that watches the parent).
+Workers never outlive the process that asked for them (their owner): each one leaves
+Ctrl-C to its owner and ends with it, even when the owner is killed with SIGKILL (a
+thread of the worker waits for the owner's end). The fork server ends once its owner
+and the workers have.
 
-Spawned workers import the main script again. A script that calls the pool at its top
-level without ``if __name__ == "__main__":`` would start workers that run the script
-again, and so on; :func:`unguarded_main` recognises such a script and the pool then
-runs in this one process, with a warning that says why.
+Every worker runs the main script again (as ``__mp_main__``). A script that calls the
+pool at its top level without ``if __name__ == "__main__":`` would start workers that
+run the script again, and so on; :func:`unguarded_main` recognises such a script and
+the pool then runs in this one process, with a warning that says why.
 
 While the workers run, this process mostly waits: ``meanwhile`` (:func:`alongside`)
 gives it work of its own meanwhile, in a thread, such as importing what the caller
@@ -45,15 +54,32 @@ T = TypeVar("T")
 IN_FLIGHT_PER_WORKER = 4
 """Tasks submitted per worker ahead of the results: enough to keep every worker busy
 while the parent stores a result, few enough to bound memory and cancellation."""
-WATCH_PARENT_S = 0.5
-"""How often a worker without a parent-death signal checks that its parent lives."""
 STOP_WORKERS_S = 5.0
 """How long an interrupted pool waits for its stopped workers to be gone."""
+PRELOAD = ("sim.experiment.runner", "sim.experiment.executors", "sim.model.engine",
+           "sim.model.market", "scipy.special")
+"""What every worker needs: what the pool is handed (a run's replications, a sweep's
+runs), the model they run, and SciPy's special functions, with which a scenario's
+distributions build their quantile functions as a replication starts (about 0.3 s of
+CPU to import). The fork server imports them once for all the workers it forks; a Dask
+worker, as it warms up (:func:`sim.experiment.executors.warm_up`). (Not ``"__main__"``,
+which Python 3.11 to 3.13 ignore there: each worker runs the main script again, and
+what that imports is best preloaded too, :func:`start_ahead`.)"""
+_FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1"}
+"""The fork server's environment beyond this process's (where these are not set).
+NumPy's BLAS then starts no threads in it, so it forks single-threaded: a fork copies
+only the thread that forks, and a lock another thread held stays held in the child
+(OpenBLAS stops its threads before a fork, other BLAS builds may not; Python 3.12+
+warns about any fork of a threaded process). The workers inherit it: one BLAS thread
+each is what a pool of processes wants (Dask's nanny sets the same for its workers),
+and the model uses none."""
 
 
 def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
                  jobs: int, meanwhile: Callable[[], object] | None = None) -> Iterator[T]:
-    """``function(*task)`` for every task, over ``jobs`` spawned processes (in this
+    """``function(*task)`` for every task, over ``jobs`` worker processes (in this
     process when ``jobs`` <= 1); yields results as they finish, in no fixed order.
 
     ``function`` and the tasks must pickle. An exception in a task, or in the caller
@@ -77,9 +103,8 @@ def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
         for task in tasks:
             yield function(*task)
         return
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                               initializer=start_worker, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
+                               initializer=start_worker)
     pending: set[Future[T]] = set()
     with ExitStack() as side:
         try:
@@ -104,6 +129,37 @@ def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
     # Every result is in: the workers exit while the caller goes on (writes its files)
     # instead of before; the interpreter joins them when it exits.
     pool.shutdown(wait=False)
+
+
+def start_ahead(jobs: int | None, *also: str) -> None:
+    """Start the fork server now if ``jobs`` (None: one per core) asks for worker
+    processes, so that it imports the model while this process goes on with its own
+    start-up (a command: loading the scenario, opening its folder); the first pool then
+    forks workers that are ready. ``also``: more modules for it to import, such as those
+    the main script imports (the command line's), which every worker runs again.
+    Harmless when no pool follows: the server ends with this process. Nothing to do
+    where workers are spawned, or once the server runs."""
+    if (jobs or os.cpu_count() or 1) > 1 and _FORK_SERVER:
+        _context(also)
+
+
+def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
+    """The workers' start method, with the fork server running (started here the first
+    time, with :data:`PRELOAD` and ``also`` and :data:`SINGLE_THREADED`)."""
+    if not _FORK_SERVER:
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([*also, *PRELOAD])
+    added = {name: value for name, value in SINGLE_THREADED.items() if name not in os.environ}
+    os.environ.update(added)  # read by the server as it starts, then taken back
+    try:
+        forkserver.ensure_running()
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+    return context
 
 
 @contextmanager
@@ -135,39 +191,28 @@ def stop(pool: ProcessPoolExecutor) -> None:
         process.join(max(0.0, deadline - time.monotonic()))
 
 
-def start_worker(parent: int) -> None:
-    """Initializer of every worker: leave Ctrl-C to the parent, and die with it."""
+def start_worker() -> None:
+    """Initializer of every worker: leave Ctrl-C to its owner (the process that asked
+    for the pool), and die with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if not _die_with_parent():
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                         name="simrun-watch-parent").start()
-    if os.getppid() != parent:  # the parent died before the signal was armed
+    threading.Thread(target=_watch_owner, daemon=True, name="simrun-watch-owner").start()
+
+
+def _watch_owner() -> None:
+    """Wait for this worker's owner to end, however it ends (SIGKILL included), then end
+    this worker. The owner is what multiprocessing calls the parent process: the one
+    that asked for the worker, whether it was spawned or forked by the fork server. Its
+    sentinel is a pipe it holds open for as long as it lives, so an owner that ended
+    before this thread started is seen at once."""
+    owner = multiprocessing.parent_process()
+    if owner is not None:
+        owner.join()
         os._exit(1)
-
-
-def _die_with_parent() -> bool:
-    """Ask Linux to SIGKILL this process when its parent ends; False where it cannot."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        return bool(libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(WATCH_PARENT_S)
-    os._exit(1)
 
 
 def unguarded_main() -> tuple[str, int] | None:
     """The main script and the line of its top-level code this call comes from, if
-    that line is outside an ``if __name__ == "__main__":`` block (where spawned
+    that line is outside an ``if __name__ == "__main__":`` block (where new
     workers, which import the main script again, would run it again), else None.
 
     Interactive sessions and notebooks have no main script and are never unguarded.
