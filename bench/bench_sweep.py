@@ -34,10 +34,10 @@ in a fresh interpreter, pool start-up, store and result files included)
    - pool start-up) - 1, is reported beside it (no target).
 5. **How busy -j 2 kept the cores**, within its own run and so immune to the load
    drifting between measurements: the CPU time of all its processes (the command, its
-   fork server and workers, user and system) / (2 x its wall time). A serial phase (start-up, writing
-   files) leaves a core idle and lowers it; the workers' duplicated imports and the
-   slowdown of two processes side by side count as busy. A diagnostic beside the share,
-   no target.
+   fork server and workers, user and system) / (2 x its wall time). A serial phase
+   (start-up, writing files) leaves a core idle and lowers it; duplicated imports and
+   the slowdown of two processes side by side count as busy. A diagnostic beside the
+   share, no target.
 
 Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
 figures are medians over the repeats, with the spread (min to max). Every executor must
