@@ -44,6 +44,13 @@ def scripted_market_run(market: MarketScenario,
     (candidate i at ``arrival_hours[i]``) instead of by a Poisson process, as
     helpers.scripted_run does for one firm: small cases whose books are worked out by
     hand."""
+    return scripted_market_replication(market, arrival_hours).run()
+
+
+def scripted_market_replication(market: MarketScenario,
+                                arrival_hours: Sequence[float]) -> MarketReplication:
+    """The replication of :func:`scripted_market_run`, not run yet: for a test that reads
+    the firms' state once it has run."""
     replication = MarketReplication(market, 0)
     env = replication.env
 
@@ -53,7 +60,7 @@ def scripted_market_run(market: MarketScenario,
             LeanProcess(env, replication.life((NEW, index), referred=False))
 
     replication.new_customers = scripted  # type: ignore[method-assign]
-    return replication.run()
+    return replication
 
 
 def fingerprint(run: RunResult) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from helpers import Recorder, scripted_run, tiny_scenario
 from hypothesis import given
-from market_helpers import scripted_market_run
+from market_helpers import scripted_market_replication, scripted_market_run
 from test_conservation import conservation, same_scenarios, valid_scenarios
 
 from sim.metrics import (
@@ -157,10 +157,13 @@ def morning_and_afternoon() -> MarketRunResult:
     - W at 13 (B); again at 182, 351, 520 at B.
     - E, new at 342.9, served at A till 343.9 and at 511.9; F, new at 517.4, served at B.
     """
-    a = hand_market(run__days=28, business__servers=1, business__close_hour=12)
-    b = hand_market(run__days=28, business__servers=1, business__open_hour=12)
-    return scripted_market_run(MarketScenario(("A", "B"), (a, b)),
-                               [1.0, 5.0, 10.5, 11.6, 13.0, 342.9, 517.4])
+    return scripted_market_run(MORNING_AND_AFTERNOON, MORNING_AND_AFTERNOON_ARRIVALS)
+
+
+MORNING_AND_AFTERNOON = MarketScenario(
+    ("A", "B"), (hand_market(run__days=28, business__servers=1, business__close_hour=12),
+                 hand_market(run__days=28, business__servers=1, business__open_hour=12)))
+MORNING_AND_AFTERNOON_ARRIVALS = (1.0, 5.0, 10.5, 11.6, 13.0, 342.9, 517.4)
 
 
 def test_a_firms_retention_on_a_market_counts_its_own_customers_kept() -> None:
@@ -179,6 +182,16 @@ def test_a_firms_retention_on_a_market_counts_its_own_customers_kept() -> None:
                                                                       rel=1e-12)
     assert r.firms[0].segments["all"]["customer_retention"] == pytest.approx(
         (3 / 4 + 1 / 3 + 1) / 3, rel=1e-12)
+
+
+def test_a_firms_customer_count_follows_its_customers_won_lost_and_churned() -> None:
+    """The count a period's retention starts from (:func:`morning_and_afternoon`): at the
+    horizon A's customers are Y and E (Z churned, X and V went to B), B's are W, V and F
+    (X churned as B's customer)."""
+    replication = scripted_market_replication(MORNING_AND_AFTERNOON,
+                                              MORNING_AND_AFTERNOON_ARRIVALS)
+    replication.run()
+    assert [firm.customers_by_segment for firm in replication.firms] == [[2], [3]]
 
 
 def test_switching_is_not_churn_each_leaving_customer_is_churned_by_its_last_firm() -> None:
@@ -208,6 +221,16 @@ def test_a_customer_lost_and_won_back_within_a_period_counts_once_as_lost() -> N
     t.churned(0, 20.0, False, 460.0, math.inf)  # no longer its customer: not its churn
     assert t.period_lost == {0: [1], 1: [1]}
     assert t.segments[0][SEGMENT_COLUMNS.index("churned")] == 2
+
+
+def test_every_copy_of_a_rivals_strategy_is_paid_and_only_measured_ones_are_booked() -> None:
+    """Three copies at 200: one in the warm-up (today's profit only), two measured (the
+    imitation cost and the cash: 400)."""
+    t = Tally(1, 1, 28, 7, 7, 0.0)
+    t.imitation(200.0, measured=False)
+    t.imitation(200.0, measured=True)
+    t.imitation(200.0, measured=True)
+    assert (t.imitation_cost, t.cash) == (400.0, -400.0)
 
 
 # --- lifetime value --------------------------------------------------------------------
@@ -490,6 +513,16 @@ def test_staff_are_paid_for_the_opening_hours_and_for_finishing_the_last_visit()
     run = scripted_run(scenario, [16.5])
     assert run.metrics["staff_cost"] == pytest.approx(10.0 * (8.5 + 8))
     assert run.metrics["utilisation"] == pytest.approx(1.0 / (8.5 + 8))
+
+
+def test_utilisation_counts_the_service_of_every_served_visit() -> None:
+    """The same server and hours, two visits of 1 h on day 0 (at 10 and at 16.5): 2 busy
+    hours over 8.5 + 8 paid ones."""
+    scenario = hand_market(run__days=2, run__warmup_days=0, business__servers=1,
+                           business__open_hour=9, business__close_hour=17)
+    run = scripted_run(scenario, [10.0, 16.5])
+    assert run.metrics["served"] == 2
+    assert run.metrics["utilisation"] == pytest.approx(2.0 / (8.5 + 8))
 
 
 def test_every_day_books_its_acquisition_cost_warm_up_or_not() -> None:
