@@ -276,6 +276,22 @@ def test_nps_per_customer_takes_each_customers_latest_score_per_visit_takes_ever
     assert run.metrics["mean_satisfaction"] == pytest.approx((3 + 5 + 6 + 6.5) / 4)
 
 
+def test_a_latest_score_of_zero_counts_in_nps_per_customer() -> None:
+    """The same customer expecting service level 2 and getting 1, with no adaptation:
+    7 - 8 = -1, scored 0 (the scale's floor) on every visit. Its latest score, 0, is a
+    detractor's: NPS per customer -100."""
+    raw_settings = {"run__days": 28, "run__warmup_days": 0, "behaviour__value_weight": 0.0,
+                    "behaviour__service_level_weight": 8.0,
+                    "behaviour__expectation_adaptation": 0.0,
+                    "behaviour__return_intercept": 50.0,
+                    "behaviour__return_satisfaction_weight": 0.0,
+                    "segments[0].expected_service_level": 2.0}
+    recorder = Recorder()
+    run = scripted_run(hand_market(**raw_settings), [1.0], recorder)
+    assert [e.satisfaction for e in recorder.events] == [0.0] * 4
+    assert run.metrics["nps"] == -100
+
+
 def test_delight_pleases_only_as_far_as_it_still_surprises() -> None:
     """Delight on every visit: the expected delight closes half the gap after each, so
     the gesture adds 1, 1/2, 1/4, 1/8 points (delight weight 1) on top of 8.5."""
