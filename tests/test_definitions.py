@@ -257,19 +257,27 @@ def test_clv_discounts_each_customers_cash_by_age_over_those_observed_that_long(
 
 # --- satisfaction and NPS --------------------------------------------------------------
 
+def weekly_regular(expected_service_level: float, adaptation: float
+                   ) -> tuple[RunResult, Recorder]:
+    """One customer from hour 1, back every week of 28 days (no warm-up), served at
+    service level 1: each visit scores 7 + 8 x (1 - the level it expects) (value weight
+    0), and the gap closes by ``adaptation`` after each visit."""
+    recorder = Recorder()
+    run = scripted_run(hand_market(**{
+        "run__days": 28, "run__warmup_days": 0, "behaviour__value_weight": 0.0,
+        "behaviour__service_level_weight": 8.0,
+        "behaviour__expectation_adaptation": adaptation,
+        "behaviour__return_intercept": 50.0, "behaviour__return_satisfaction_weight": 0.0,
+        "segments[0].expected_service_level": expected_service_level}), [1.0], recorder)
+    return run, recorder
+
+
 def test_nps_per_customer_takes_each_customers_latest_score_per_visit_takes_every_visit() -> None:
     """A customer who expected service level 1.5 and gets 1, with half of each gap
     closed after every visit: gaps -0.5, -0.25, -0.125, -0.0625; at 8 points per unit
     its visits score 7 - 4, 7 - 2, 7 - 1, 7 - 0.5 = 3, 5, 6, 6.5 (value weight 0).
     Three detractors (<= 6) and a passive: per visit -75; per customer (latest: 6.5) 0."""
-    raw_settings = {"run__days": 28, "run__warmup_days": 0, "behaviour__value_weight": 0.0,
-                    "behaviour__service_level_weight": 8.0,
-                    "behaviour__expectation_adaptation": 0.5,
-                    "behaviour__return_intercept": 50.0,
-                    "behaviour__return_satisfaction_weight": 0.0,
-                    "segments[0].expected_service_level": 1.5}
-    recorder = Recorder()
-    run = scripted_run(hand_market(**raw_settings), [1.0], recorder)
+    run, recorder = weekly_regular(expected_service_level=1.5, adaptation=0.5)
     assert [e.satisfaction for e in recorder.events] == pytest.approx([3, 5, 6, 6.5])
     assert run.metrics["nps_per_visit"] == pytest.approx(-75)
     assert run.metrics["nps"] == 0
@@ -280,14 +288,7 @@ def test_a_latest_score_of_zero_counts_in_nps_per_customer() -> None:
     """The same customer expecting service level 2 and getting 1, with no adaptation:
     7 - 8 = -1, scored 0 (the scale's floor) on every visit. Its latest score, 0, is a
     detractor's: NPS per customer -100."""
-    raw_settings = {"run__days": 28, "run__warmup_days": 0, "behaviour__value_weight": 0.0,
-                    "behaviour__service_level_weight": 8.0,
-                    "behaviour__expectation_adaptation": 0.0,
-                    "behaviour__return_intercept": 50.0,
-                    "behaviour__return_satisfaction_weight": 0.0,
-                    "segments[0].expected_service_level": 2.0}
-    recorder = Recorder()
-    run = scripted_run(hand_market(**raw_settings), [1.0], recorder)
+    run, recorder = weekly_regular(expected_service_level=2.0, adaptation=0.0)
     assert [e.satisfaction for e in recorder.events] == [0.0] * 4
     assert run.metrics["nps"] == -100
 

@@ -224,6 +224,42 @@ def test_the_fork_server_starts_no_blas_threads() -> None:
     assert dict(os.environ) == before
 
 
+FORK_SERVERS_STARTED = """
+import os, sys
+from pathlib import Path
+from sim import cli
+cli.check_jobs(int(sys.argv[1]), local=sys.argv[2] == "local")
+for entry in Path("/proc").iterdir():
+    if entry.name.isdigit():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_text().replace("\\0", " ")
+        except OSError:
+            continue
+        if parent == os.getpid() and "multiprocessing.forkserver" in command:
+            print(command)
+"""
+
+
+@fork_server
+@needs_proc
+def test_a_command_starts_its_fork_server_before_it_loads_its_input() -> None:
+    """``check_jobs``, a command's first step, starts the fork server when the work goes
+    to local worker processes, preloading the command line (which every worker's
+    ``simrun`` script imports again) and the model; not for one job, nor for Dask."""
+    def servers(jobs: int, where: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", FORK_SERVERS_STARTED, str(jobs), where],
+                              capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.splitlines()
+
+    started = servers(2, "local")
+    assert len(started) == 1
+    assert "'sim.cli'" in started[0]
+    assert "'sim.model.engine'" in started[0]
+    assert servers(1, "local") == []
+    assert servers(2, "dask") == []
+
+
 def test_queued_replications_take_no_memory() -> None:
     """A million replications queued: only those in flight exist, so memory before the
     first result is what one replication needs, not a million task descriptions."""

@@ -409,7 +409,7 @@ class Replication(LaterWaits):
 
     def days(self) -> Process:
         for day in range(self.s.run.days - 1):
-            yield wake_after(self.env, 24.0 * (day + 1) - self.env.now)
+            yield wake_after(self.env, 24.0 * (day + 1) - self.env._now)
             self.close_day(day)
             self.start_waits(day + 1)
 
