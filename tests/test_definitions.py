@@ -210,7 +210,10 @@ def test_a_customer_lost_and_won_back_within_a_period_counts_once_as_lost() -> N
     """The tally's own rule (days 0-27, warm-up 7, 7-day periods): a customer of the
     firm since hour 100 switches away at 200 (period 0), is won back at 250 and
     switches away again at 300: period 0 loses it once. Another, since 10, churns at
-    400 (period 1); a third, won at 350, churns at 450: won in period 1, not its loss."""
+    400 (period 1); a third, won at 350, churns at 450: won in period 1, not its loss.
+    Nor is a fourth's, won at 336 exactly, the instant period 1 starts: the period's
+    count is taken at midnight, before a visit ending then (its wake was queued
+    earlier), so it was not among the customers the period started with."""
     t = Tally(1, 1, 28, 7, 7, 0.0)
     t.period_starts(0, [2])
     t.switched_away(0, 100.0, 200.0)
@@ -218,9 +221,10 @@ def test_a_customer_lost_and_won_back_within_a_period_counts_once_as_lost() -> N
     t.period_starts(1, [2])
     t.churned(0, 10.0, False, 400.0, 10.0)
     t.churned(0, 350.0, False, 450.0, 350.0)
+    t.churned(0, 336.0, False, 455.0, 336.0)
     t.churned(0, 20.0, False, 460.0, math.inf)  # no longer its customer: not its churn
     assert t.period_lost == {0: [1], 1: [1]}
-    assert t.segments[0][SEGMENT_COLUMNS.index("churned")] == 2
+    assert t.segments[0][SEGMENT_COLUMNS.index("churned")] == 3
 
 
 def test_every_copy_of_a_rivals_strategy_is_paid_and_only_measured_ones_are_booked() -> None:
@@ -473,6 +477,20 @@ def test_a_daily_quota_serves_its_slots_at_their_appointments() -> None:
     assert run.metrics["mean_wait_h"] == 0.0  # an appointment is not a wait in line
     assert sorted((e.key[1], e.ended_h - 1, e.appointment_h) for e in recorder.events) == [
         (0, 1.0, 0.0), (1, 12.0, 10.0), (2, 24.0, 21.0), (3, 36.0, 32.0), (4, 48.0, 43.0)]
+
+
+def test_an_appointment_later_the_same_day_is_not_waitlisted_on_any_day() -> None:
+    """The quota above on day 1: 24.5 takes the current slot at once, 24.6 the 12:00
+    one (an appointment 11.4 h later, the same day). Only a booking to a later day is
+    waitlisted, on day 1 as on day 0."""
+    scenario = hand_market(run__days=3, run__warmup_days=0, **{
+        "strategy.admission": {"kind": "daily_slots", "slots_per_day": 2, "waitlist": True},
+        "segments[0].waitlist_patience_days": 2})
+    recorder = Recorder()
+    run = scripted_run(scenario, [24.5, 24.6], recorder)
+    assert (run.metrics["waitlisted"], run.metrics["served"]) == (0, 2)
+    assert sorted((e.key[1], e.ended_h - 1, e.appointment_h) for e in recorder.events) == [
+        (0, 24.5, 0.0), (1, 36.0, pytest.approx(11.4))]
 
 
 def test_customers_who_balk_count_against_the_tier_they_would_have_bought() -> None:

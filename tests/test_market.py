@@ -252,6 +252,22 @@ def test_a_copier_is_chosen_on_the_tiers_it_offers_now_not_on_those_it_dropped()
         100.0 * t.value * image - t.price * markup for t in pricey.tiers) < 0
 
 
+def test_a_firm_that_assigns_tiers_is_weighed_on_the_tier_it_would_offer() -> None:
+    """Tiered's tiers (basic 35 at value 0.7, standard 55 at 1.0, premium 95 at 1.4),
+    regulars offered only basic and the premium segment only premium; image and markup
+    1 at the start. A regular who would pay 100 sees 100 x 0.7 - 35 = 35, not the 45
+    of the standard or premium tier it is not offered; a premium customer who would pay
+    60 sees 60 x 1.4 - 95 = -11, not basic's 7."""
+    by_segment = {"kind": "by_segment", "tiers": {"regulars": "basic", "premium": "premium"}}
+    replication = MarketReplication(tiny_market(
+        [("A", {"preset": "tiered", "assignment": by_segment}), ("B", "god")]), 0)
+    firm = replication.firms[0]
+    assert (firm.image(), firm.markup()) == (1.0, 1.0)
+    regular, premium = SimpleNamespace(segment=0, wtp=100.0), SimpleNamespace(segment=1, wtp=60.0)
+    assert firm.best_surplus(regular, 0.0) == pytest.approx(35.0)  # type: ignore[arg-type]
+    assert firm.best_surplus(premium, 0.0) == pytest.approx(-11.0)  # type: ignore[arg-type]
+
+
 def fresh_best_surplus(firm: Firm, wtp: float) -> float:
     """The best surplus worked out from the firm's state now (nothing kept)."""
     image, markup = firm.image(), 1 + firm.scarcity_pricing * firm.scarcity_signal
