@@ -166,18 +166,20 @@ def run_options(function: Any) -> Any:
     return function
 
 
-def check_jobs(jobs: int | None, *, local: bool = True) -> None:
+def check_jobs(jobs: int | None, *, local: bool = True, runs: int | None = None) -> None:
     """Refuse more worker processes than cores (unless limits are lifted). When the
     command's work goes to ``jobs`` local worker processes (``local``), start their fork
     server now (:func:`sim.experiment.pool.start_ahead`): it imports the model while the
     command loads its input, and the first pool's workers are ready. It imports this
-    module too, which each worker imports again when it runs the ``simrun`` script."""
+    module too, which each worker imports again when it runs the ``simrun`` script.
+    ``runs``: how many runs the command will make, when it knows before reading its
+    input (``-n 1``): a single run is made in this process, with no pool to start."""
     from sim import limits
 
     problem = limits.jobs_problem(jobs)
     if problem:
         raise click.BadParameter(problem, param_hint="'-j' / '--jobs'")
-    if local:
+    if local and (runs is None or runs > 1):
         from sim.experiment.pool import start_ahead
 
         start_ahead(jobs, __name__)
@@ -315,7 +317,8 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
     show = not quiet and output_format == "table"
     with limits.lifted(force_limits):
-        check_jobs(jobs)
+        sequential = precision_text is not None or half_width is not None
+        check_jobs(jobs, runs=None if sequential else replications)
         spec = load_any(scenario, run_overrides(overrides, replications, seed))
         target_precision = _precision_target(metric or "profit", precision_text, half_width,
                                              min_replications, max_replications, replications)

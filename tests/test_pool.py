@@ -20,6 +20,8 @@ from processes import descendants, gone, needs_proc, running, wait_until
 from sim.experiment import pool
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 class Counted:
     """Tasks ``(x,)`` for x in ``values``, counting how many were taken."""
@@ -224,11 +226,7 @@ def test_the_fork_server_starts_no_blas_threads() -> None:
     assert dict(os.environ) == before
 
 
-FORK_SERVERS_STARTED = """
-import os, sys
-from pathlib import Path
-from sim import cli
-cli.check_jobs(int(sys.argv[1]), local=sys.argv[2] == "local")
+FORK_SERVERS = """
 for entry in Path("/proc").iterdir():
     if entry.name.isdigit():
         try:
@@ -239,6 +237,19 @@ for entry in Path("/proc").iterdir():
         if parent == os.getpid() and "multiprocessing.forkserver" in command:
             print(command)
 """
+FORK_SERVERS_STARTED = """
+import os, sys
+from pathlib import Path
+from sim import cli
+runs = None if sys.argv[3] == "unknown" else int(sys.argv[3])
+cli.check_jobs(int(sys.argv[1]), local=sys.argv[2] == "local", runs=runs)
+""" + FORK_SERVERS
+FORK_SERVERS_AFTER_A_COMMAND = """
+import os, sys
+from pathlib import Path
+from sim import cli
+cli.main(sys.argv[1:], standalone_mode=False)
+""" + FORK_SERVERS
 
 
 @fork_server
@@ -246,18 +257,37 @@ for entry in Path("/proc").iterdir():
 def test_a_command_starts_its_fork_server_before_it_loads_its_input() -> None:
     """``check_jobs``, a command's first step, starts the fork server when the work goes
     to local worker processes, preloading the command line (which every worker's
-    ``simrun`` script imports again) and the model; not for one job, nor for Dask."""
-    def servers(jobs: int, where: str) -> list[str]:
-        done = subprocess.run([sys.executable, "-c", FORK_SERVERS_STARTED, str(jobs), where],
-                              capture_output=True, text=True, timeout=60, check=True)
+    ``simrun`` script imports again) and the model; not for one job, nor for Dask, nor
+    for a command that knows it makes one run (``-n 1``)."""
+    def servers(jobs: int, where: str, runs: str = "unknown") -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", FORK_SERVERS_STARTED, str(jobs), where, runs],
+            capture_output=True, text=True, timeout=60, check=True)
         return done.stdout.splitlines()
 
     started = servers(2, "local")
     assert len(started) == 1
     assert "'sim.cli'" in started[0]
     assert "'sim.model.engine'" in started[0]
+    assert len(servers(2, "local", runs="2")) == 1
     assert servers(1, "local") == []
     assert servers(2, "dask") == []
+    assert servers(2, "local", runs="1") == []
+
+
+@fork_server
+@needs_proc
+@pytest.mark.parametrize(("runs", "started"), [("1", 0), ("2", 1)])
+def test_a_single_replication_starts_no_fork_server(tmp_path: Path, runs: str,
+                                                    started: int) -> None:
+    """``simrun run -n 1`` makes its one run in this process: a fork server would only
+    import the model on a core the run could use."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SERVERS_AFTER_A_COMMAND, "run",
+         str(ROOT / "scenarios" / "tiered.toml"), "-n", runs, "-j", "2", "-q", "--set",
+         "run.days=20", "--set", "run.warmup_days=2", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, check=True)
+    assert len(done.stdout.splitlines()) == started
 
 
 def test_queued_replications_take_no_memory() -> None:
