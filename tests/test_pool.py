@@ -202,7 +202,7 @@ def environment(*names: str) -> list[str | None]:
     return [os.environ.get(name) for name in names]
 
 
-fork_server = pytest.mark.skipif(not pool._FORK_SERVER, reason="workers are spawned here")
+fork_server = pytest.mark.skipif(not pool.FORKS_WORKERS, reason="workers are spawned here")
 
 
 @fork_server

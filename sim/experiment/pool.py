@@ -65,7 +65,9 @@ CPU to import). The fork server imports them once for all the workers it forks; 
 worker, as it warms up (:func:`sim.experiment.executors.warm_up`). (Not ``"__main__"``,
 which Python 3.11 to 3.13 ignore there: each worker runs the main script again, and
 what that imports is best preloaded too, :func:`start_ahead`.)"""
-_FORK_SERVER = "forkserver" in multiprocessing.get_all_start_methods()
+FORKS_WORKERS = "forkserver" in multiprocessing.get_all_start_methods()
+"""Whether workers are forked from a fork server here (POSIX); where not (Windows), each
+one is spawned and imports the model itself."""
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                    "MKL_NUM_THREADS": "1"}
 """The fork server's environment beyond this process's (where these are not set).
@@ -139,14 +141,14 @@ def start_ahead(jobs: int | None, *also: str) -> None:
     the main script imports (the command line's), which every worker runs again.
     Harmless when no pool follows: the server ends with this process. Nothing to do
     where workers are spawned, or once the server runs."""
-    if (jobs or os.cpu_count() or 1) > 1 and _FORK_SERVER:
+    if (jobs or os.cpu_count() or 1) > 1 and FORKS_WORKERS:
         _context(also)
 
 
 def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """The workers' start method, with the fork server running (started here the first
     time, with :data:`PRELOAD` and ``also`` and :data:`SINGLE_THREADED`)."""
-    if not _FORK_SERVER:
+    if not FORKS_WORKERS:
         return multiprocessing.get_context("spawn")
     from multiprocessing import forkserver
 
