@@ -32,7 +32,7 @@ from sim.metrics import (
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
 from sim.model.rng import NEW, V_INTERVAL, V_REFERRAL_DELAY
-from sim.model.tally import Tally, WaitHistogram
+from sim.model.tally import Tally, Visit, WaitHistogram
 from sim.scenario import Scenario, scenario_from_raw
 from sim.scenario.loader import set_path
 from sim.scenario.market import MarketScenario
@@ -117,6 +117,8 @@ def test_the_repeat_rate_is_the_share_of_a_periods_customers_buying_in_the_next(
 def test_nobody_churns_so_retention_is_complete_and_the_survival_curve_flat() -> None:
     recorder = Recorder()
     run = scripted_run(hand_market(), [1.0, 3.0, 5.0, 200.0], recorder)
+    # three customers from day 0, a fourth from day 8 (200 h)
+    assert tuple(run.daily["customers_alive"]) == (3.0,) * 8 + (4.0,) * 13
     assert run.metrics["customer_retention"] == 1.0
     assert run.metrics["customers_churned"] == 0
     assert set(run.distributions["survival_by_week"]) == {1.0}
@@ -137,6 +139,7 @@ def test_a_prospect_turned_away_before_buying_is_a_lost_prospect_not_a_churned_c
     assert m["conversion_rate"] == 0.5
     assert m["cac"] == 2 * 15 / 1
     assert (segment["lost_prospects"], segment["churned"], segment["customers_won"]) == (1, 0, 1)
+    assert segment["prospects"] == 2
 
 
 # --- a market of two firms: each firm's retention --------------------------------------
@@ -537,6 +540,11 @@ def test_the_wait_histogram_bins_by_the_minute_to_two_hours_then_one_percent_wid
     # (30 to 35 minutes), 3 h in the open bin for two hours and more
     assert histogram.five_minute_bins() == tuple([2.0] + [0.0] * 5 + [1.0] + [0.0] * 17
                                                  + [1.0])
+    # beyond two hours each wait counts too, in the same bin or another
+    beyond = WaitHistogram()
+    for wait in (3.0, 3.0, 2.5):
+        beyond.add(wait)
+    assert beyond.five_minute_bins()[-1] == 3.0
 
 
 def test_staff_are_paid_for_the_opening_hours_and_for_finishing_the_last_visit() -> None:
@@ -859,6 +867,18 @@ def test_a_customer_who_counts_its_own_service_time_may_balk_at_an_empty_shop(
     assert [e.outcome for e in recorder.events] == [BALKED if counts_own_service else SERVED]
 
 
+def test_a_customer_who_counts_its_own_service_time_adds_it_to_the_wait() -> None:
+    """One server, A served 0-1; B at 0.1 expects an hour's wait, then its own hour of
+    service. At 30 an hour either alone would leave 20 of the 50 the visit is worth;
+    both together cost 60: B balks. A, with nothing to wait for, joins."""
+    scenario = hand_market(run__days=1, run__warmup_days=0, business__servers=1, **{
+        "segments[0].value_of_time_per_h": 30.0, "behaviour.balk_counts_own_service": True})
+    recorder = Recorder()
+    scripted_run(scenario, [0.0, 0.1], recorder)
+    assert [e.outcome for e in sorted(recorder.events, key=lambda e: e.arrived_h)] == [
+        SERVED, BALKED]
+
+
 @pytest.mark.parametrize(("assignment", "tiers_offered"), [
     ("by_spend", [0, 0, 1]), ({"kind": "by_segment", "tiers": {"all": "gold"}}, [1, 1, 1])])
 def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
@@ -875,6 +895,23 @@ def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
     scripted_run(scenario, [1.0], recorder)
     assert [e.tier for e in recorder.events] == tiers_offered
     assert [e.price for e in recorder.events] == [(50.0, 60.0)[j] for j in tiers_offered]
+
+
+def test_past_spend_is_net_of_refunds() -> None:
+    """The tiers above, by spend, every visit failing and its price refunded (a genuine
+    claim, always paid; the customer returns whatever it thinks): a customer who got
+    back all it paid has spent nothing, so it is offered basic every week."""
+    scenario = hand_market(
+        strategy__tiers=[
+            {"name": "basic", "price": 50.0, "requests": "none", "refunds": "always",
+             "delight_chance": 0.0},
+            {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
+             "refunds": "always", "delight_chance": 0.0}],
+        strategy__assignment="by_spend", business__failure_rate=1.0,
+        behaviour__genuine_claim_probability=1.0, behaviour__return_intercept=1000.0)
+    recorder = Recorder()
+    scripted_run(scenario, [1.0], recorder)
+    assert [(e.tier, e.price, e.refund) for e in recorder.events] == [(0, 50.0, 50.0)] * 3
 
 
 def test_the_image_scales_the_value_a_customer_sees_at_the_offer() -> None:
@@ -902,6 +939,21 @@ def test_the_longest_queue_joined_and_the_shortest_balked_at_are_those_seen() ->
     assert (run.metrics["served"], run.metrics["abandoned"], run.metrics["balked"]) == (1, 1, 1)
     assert run.checks["max_waiting_ahead_joined"] == 0
     assert run.checks["min_waiting_ahead_balked"] == 1
+
+
+def test_a_review_reads_the_mean_satisfaction_and_margin_since_the_last_one() -> None:
+    """Two visits at 50 leaving 20 and 30 in cash, scored 6 and 9, in the warm-up (the
+    strategy reviews every visit, measured or not): satisfaction 7.5, margin 50 / 100.
+    The next review, with no visit since, has neither."""
+    t = Tally(1, 1, 28, 7, 7, 0.0)
+    for score, cash in ((6.0, 20.0), (9.0, 30.0)):
+        v = Visit(100.0)
+        v.price, v.refund, v.satisfaction, v.flow = 50.0, 0.0, score, cash
+        t.served(0, v, promoter=score >= 9, detractor=score <= 6, measured=False)
+    assert t.review() == (7.5, 0.5)
+    satisfaction, margin = t.review()
+    assert math.isnan(satisfaction)
+    assert margin == -math.inf
 
 
 def test_the_partner_reviews_the_margin_of_the_whole_period() -> None:

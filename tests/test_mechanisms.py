@@ -17,6 +17,7 @@ from sim.model import desk, engine, market
 from sim.model.customer import Customer
 from sim.model.engine import Replication, run_replication
 from sim.model.events import SERVED
+from sim.model.rng import N_VISIT_DRAWS, V_REQ_UNREASONABLE
 from sim.model.tally import Visit
 from sim.model.wake import wake_after
 from sim.scenario import Scenario
@@ -102,6 +103,22 @@ def test_entitlement_raises_the_unreasonable_share_of_requests() -> None:
                                + m["requests_refused_reasonable"])
 
     assert unreasonable_share(indulged) > unreasonable_share(unmoved) + 0.05
+
+
+def test_an_entitled_customers_requests_are_at_most_all_unreasonable() -> None:
+    """Unreasonable share 0.6 and entitlement 1: 0.6 x (1 + 1) = 1.2 of its requests
+    would be out of scope, capped at all of them. At 2 requests a visit it asks for
+    Poisson(2) unreasonable ones and no reasonable one: the uniform 0.65 draws 2
+    (P(N <= 1) = 0.41, P(N <= 2) = 0.68); uncapped, Poisson(2.4) would draw 3."""
+    replication = Replication(tiny_scenario("god"), 0, None)
+    customer = SimpleNamespace(segment=0, unreasonable_share=0.6, entitlement=1.0,
+                               request_rate=2.0)
+    words = [2**31] * N_VISIT_DRAWS
+    words[V_REQ_UNREASONABLE] = int(0.65 * 2**32)
+    visit = Visit(10.0)
+    replication.serve(customer, replication.tiers[0], tuple(words), visit)  # type: ignore[arg-type]
+    assert (visit.honoured_unreasonable, visit.refused_unreasonable) == (2, 0)  # god honours all
+    assert (visit.honoured_reasonable, visit.refused_reasonable) == (0, 0)
 
 
 # --- adaptation -----------------------------------------------------------------------
