@@ -201,10 +201,11 @@ class MarketReplication(LaterWaits):
     wait for a later day (its next occasion, a referred prospect's arrival) joins SimPy's
     queue only when that day starts, as in the single-firm model (:class:`LaterWaits`)."""
 
-    def __init__(self, scenario: MarketScenario, replication: int,
-                 observer: MarketObserver | None = None) -> None:
+    def __init__(self, scenario: MarketScenario, replication: int) -> None:
         self.scenario = scenario
-        self.observer = observer
+        self.observer: MarketObserver | None = None
+        """Told of every visit (the market's event log, which needs the replication to
+        write its rows, sets it after construction); None: nobody is."""
         first = scenario.firms[0]
         self.market = first.market
         self.s = first
