@@ -438,6 +438,7 @@ class MarketReplication(LaterWaits):
             at = self.in_opening_hours(env._now + interval)
             if at >= self.horizon_h:
                 return
+            del words  # freed now, not when the next occasion comes (as in engine.py)
             yield self.wait_until(at)
 
     def patron(self, c: Customer, f: int, referred: bool, measured: bool,
