@@ -307,6 +307,10 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
       simrun scenarios/tiered.toml --precision 2% --metric profit
     """
     from sim import limits
+
+    with limits.lifted(force_limits):  # first, so that the fork server starts importing
+        sequential = precision_text is not None or half_width is not None
+        check_jobs(jobs, runs=None if sequential else replications)
     from sim.experiment.folders import results_target, same_run
     from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, summary_dict, write_results
@@ -317,8 +321,6 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
 
     show = not quiet and output_format == "table"
     with limits.lifted(force_limits):
-        sequential = precision_text is not None or half_width is not None
-        check_jobs(jobs, runs=None if sequential else replications)
         spec = load_any(scenario, run_overrides(overrides, replications, seed))
         target_precision = _precision_target(metric or "profit", precision_text, half_width,
                                              min_replications, max_replications, replications)
@@ -1009,6 +1011,9 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
           --dask tcp://10.0.0.5:8786
     """
     from sim import limits
+
+    with limits.lifted(force_limits):  # first, so that the fork server starts importing
+        check_jobs(jobs, local=dask is None)
     from sim.atomic import check_folder, check_target
     from sim.experiment.executors import Outcome
     from sim.experiment.expect import junit_xml
@@ -1022,7 +1027,6 @@ def sweep(sweep_file: Path, jobs: int | None, dask: str | None, resume: bool, fr
     if junit is not None and not to_stdout:
         check_target(junit)
     with limits.lifted(force_limits):
-        check_jobs(jobs, local=dask is None)
         spec = load_sweep(sweep_file, replications=replications, overrides=overrides)
     target = out_dir or Path("results") / folder_name(spec.name)
     if out_dir is None and target.name != spec.name:
