@@ -309,8 +309,7 @@ def run(scenario: Path, replications: int | None, seed: int | None, out_dir: Pat
     from sim import limits
 
     with limits.lifted(force_limits):  # first, so that the fork server starts importing
-        sequential = precision_text is not None or half_width is not None
-        check_jobs(jobs, runs=None if sequential else replications)
+        check_jobs(jobs, runs=replications)  # (-n never goes with --precision)
     from sim.experiment.folders import results_target, same_run
     from sim.experiment.lock import locked
     from sim.experiment.output import Checkpoint, summary_dict, write_results

@@ -290,6 +290,32 @@ def test_a_single_replication_starts_no_fork_server(tmp_path: Path, runs: str,
     assert len(done.stdout.splitlines()) == started
 
 
+LOADED_AT_FORK_SERVER_START = """
+import sys
+from sim import cli
+from sim.experiment import pool
+
+def start_ahead(jobs, *also):
+    loaders = ("sim.experiment.runner", "sim.experiment.sweep_runner", "sim.scenario.loader")
+    print(sorted(name for name in loaders if name in sys.modules))
+    raise SystemExit(0)
+
+pool.start_ahead = start_ahead
+cli.main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "scenarios/tiered.toml", "-n", "2", "-j", "2"],
+    ["sweep", "scenarios/sweeps/tiered-price.toml", "-j", "2"]])
+def test_a_command_starts_its_fork_server_before_its_own_imports(command: list[str]) -> None:
+    """The server imports the model while the command imports what it needs to read its
+    input and run: not after."""
+    done = subprocess.run([sys.executable, "-c", LOADED_AT_FORK_SERVER_START, *command],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_queued_replications_take_no_memory() -> None:
     """A million replications queued: only those in flight exist, so memory before the
     first result is what one replication needs, not a million task descriptions."""
