@@ -879,6 +879,15 @@ def test_a_customer_who_counts_its_own_service_time_adds_it_to_the_wait() -> Non
         SERVED, BALKED]
 
 
+def basic_and_gold(refunds: str) -> list[dict[str, Any]]:
+    """basic at 50 for everyone, gold at 60 from a past spend of 100; no requests, no
+    delight, refunds as given."""
+    return [{"name": "basic", "price": 50.0, "requests": "none", "refunds": refunds,
+             "delight_chance": 0.0},
+            {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
+             "refunds": refunds, "delight_chance": 0.0}]
+
+
 @pytest.mark.parametrize(("assignment", "tiers_offered"), [
     ("by_spend", [0, 0, 1]), ({"kind": "by_segment", "tiers": {"all": "gold"}}, [1, 1, 1])])
 def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
@@ -886,11 +895,8 @@ def test_a_run_offers_the_tier_the_assignment_names(assignment: Any,
     """basic at 50 for everyone, gold at 60 from a past spend of 100. A customer comes
     weekly (1, 170, 339): by spend it has spent 0, 50, 100 before each visit, so it is
     offered basic, basic, gold; by segment its segment is offered gold every time."""
-    scenario = hand_market(strategy__tiers=[
-        {"name": "basic", "price": 50.0, "requests": "none", "refunds": "never",
-         "delight_chance": 0.0},
-        {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
-         "refunds": "never", "delight_chance": 0.0}], strategy__assignment=assignment)
+    scenario = hand_market(strategy__tiers=basic_and_gold("never"),
+                           strategy__assignment=assignment)
     recorder = Recorder()
     scripted_run(scenario, [1.0], recorder)
     assert [e.tier for e in recorder.events] == tiers_offered
@@ -902,12 +908,8 @@ def test_past_spend_is_net_of_refunds() -> None:
     claim, always paid; the customer returns whatever it thinks): a customer who got
     back all it paid has spent nothing, so it is offered basic every week."""
     scenario = hand_market(
-        strategy__tiers=[
-            {"name": "basic", "price": 50.0, "requests": "none", "refunds": "always",
-             "delight_chance": 0.0},
-            {"name": "gold", "price": 60.0, "min_spend": 100.0, "requests": "none",
-             "refunds": "always", "delight_chance": 0.0}],
-        strategy__assignment="by_spend", business__failure_rate=1.0,
+        strategy__tiers=basic_and_gold("always"), strategy__assignment="by_spend",
+        business__failure_rate=1.0,
         behaviour__genuine_claim_probability=1.0, behaviour__return_intercept=1000.0)
     recorder = Recorder()
     scripted_run(scenario, [1.0], recorder)
