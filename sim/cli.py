@@ -9,6 +9,7 @@ finished work is kept. Heavy imports stay inside commands.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-from sim import __version__
+from sim import __version__, blas
 from sim.scenario.errors import ScenarioError, SimrunError
 
 
@@ -117,6 +118,7 @@ def main(ctx: click.Context) -> None:
       simrun tune scenarios/tiered.toml --knob 'strategy.tiers[2].price=80..140'
                                                 tune a knob (needs simrun[tune])
     """
+    os.environ.update(blas.unset())  # before any command loads NumPy (sim/blas.py)
     _stop_like_ctrl_c(ctx)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from sim import blas
 from sim.cli import main
 from sim.experiment.output import Checkpoint, load_results
 from sim.metrics import METRICS
@@ -233,6 +235,39 @@ def test_what_a_run_does_after_its_replications_imports_nothing_not_imported_ahe
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+THREADS_AT_EXIT = """
+import atexit, os, sys
+atexit.register(lambda: print(len(os.listdir("/proc/self/task"))))
+from sim.cli import main
+main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="counts threads in /proc; BLAS starts none on one core")
+def test_a_command_starts_no_blas_threads(tmp_path: Path) -> None:
+    """NumPy's and SciPy's BLAS start a thread per core as they load, which spin on the
+    cores a pool's workers need; a command tells them not to (sim/blas.py): a run, which
+    loads both, ends with its one thread."""
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in blas.ONE_THREAD}
+    done = subprocess.run([sys.executable, "-c", THREADS_AT_EXIT, "run",
+                           str(ROOT / "scenarios/tiered.toml"), "-n", "1", "-q", "--out",
+                           str(tmp_path), *SHORT], capture_output=True, text=True,
+                          timeout=120, check=False, env=environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "1\n"
+
+
+def test_a_users_own_blas_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in blas.ONE_THREAD:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert simrun("strategies")[0] == 0
+    assert {name: os.environ.get(name) for name in blas.ONE_THREAD} == {
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "1"}
 
 
 def test_format_json_prints_the_summary(tmp_path: Path) -> None:

@@ -13,10 +13,12 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from processes import descendants, gone, needs_proc, running, wait_until
 
+from sim import blas
 from sim.experiment import pool
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
 
@@ -103,6 +105,28 @@ def test_meanwhile_is_done_before_an_error_propagates_and_never_runs_in_one_proc
     assert list(run_parallel(math.sqrt, Counted([4.0, 9.0]), jobs=1, meanwhile=alone)) == [
         2.0, 3.0]
     assert alone.done == []
+
+
+def test_meanwhile_starts_before_the_first_worker_is_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting the first workers waits for the fork server, which may still be importing
+    the model: ``meanwhile`` has that time. The pool asks for its first worker only once
+    ``meanwhile`` runs (it waits up to 5 s for it; a pool that started it later would find
+    it not yet running)."""
+    running = threading.Event()
+    seen: list[bool] = []
+
+    class Watched(pool.ProcessPoolExecutor):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            if not seen:
+                seen.append(running.wait(timeout=5))
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", Watched)
+    results = list(run_parallel(math.sqrt, Counted([4.0, 9.0]), jobs=2,
+                                meanwhile=running.set))
+    assert sorted(results) == [2.0, 3.0]
+    assert seen == [True]
 
 
 def exit_when_released(release: str) -> int:
@@ -219,9 +243,9 @@ def test_the_fork_server_starts_no_blas_threads() -> None:
     """The fork server starts with NumPy's BLAS told to use one thread (unless this
     process says otherwise), so that it forks single-threaded; the workers inherit that,
     and this process's own environment is as it was."""
-    names = tuple(pool.SINGLE_THREADED)
+    names = tuple(blas.ONE_THREAD)
     before = dict(os.environ)
-    expected = [os.environ.get(name, pool.SINGLE_THREADED[name]) for name in names]
+    expected = [os.environ.get(name, blas.ONE_THREAD[name]) for name in names]
     assert list(run_parallel(environment, [names] * 4, jobs=2)) == [expected] * 4
     assert dict(os.environ) == before
 
@@ -293,6 +317,7 @@ def test_a_single_replication_starts_no_fork_server(tmp_path: Path, runs: str,
 LOADED_AT_FORK_SERVER_START = """
 import sys
 from sim import cli
+from sim import blas
 from sim.experiment import pool
 
 def start_ahead(jobs, *also):

@@ -49,6 +49,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sim import blas
+
 T = TypeVar("T")
 
 IN_FLIGHT_PER_WORKER = 4
@@ -68,17 +70,6 @@ what that imports is best preloaded too, :func:`start_ahead`.)"""
 FORKS_WORKERS = "forkserver" in multiprocessing.get_all_start_methods()
 """Whether workers are forked from a fork server here (POSIX); where not (Windows), each
 one is spawned and imports the model itself."""
-SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-                   "MKL_NUM_THREADS": "1"}
-"""The fork server's environment beyond this process's (where these are not set).
-NumPy's BLAS then starts no threads in it, so it forks single-threaded: a fork copies
-only the thread that forks, and a lock another thread held stays held in the child
-(OpenBLAS stops its threads before a fork, other BLAS builds may not; Python 3.12+
-warns about any fork of a threaded process). The workers inherit it: one BLAS thread
-each is what a pool of processes wants (Dask's nanny sets the same for its workers),
-and the model uses none."""
-
-
 def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
                  jobs: int, meanwhile: Callable[[], object] | None = None) -> Iterator[T]:
     """``function(*task)`` for every task, over ``jobs`` worker processes (in this
@@ -89,9 +80,10 @@ def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
     stops the workers and propagates.
 
     ``meanwhile()``, when given, runs in a thread of this process (:func:`alongside`)
-    only if the tasks run in worker processes: started once the workers are (the pool's
-    own imports done), joined before the results end or an error propagates (after the
-    workers are stopped); never when the tasks run in this process.
+    only if the tasks run in worker processes: started as the pool starts, so that it
+    uses the time this process waits for its first workers (the fork server may still be
+    importing the model); joined before the results end or an error propagates (after
+    the workers are stopped); never when the tasks run in this process.
     """
     script = unguarded_main() if jobs > 1 else None
     if script is not None:
@@ -105,22 +97,20 @@ def run_parallel(function: Callable[..., T], tasks: Iterable[tuple[Any, ...]],
         for task in tasks:
             yield function(*task)
         return
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
-                               initializer=start_worker)
-    pending: set[Future[T]] = set()
+    context = _context()
     with ExitStack() as side:
+        if meanwhile is not None:  # the pool's own imports done (_context)
+            side.enter_context(alongside(meanwhile))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                   initializer=start_worker)
+        pending: set[Future[T]] = set()
         try:
             for task in tasks:
                 pending.add(pool.submit(function, *task))
                 if len(pending) >= IN_FLIGHT_PER_WORKER * jobs:
-                    if meanwhile is not None:  # the workers have been started
-                        side.enter_context(alongside(meanwhile))
-                        meanwhile = None
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         yield future.result()
-            if meanwhile is not None:
-                side.enter_context(alongside(meanwhile))
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -147,14 +137,27 @@ def start_ahead(jobs: int | None, *also: str) -> None:
 
 def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """The workers' start method, with the fork server running (started here the first
-    time, with :data:`PRELOAD` and ``also`` and :data:`SINGLE_THREADED`)."""
+    time, with :data:`PRELOAD` and ``also``, and one BLAS thread), and what
+    starting a worker imports already imported, so that a pool imports nothing while
+    ``meanwhile`` does (:func:`alongside`)."""
+    import multiprocessing.synchronize
+
     if not FORKS_WORKERS:
+        if sys.platform == "win32":
+            import multiprocessing.popen_spawn_win32
+        else:
+            import multiprocessing.popen_spawn_posix
         return multiprocessing.get_context("spawn")
+    import multiprocessing.popen_forkserver
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([*also, *PRELOAD])
-    added = {name: value for name, value in SINGLE_THREADED.items() if name not in os.environ}
+    # One BLAS thread (sim.blas) in the server, unless this process says otherwise: it
+    # then forks single-threaded (a fork copies only the thread that forks, and a lock
+    # another thread held stays held in the child; OpenBLAS stops its threads before a
+    # fork, other builds may not). The workers inherit it.
+    added = blas.unset()
     os.environ.update(added)  # read by the server as it starts, then taken back
     try:
         forkserver.ensure_running()
