@@ -16,7 +16,8 @@ of the process (from the script's first line):
 ``after = returned - last`` and ``exit = wall - returned`` are the serial end. The
 figures are medians over the repeats with the spread (min to max); the load average is
 printed beside them: on a loaded machine the commands get less than the two cores, and
-only the phases (one core's work each) compare.
+only the phases (one core's work each) compare. The ``sim`` package's bytecode is
+compiled first (:func:`bench_sweep.cache_bytecode`), so that no process compiles it.
 
 Usage::
 
@@ -35,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_sweep import cache_bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["run", "scenarios/tiered.toml", "-n", "20", "-q", "-j", "2"]
@@ -96,13 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="*", help="simrun's arguments, after --")
     args = parser.parse_args(argv)
     command = args.command or DEFAULT
+    compiled = cache_bytecode()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
         runs = [once(command, Path(tmp) / f"out{i}") for i in range(args.repeats)]
-    import sim
-
-    print(f"simrun {' '.join(command)}: {args.repeats} repeats, sim from "
-          f"{Path(sim.__file__).parent}; load average {load:.2f} before, "
+    print(f"simrun {' '.join(command)}: {args.repeats} repeats, sim from {compiled} (its "
+          f"bytecode compiled before); load average {load:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after")
     for key, label in (("before_pool", "before the pool"), ("to_first", "pool to first result"),
                        ("after", "last result to main's return"),

@@ -61,6 +61,7 @@ The exit status is 0 even when a target is missed, unless ``--strict``.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -196,6 +197,21 @@ def loop_ceiling(n: int) -> float:
     return one_after_the_other / probe("loop", n, 2)
 
 
+def cache_bytecode() -> str:
+    """Compile the ``sim`` package the commands import into its ``__pycache__``, as
+    Python does on a first import and as an installed simrun has it, so that no measured
+    process compiles it. Where ``PYTHONDONTWRITEBYTECODE`` is set (this VM's shells set
+    it) and sources changed since their bytecode was written, every process would
+    compile them at every start: the command and, on -j 2, its fork server each
+    (``sim/cli.py`` alone about 16 ms), serial time that -j 1 pays once. Returns the
+    package's folder (found as the commands find it: ``-P`` leaves the current folder
+    off the path, and ``PYTHONPATH`` wins over the installed one)."""
+    where = subprocess.run([sys.executable, "-P", "-c", "import sim; print(sim.__path__[0])"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    compileall.compile_dir(where, quiet=1)
+    return where
+
+
 def write_sweep(folder: Path, days: int, points: int, replications: int) -> Path:
     values = ", ".join(f"{0.2 + 0.6 * i / max(points - 1, 1):.3f}" for i in range(points))
     scenarios = ", ".join(f'"{ROOT / "scenarios" / s}.toml"' for s in ("god", "tiered"))
@@ -274,6 +290,7 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             "ceiling": (f"{k} replication{'s' if k > 1 else ''} of "
                         f"{CEILING_SCENARIO.relative_to(ROOT)} a process"),
             "ceiling_loop_iterations": n}
+        report["bytecode"] = cache_bytecode()
         wall([simrun("check", "scenarios/tiered.toml")])  # warm the file cache
         for i in range(repeats):
             row: dict[str, Any] = {"loadavg": os.getloadavg()[0]}
@@ -350,6 +367,8 @@ def table(r: dict[str, Any]) -> str:
         + ", ".join(f"{x:.2f}" for x in r["loadavg_after"]),
         f"  replications: {r['workloads']['replications']}",
         f"  sweep:        {r['workloads']['sweep']}",
+        (f"  bytecode of {r['bytecode']} compiled before (PYTHONDONTWRITEBYTECODE="
+         f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')})"),
         (f"machine ceiling (2 bare processes of the model's work, one after the other / "
          f"side by side; {r['workloads']['ceiling']}): {r['ceiling']:.2f} "
          f"({spread(s['ceiling'])}); with a loop that touches no memory "
