@@ -16,7 +16,7 @@ import pytest
 SIM = Path(__file__).resolve().parent.parent / "sim"
 ABOVE_EXPERIMENT = ("sim.charts", "sim.report", "sim.views", "sim.api", "sim.cli")
 BASE = ("sim/scenario", "sim/model", "sim/strategies", "sim/metrics.py", "sim/formats.py",
-        "sim/atomic.py", "sim/limits.py")
+        "sim/atomic.py", "sim/limits.py", "sim/blas.py")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -27,10 +27,12 @@ pool at its top level without ``if __name__ == "__main__":`` would start workers
 run the script again, and so on; :func:`unguarded_main` recognises such a script and
 the pool then runs in this one process, with a warning that says why.
 
-While the workers run, this process mostly waits: ``meanwhile`` (:func:`alongside`)
-gives it work of its own meanwhile, in a thread, such as importing what the caller
-needs once the results are in (SciPy for the intervals, the table's views), so that
-those imports leave the serial end of the command.
+While its workers start and run, this process mostly waits: ``meanwhile``
+(:func:`alongside`) gives it work of its own, in a thread, such as importing what the
+caller needs once the results are in (SciPy for the intervals, the table's views), so
+that those imports leave the serial end of the command. It starts before the first
+worker is asked for, when the fork server may still be importing the model on one core
+and the other is free.
 """
 
 from __future__ import annotations
