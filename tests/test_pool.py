@@ -317,7 +317,6 @@ def test_a_single_replication_starts_no_fork_server(tmp_path: Path, runs: str,
 LOADED_AT_FORK_SERVER_START = """
 import sys
 from sim import cli
-from sim import blas
 from sim.experiment import pool
 
 def start_ahead(jobs, *also):
