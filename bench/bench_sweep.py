@@ -40,6 +40,16 @@ in a fresh interpreter, pool start-up, store and result files included)
    the slowdown of two processes side by side count as busy. A diagnostic beside the
    share, no target.
 
+6. **The share within the runs**, a second reading of the same share, which a load that
+   drifts between the measurements cannot move: every replication's span (start to end)
+   is noted where it runs, in the command on -j 1 and in the workers on -j 2 (the
+   commands run through :data:`SPANS`). W1 = the replications' work one after the other
+   (the sum of -j 1's spans), W2 = side by side (-j 2's); the runs' own ceiling is
+   2 W1 / W2, and share = (wall(-j 1) / wall(-j 2)) / (2 W1 / W2) = (wall(-j 1) / W1) x
+   (W2 / (2 wall(-j 2))): two ratios, each within one command, so a slowdown of the
+   whole machine during a command scales both its terms alike. The targets name the
+   ceiling of item 1, which decides the verdict; this one is reported beside it.
+
 Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
 figures are medians over the repeats, with the spread (min to max). Every executor must
 give the same ``sweep.csv`` bytes.
@@ -114,6 +124,72 @@ timed from a barrier (a line on stdin) after its start-up. time.monotonic is the
 system-wide clock on Linux, so starts and ends compare across processes."""
 
 
+SPANS = """\
+import os, sys, time
+
+
+def note_spans(engine):
+    plain = engine.Replication.run
+    path = os.environ["SIMRUN_BENCH_SPANS"]
+
+    def run(self):
+        start = time.monotonic()
+        try:
+            return plain(self)
+        finally:
+            end = time.monotonic()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            try:
+                os.write(fd, f"{start} {end}\\n".encode())
+            finally:
+                os.close(fd)
+
+    engine.Replication.run = run
+
+
+if "sim.model.engine" in sys.modules:  # a worker, forked from a server that imported it
+    note_spans(sys.modules["sim.model.engine"])
+else:  # the command: as it imports the model (a -j 2 command never does)
+    import importlib.abc, importlib.util
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "sim.model.engine":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            plain_exec = spec.loader.exec_module
+
+            def exec_module(module):
+                plain_exec(module)
+                note_spans(module)
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Finder())
+
+if __name__ == "__main__":
+    from sim.cli import main
+
+    sys.argv = ["simrun", *sys.argv[1:]]
+    main()
+"""
+"""``simrun`` noting each replication's span (its start and end on the system-wide
+clock, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
+command (-j 1) or in a worker (-j 2; a worker runs the main script again). Nothing else
+changes: the command imports the model as late as it would."""
+
+
+def spans_s(path: Path, expected: int) -> float:
+    """The seconds of replication work noted in ``path`` (the sum of the spans), after
+    checking that it holds one span per replication."""
+    spans = [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
+    if len(spans) != expected:
+        raise SystemExit(f"{path} holds {len(spans)} spans, not {expected}")
+    return sum(end - start for start, end in spans)
+
+
 def simrun(*args: str) -> list[str]:
     """``simrun ARGS`` in this interpreter (the installed console script when there is
     one, else the CLI's main through ``-c``)."""
@@ -147,13 +223,13 @@ def reap_orphans(patience_s: float = 10.0) -> None:
             time.sleep(0.005)
 
 
-def wall(commands: list[list[str]]) -> tuple[float, float]:
+def wall(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Seconds until every command, started together, has finished, and the CPU seconds
     (user and system) of all their processes, the workers they started and the fork
     server included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, env=env,
                               stderr=subprocess.PIPE, text=True) for cmd in commands]
     for proc, cmd in zip(procs, commands, strict=True):
         _, err = proc.communicate()
@@ -306,20 +382,34 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
                         f"{CEILING_SCENARIO.relative_to(ROOT)} a process"),
             "ceiling_loop_iterations": n}
         report["bytecode"] = cache_bytecode()
+        spans_script = folder / "simrun_spans.py"
+        spans_script.write_text(SPANS)
         wall([simrun("check", "scenarios/tiered.toml")])  # warm the file cache
         for i in range(repeats):
             row: dict[str, Any] = {"loadavg": os.getloadavg()[0]}
             alone = [probe("model", k, 1)]
             side_by_side = [probe("model", k, 2)]
             for jobs in (1, 2):
+                spans = folder / f"spans-run-j{jobs}.txt"
+                spans.unlink(missing_ok=True)
                 row[f"run_j{jobs}_s"], row[f"run_j{jobs}_cpu_s"] = wall(
-                    [simrun(*run_args, "-j", str(jobs), "--out", str(folder / f"run-j{jobs}"))])
+                    [[sys.executable, str(spans_script), *run_args, "-j", str(jobs),
+                      "--out", str(folder / f"run-j{jobs}")]],
+                    env={**os.environ, "SIMRUN_BENCH_SPANS": str(spans)})
+                row[f"run_j{jobs}_work_s"] = spans_s(spans, n_reps)
             for label, flags in (("j1", ["-j", "1"]), ("j2", ["-j", "2"]),
                                  ("dask", ["--dask", "local"])):
                 out = folder / f"sweep-{label}"
-                row[f"sweep_{label}_s"], row[f"sweep_{label}_cpu_s"] = wall(
-                    [simrun("sweep", str(sweep_file), *flags, "--fresh", "-q", "--out",
-                            str(out))])
+                sweep_args = ["sweep", str(sweep_file), *flags, "--fresh", "-q", "--out", str(out)]
+                if label == "dask":
+                    row["sweep_dask_s"], row["sweep_dask_cpu_s"] = wall([simrun(*sweep_args)])
+                else:
+                    spans = folder / f"spans-sweep-{label}.txt"
+                    spans.unlink(missing_ok=True)
+                    row[f"sweep_{label}_s"], row[f"sweep_{label}_cpu_s"] = wall(
+                        [[sys.executable, str(spans_script), *sweep_args]],
+                        env={**os.environ, "SIMRUN_BENCH_SPANS": str(spans)})
+                    row[f"sweep_{label}_work_s"] = spans_s(spans, sweep_runs)
                 csvs.add((out / "sweep.csv").read_bytes())
             side_by_side.append(probe("model", k, 2))
             alone.append(probe("model", k, 1))
@@ -332,6 +422,13 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             row["sweep_scaling"] = row["sweep_j1_s"] / row["sweep_j2_s"]
             row["run_share"] = row["run_scaling"] / row["ceiling"]
             row["sweep_share"] = row["sweep_scaling"] / row["ceiling"]
+            for what in ("run", "sweep"):
+                # the ceiling of the runs themselves: their replications alone (-j 1) and
+                # side by side (-j 2); each factor is a ratio within one command
+                one, two = row[f"{what}_j1_work_s"], row[f"{what}_j2_work_s"]
+                row[f"{what}_ceiling_within"] = 2 * one / two
+                row[f"{what}_share_within"] = ((row[f"{what}_j1_s"] / one)
+                                               * (two / (2 * row[f"{what}_j2_s"])))
             row["run_share_loop"] = row["run_scaling"] / row["loop_ceiling"]
             row["sweep_share_loop"] = row["sweep_scaling"] / row["loop_ceiling"]
             row["run_busy"] = row["run_j2_cpu_s"] / (2 * row["run_j2_s"])
@@ -346,14 +443,18 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
                 f"{row['ceiling']:.2f} (loop {row['loop_ceiling']:.2f}); replications "
                 f"{row['run_j1_s']:.1f} s / {row['run_j2_s']:.1f} s = "
                 f"{row['run_scaling']:.2f} ({100 * row['run_share']:.0f} % of the ceiling, "
+                f"{100 * row['run_share_within']:.0f} % within the runs, "
                 f"cores {100 * row['run_busy']:.0f} % busy); sweep {row['sweep_j1_s']:.1f} s / "
                 f"{row['sweep_j2_s']:.1f} s = {row['sweep_scaling']:.2f} "
-                f"({100 * row['sweep_share']:.0f} %, {100 * row['sweep_busy']:.0f} % busy); Dask "
+                f"({100 * row['sweep_share']:.0f} %, within "
+                f"{100 * row['sweep_share_within']:.0f} %, {100 * row['sweep_busy']:.0f} % busy); "
+                f"Dask "
                 f"{row['sweep_dask_s']:.1f} s ({100 * row['dask_overhead']:+.0f} %, start-up "
                 f"{row['dask_start_s']:.1f} s, shutdown {row['dask_stop_s']:.2f} s, once up "
                 f"{100 * row['dask_overhead_once_up']:+.0f} %)")
     keys = ("ceiling", "loop_ceiling", "run_scaling", "sweep_scaling", "run_share",
-            "sweep_share", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
+            "sweep_share", "run_share_within", "sweep_share_within", "run_ceiling_within",
+            "sweep_ceiling_within", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
             "dask_overhead", "dask_overhead_once_up", "dask_overhead_both_up", "dask_start_s",
             "dask_stop_s",
             "pool_start_s", "run_j1_s", "run_j2_s",
@@ -366,6 +467,8 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
     report["loadavg_after"] = list(os.getloadavg())
     report["run_pass"] = report["run_share"] >= SHARE_TARGET
     report["sweep_pass"] = report["sweep_share"] >= SHARE_TARGET
+    report["run_pass_within"] = report["run_share_within"] >= SHARE_TARGET
+    report["sweep_pass_within"] = report["sweep_share_within"] >= SHARE_TARGET
     report["dask_pass"] = (report["dask_overhead"] <= OVERHEAD_TARGET
                            or report["dask_overhead_once_up"] <= OVERHEAD_TARGET)
     report["pass"] = all(report[k] for k in ("run_pass", "sweep_pass", "dask_pass",
@@ -393,6 +496,11 @@ def table(r: dict[str, Any]) -> str:
         f"{r['run_scaling']:.2f} ({spread(s['run_scaling'])}); share of the ceiling "
         f"{100 * r['run_share']:.0f} % ({spread(s['run_share'], '{:.0%}')}): "
         f"{verdict[r['run_pass']]} (>= {SHARE_TARGET:.0%})"),
+        (f"  within the runs: ceiling {r['run_ceiling_within']:.2f} "
+         f"({spread(s['run_ceiling_within'])}), share "
+         f"{100 * r['run_share_within']:.0f} % "
+         f"({spread(s['run_share_within'], '{:.0%}')}): "
+         f"{verdict[r['run_pass_within']]}"),
         (f"  of the loop's ceiling {100 * r['run_share_loop']:.0f} % "
          f"({spread(s['run_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['run_busy']:.0f} % busy ({spread(s['run_busy'], '{:.0%}')})"),
@@ -400,6 +508,11 @@ def table(r: dict[str, Any]) -> str:
         f"{r['sweep_scaling']:.2f} ({spread(s['sweep_scaling'])}); share of the ceiling "
         f"{100 * r['sweep_share']:.0f} % ({spread(s['sweep_share'], '{:.0%}')}): "
         f"{verdict[r['sweep_pass']]} (>= {SHARE_TARGET:.0%})"),
+        (f"  within the runs: ceiling {r['sweep_ceiling_within']:.2f} "
+         f"({spread(s['sweep_ceiling_within'])}), share "
+         f"{100 * r['sweep_share_within']:.0f} % "
+         f"({spread(s['sweep_share_within'], '{:.0%}')}): "
+         f"{verdict[r['sweep_pass_within']]}"),
         (f"  of the loop's ceiling {100 * r['sweep_share_loop']:.0f} % "
          f"({spread(s['sweep_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['sweep_busy']:.0f} % busy ({spread(s['sweep_busy'], '{:.0%}')})"),
