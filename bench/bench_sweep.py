@@ -47,7 +47,9 @@ in a fresh interpreter, pool start-up, store and result files included)
    (the sum of -j 1's spans), W2 = side by side (-j 2's); the runs' own ceiling is
    2 W1 / W2, and share = (wall(-j 1) / wall(-j 2)) / (2 W1 / W2) = (wall(-j 1) / W1) x
    (W2 / (2 wall(-j 2))): two ratios, each within one command, so a slowdown of the
-   whole machine during a command scales both its terms alike. The targets name the
+   whole machine during a command scales both its terms alike. It cannot see CPU that
+   simrun's own other processes take from the workers (that lengthens their spans as
+   another tenant would: a lower ceiling, not a lower share). The targets name the
    ceiling of item 1, which decides the verdict; this one is reported beside it.
 
 Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
@@ -359,8 +361,9 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
 
 
 def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
-        log: Callable[[str], None]) -> dict[str, Any]:
+        log: Callable[[str], None], replications: int | None = None) -> dict[str, Any]:
     n_reps, rep_days, days, points, sweep_reps = QUICK if quick else FULL
+    n_reps = replications or n_reps
     k = 1 if quick else ceiling_replications
     report: dict[str, Any] = {"python": platform.python_version(), "cpus": os.cpu_count(),
                               "loadavg_before": list(os.getloadavg()), "repeats": repeats,
@@ -541,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="replications of tiered in each bare process of the ceiling (4)")
     parser.add_argument("--ceiling-s", type=float, default=2.0,
                         help="seconds of each bare loop process of the loop's ceiling (2)")
+    parser.add_argument("--replications", type=int,
+                        help="replications of the run (20, the target's; 4 with --quick)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
@@ -551,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    report = run(repeats, args.quick, args.ceiling_s, args.ceiling_replications, log)
+    report = run(repeats, args.quick, args.ceiling_s, args.ceiling_replications, log,
+                 args.replications)
     report["bench_wall_s"] = time.perf_counter() - started
     print(table(report))
     print(f"overall: {'PASS' if report['pass'] else 'FAIL'} "
