@@ -13,13 +13,12 @@ starts with them (:mod:`sim.experiment.pool`).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """The variables that tell the common BLAS builds to start no threads of their own."""
 
 
-def unset(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """The variables of :data:`ONE_THREAD` that ``environ`` does not set (a user's own
-    setting wins), with their value."""
-    return {name: value for name, value in ONE_THREAD.items() if name not in environ}
+def unset() -> dict[str, str]:
+    """The variables of :data:`ONE_THREAD` that this process's environment does not set
+    (a user's own setting wins), with their value."""
+    return {name: value for name, value in ONE_THREAD.items() if name not in os.environ}
