@@ -7,6 +7,8 @@ of the process (from the script's first line):
 
 * ``pool``: the pool is asked for (everything before it is the parent's alone: imports,
   the scenario, the checkpoint);
+* ``replication``: the first replication starts, in a worker (its span noted as
+  :data:`bench_sweep.SPANS_HOOK` notes it): the serial start, fork server included;
 * ``first``: the first result is in (the workers' start-up and imports, then one run);
 * ``last``: the last result is in;
 * ``returned``: the command's ``main`` has returned (files written, table printed);
@@ -17,7 +19,8 @@ of the process (from the script's first line):
 figures are medians over the repeats with the spread (min to max); the load average is
 printed beside them: on a loaded machine the commands get less than the two cores, and
 only the phases (one core's work each) compare. The ``sim`` package's bytecode is
-compiled first (:func:`bench_sweep.cache_bytecode`), so that no process compiles it.
+compiled first (:func:`bench_sweep.cache_bytecode`), so that no process compiles it,
+unless ``--bytecode-as-is``.
 
 Usage::
 
@@ -37,17 +40,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_sweep import cache_bytecode
+from bench_sweep import SPANS_HOOK, cache_bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["run", "scenarios/tiered.toml", "-n", "20", "-q", "-j", "2"]
 
 CHILD = """\
-import os, sys, time
-T0 = time.perf_counter()
+import time
+T0 = time.monotonic()
+""" + SPANS_HOOK + """
 FD = int(os.environ["SIMRUN_PHASES_FD"])
-def note(what):
-    os.write(FD, f"{what} {time.perf_counter() - T0}\\n".encode())
+def note(what, at=None):
+    os.write(FD, f"{what} {(at or time.monotonic()) - T0}\\n".encode())
 import sim.experiment.pool as pool
 plain = pool.run_parallel
 def traced(*args, **kwargs):
@@ -67,6 +71,8 @@ if __name__ == "__main__":
         main()
     finally:
         note("returned")
+        with open(os.environ["SIMRUN_BENCH_SPANS"]) as spans:
+            note("replication", min(float(line.split()[0]) for line in spans))
 """
 
 
@@ -75,20 +81,23 @@ def once(args: list[str], out: Path) -> dict[str, float]:
     read, write = os.pipe()
     script = out.parent / "phases_child.py"
     script.write_text(CHILD)
+    (out.parent / "spans.txt").unlink(missing_ok=True)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(script), *args, "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             pass_fds=(write,), text=True,
-                            env={**os.environ, "SIMRUN_PHASES_FD": str(write)})
+                            env={**os.environ, "SIMRUN_PHASES_FD": str(write),
+                                 "SIMRUN_BENCH_SPANS": str(out.parent / "spans.txt")})
     os.close(write)
     _, err = proc.communicate()
     wall = time.perf_counter() - start
     with os.fdopen(read) as notes:
         times = {name: float(value) for name, value in
                  (line.split() for line in notes.read().splitlines())}
-    if proc.returncode or not {"pool", "first", "last", "returned"} <= times.keys():
+    if proc.returncode or not {"pool", "replication", "first", "last", "returned"} <= times.keys():
         raise SystemExit(f"simrun {' '.join(args)} failed or used no pool:\n{err[-2000:]}")
-    return {"before_pool": times["pool"], "to_first": times["first"] - times["pool"],
+    return {"before_pool": times["pool"], "to_replication": times["replication"],
+            "to_first": times["first"] - times["pool"],
             "after": times["returned"] - times["last"], "exit": wall - times["returned"],
             "wall": wall}
 
@@ -96,17 +105,24 @@ def once(args: list[str], out: Path) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bytecode-as-is", action="store_true",
+                        help="do not compile the sim package first (with "
+                             "PYTHONDONTWRITEBYTECODE set, each process compiles what is stale)")
     parser.add_argument("command", nargs="*", help="simrun's arguments, after --")
     args = parser.parse_args(argv)
     command = args.command or DEFAULT
-    compiled = cache_bytecode()
+    compiled = None if args.bytecode_as_is else cache_bytecode()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
         runs = [once(command, Path(tmp) / f"out{i}") for i in range(args.repeats)]
-    print(f"simrun {' '.join(command)}: {args.repeats} repeats, sim from {compiled} (its "
-          f"bytecode compiled before); load average {load:.2f} before, "
+    bytecode = (f"sim from {compiled}, its bytecode compiled before" if compiled
+                else "bytecode as it is")
+    print(f"simrun {' '.join(command)}: {args.repeats} repeats, {bytecode}; load average "
+          f"{load:.2f} before, "
           f"{os.getloadavg()[0]:.2f} after")
-    for key, label in (("before_pool", "before the pool"), ("to_first", "pool to first result"),
+    for key, label in (("before_pool", "before the pool"),
+                       ("to_replication", "start to the first replication"),
+                       ("to_first", "pool to first result"),
                        ("after", "last result to main's return"),
                        ("exit", "main's return to the process's end"), ("wall", "wall")):
         values = [r[key] for r in runs]

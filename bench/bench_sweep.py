@@ -126,7 +126,7 @@ timed from a barrier (a line on stdin) after its start-up. time.monotonic is the
 system-wide clock on Linux, so starts and ends compare across processes."""
 
 
-SPANS = """\
+SPANS_HOOK = """\
 import os, sys, time
 
 
@@ -170,17 +170,20 @@ else:  # the command: as it imports the model (a -j 2 command never does)
             return spec
 
     sys.meta_path.insert(0, Finder())
-
+"""
+"""Code that makes each replication note its span (its start and end on the system-wide
+clock, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
+command (-j 1) or in a worker (-j 2; a worker runs the main script again), for the top
+of a main script. Nothing else changes: the command imports the model as late as it
+would."""
+SPANS = SPANS_HOOK + """
 if __name__ == "__main__":
     from sim.cli import main
 
     sys.argv = ["simrun", *sys.argv[1:]]
     main()
 """
-"""``simrun`` noting each replication's span (its start and end on the system-wide
-clock, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
-command (-j 1) or in a worker (-j 2; a worker runs the main script again). Nothing else
-changes: the command imports the model as late as it would."""
+"""``simrun`` with :data:`SPANS_HOOK`."""
 
 
 def spans_s(path: Path, expected: int) -> float:
