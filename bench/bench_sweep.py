@@ -51,6 +51,12 @@ in a fresh interpreter, pool start-up, store and result files included)
    simrun's own other processes take from the workers (that lengthens their spans as
    another tenant would: a lower ceiling, not a lower share). The targets name the
    ceiling of item 1, which decides the verdict; this one is reported beside it.
+7. **The bound that the serial start and end set**, and where -j 2's other losses lie,
+   from the same spans (:func:`within_the_runs`): the share a -j 2 command would reach
+   if it lost nothing to its pool, paying -j 1's serial time (its start until its first
+   replication, its end after its last) once and spreading W2 evenly over the two cores.
+   Beside it, what -j 2 loses besides: how much later its first replication starts,
+   how far apart its workers end, and its own end.
 
 Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
 figures are medians over the repeats, with the spread (min to max). Every executor must
@@ -86,7 +92,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 CEILING_SCENARIO = ROOT / "scenarios" / "tiered.toml"
@@ -142,7 +148,7 @@ def note_spans(engine):
             end = time.monotonic()
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
-                os.write(fd, f"{start} {end}\\n".encode())
+                os.write(fd, f"{start} {end} {os.getpid()}\\n".encode())
             finally:
                 os.close(fd)
 
@@ -172,7 +178,7 @@ else:  # the command: as it imports the model (a -j 2 command never does)
     sys.meta_path.insert(0, Finder())
 """
 """Code that makes each replication note its span (its start and end on the system-wide
-clock, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
+clock, and the process it ran in, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
 command (-j 1) or in a worker (-j 2; a worker runs the main script again), for the top
 of a main script. Nothing else changes: the command imports the model as late as it
 would."""
@@ -186,13 +192,21 @@ if __name__ == "__main__":
 """``simrun`` with :data:`SPANS_HOOK`."""
 
 
-def spans_s(path: Path, expected: int) -> float:
-    """The seconds of replication work noted in ``path`` (the sum of the spans), after
-    checking that it holds one span per replication."""
-    spans = [tuple(map(float, line.split())) for line in path.read_text().splitlines()]
+class Span(NamedTuple):
+    """One replication's (or sweep run's) work, as :data:`SPANS_HOOK` notes it."""
+
+    start: float
+    end: float
+    pid: int
+
+
+def read_spans(path: Path, expected: int) -> list[Span]:
+    """The spans noted in ``path``, after checking that it holds one per replication."""
+    spans = [Span(float(start), float(end), int(pid))
+             for start, end, pid in (line.split() for line in path.read_text().splitlines())]
     if len(spans) != expected:
         raise SystemExit(f"{path} holds {len(spans)} spans, not {expected}")
-    return sum(end - start for start, end in spans)
+    return spans
 
 
 def simrun(*args: str) -> list[str]:
@@ -228,22 +242,46 @@ def reap_orphans(patience_s: float = 10.0) -> None:
             time.sleep(0.005)
 
 
-def wall(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Seconds until every command, started together, has finished, and the CPU seconds
-    (user and system) of all their processes, the workers they started and the fork
-    server included."""
+class Timed(NamedTuple):
+    """Commands run by :func:`wall`: when they started and when the last one ended, on
+    the system-wide clock (``time.monotonic``, the clock of the spans), and the CPU
+    seconds of all their processes."""
+
+    start: float
+    end: float
+    cpu_s: float
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+def wall(commands: list[list[str]], env: dict[str, str] | None = None) -> Timed:
+    """Run the commands, started together, until every one has finished; the CPU time
+    counts all their processes, the workers they started and the fork server included."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    start = time.monotonic()
     procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, env=env,
                               stderr=subprocess.PIPE, text=True) for cmd in commands]
     for proc, cmd in zip(procs, commands, strict=True):
         _, err = proc.communicate()
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    seconds = time.perf_counter() - start
+    end = time.monotonic()
     reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(start, end, (after.ru_utime - before.ru_utime)
+                 + (after.ru_stime - before.ru_stime))
+
+
+def with_spans(script: Path, args: list[str], expected: int) -> tuple[Timed, list[Span]]:
+    """``simrun ARGS`` run through ``script`` (:data:`SPANS`), timed, and the spans of
+    its ``expected`` replications or runs."""
+    spans = script.with_name("spans.txt")
+    spans.unlink(missing_ok=True)
+    done = wall([[sys.executable, str(script), *args]],
+                env={**os.environ, "SIMRUN_BENCH_SPANS": str(spans)})
+    return done, read_spans(spans, expected)
 
 
 def probe(kind: str, amount: int, processes: int) -> float:
@@ -363,6 +401,36 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(min(values))} to {fmt.format(max(values))}"
 
 
+def within_the_runs(one: Timed, one_spans: list[Span], two: Timed,
+                    two_spans: list[Span]) -> dict[str, float]:
+    """Items 6 and 7: the share within the runs of -j 1 (``one``) and -j 2 (``two``),
+    the bound that their serial start and end set, and where -j 2's other losses lie.
+
+    W1 and W2 are the sums of the spans; -j 1's serial time is its start until its first
+    replication plus its end after its last (its imports, the input, the files, the
+    exit). A -j 2 command that lost nothing to its pool would pay that serial time once
+    and spread W2 evenly over the two cores, taking serial + W2 / 2: the bound is the
+    share such a command would reach. ``start_lag_s``: how much later -j 2's first
+    replication starts than -j 1's, each from its command's start; ``uneven_end_s``: how
+    long the worker that ends first waits for the last (a core idle); ``end_s``: -j 2's
+    time after its last replication (-j 1's: ``end_j1_s``)."""
+    w1 = sum(span.end - span.start for span in one_spans)
+    w2 = sum(span.end - span.start for span in two_spans)
+    start_1 = min(span.start for span in one_spans) - one.start
+    end_1 = one.end - max(span.end for span in one_spans)
+    last_by_worker: dict[int, float] = {}
+    for span in two_spans:
+        last_by_worker[span.pid] = max(span.end, last_by_worker.get(span.pid, span.end))
+    serial = start_1 + end_1
+    return {"ceiling_within": 2 * w1 / w2,
+            "share_within": (one.seconds / w1) * (w2 / (2 * two.seconds)),
+            "bound_within": (one.seconds / w1) * (w2 / (2 * serial + w2)),
+            "serial_j1_s": serial, "end_j1_s": end_1,
+            "start_lag_s": min(span.start for span in two_spans) - two.start - start_1,
+            "uneven_end_s": max(last_by_worker.values()) - min(last_by_worker.values()),
+            "end_s": two.end - max(last_by_worker.values())}
+
+
 def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
         log: Callable[[str], None], replications: int | None = None) -> dict[str, Any]:
     n_reps, rep_days, days, points, sweep_reps = QUICK if quick else FULL
@@ -395,28 +463,23 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             row: dict[str, Any] = {"loadavg": os.getloadavg()[0]}
             alone = [probe("model", k, 1)]
             side_by_side = [probe("model", k, 2)]
+            timed: dict[str, tuple[Timed, list[Span]]] = {}
             for jobs in (1, 2):
-                spans = folder / f"spans-run-j{jobs}.txt"
-                spans.unlink(missing_ok=True)
-                row[f"run_j{jobs}_s"], row[f"run_j{jobs}_cpu_s"] = wall(
-                    [[sys.executable, str(spans_script), *run_args, "-j", str(jobs),
-                      "--out", str(folder / f"run-j{jobs}")]],
-                    env={**os.environ, "SIMRUN_BENCH_SPANS": str(spans)})
-                row[f"run_j{jobs}_work_s"] = spans_s(spans, n_reps)
+                timed[f"run_j{jobs}"] = with_spans(
+                    spans_script, [*run_args, "-j", str(jobs), "--out",
+                                   str(folder / f"run-j{jobs}")], n_reps)
             for label, flags in (("j1", ["-j", "1"]), ("j2", ["-j", "2"]),
                                  ("dask", ["--dask", "local"])):
                 out = folder / f"sweep-{label}"
                 sweep_args = ["sweep", str(sweep_file), *flags, "--fresh", "-q", "--out", str(out)]
                 if label == "dask":
-                    row["sweep_dask_s"], row["sweep_dask_cpu_s"] = wall([simrun(*sweep_args)])
+                    done = wall([simrun(*sweep_args)])
+                    row["sweep_dask_s"], row["sweep_dask_cpu_s"] = done.seconds, done.cpu_s
                 else:
-                    spans = folder / f"spans-sweep-{label}.txt"
-                    spans.unlink(missing_ok=True)
-                    row[f"sweep_{label}_s"], row[f"sweep_{label}_cpu_s"] = wall(
-                        [[sys.executable, str(spans_script), *sweep_args]],
-                        env={**os.environ, "SIMRUN_BENCH_SPANS": str(spans)})
-                    row[f"sweep_{label}_work_s"] = spans_s(spans, sweep_runs)
+                    timed[f"sweep_{label}"] = with_spans(spans_script, sweep_args, sweep_runs)
                 csvs.add((out / "sweep.csv").read_bytes())
+            for what, (done, _) in timed.items():
+                row[f"{what}_s"], row[f"{what}_cpu_s"] = done.seconds, done.cpu_s
             side_by_side.append(probe("model", k, 2))
             alone.append(probe("model", k, 1))
             row["alone_s"], row["side_by_side_s"] = alone, side_by_side
@@ -429,12 +492,8 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             row["run_share"] = row["run_scaling"] / row["ceiling"]
             row["sweep_share"] = row["sweep_scaling"] / row["ceiling"]
             for what in ("run", "sweep"):
-                # the ceiling of the runs themselves: their replications alone (-j 1) and
-                # side by side (-j 2); each factor is a ratio within one command
-                one, two = row[f"{what}_j1_work_s"], row[f"{what}_j2_work_s"]
-                row[f"{what}_ceiling_within"] = 2 * one / two
-                row[f"{what}_share_within"] = ((row[f"{what}_j1_s"] / one)
-                                               * (two / (2 * row[f"{what}_j2_s"])))
+                figures = within_the_runs(*timed[f"{what}_j1"], *timed[f"{what}_j2"])
+                row.update({f"{what}_{key}": value for key, value in figures.items()})
             row["run_share_loop"] = row["run_scaling"] / row["loop_ceiling"]
             row["sweep_share_loop"] = row["sweep_scaling"] / row["loop_ceiling"]
             row["run_busy"] = row["run_j2_cpu_s"] / (2 * row["run_j2_s"])
@@ -460,7 +519,10 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
                 f"{100 * row['dask_overhead_once_up']:+.0f} %)")
     keys = ("ceiling", "loop_ceiling", "run_scaling", "sweep_scaling", "run_share",
             "sweep_share", "run_share_within", "sweep_share_within", "run_ceiling_within",
-            "sweep_ceiling_within", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
+            "sweep_ceiling_within", "run_bound_within", "sweep_bound_within",
+            "run_serial_j1_s", "sweep_serial_j1_s", "run_end_j1_s", "sweep_end_j1_s",
+            "run_start_lag_s", "sweep_start_lag_s", "run_uneven_end_s", "sweep_uneven_end_s",
+            "run_end_s", "sweep_end_s", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
             "dask_overhead", "dask_overhead_once_up", "dask_overhead_both_up", "dask_start_s",
             "dask_stop_s",
             "pool_start_s", "run_j1_s", "run_j2_s",
@@ -507,6 +569,7 @@ def table(r: dict[str, Any]) -> str:
          f"{100 * r['run_share_within']:.0f} % "
          f"({spread(s['run_share_within'], '{:.0%}')}): "
          f"{verdict[r['run_pass_within']]}"),
+        bound_line(r, "run"),
         (f"  of the loop's ceiling {100 * r['run_share_loop']:.0f} % "
          f"({spread(s['run_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['run_busy']:.0f} % busy ({spread(s['run_busy'], '{:.0%}')})"),
@@ -519,6 +582,7 @@ def table(r: dict[str, Any]) -> str:
          f"{100 * r['sweep_share_within']:.0f} % "
          f"({spread(s['sweep_share_within'], '{:.0%}')}): "
          f"{verdict[r['sweep_pass_within']]}"),
+        bound_line(r, "sweep"),
         (f"  of the loop's ceiling {100 * r['sweep_share_loop']:.0f} % "
          f"({spread(s['sweep_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['sweep_busy']:.0f} % busy ({spread(s['sweep_busy'], '{:.0%}')})"),
@@ -536,6 +600,21 @@ def table(r: dict[str, Any]) -> str:
         f"same sweep.csv bytes on every executor: {verdict[r['identical_results']]}",
     ]
     return "\n".join(lines)
+
+
+def bound_line(r: dict[str, Any], what: str) -> str:
+    """The bound of the share within the runs and where -j 2's losses lie (item 8)."""
+    s = r["spread"]
+
+    def seconds(key: str) -> str:
+        return f"{r[f'{what}_{key}']:.2f} s ({spread(s[f'{what}_{key}'])})"
+
+    return (f"  bound with -j 1's serial start and end ({seconds('serial_j1_s')}, of which "
+            f"the end {seconds('end_j1_s')}) and no loss to the pool: "
+            f"{100 * r[f'{what}_bound_within']:.0f} % "
+            f"({spread(s[f'{what}_bound_within'], '{:.0%}')}); -j 2's first start "
+            f"{seconds('start_lag_s')} later than -j 1's, its workers' ends "
+            f"{seconds('uneven_end_s')} apart, its end {seconds('end_s')}")
 
 
 def main(argv: list[str] | None = None) -> int:
