@@ -314,6 +314,42 @@ def test_a_single_replication_starts_no_fork_server(tmp_path: Path, runs: str,
     assert len(done.stdout.splitlines()) == started
 
 
+MARKS_ITS_END = """
+import atexit, os
+from pathlib import Path
+
+marks = Path(os.environ["MARKS"])
+(marks / f"imported by {os.getpid()}").touch()
+atexit.register(lambda: (marks / f"torn down by {os.getpid()}").touch())
+"""
+OWNER = """
+from sim.experiment import pool
+
+if __name__ == "__main__":
+    pool.start_ahead(2, "marks_its_end")
+    print(sorted(pool.run_parallel(abs, [(-1,), (-2,)], 2)))
+"""
+
+
+@fork_server
+def test_the_fork_server_ends_at_once_without_tearing_down_its_interpreter(
+        tmp_path: Path) -> None:
+    """The fork server holds the command's standard output and error: it ends as its
+    owner ends, without running the exit handlers registered before its last preload
+    nor tearing down NumPy and SciPy, so that a pipe reading the command closes with it.
+    A module the server imports registers an exit handler that would mark its end; the
+    owner's pipes close (``capture_output`` waits for that), and no mark is there."""
+    (tmp_path / "marks_its_end.py").write_text(MARKS_ITS_END)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "MARKS": str(marks), "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", OWNER], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[1, 2]\n", "")
+    # the server imported it, and nothing marked an end
+    assert [mark.name.split(" by ")[0] for mark in marks.iterdir()] == ["imported"]
+
+
 LOADED_AT_FORK_SERVER_START = """
 import sys
 from sim import cli

@@ -20,7 +20,7 @@ once instead of waiting for them.
 Workers never outlive the process that asked for them (their owner): each one leaves
 Ctrl-C to its owner and ends with it, even when the owner is killed with SIGKILL (a
 thread of the worker waits for the owner's end). The fork server ends once its owner
-and the workers have.
+and the workers have, and at once (:mod:`sim.experiment.pool_server`).
 
 Every worker runs the main script again (as ``__mp_main__``). A script that calls the
 pool at its top level without ``if __name__ == "__main__":`` would start workers that
@@ -69,6 +69,9 @@ CPU to import). The fork server imports them once for all the workers it forks; 
 worker, as it warms up (:func:`sim.experiment.executors.warm_up`). (Not ``"__main__"``,
 which Python 3.11 to 3.13 ignore there: each worker runs the main script again, and
 what that imports is best preloaded too, :func:`start_ahead`.)"""
+SERVER_ENDS_AT_ONCE = "sim.experiment.pool_server"
+"""What the fork server imports last, so that it ends without tearing down its
+interpreter, and a pipe that reads the command's output closes as the command ends."""
 FORKS_WORKERS = "forkserver" in multiprocessing.get_all_start_methods()
 """Whether workers are forked from a fork server here (POSIX); where not (Windows), each
 one is spawned and imports the model itself."""
@@ -139,7 +142,8 @@ def start_ahead(jobs: int | None, *also: str) -> None:
 
 def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """The workers' start method, with the fork server running (started here the first
-    time, with :data:`PRELOAD` and ``also``, and one BLAS thread), and what
+    time, with ``also``, :data:`PRELOAD` and :data:`SERVER_ENDS_AT_ONCE`, and one BLAS
+    thread), and what
     starting a worker imports already imported, so that a pool imports nothing while
     ``meanwhile`` does (:func:`alongside`)."""
     import multiprocessing.synchronize
@@ -154,7 +158,7 @@ def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     from multiprocessing import forkserver
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*also, *PRELOAD])
+    context.set_forkserver_preload([*also, *PRELOAD, SERVER_ENDS_AT_ONCE])
     # One BLAS thread (sim.blas) in the server, unless this process says otherwise: it
     # then forks single-threaded (a fork copies only the thread that forks, and a lock
     # another thread held stays held in the child; OpenBLAS stops its threads before a
