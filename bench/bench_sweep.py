@@ -51,12 +51,13 @@ in a fresh interpreter, pool start-up, store and result files included)
    simrun's own other processes take from the workers (that lengthens their spans as
    another tenant would: a lower ceiling, not a lower share). The targets name the
    ceiling of item 1, which decides the verdict; this one is reported beside it.
-7. **The bound that the serial start and end set**, and where -j 2's other losses lie,
-   from the same spans (:func:`within_the_runs`): the share a -j 2 command would reach
-   if it lost nothing to its pool, paying -j 1's serial time (its start until its first
-   replication, its end after its last) once and spreading W2 evenly over the two cores.
-   Beside it, what -j 2 loses besides: how much later its first replication starts,
-   how far apart its workers end, and its own end.
+7. **An ideal -j 2**, and where the real one loses, from the same spans
+   (:func:`within_the_runs`): the share a -j 2 command would reach if it paid -j 1's
+   serial time once (-j 1's start until its first replication, its end after its last)
+   and spread W2 evenly over the two cores, losing nothing else to its pool. Not a
+   strict bound: -j 2 can overlap part of -j 1's serial time (the imports of its
+   ``meanwhile``). Beside it: how much later -j 2's first replication starts, how far
+   apart its workers end, and its own end.
 
 Share of the ceiling = (wall(-j 1) / wall(-j 2)) / ceiling, within one repeat. The
 figures are medians over the repeats, with the spread (min to max). Every executor must
@@ -404,13 +405,12 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
 def within_the_runs(one: Timed, one_spans: list[Span], two: Timed,
                     two_spans: list[Span]) -> dict[str, float]:
     """Items 6 and 7: the share within the runs of -j 1 (``one``) and -j 2 (``two``),
-    the bound that their serial start and end set, and where -j 2's other losses lie.
+    that of an ideal -j 2, and where the real one loses.
 
     W1 and W2 are the sums of the spans; -j 1's serial time is its start until its first
     replication plus its end after its last (its imports, the input, the files, the
-    exit). A -j 2 command that lost nothing to its pool would pay that serial time once
-    and spread W2 evenly over the two cores, taking serial + W2 / 2: the bound is the
-    share such a command would reach. ``start_lag_s``: how much later -j 2's first
+    exit). An ideal -j 2 command would pay that serial time once and spread W2 evenly
+    over the two cores, taking serial + W2 / 2; ``ideal_within`` is its share. ``start_lag_s``: how much later -j 2's first
     replication starts than -j 1's, each from its command's start; ``uneven_end_s``: how
     long the worker that ends first waits for the last (a core idle); ``end_s``: -j 2's
     time after its last replication (-j 1's: ``end_j1_s``)."""
@@ -424,7 +424,7 @@ def within_the_runs(one: Timed, one_spans: list[Span], two: Timed,
     serial = start_1 + end_1
     return {"ceiling_within": 2 * w1 / w2,
             "share_within": (one.seconds / w1) * (w2 / (2 * two.seconds)),
-            "bound_within": (one.seconds / w1) * (w2 / (2 * serial + w2)),
+            "ideal_within": (one.seconds / w1) * (w2 / (2 * serial + w2)),
             "serial_j1_s": serial, "end_j1_s": end_1,
             "start_lag_s": min(span.start for span in two_spans) - two.start - start_1,
             "uneven_end_s": max(last_by_worker.values()) - min(last_by_worker.values()),
@@ -519,7 +519,7 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
                 f"{100 * row['dask_overhead_once_up']:+.0f} %)")
     keys = ("ceiling", "loop_ceiling", "run_scaling", "sweep_scaling", "run_share",
             "sweep_share", "run_share_within", "sweep_share_within", "run_ceiling_within",
-            "sweep_ceiling_within", "run_bound_within", "sweep_bound_within",
+            "sweep_ceiling_within", "run_ideal_within", "sweep_ideal_within",
             "run_serial_j1_s", "sweep_serial_j1_s", "run_end_j1_s", "sweep_end_j1_s",
             "run_start_lag_s", "sweep_start_lag_s", "run_uneven_end_s", "sweep_uneven_end_s",
             "run_end_s", "sweep_end_s", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
@@ -569,7 +569,7 @@ def table(r: dict[str, Any]) -> str:
          f"{100 * r['run_share_within']:.0f} % "
          f"({spread(s['run_share_within'], '{:.0%}')}): "
          f"{verdict[r['run_pass_within']]}"),
-        bound_line(r, "run"),
+        ideal_line(r, "run"),
         (f"  of the loop's ceiling {100 * r['run_share_loop']:.0f} % "
          f"({spread(s['run_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['run_busy']:.0f} % busy ({spread(s['run_busy'], '{:.0%}')})"),
@@ -582,7 +582,7 @@ def table(r: dict[str, Any]) -> str:
          f"{100 * r['sweep_share_within']:.0f} % "
          f"({spread(s['sweep_share_within'], '{:.0%}')}): "
          f"{verdict[r['sweep_pass_within']]}"),
-        bound_line(r, "sweep"),
+        ideal_line(r, "sweep"),
         (f"  of the loop's ceiling {100 * r['sweep_share_loop']:.0f} % "
          f"({spread(s['sweep_share_loop'], '{:.0%}')}); -j 2 kept the cores "
          f"{100 * r['sweep_busy']:.0f} % busy ({spread(s['sweep_busy'], '{:.0%}')})"),
@@ -602,17 +602,18 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def bound_line(r: dict[str, Any], what: str) -> str:
-    """The bound of the share within the runs and where -j 2's losses lie (item 8)."""
+def ideal_line(r: dict[str, Any], what: str) -> str:
+    """The share of an ideal -j 2 within the runs, and where the real one loses
+    (item 7)."""
     s = r["spread"]
 
     def seconds(key: str) -> str:
         return f"{r[f'{what}_{key}']:.2f} s ({spread(s[f'{what}_{key}'])})"
 
-    return (f"  bound with -j 1's serial start and end ({seconds('serial_j1_s')}, of which "
-            f"the end {seconds('end_j1_s')}) and no loss to the pool: "
-            f"{100 * r[f'{what}_bound_within']:.0f} % "
-            f"({spread(s[f'{what}_bound_within'], '{:.0%}')}); -j 2's first start "
+    return (f"  ideal -j 2 (-j 1's serial start and end once, {seconds('serial_j1_s')}, of "
+            f"which the end {seconds('end_j1_s')}; no other loss): "
+            f"{100 * r[f'{what}_ideal_within']:.0f} % "
+            f"({spread(s[f'{what}_ideal_within'], '{:.0%}')}); -j 2's first start "
             f"{seconds('start_lag_s')} later than -j 1's, its workers' ends "
             f"{seconds('uneven_end_s')} apart, its end {seconds('end_s')}")
 
