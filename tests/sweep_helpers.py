@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from click.testing import CliRunner
+from paths import ROOT
 
 from sim.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SIMRUN = [sys.executable, "-c", "from sim.cli import main; main()"]
 """The simrun command as a subprocess (the console script may not be on PATH)."""

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from helpers import Terminal
+from paths import ROOT
 
 import sim
 from sim.experiment.compare import ComparisonResult
 from sim.metrics import DAILY_COLUMNS, METRICS
 
-ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["run.days=20", "run.warmup_days=5"]
 
 

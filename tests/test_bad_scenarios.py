@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import pytest
 from click.testing import CliRunner, Result
+from paths import ROOT
 
 from sim.cli import main
 
@@ -602,7 +603,6 @@ def test_absurd_work_is_refused_even_with_force_limits(folder: Path, text: str,
 
 # --- every other command's bad input: one message, exit 2, no traceback -----------------
 
-ROOT = Path(__file__).resolve().parent.parent
 SHORT_RUN = ["-n", "2", "-j", "1", "-q", "--set", "run.days=20", "--set", "run.warmup_days=5"]
 
 

@@ -18,6 +18,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from paths import ROOT
 
 from sim.charts import CHARTS, figure_png, figure_svg, write_charts
 from sim.charts.files import freeze_layout, write_charts_with
@@ -26,7 +27,6 @@ from sim.experiment.runner import ScenarioResult
 from sim.metrics import RunResult
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["run.days=75", "run.warmup_days=10", "run.replications=3",
          "run.retention_period_days=30"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,15 +10,13 @@ several half-widths from zero (each test's comment gives them).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from helpers import clearly_positive, run_many
+from paths import ROOT
 
 from sim.metrics import RunResult, estimate
 from sim.scenario import Scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MARKET = ["run.days=270", "run.warmup_days=90", "run.replications=4"]
 
 

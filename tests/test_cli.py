@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from paths import ROOT
 
 from sim import blas
 from sim.cli import main
@@ -22,7 +23,6 @@ from sim.metrics import METRICS
 from sim.model.engine import run_replication
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["--set", "run.days=40", "--set", "run.warmup_days=5"]
 
 

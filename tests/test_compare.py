@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from paths import ROOT
 
 from sim.cli import main
 from sim.experiment.compare import ComparisonResult, compare, load_comparison
 from sim.scenario import ScenarioError, load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["run.days=60", "run.warmup_days=10", "run.replications=8"]
 
 

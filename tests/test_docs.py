@@ -10,13 +10,13 @@ from pathlib import Path
 
 import click
 import pytest
+from paths import ROOT
 
 from sim import docs
 from sim.cli import main
 from sim.experiment.compare import COMPARE_KEYS, load_comparison
 from sim.metrics import DAILY_COLUMNS, METRIC_BY_KEY, SEGMENT_COLUMNS, TIER_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 
 

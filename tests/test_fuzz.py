@@ -20,13 +20,13 @@ import tomli_w
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import ROOT
 from scenario_strategies import FIELDS, NAMES, numbers, scenario_raw
 
 from sim.cli import main
 from sim.experiment.expect import judge_all
 from sim.experiment.sweep_runner import SweepResult
 
-ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=int(os.environ.get("SIMRUN_FUZZ_EXAMPLES", "120")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

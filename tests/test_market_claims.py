@@ -14,18 +14,17 @@ Every arm runs on the same seeds: the same customers arrive with the same wishes
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers import clearly_positive
 from market_helpers import run_markets
+from paths import ROOT
 
 from sim.metrics import MarketRunResult, estimate
 from sim.scenario.loader import read_with_extends
 from sim.scenario.market import MarketScenario, market_from_raw
 
-ROOT = Path(__file__).resolve().parent.parent
 SCARCE = {"preset": "scarcity"}
 POWERLESS = {"preset": "scarcity", "exclusivity_boost": 0.0, "scarcity_pricing": 0.0}
 TIERED = {"preset": "tiered", "servers": 1}

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from market_helpers import tiny_market, tiny_market_raw
+from paths import ROOT
 
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.knob_groups import GROUP_NAMES
 from sim.scenario.market import load_market, market_from_raw, market_raw
 from sim.scenario.model import Market
 from sim.scenario.schema import field_docs
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def problems(raw: dict, overrides: tuple[str, ...] = ()) -> list[str]:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import ROOT
 from processes import descendants, gone, needs_proc, wait_until
 from sweep_helpers import SIMRUN, simrun
 
@@ -24,7 +25,6 @@ from sim.experiment.folders import folder_name, strategy_folders
 from sim.experiment.lock import locked
 from sim.scenario import ScenarioError
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SHORT = ["-n", "2", "-j", "1", "-q", "--set", "run.days=20", "--set", "run.warmup_days=5"]
 

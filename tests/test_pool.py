@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import ROOT
 from processes import descendants, gone, needs_proc, running, wait_until
 
 from sim import blas
 from sim.experiment import pool
 from sim.experiment.pool import IN_FLIGHT_PER_WORKER, run_parallel
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Counted:

@@ -9,17 +9,15 @@ mechanism shows on every replication, so the thresholds below hold with a wide m
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from helpers import run_many
+from paths import ROOT
 
 from sim.experiment.compare import ComparisonResult
 from sim.experiment.diagnostics import binding_share, cautions, measured_days
 from sim.experiment.runner import ScenarioResult
 from sim.scenario import Scenario, load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MARKET = ["run.days=360", "run.warmup_days=120", "run.replications=4"]
 
 

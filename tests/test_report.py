@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import ROOT
 
 import sim.charts
 import sim.report
@@ -39,7 +40,6 @@ from sim.report.findings import finding, findings, sentence
 from sim.report.parameters import market_differences
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["run.days=70", "run.warmup_days=10", "run.replications=3"]
 
 

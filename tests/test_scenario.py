@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 from sim.scenario import ScenarioError, load_scenario, resolved_raw, scenario_from_raw
 from sim.scenario.distributions import parse_distribution
 from sim.scenario.reference import render_reference
 from sim.scenario.units import parse_duration_h
 
-ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml")
                    if p.name != "base.toml" and "[compare]" not in p.read_text()
                    and "[[firms]]" not in p.read_text())

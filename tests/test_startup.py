@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paths import ROOT
+
 from sim.scenario.distributions import Distribution
 
-ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numpy", "scipy", "matplotlib", "pandas", "optuna", "sqlalchemy")
 
 
