@@ -341,7 +341,8 @@ def test_the_fork_server_ends_at_once_without_tearing_down_its_interpreter(
     (tmp_path / "marks_its_end.py").write_text(MARKS_ITS_END)
     marks = tmp_path / "marks"
     marks.mkdir()
-    env = {**os.environ, "MARKS": str(marks), "PYTHONPATH": str(tmp_path)}
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "MARKS": str(marks), "PYTHONPATH": path}
     done = subprocess.run([sys.executable, "-c", OWNER], capture_output=True, text=True,
                           env=env, timeout=60, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "[1, 2]\n", "")
