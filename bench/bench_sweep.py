@@ -184,10 +184,10 @@ else:  # the command: as it imports the model (a -j 2 command never does)
     sys.meta_path.insert(0, Finder())
 """
 """Code that makes each replication note its span (its start and end on the system-wide
-clock, and the process it ran in, appended to the file ``SIMRUN_BENCH_SPANS`` names) wherever it runs: in the
-command (-j 1) or in a worker (-j 2; a worker runs the main script again), for the top
-of a main script. Nothing else changes: the command imports the model as late as it
-would."""
+clock, and the process it ran in, appended to the file ``SIMRUN_BENCH_SPANS`` names)
+wherever it runs: in the command (-j 1) or in a worker (-j 2, Dask; a worker runs the
+main script again), for the top of a main script. Nothing else changes: the command
+imports the model as late as it would."""
 SPANS = SPANS_HOOK + """
 if __name__ == "__main__":
     from sim.cli import main
@@ -426,10 +426,11 @@ def within_the_runs(one: Timed, one_spans: list[Span], two: Timed,
     W1 and W2 are the sums of the spans; -j 1's serial time is its start until its first
     replication plus its end after its last (its imports, the input, the files, the
     exit). An ideal -j 2 command would pay that serial time once and spread W2 evenly
-    over the two cores, taking serial + W2 / 2; ``ideal_within`` is its share. ``start_lag_s``: how much later -j 2's first
-    replication starts than -j 1's, each from its command's start; ``uneven_end_s``: how
-    long the worker that ends first waits for the last (a core idle); ``end_s``: -j 2's
-    time after its last replication (-j 1's: ``end_j1_s``)."""
+    over the two cores, taking serial + W2 / 2; ``ideal_within`` is its share.
+    ``start_lag_s``: how much later -j 2's first replication starts than -j 1's, each
+    from its command's start; ``uneven_end_s``: how long the worker that ends first
+    waits for the last (a core idle); ``end_s``: -j 2's time after its last replication
+    (-j 1's: ``end_j1_s``)."""
     w1, w2 = work_s(one_spans), work_s(two_spans)
     start_1 = min(span.start for span in one_spans) - one.start
     end_1 = one.end - max(span.end for span in one_spans)
@@ -517,9 +518,9 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             row["dask_overhead_up"] = row["dask_up_s"] / row["j2_up_s"] - 1
             row["dask_overhead_up_per_work"] = ((row["dask_up_s"] / work_s(dask_spans))
                                                 / (row["j2_up_s"] / work_s(j2_spans)) - 1)
-            dask_up_s = row["sweep_dask_s"] - row["dask_start_s"] - row["dask_stop_s"]
-            row["dask_overhead_once_up"] = dask_up_s / row["sweep_j2_s"] - 1
-            row["dask_overhead_both_up"] = dask_up_s / (row["sweep_j2_s"]
+            dask_net_s = row["sweep_dask_s"] - row["dask_start_s"] - row["dask_stop_s"]
+            row["dask_overhead_once_up"] = dask_net_s / row["sweep_j2_s"] - 1
+            row["dask_overhead_both_up"] = dask_net_s / (row["sweep_j2_s"]
                                                         - row["pool_start_s"]) - 1
             rows.append(row)
             log(f"repeat {i + 1}/{repeats} (load {row['loadavg']:.2f}): ceiling "
@@ -542,7 +543,8 @@ def run(repeats: int, quick: bool, ceiling_s: float, ceiling_replications: int,
             "sweep_ceiling_within", "run_ideal_within", "sweep_ideal_within",
             "run_serial_j1_s", "sweep_serial_j1_s", "run_end_j1_s", "sweep_end_j1_s",
             "run_start_lag_s", "sweep_start_lag_s", "run_uneven_end_s", "sweep_uneven_end_s",
-            "run_end_s", "sweep_end_s", "run_share_loop", "sweep_share_loop", "run_busy", "sweep_busy",
+            "run_end_s", "sweep_end_s", "run_share_loop", "sweep_share_loop", "run_busy",
+            "sweep_busy",
             "dask_overhead", "dask_overhead_once_up", "dask_overhead_both_up", "dask_start_s",
             "dask_stop_s", "dask_overhead_up", "dask_overhead_up_per_work", "dask_up_s",
             "j2_up_s", "dask_fixed_s", "j2_fixed_s",
