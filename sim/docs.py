@@ -222,9 +222,16 @@ def render_columns() -> str:
              "and of `comparison.json`, the rows of `comparison.csv`, and `METRIC_mean`, "
              "`METRIC_ci_low`, `METRIC_ci_high` in a sweep's `summary.csv`. `{period}` is "
              "`run.retention_period_days`. The files hold every metric; the tables in "
-             "the terminal and in a report leave out `imitation_cost` unless "
-             "`market.imitation_rate` is above 0 (without imitation it is 0 by "
-             "construction).\n"),
+             "the terminal and in a report leave out those 0 by construction in every "
+             "strategy they show, rows of zeros that would read as findings: "
+             "`imitation_cost` unless `market.imitation_rate` is above 0 (without "
+             "imitation it is 0 by construction), and those a strategy's own rules hold at "
+             "0, which a note under the table names with the rule: `turned_away` under "
+             "admission `everyone` with no limit to the waiting room "
+             "(`business.max_waiting = -1`), `waitlisted` under admission `everyone`, or "
+             "`daily_slots` with `waitlist = false`, and `genuine_claims` under recovery "
+             "`fix` (only a failure left unrepaired brings a genuine claim). A policy from "
+             "an installed package is never taken to hold a metric at 0.\n"),
              "| metric | unit | section | meaning |\n| --- | --- | --- | --- |"]
     parts += [f"| `{m.key}` | {UNITS[m.unit]} | {m.group} | {m.label} |" for m in METRICS]
     parts += ["", MARKET_METRICS_NOTE]

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.strategies.policies import DailySlots, Everyone, Fix
+
 
 @dataclass(frozen=True, slots=True)
 class Metric:
@@ -112,11 +114,59 @@ METRIC_BY_KEY = {m.key: m for m in METRICS}
 
 def shown_metrics(scenarios: Iterable[Any]) -> tuple[Metric, ...]:
     """The metrics a table of these scenarios' results shows (the terminal's, a
-    report's): every one but the imitation cost where no scenario lets a firm imitate a
-    rival (``market.imitation_rate`` 0), since there it is 0 by construction, a row of
-    zeros that would read as a finding. Result files always hold every metric."""
+    report's): every one but those 0 by construction in every scenario, rows of zeros
+    that would read as findings. The imitation cost where no scenario lets a firm
+    imitate a rival (``market.imitation_rate`` 0), left out silently (a market's
+    concept); and those the strategies' rules hold at 0 (:func:`zero_by_rule`), which
+    the table names in a note (:func:`hidden_note`). Result files always hold every
+    metric."""
+    scenarios = list(scenarios)
     imitates = any(s.market.imitation_rate > 0 for s in scenarios)
-    return tuple(m for m in METRICS if imitates or m.key != "imitation_cost")
+    hidden = {metric.key for metric, _ in hidden_by_rule(scenarios)}
+    return tuple(m for m in METRICS
+                 if (imitates or m.key != "imitation_cost") and m.key not in hidden)
+
+
+def zero_by_rule(scenario: Any) -> dict[str, str]:
+    """The metrics this scenario's strategy holds at 0 in every replication, each with
+    the rule that does, in words. Only simrun's own policies are known here: a policy
+    from an installed package is never taken to hold a metric at 0."""
+    strategy, rules = scenario.strategy, {}
+    admission = strategy.admission
+    if isinstance(admission, Everyone):
+        if scenario.business.max_waiting < 0:
+            rules["turned_away"] = ("admission 'everyone' admits every visit, and the waiting "
+                                    "room has no limit")
+        rules["waitlisted"] = "admission 'everyone' serves every visit on the day it arrives"
+    elif isinstance(admission, DailySlots) and not admission.waitlist:
+        rules["waitlisted"] = "admission 'daily_slots' offers no later day"
+    if isinstance(strategy.recovery, Fix):
+        rules["genuine_claims"] = ("recovery 'fix' repairs every failed service, and only a "
+                                   "failure left unrepaired brings a genuine claim")
+    return rules
+
+
+def hidden_by_rule(scenarios: Iterable[Any]) -> list[tuple[Metric, str]]:
+    """The metrics that every one of these scenarios' strategies holds at 0
+    (:func:`zero_by_rule`), in the tables' order, each with its rule in words (the rules
+    of different strategies joined)."""
+    rules = [zero_by_rule(s) for s in scenarios]
+    if not rules:
+        return []
+    return [(m, "; ".join(dict.fromkeys(r[m.key] for r in rules)))
+            for m in METRICS if all(m.key in r for r in rules)]
+
+
+def hidden_note(scenarios: Iterable[Any]) -> str:
+    """The note under a table that names the rows it leaves out by
+    :func:`hidden_by_rule`, and why; '' when it leaves none out."""
+    scenarios = list(scenarios)
+    hidden = hidden_by_rule(scenarios)
+    if not hidden:
+        return ""
+    rows = "; ".join(f"{m.label[0].lower()}{m.label[1:]} ({why})" for m, why in hidden)
+    whose = "every strategy's" if len(scenarios) > 1 else "the strategy's"
+    return f"Not shown, 0 in every replication by {whose} rules: {rows}."
 
 
 LOWER_IS_BETTER = frozenset({

@@ -29,7 +29,7 @@ from sim.formats import (
     format_value,
     in_sentence,
 )
-from sim.metrics import METRIC_BY_KEY, Estimate, Metric, shown_metrics, verdict
+from sim.metrics import METRIC_BY_KEY, Estimate, Metric, hidden_note, shown_metrics, verdict
 
 
 def display_name(result: ComparisonResult) -> str:
@@ -75,6 +75,9 @@ def results_table(result: ScenarioResult) -> Group:
                       Text(format_value(e.mean, metric.unit), style=style), ci)
     note = Text(f"Profit, revenue, costs and counts are totals over the {measured} measured "
                 "days; CIs are Student t over replications.", style="dim")
+    hidden = hidden_note([s])
+    if hidden:
+        note.append("\n" + hidden)
     warnings = [Text(f"Caution: {c.text}", style="yellow")
                 for c in cautions(ComparisonResult.of_one(result))]
     return Group(table, note, *warnings)
@@ -127,6 +130,9 @@ def comparison_table(result: ComparisonResult, all_metrics: bool = False) -> Gro
           "same replications); ± is the 95% CI half-width.\n"), "dim"),
         (f"Probability of being best on {METRIC_BY_KEY[result.metric].text_for(first)}: ",
          "bold"), ranking)
+    hidden = hidden_note(r.scenario for r in result.results) if all_metrics else ""
+    if hidden:
+        note.append("\n" + hidden, style="dim")
     parts: list[Text | Table] = [table, note]
     if result.why is not None:
         parts.append(Text(f"Why: {result.why['sentence']}.", style="bold"))

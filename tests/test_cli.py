@@ -120,6 +120,35 @@ def test_the_results_table_shows_the_imitation_cost_only_where_a_firm_may_imitat
     assert "Imitation cost (EUR)" in table("--set", "market.imitation_rate=0.5")
 
 
+def test_the_results_table_names_the_rows_its_strategy_holds_at_zero_instead_of_showing_them(
+        tmp_path: Path) -> None:
+    """Tiered admits every visit on arrival with no limit to the waiting room, and fixes
+    every failure: visits turned away and waitlisted and genuine refund claims are 0 by
+    its rules, so its table leaves the rows out and says why under it. Scarcity's daily
+    slots, waitlist and apologies can book all three: its table shows them. The files
+    keep every metric."""
+    def table(scenario: str) -> str:
+        out = tmp_path / scenario
+        result = CliRunner().invoke(main, [str(ROOT / f"scenarios/{scenario}.toml"), "-n",
+                                           "2", "-j", "1", "--out", str(out), *SHORT],
+                                    prog_name="simrun", terminal_width=200)
+        assert result.exit_code == 0, result.output
+        assert "genuine_claims" in (out / "replications.csv").read_text()
+        return result.output
+
+    rows = ("Visits turned away", "Visits waitlisted", "Genuine refund claims")
+    tiered = table("tiered")
+    assert [row for row in rows if f"│ {row} " in tiered] == []
+    note = " ".join(tiered.split("Not shown, 0 in every replication by the strategy's rules: ")[1]
+                    .split())
+    assert note.startswith("visits turned away (admission 'everyone' admits every visit, "
+                           "and the waiting room has no limit); visits waitlisted "), note
+    assert "genuine refund claims (recovery 'fix' repairs every failed service" in note
+    scarcity = table("scarcity")
+    assert [row for row in rows if f"│ {row} " in scarcity] == list(rows)
+    assert "Not shown" not in scarcity
+
+
 def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
     code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
                      "--out", str(tmp_path), *SHORT)

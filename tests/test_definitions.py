@@ -28,6 +28,7 @@ from sim.metrics import (
     TIER_COLUMNS,
     MarketRunResult,
     RunResult,
+    zero_by_rule,
 )
 from sim.model.engine import run_replication
 from sim.model.events import ABANDONED, BALKED, PRICED_OUT, SERVED, TURNED_AWAY
@@ -969,3 +970,29 @@ def test_the_partner_reviews_the_margin_of_the_whole_period() -> None:
     run = scripted_run(scenario, [1.0, 3.0])
     assert run.daily["profit"][0] == pytest.approx(2 * 42 - 2 * 15)
     assert tuple(run.daily["service_level"]) == pytest.approx((1.0, 1.05))
+
+
+# --- rows a strategy's rules hold at 0 ----------------------------------------------------
+
+RULE_CASES = [
+    ("god", {}),  # admits everyone, no limit to the waiting room, fixes every failure
+    ("god", {"business.max_waiting": 0}),  # a full waiting room turns visits away
+    ("god", {"strategy.recovery": "apologize"}),  # a failure stays, and brings claims
+    ("god", {"strategy.recovery": "none"}),
+    ("scarcity", {}),  # daily slots with a waitlist, apologies
+    ("scarcity", {"strategy.admission.waitlist": False}),  # slots, no later day
+]
+
+
+@pytest.mark.parametrize(("preset", "settings"), RULE_CASES)
+def test_a_metric_is_held_at_zero_by_rule_exactly_where_the_model_never_books_it(
+        preset: str, settings: dict[str, Any]) -> None:
+    """The tables leave out, with a note, the rows a strategy's rules hold at 0
+    (``zero_by_rule``): such a row must be 0 in every replication, and where no rule
+    holds it the tiny market books some (so the claim is the rule's, not the market's)."""
+    scenario = tiny_scenario(preset, settings)
+    claimed = zero_by_rule(scenario)
+    runs = [run_replication(scenario, rep) for rep in range(3)]
+    for key in ("turned_away", "waitlisted", "genuine_claims"):
+        never = all(r.metrics[key] == 0 for r in runs)
+        assert never == (key in claimed), (key, claimed, [r.metrics[key] for r in runs])

@@ -19,7 +19,7 @@ from sim.experiment.compare import ComparisonResult
 from sim.experiment.diagnostics import cautions
 from sim.experiment.explain_output import estimate_from_dict
 from sim.formats import format_difference, format_half_width, format_plain
-from sim.metrics import METRIC_BY_KEY, Metric, shown_metrics, verdict
+from sim.metrics import METRIC_BY_KEY, Metric, hidden_note, shown_metrics, verdict
 from sim.report.findings import (
     finding,
     findings,
@@ -319,8 +319,10 @@ def _every_metric(result: ComparisonResult) -> list[str]:
 
 
 def _full_table(result: ComparisonResult) -> Html:
-    return _comparison_table(result, _every_metric(result), "Every metric, by section",
-                             grouped=True)
+    table = _comparison_table(result, _every_metric(result), "Every metric, by section",
+                              grouped=True)
+    hidden = hidden_note(r.scenario for r in result.results)
+    return join([table, el("p", hidden, cls="note")]) if hidden else table
 
 
 def _charts(result: ComparisonResult) -> Html:
