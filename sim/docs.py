@@ -229,9 +229,12 @@ def render_columns() -> str:
              "0, which a note under the table names with the rule: `turned_away` under "
              "admission `everyone` with no limit to the waiting room "
              "(`business.max_waiting = -1`), `waitlisted` under admission `everyone`, or "
-             "`daily_slots` with `waitlist = false`, and `genuine_claims` under recovery "
-             "`fix` (only a failure left unrepaired brings a genuine claim). A policy from "
-             "an installed package is never taken to hold a metric at 0.\n"),
+             "`daily_slots` with `waitlist = false`, `genuine_claims` under recovery "
+             "`fix` (only a failure left unrepaired brings a genuine claim), the requests "
+             "refused when every tier's requests are `all`, those honoured when every "
+             "tier's are `none`, and `abuse_refunded` when every tier's refunds are "
+             "`never`. A policy from an installed package is never taken to hold a metric "
+             "at 0.\n"),
              "| metric | unit | section | meaning |\n| --- | --- | --- | --- |"]
     parts += [f"| `{m.key}` | {UNITS[m.unit]} | {m.group} | {m.label} |" for m in METRICS]
     parts += ["", MARKET_METRICS_NOTE]

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.strategies.policies import DailySlots, Everyone, Fix
+from sim.strategies.policies import (
+    DailySlots,
+    Everyone,
+    Fix,
+    HonourAll,
+    HonourNone,
+    RefundNever,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,16 @@ def zero_by_rule(scenario: Any) -> dict[str, str]:
     if isinstance(strategy.recovery, Fix):
         rules["genuine_claims"] = ("recovery 'fix' repairs every failed service, and only a "
                                    "failure left unrepaired brings a genuine claim")
+    requests = [tier.requests for tier in strategy.tiers]  # a rule of every tier's
+    refunds = [tier.refunds for tier in strategy.tiers]
+    if requests and all(isinstance(policy, HonourAll) for policy in requests):
+        rules["requests_refused_reasonable"] = rules["requests_refused_unreasonable"] = (
+            "requests 'all' honours every special request")
+    if requests and all(isinstance(policy, HonourNone) for policy in requests):
+        rules["requests_honoured_reasonable"] = rules["requests_honoured_unreasonable"] = (
+            "requests 'none' honours no special request")
+    if refunds and all(isinstance(policy, RefundNever) for policy in refunds):
+        rules["abuse_refunded"] = "refunds 'never' pays no claim"
     return rules
 
 
@@ -164,7 +181,10 @@ def hidden_note(scenarios: Iterable[Any]) -> str:
     hidden = hidden_by_rule(scenarios)
     if not hidden:
         return ""
-    rows = "; ".join(f"{m.label[0].lower()}{m.label[1:]} ({why})" for m, why in hidden)
+    by_rule: dict[str, list[str]] = {}  # rows under the same rule named together
+    for metric, why in hidden:
+        by_rule.setdefault(why, []).append(metric.label[0].lower() + metric.label[1:])
+    rows = "; ".join(f"{' and '.join(labels)} ({why})" for why, labels in by_rule.items())
     whose = "every strategy's" if len(scenarios) > 1 else "the strategy's"
     return f"Not shown, 0 in every replication by {whose} rules: {rows}."
 

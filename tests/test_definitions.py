@@ -975,13 +975,21 @@ def test_the_partner_reviews_the_margin_of_the_whole_period() -> None:
 # --- rows a strategy's rules hold at 0 ----------------------------------------------------
 
 RULE_CASES = [
-    ("god", {}),  # admits everyone, no limit to the waiting room, fixes every failure
+    ("god", {}),  # admits everyone, no limit to the waiting room, fixes every failure,
+    # honours every request
     ("god", {"business.max_waiting": 0}),  # a full waiting room turns visits away
     ("god", {"strategy.recovery": "apologize"}),  # a failure stays, and brings claims
     ("god", {"strategy.recovery": "none"}),
-    ("scarcity", {}),  # daily slots with a waitlist, apologies
+    ("god", {"strategy.tiers[0].requests": "none"}),
+    ("god", {"strategy.tiers[0].requests": "reasonable"}),  # screened: some refused
+    ("god", {"strategy.tiers[0].refunds": "never"}),
+    ("tiered", {}),  # tiers that honour all, some or no requests
+    ("scarcity", {}),  # daily slots with a waitlist, apologies, no request, no refund
     ("scarcity", {"strategy.admission.waitlist": False}),  # slots, no later day
 ]
+HELD_BY_RULES = ("turned_away", "waitlisted", "genuine_claims", "requests_refused_reasonable",
+                 "requests_refused_unreasonable", "requests_honoured_reasonable",
+                 "requests_honoured_unreasonable", "abuse_refunded")
 
 
 @pytest.mark.parametrize(("preset", "settings"), RULE_CASES)
@@ -992,7 +1000,8 @@ def test_a_metric_is_held_at_zero_by_rule_exactly_where_the_model_never_books_it
     holds it the tiny market books some (so the claim is the rule's, not the market's)."""
     scenario = tiny_scenario(preset, settings)
     claimed = zero_by_rule(scenario)
+    assert claimed.keys() <= set(HELD_BY_RULES)  # every rule is checked here
     runs = [run_replication(scenario, rep) for rep in range(3)]
-    for key in ("turned_away", "waitlisted", "genuine_claims"):
+    for key in HELD_BY_RULES:
         never = all(r.metrics[key] == 0 for r in runs)
         assert never == (key in claimed), (key, claimed, [r.metrics[key] for r in runs])
