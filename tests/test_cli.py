@@ -149,6 +149,31 @@ def test_the_results_table_names_the_rows_its_strategy_holds_at_zero_instead_of_
     assert not [row for row in rows if f"{row.lower()} (" in " ".join(scarcity.split())]
 
 
+def test_a_full_comparison_table_names_the_rows_every_strategy_holds_at_zero(
+        tmp_path: Path) -> None:
+    """``compare --all-metrics`` leaves out a row only when every strategy's rules hold
+    it at 0, and names it under the table: god and tiered both admit everyone and fix
+    every failure; scarcity, beside god, can turn visits away, waitlist them and leave a
+    failure unrepaired, so the rows are there."""
+    def table(*scenarios: str) -> str:
+        out = tmp_path / "-".join(scenarios)
+        result = CliRunner().invoke(main, ["compare", *(str(ROOT / f"scenarios/{s}.toml")
+                                                        for s in scenarios),
+                                           "-n", "2", "-j", "1", "--all-metrics",
+                                           "--out", str(out), *SHORT], prog_name="simrun")
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    rows = ("Visits turned away", "Visits waitlisted", "Genuine refund claims")
+    both = table("god", "tiered")
+    assert [row for row in rows if f"{row} " in both.split("Not shown")[0]] == []
+    assert ("Not shown, 0 in every replication by every strategy's rules: visits turned "
+            "away (admission 'everyone' admits every visit") in both
+    with_scarcity = table("god", "scarcity")
+    assert [row for row in rows if f"{row} " in with_scarcity] == list(rows)
+    assert "visits turned away (" not in with_scarcity
+
+
 def test_counts_are_whole_numbers_in_the_csv_files(tmp_path: Path) -> None:
     code, _ = simrun(str(ROOT / "scenarios/god.toml"), "-n", "2", "-j", "1", "-q",
                      "--out", str(tmp_path), *SHORT)

@@ -1005,3 +1005,17 @@ def test_a_metric_is_held_at_zero_by_rule_exactly_where_the_model_never_books_it
     for key in HELD_BY_RULES:
         never = all(r.metrics[key] == 0 for r in runs)
         assert never == (key in claimed), (key, claimed, [r.metrics[key] for r in runs])
+
+
+def test_every_metric_a_rule_holds_at_zero_is_named_where_the_tables_are_explained() -> None:
+    """docs/columns.md says which rows the tables leave out and under which rule; a rule
+    added to ``zero_by_rule`` must be named there too."""
+    from sim.docs import render_columns
+
+    intro = render_columns().split("| metric |")[0]
+    held = {"requests_refused_reasonable", "requests_refused_unreasonable",
+            "requests_honoured_reasonable", "requests_honoured_unreasonable"}
+    named = [key for key in HELD_BY_RULES if f"`{key}`" in intro]
+    assert set(HELD_BY_RULES) - set(named) == held  # named together: "the requests refused"
+    assert "the requests refused when every tier's requests are `all`" in " ".join(intro.split())
+    assert "those honoured when every tier's are `none`" in " ".join(intro.split())

@@ -143,9 +143,8 @@ def start_ahead(jobs: int | None, *also: str) -> None:
 def _context(also: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """The workers' start method, with the fork server running (started here the first
     time, with ``also``, :data:`PRELOAD` and :data:`SERVER_ENDS_AT_ONCE`, and one BLAS
-    thread), and what
-    starting a worker imports already imported, so that a pool imports nothing while
-    ``meanwhile`` does (:func:`alongside`)."""
+    thread), and what starting a worker imports already imported, so that a pool imports
+    nothing while ``meanwhile`` does (:func:`alongside`)."""
     import multiprocessing.synchronize
 
     if not FORKS_WORKERS:
